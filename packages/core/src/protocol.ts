@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import { ProtocolError } from './errors.js';
+import { ErrorCountsSchema, FindingSchema, LatencyMsSchema, ReportSchema } from './report.js';
+
+/**
+ * The ws protocol between sources (servers, loadgen agents), the monitor hub and viewers.
+ * Every message is one JSON envelope `{ v, type, ... }`; the hub validates each one with
+ * these schemas and closes the connection (1008) on the first invalid message.
+ */
+export const PROTOCOL_VERSION = 1;
+/** The hub's ws `maxPayload`: a larger frame closes the connection with 1009. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export const RoleSchema = z.enum(['server', 'agent', 'viewer']);
+export type Role = z.infer<typeof RoleSchema>;
+
+const v = z.literal(PROTOCOL_VERSION);
+const name = z.string().min(1).max(128);
+const count = z.number().int().nonnegative();
+const rate = z.number().nonnegative();
+const StateCountsSchema = z.record(z.string().max(32), count);
+
+/** First message of every peer. The token is compared in constant time by the hub. */
+export const HelloSchema = z.object({
+  v,
+  type: z.literal('hello'),
+  role: RoleSchema,
+  name,
+  host: name,
+  version: z.string().max(64),
+  token: z.string().max(256).optional(),
+  pid: count.optional(),
+});
+
+/** Hub → peer, answer to a good hello. */
+export const WelcomeSchema = z.object({
+  v,
+  type: z.literal('welcome'),
+  id: z.string().max(64),
+  heartbeatMs: count,
+  serverTime: count,
+});
+
+/** Hub → peer before it closes a connection on purpose. */
+export const ErrorMessageSchema = z.object({ v, type: z.literal('error'), code: z.string().max(64), message: z.string().max(1000) });
+
+/** Source → hub, about once a second: what happened during the last interval and in total. */
+export const TickSchema = z.object({
+  v,
+  type: z.literal('tick'),
+  runId: z.string().max(64).optional(),
+  seq: count,
+  at: count,
+  elapsedMs: rate,
+  /** Totals since the run (or the server) started. */
+  totals: z.object({
+    requests: count,
+    ok: count.optional(),
+    non2xx: count.optional(),
+    failed: count.optional(),
+    connectionsOpened: count,
+    connectionsClosed: count.optional(),
+    reusedRequests: count.optional(),
+  }),
+  /** Rates over the last interval, per second. */
+  rates: z.object({ rps: rate, newConnPerSec: rate }),
+  openConnections: count,
+  errors: ErrorCountsSchema,
+  /** Latency of the requests completed during the interval: HdrHistogram compressed base64. */
+  latencyHistogram: z.string().max(200_000).optional(),
+  connectHistogram: z.string().max(200_000).optional(),
+  closedBy: z.record(z.string().max(32), count).optional(),
+});
+
+export const ConnectionEventSchema = z.object({
+  kind: z.enum(['open', 'request', 'close']),
+  id: count,
+  at: count,
+  remote: z.string().max(64),
+  local: z.string().max(64).optional(),
+  requests: count.optional(),
+  reason: z.enum(['client', 'idleTimeout', 'maxRequests', 'error', 'server']).optional(),
+  protocol: z.enum(['http1', 'h2c']).optional(),
+});
+export type ConnectionEvent = z.infer<typeof ConnectionEventSchema>;
+
+/** Server → hub: connection lifecycle events, batched (at most 1000 a message). */
+export const ConnectionEventsSchema = z.object({ v, type: z.literal('conn-events'), events: z.array(ConnectionEventSchema).max(1000) });
+
+export const SocketRowSchema = z.object({ local: z.string().max(64), remote: z.string().max(64), state: z.string().max(32) });
+
+/** Any role → hub: a sample of the sender's own host TCP table. */
+export const TcpSampleSchema = z.object({
+  v,
+  type: z.literal('tcp-sample'),
+  host: name,
+  at: count,
+  /** Counts by state over the sockets the sender cares about (its port, or all). */
+  states: StateCountsSchema,
+  ephemeral: z.object({ range: z.tuple([count, count]), inUse: count, timeWait: count }).optional(),
+  /** /proc/net/snmp Tcp counters (ActiveOpens, PassiveOpens, AttemptFails, EstabResets, CurrEstab, RetransSegs). */
+  counters: z.record(z.string().max(32), count).optional(),
+  /** A bounded sample of rows, for the connections table. */
+  sockets: z.array(SocketRowSchema).max(500).optional(),
+});
+
+/** What a monitor may ask an agent to run. The agent checks it against its own caps. */
+export const RunOptionsSchema = z.object({
+  target: z.string().max(2048),
+  engine: z.enum(['undici', 'http', 'h2c']).optional(),
+  connections: z.number().int().min(1).max(100_000).optional(),
+  requests: z.number().int().min(1).optional(),
+  durationMs: z.number().int().min(1).optional(),
+  rate: z.number().positive().optional(),
+  workers: z.number().int().min(1).max(256).optional(),
+  keepAlive: z.boolean().optional(),
+  maxIdle: z.number().int().min(0).optional(),
+  consumeBody: z.boolean().optional(),
+  pipelining: z.number().int().min(1).max(1024).optional(),
+  localAddresses: z.array(z.string().max(64)).max(64).optional(),
+  scenario: z.string().max(64).optional(),
+});
+export type RunOptions = z.infer<typeof RunOptionsSchema>;
+
+/** Monitor → agent: start a run. */
+export const RunStartSchema = z.object({ v, type: z.literal('run-start'), runId: z.string().min(1).max(64), options: RunOptionsSchema });
+/** Monitor → agent: stop a run early (the report still follows). */
+export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId: z.string().min(1).max(64) });
+/** Agent → hub: a run began (also sent by a standalone `kalab loadgen URL --monitor`). */
+export const RunStartedSchema = z.object({
+  v,
+  type: z.literal('run-started'),
+  runId: z.string().min(1).max(64),
+  target: z.string().max(2048),
+  engine: z.string().max(16),
+  config: z.record(z.string(), z.unknown()),
+  scenario: z.string().max(64).optional(),
+});
+/** Agent → hub: a run ended; the same report the agent prints. */
+export const RunReportSchema = z.object({ v, type: z.literal('run-report'), runId: z.string().min(1).max(64), report: ReportSchema });
+/** Agent → hub: a run was refused (caps, bad target). */
+export const RunRefusedSchema = z.object({ v, type: z.literal('run-refused'), runId: z.string().min(1).max(64), code: z.string().max(64), message: z.string().max(1000) });
+
+/** Viewer → hub: ask for a run on a named agent (viewers can only read; the hub rejects this from viewers without the token). */
+export const SubscribeSchema = z.object({ v, type: z.literal('subscribe'), intervalMs: z.number().int().min(100).max(60_000).optional() });
+
+export const SourceSnapshotSchema = z.object({
+  id: z.string().max(64),
+  name,
+  role: RoleSchema,
+  host: name,
+  connected: z.boolean(),
+  /** Marked lost when no heartbeat arrived for two intervals; its data is kept. */
+  lost: z.boolean(),
+  lastSeen: count,
+  runId: z.string().max(64).optional(),
+  totals: z.object({ requests: count, connectionsOpened: count, errors: count }),
+  rates: z.object({ rps: rate, newConnPerSec: rate }),
+  openConnections: count,
+  latencyMs: LatencyMsSchema.optional(),
+  errors: ErrorCountsSchema,
+});
+export type SourceSnapshot = z.infer<typeof SourceSnapshotSchema>;
+
+export const HostSnapshotSchema = z.object({
+  states: StateCountsSchema,
+  ephemeral: z.object({ range: z.tuple([count, count]), inUse: count, timeWait: count }).optional(),
+  /** Seconds until the ephemeral range is full at the current growth rate; null when not growing. */
+  exhaustionSeconds: z.number().nonnegative().nullable(),
+  at: count,
+});
+export type HostSnapshot = z.infer<typeof HostSnapshotSchema>;
+
+/** Hub → viewer, a few times a second: the merged picture. Views draw only from this. */
+export const SnapshotSchema = z.object({
+  v,
+  type: z.literal('snapshot'),
+  at: count,
+  startedAt: count,
+  sources: z.array(SourceSnapshotSchema),
+  hosts: z.record(name, HostSnapshotSchema),
+  merged: z.object({
+    requests: count,
+    connectionsOpened: count,
+    rps: rate,
+    newConnPerSec: rate,
+    requestsPerConnection: rate,
+    latencyMs: LatencyMsSchema,
+    connectMs: z.object({ mean: rate, p50: rate, p99: rate, max: rate }),
+    errors: ErrorCountsSchema,
+  }),
+  /** Bounded per-second history, oldest first. */
+  history: z.object({
+    at: z.array(count),
+    rps: z.array(rate),
+    newConnPerSec: z.array(rate),
+    /** Per host, per state: counts aligned with `at`. */
+    states: z.record(name, z.record(z.string().max(32), z.array(count))),
+  }),
+  connections: z.array(
+    z.object({ state: z.string().max(32), local: z.string().max(64), remote: z.string().max(64), ageMs: count.nullable(), requests: count.nullable() }),
+  ),
+  findings: z.array(FindingSchema),
+  run: z
+    .object({ id: z.string().max(64), scenario: z.string().max(64).optional(), target: z.string().max(2048).optional(), startedAt: count, running: z.boolean() })
+    .nullable(),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+/** Every message a source may send to the hub after its hello. */
+export const SourceMessageSchema = z.discriminatedUnion('type', [
+  TickSchema,
+  ConnectionEventsSchema,
+  TcpSampleSchema,
+  RunStartedSchema,
+  RunReportSchema,
+  RunRefusedSchema,
+]);
+/** Every message the hub may send to a peer. */
+export const HubMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, ErrorMessageSchema, RunStartSchema, RunStopSchema, SnapshotSchema]);
+/** Every message a viewer may send after its hello. */
+export const ViewerMessageSchema = z.discriminatedUnion('type', [SubscribeSchema, RunStartSchema, RunStopSchema]);
+
+export type Hello = z.infer<typeof HelloSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type Tick = z.infer<typeof TickSchema>;
+export type ConnectionEvents = z.infer<typeof ConnectionEventsSchema>;
+export type TcpSample = z.infer<typeof TcpSampleSchema>;
+export type RunStart = z.infer<typeof RunStartSchema>;
+export type RunStop = z.infer<typeof RunStopSchema>;
+export type RunStarted = z.infer<typeof RunStartedSchema>;
+export type RunReport = z.infer<typeof RunReportSchema>;
+export type RunRefused = z.infer<typeof RunRefusedSchema>;
+export type SourceMessage = z.infer<typeof SourceMessageSchema>;
+export type HubMessage = z.infer<typeof HubMessageSchema>;
+export type ViewerMessage = z.infer<typeof ViewerMessageSchema>;
+
+/**
+ * Parses one ws frame's text against a schema. Throws ProtocolError (close 1008) when the
+ * text is not JSON or does not match; callers close that one connection and go on.
+ */
+export function decodeMessage<S extends z.ZodType>(schema: S, data: string | Buffer): z.infer<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    throw new ProtocolError('message is not valid JSON');
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const where = first?.path.length ? first.path.join('.') : 'message';
+    throw new ProtocolError(`invalid message: ${where}: ${first?.message ?? 'does not match the schema'}`);
+  }
+  return r.data;
+}
+
+/** Builds an envelope with the protocol version stamped in. */
+export function envelope<T extends { type: string }>(msg: T): T & { v: typeof PROTOCOL_VERSION } {
+  return { v: PROTOCOL_VERSION, ...msg };
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** `kalab.report/v1`: the final report of a load run (DESIGN.md, "Report"). */
+export const REPORT_SCHEMA_ID = 'kalab.report/v1';
+
+export const SeveritySchema = z.enum(['info', 'warn', 'error']);
+export const FindingSchema = z.object({
+  id: z.string().max(64),
+  severity: SeveritySchema,
+  message: z.string().max(1000),
+});
+export type Finding = z.infer<typeof FindingSchema>;
+
+const count = z.number().int().nonnegative();
+const ms = z.number().nonnegative();
+
+export const ErrorCountsSchema = z.record(z.string().max(64), count);
+export type ErrorCounts = z.infer<typeof ErrorCountsSchema>;
+
+export const LatencyMsSchema = z.object({ mean: ms, p50: ms, p90: ms, p99: ms, p999: ms, max: ms });
+export const ConnectMsSchema = z.object({ mean: ms, p50: ms, p99: ms, max: ms });
+
+export const ReportSchema = z.object({
+  schema: z.literal(REPORT_SCHEMA_ID),
+  target: z.string().max(2048),
+  engine: z.enum(['undici', 'http', 'h2c']),
+  config: z.record(z.string(), z.unknown()),
+  durationMs: ms,
+  requests: z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count }),
+  connections: z.object({ opened: count, reusedRequests: count, maxOpen: count, requestsPerConnection: z.number().nonnegative() }),
+  errors: ErrorCountsSchema,
+  latencyMs: LatencyMsSchema,
+  connectMs: ConnectMsSchema,
+  throughput: z.object({ rps: z.number().nonnegative() }),
+  host: z.object({
+    ephemeralRange: z.tuple([z.number().int(), z.number().int()]).nullable(),
+    timeWaitPeak: count,
+    ephemeralInUsePeak: count.optional(),
+  }),
+  findings: z.array(FindingSchema).max(100),
+  /** Set when the run stopped before its bound: 'signal' (SIGINT), 'stopped' (a monitor), 'error'. */
+  stoppedEarly: z.string().max(64).optional(),
+  /** Merged latency histogram (HdrHistogram compressed base64), so monitors can merge hosts exactly. */
+  latencyHistogram: z.string().max(1_000_000).optional(),
+});
+export type Report = z.infer<typeof ReportSchema>;

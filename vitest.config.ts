@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// One run over every package so CI prints a single summary; each package can also
+// run its own tests with `pnpm --filter <pkg> test`.
+export default defineConfig({
+  test: {
+    projects: ['packages/*', 'apps/*', 'test/e2e'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Tests compare kernel counters and socket states: keep files from racing each other.
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
