@@ -6,3 +6,5 @@ export * from './protocol.js';
 export * from './stats/histogram.js';
 export * from './stats/rate-window.js';
 export * from './stats/ring-buffer.js';
+export * from './findings.js';
+export * from './monitor-link.js';
