@@ -1,0 +1,55 @@
+import type { PanelId } from './views/view.js';
+
+export interface Rect {
+  top: number;
+  left: number;
+  width: number;
+  height: number;
+}
+
+export type Layout = { tooSmall: false; panels: Record<PanelId, Rect> } | { tooSmall: true; panels: null };
+
+/** Below this the panels cannot show their numbers; the dashboard says so instead. */
+export const MIN_COLS = 60;
+export const MIN_ROWS = 20;
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/**
+ * Tiles the screen: a two-line header, three bands of bordered panels, a footer line.
+ * Pure, so tests check every size for overlaps and cuts without a terminal.
+ *   header
+ *   throughput | TCP states
+ *   ports | latency | errors
+ *   connections | findings
+ *   footer
+ */
+export function computeLayout(cols: number, rows: number): Layout {
+  if (cols < MIN_COLS || rows < MIN_ROWS) return { tooSmall: true, panels: null };
+  const header: Rect = { top: 0, left: 0, width: cols, height: 2 };
+  const footer: Rect = { top: rows - 1, left: 0, width: cols, height: 1 };
+  const body = rows - header.height - footer.height;
+  const bandB = clamp(Math.round(body * 0.22), 6, 10);
+  const bandA = clamp(Math.round(body * 0.36), 7, body - bandB - 6);
+  const bandC = body - bandA - bandB;
+  const topA = header.height;
+  const topB = topA + bandA;
+  const topC = topB + bandB;
+  const halfA = Math.floor(cols / 2);
+  const third = Math.floor(cols / 3);
+  const connW = Math.round(cols * 0.6);
+  return {
+    tooSmall: false,
+    panels: {
+      header,
+      throughput: { top: topA, left: 0, width: halfA, height: bandA },
+      states: { top: topA, left: halfA, width: cols - halfA, height: bandA },
+      ports: { top: topB, left: 0, width: third, height: bandB },
+      latency: { top: topB, left: third, width: third, height: bandB },
+      errors: { top: topB, left: 2 * third, width: cols - 2 * third, height: bandB },
+      connections: { top: topC, left: 0, width: connW, height: bandC },
+      findings: { top: topC, left: connW, width: cols - connW, height: bandC },
+      footer,
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { envelope, MonitorLink } from '@kalab/core';
+import type { DashboardStore } from '../store.js';
+
+export interface ViewerOptions {
+  /** ws://host:port/ws of the monitor. */
+  url: string;
+  token?: string;
+  /** How often the hub sends a snapshot; 250 ms is the dashboard's 4 renders a second. */
+  intervalMs?: number;
+}
+
+/**
+ * The dashboard's data provider: a viewer link to a monitor (embedded or remote) that
+ * writes each snapshot into the store. Reconnects by itself; the header shows the link.
+ */
+export function connectViewer(store: DashboardStore, options: ViewerOptions): { close(): Promise<void> } {
+  const link = new MonitorLink({ url: options.url, token: options.token, role: 'viewer', name: 'dashboard' });
+  link.on('connected', () => {
+    link.send(envelope({ type: 'subscribe', intervalMs: options.intervalMs ?? 250 }));
+    store.patchStatus({ link: 'connected', message: null });
+  });
+  link.on('disconnected', () => store.patchStatus({ link: 'disconnected' }));
+  link.on('message', (msg) => {
+    if (msg.type === 'snapshot') store.setSnapshot(msg);
+    else if (msg.type === 'error') store.patchStatus({ message: `monitor: ${msg.message}` });
+  });
+  // Connection errors show as the link state; the link retries with backoff.
+  link.on('error', () => {});
+  link.on('fatal', (err) => store.patchStatus({ link: 'disconnected', message: err.message }));
+  link.start();
+  return { close: () => link.close() };
+}
