@@ -8,3 +8,5 @@ export * from './stats/rate-window.js';
 export * from './stats/ring-buffer.js';
 export * from './findings.js';
 export * from './monitor-link.js';
+export * from './tcp/index.js';
+export * from './scenarios/index.js';

@@ -1,0 +1,43 @@
+import { type TcpSocket, formatEndpoint } from './proc-net-tcp.js';
+import { type StateCounts, TCP_STATES } from './tcp-states.js';
+import { countStates } from './tcp-table.js';
+
+/** `kalab netstat --json` (DESIGN.md): the listed sockets and their states, counted over that list. */
+export interface NetstatJson {
+  sockets: { local: string; remote: string; state: string }[];
+  states: StateCounts;
+}
+
+export function netstatJson(sockets: readonly TcpSocket[]): NetstatJson {
+  return {
+    sockets: sockets.map((s) => ({ local: formatEndpoint(s.local), remote: formatEndpoint(s.remote), state: s.state })),
+    states: countStates(sockets),
+  };
+}
+
+/** `ESTABLISHED 3, TIME_WAIT 10 (13 sockets)`; states with no socket are left out. */
+export function formatStateSummary(states: StateCounts): string {
+  let total = 0;
+  const parts: string[] = [];
+  for (const s of TCP_STATES) {
+    if (states[s] > 0) parts.push(`${s} ${states[s]}`);
+    total += states[s];
+  }
+  return `${parts.length ? parts.join(', ') : 'no sockets'} (${total} socket${total === 1 ? '' : 's'})`;
+}
+
+/** A netstat-like table (proto, local, remote, state) followed by the summary by state. */
+export function formatNetstatTable(sockets: readonly TcpSocket[]): string {
+  const rows = sockets.map((s) => [s.family === 6 ? 'tcp6' : 'tcp', formatEndpoint(s.local), formatEndpoint(s.remote), s.state]);
+  const head = ['Proto', 'Local Address', 'Foreign Address', 'State'];
+  const width = head.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i]!.length), h.length));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(head)];
+  for (const r of rows) out.push(line(r));
+  out.push('', formatStateSummary(countStates(sockets)));
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,91 @@
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { BadOptionError, UnreachableError } from '../errors.js';
+
+/** Where to read: this process's namespace, or another process's through /proc/<pid>/net. */
+export interface ProcTarget {
+  /** Read the network namespace of this process (through /proc/<pid>/net). */
+  pid?: number;
+  /** Root of procfs; tests point it at fixtures. Default `/proc`. */
+  procRoot?: string;
+}
+
+export function netDir({ pid, procRoot = '/proc' }: ProcTarget): string {
+  if (pid !== undefined) {
+    if (!Number.isInteger(pid) || pid < 1) throw new BadOptionError('pid', `pid must be a positive integer, got ${pid}`);
+    return `${procRoot}/${pid}/net`;
+  }
+  return `${procRoot}/net`;
+}
+
+/** True when procfs offers a TCP table here (Linux). */
+export function hasProcNet(target: ProcTarget = {}): boolean {
+  return existsSync(`${netDir(target)}/tcp`);
+}
+
+// procfs files report size 0, so read until EOF into a buffer that remembers how big the
+// table was last time (one or two read() calls for a large table instead of dozens).
+const sizeHint = new Map<string, number>();
+const MIN_CHUNK = 64 * 1024;
+
+function grow(buf: Buffer, used: number): Buffer {
+  const next = Buffer.allocUnsafe(buf.length * 2);
+  buf.copy(next, 0, 0, used);
+  return next;
+}
+
+function missing(path: string, target: ProcTarget, err: NodeJS.ErrnoException): Error {
+  if (target.pid !== undefined && (err.code === 'ENOENT' || err.code === 'ESRCH')) {
+    return new BadOptionError('pid', `no process with pid ${target.pid} (cannot read ${path})`);
+  }
+  return new UnreachableError(`cannot read ${path}: ${err.code ?? err.message}`, { cause: err });
+}
+
+/** Reads a procfs file whole. `optional` files (tcp6 without IPv6) read as undefined when absent. */
+export function readProcFileSync(path: string, target: ProcTarget, optional = false): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT' && (target.pid === undefined || existsSync(netDir(target)))) return undefined;
+    throw missing(path, target, err as NodeJS.ErrnoException);
+  }
+  try {
+    let buf: Buffer = Buffer.allocUnsafe(Math.max(MIN_CHUNK, sizeHint.get(path) ?? 0));
+    let used = 0;
+    for (;;) {
+      if (used === buf.length) buf = grow(buf, used);
+      const n = readSync(fd, buf, used, buf.length - used, null);
+      if (n === 0) break;
+      used += n;
+    }
+    sizeHint.set(path, Math.ceil(used * 1.25) + 4096);
+    return buf.subarray(0, used);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function readProcFile(path: string, target: ProcTarget, optional = false): Promise<Buffer | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT' && (target.pid === undefined || existsSync(netDir(target)))) return undefined;
+    throw missing(path, target, err as NodeJS.ErrnoException);
+  }
+  try {
+    let buf: Buffer = Buffer.allocUnsafe(Math.max(MIN_CHUNK, sizeHint.get(path) ?? 0));
+    let used = 0;
+    for (;;) {
+      if (used === buf.length) buf = grow(buf, used);
+      const { bytesRead } = await fh.read(buf, used, buf.length - used, null);
+      if (bytesRead === 0) break;
+      used += bytesRead;
+    }
+    sizeHint.set(path, Math.ceil(used * 1.25) + 4096);
+    return buf.subarray(0, used);
+  } finally {
+    await fh.close();
+  }
+}
