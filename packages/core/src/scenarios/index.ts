@@ -1,0 +1,20 @@
+import { BadOptionError } from '../errors.js';
+import { SCENARIOS } from './catalog.js';
+import type { ScenarioDefinition } from './scenario.js';
+
+export * from './scenario.js';
+export { GO_DEFAULT_MAX_IDLE_PER_HOST, SCENARIOS } from './catalog.js';
+export { describePhase, describeSandbox, phaseGapMs, SETTING_NAMES, type SettingKey } from './settings.js';
+export { expectedOf, judgeScenario, metricValue, OP_SYMBOL, sumObserved } from './verdict.js';
+
+/** Every scenario, the article's first, in the order `kalab scenario --list` prints them. */
+export function listScenarios(): ScenarioDefinition[] {
+  return [...SCENARIOS];
+}
+
+/** A scenario by name; an unknown name is bad input (exit 2) and the message lists the known ones. */
+export function getScenario(name: string): ScenarioDefinition {
+  const def = SCENARIOS.find((s) => s.name === name);
+  if (!def) throw new BadOptionError('NAME', `unknown scenario "${name}" (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+  return def;
+}
