@@ -10,4 +10,3 @@ export * from './findings.js';
 export * from './monitor-link.js';
 export * from './tcp/index.js';
 export * from './scenarios/index.js';
-export * from './scenarios/index.js';
