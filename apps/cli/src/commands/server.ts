@@ -1,14 +1,142 @@
 import type { Command } from 'commander';
-import { UnsupportedError } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
+import { createLabServer, formatLedgerSummary, type LabServerOptions, MonitorReporter, SERVER_DEFAULTS } from '@kalab/server';
 import { action } from '../cli-error.js';
 
-// Placeholder until its issue lands: the command exists so `kalab --help` lists it.
+interface ServerFlags {
+  host: string;
+  port: string;
+  keepAliveTimeout?: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+  maxRequestsPerSocket?: string;
+  close?: boolean;
+  delayUs?: string;
+  bodyBytes?: string;
+  h2cPort?: string;
+  monitor?: string;
+  token?: string;
+}
+
+/** Option name in @kalab/server → the flag a user typed, so every message names the flag. */
+const FLAG_OF: Record<string, string> = {
+  host: '--host',
+  port: '--port',
+  keepAliveTimeout: '--keep-alive-timeout',
+  headersTimeout: '--headers-timeout',
+  requestTimeout: '--request-timeout',
+  maxRequestsPerSocket: '--max-requests-per-socket',
+  delayUs: '--delay-us',
+  bodyBytes: '--body-bytes',
+  h2cPort: '--h2c-port',
+};
+
+const MAX_MS = 2_147_483_647;
+
+function ms(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return parseInteger(flag, Math.round(parseDuration(flag, value, 'ms')), 0, MAX_MS);
+}
+
+/** Flags → createLabServer options. Throws BadOptionError naming the flag (exit 2). */
+export function serverOptionsFromFlags(flags: ServerFlags): LabServerOptions {
+  const options: LabServerOptions = {
+    host: flags.host,
+    port: parsePort('--port', flags.port),
+    keepAliveTimeout: ms('--keep-alive-timeout', flags.keepAliveTimeout),
+    headersTimeout: ms('--headers-timeout', flags.headersTimeout),
+    requestTimeout: ms('--request-timeout', flags.requestTimeout),
+    maxRequestsPerSocket: flags.maxRequestsPerSocket === undefined ? undefined : parseInteger('--max-requests-per-socket', flags.maxRequestsPerSocket, 0),
+    close: flags.close === true,
+    delayUs: flags.delayUs === undefined ? undefined : parseInteger('--delay-us', flags.delayUs, 0, 60_000_000),
+    bodyBytes: flags.bodyBytes === undefined ? undefined : parseInteger('--body-bytes', flags.bodyBytes, 0, 64 * 1024 * 1024),
+    h2cPort: flags.h2cPort === undefined ? undefined : parsePort('--h2c-port', flags.h2cPort),
+  };
+  for (const key of Object.keys(options) as (keyof LabServerOptions)[]) {
+    if (options[key] === undefined) delete options[key];
+  }
+  return options;
+}
+
+function renameToFlag(err: unknown): unknown {
+  if (err instanceof BadOptionError && FLAG_OF[err.option]) {
+    let message = err.message;
+    for (const [option, flag] of Object.entries(FLAG_OF)) message = message.replace(new RegExp(`\\b${option}\\b`, 'g'), flag);
+    return new BadOptionError(FLAG_OF[err.option]!, message);
+  }
+  return err;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
 export function registerServer(program: Command): void {
   program
     .command('server')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(action(() => {
-      throw new UnsupportedError('kalab server is not built yet');
-    }));
+    .description('run the instrumented keep-alive server (GET / answers "Hello world"; GET /_kalab/stats is its connection ledger)')
+    .option('--host <host>', 'address to listen on', SERVER_DEFAULTS.host)
+    .option('--port <port>', 'port to listen on (0 = any free port)', String(SERVER_DEFAULTS.port))
+    .option('--keep-alive-timeout <ms>', 'close a keep-alive connection idle this long (500ms, 5s; plain number = ms)')
+    .option('--headers-timeout <ms>', 'time allowed to receive complete request headers')
+    .option('--request-timeout <ms>', 'time allowed to receive a whole request')
+    .option('--max-requests-per-socket <n>', 'answer the n-th request on a connection with Connection: close (0 = unlimited)')
+    .option('--close', 'answer every request with Connection: close')
+    .option('--delay-us <n>', 'delay each response by n microseconds (best effort, never shorter)')
+    .option('--body-bytes <n>', 'response body size in bytes (default: "Hello world")')
+    .option('--h2c-port <port>', 'also listen for HTTP/2 cleartext (prior knowledge) on this port')
+    .option('--monitor <url>', 'publish the ledger to a monitor (ws://HOST:PORT/ws)')
+    .option('--token <token>', 'token for --monitor')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kalab server --port 8080\n  kalab server --keep-alive-timeout 200 --max-requests-per-socket 100\n' +
+        '  kalab server --port 0 --h2c-port 0 --delay-us 50\n  kalab server --monitor ws://127.0.0.1:7070/ws --token secret\n',
+    )
+    .action(
+      action(async (flags: ServerFlags) => {
+        const options = serverOptionsFromFlags(flags);
+        const monitorUrl = flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
+        if (flags.token !== undefined && monitorUrl === undefined) throw new BadOptionError('--token', '--token needs --monitor');
+        let lab: ReturnType<typeof createLabServer>;
+        try {
+          lab = createLabServer(options);
+        } catch (err) {
+          throw renameToFlag(err);
+        }
+        const signal = waitForSignal();
+        const address = await lab.listen();
+        process.stdout.write(`listening on ${address.url}\n`);
+        if (address.h2cUrl) process.stdout.write(`h2c listening on ${address.h2cUrl}\n`);
+
+        let reporter: MonitorReporter | undefined;
+        if (monitorUrl) {
+          reporter = new MonitorReporter({ ledger: lab.ledger, url: monitorUrl, token: flags.token, port: address.port });
+          reporter.link.on('connected', () => process.stderr.write(`monitor ${monitorUrl} connected\n`));
+          reporter.link.on('disconnected', () => process.stderr.write(`monitor ${monitorUrl} disconnected, reconnecting\n`));
+          reporter.link.on('fatal', (err) => process.stderr.write(`kalab: ${err.message}\n`));
+          reporter.start();
+        }
+
+        const received = await signal;
+        process.stderr.write(`${received}: closing (idle connections now, in-flight ones after their response)\n`);
+        // A second signal stops waiting for in-flight requests.
+        const force = () => lab.http.closeAllConnections();
+        process.once('SIGINT', force);
+        process.once('SIGTERM', force);
+        const stats = await lab.close();
+        await reporter?.close();
+        process.off('SIGINT', force);
+        process.off('SIGTERM', force);
+        process.stdout.write(`${formatLedgerSummary(stats, lab.ledger.errors)}\n`);
+        return 0;
+      }),
+    );
 }

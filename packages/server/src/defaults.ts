@@ -1,0 +1,53 @@
+/**
+ * Every default of @kalab/server in one place. The timeouts are node:http's own defaults
+ * (Node 20), so `kalab server` with no flags behaves like a plain node:http server.
+ */
+export const SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  /** node:http keepAliveTimeout: idle time after the last response before the server closes. */
+  keepAliveTimeoutMs: 5_000,
+  /** node:http headersTimeout: time allowed to receive a request's complete headers. */
+  headersTimeoutMs: 60_000,
+  /** node:http requestTimeout: time allowed to receive a whole request. */
+  requestTimeoutMs: 300_000,
+  /** 0 = unlimited (node:http's default). */
+  maxRequestsPerSocket: 0,
+  /** Answer every request with `Connection: close`. */
+  close: false,
+  /** Response delay in microseconds (the article's server sleeps 50 µs). */
+  delayUs: 0,
+  /** null = the article's body, `Hello world`. */
+  bodyBytes: null as number | null,
+  /** null = no h2c listener. */
+  h2cPort: null as number | null,
+  /** Closed connections kept in the ledger for inspection (aggregates are never dropped). */
+  ledgerHistory: 1_000,
+  /** Time in-flight requests get to finish on shutdown before their sockets are destroyed. */
+  shutdownGraceMs: 2_000,
+} as const;
+
+export const HELLO_BODY = 'Hello world';
+
+/** The ledger's own endpoint on the server's port (DESIGN.md "Server ledger"). */
+export const STATS_PATH = '/_kalab/stats';
+
+/** Caps on what the server accepts from its options. */
+export const LIMITS = {
+  /** 2^31-1 ms: the largest timer Node accepts. */
+  maxTimeoutMs: 2_147_483_647,
+  maxDelayUs: 60_000_000,
+  maxBodyBytes: 64 * 1024 * 1024,
+} as const;
+
+/** Monitor reporting cadence: events flushed ~4 times a second, a tick and a TCP sample each second. */
+export const MONITOR_DEFAULTS = {
+  flushIntervalMs: 250,
+  tickIntervalMs: 1_000,
+  sampleIntervalMs: 1_000,
+  /** The protocol's cap on events per conn-events message. */
+  maxEventsPerMessage: 1_000,
+  /** Events kept between flushes; beyond it the oldest are dropped and counted. */
+  maxPendingEvents: 20_000,
+  maxSampleSockets: 200,
+} as const;

@@ -1,0 +1,88 @@
+import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
+import { STATS_PATH } from './defaults.js';
+import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
+import { kRecord, responseBody } from './http1-handler.js';
+import type { ResolvedServerOptions } from './options.js';
+import { delayUs } from './response-delay.js';
+
+type LabSocket = Socket & { [kRecord]?: ConnectionRecord };
+type LabSession = Http2Session & { [kRecord]?: ConnectionRecord };
+
+/**
+ * The h2c (HTTP/2 over cleartext, prior knowledge) listener. It feeds the same ledger:
+ * an HTTP/2 session is one TCP connection, each stream is one request. HTTP/2 has no
+ * `Connection: close`, so `close` and `maxRequestsPerSocket` end the session with GOAWAY
+ * after the response, and keepAliveTimeout is the session's idle timeout.
+ */
+export function createH2cServer(ledger: ConnectionLedger, options: ResolvedServerOptions, state: { shuttingDown: boolean }): Http2Server {
+  const server = http2.createServer();
+  const body = responseBody(options.bodyBytes);
+  const { keepAliveTimeout, maxRequestsPerSocket, delayUs: delay } = options;
+
+  // Before http2's own listener, so the record exists when the session is created.
+  server.prependListener('connection', (socket: LabSocket) => {
+    const rec = ledger.open('h2c', socket);
+    socket[kRecord] = rec;
+    socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
+    socket.on('error', (err: NodeJS.ErrnoException) => ledger.intend(rec, 'error', err.code ?? 'UNKNOWN'));
+    socket.once('close', (hadError: boolean) => ledger.close(rec, hadError));
+  });
+
+  server.on('session', (session: LabSession) => {
+    // The session's socket is a proxy that forwards plain property reads to the real socket.
+    const rec = (session.socket as LabSocket)[kRecord];
+    if (!rec) return;
+    session[kRecord] = rec;
+    session.on('goaway', () => ledger.intend(rec, 'client'));
+    session.on('error', (err: NodeJS.ErrnoException) => ledger.intend(rec, 'error', err.code ?? 'UNKNOWN'));
+    if (keepAliveTimeout > 0) {
+      session.setTimeout(keepAliveTimeout, () => {
+        ledger.intend(rec, 'idleTimeout');
+        session.close();
+      });
+    }
+  });
+
+  server.on('sessionError', () => {
+    // Recorded by the session's 'error' listener; without this listener it would throw.
+  });
+
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const session = stream.session as LabSession | undefined;
+    const rec = session?.[kRecord];
+    if (!session || !rec) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    ledger.request(rec, headers[':method'] as string | undefined, headers[':path'] as string | undefined);
+    let endSession = false;
+    if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) {
+      ledger.intend(rec, 'maxRequests');
+      endSession = true;
+    } else if (options.close || state.shuttingDown) {
+      ledger.intend(rec, 'server');
+      endSession = true;
+    }
+    stream.on('error', () => {
+      // A reset stream is the client's business; the session's fate is recorded on the session.
+    });
+    const respond = (): void => {
+      if (stream.destroyed) return;
+      if (headers[':path'] === STATS_PATH) {
+        const json = JSON.stringify(ledger.stats());
+        stream.respond({ ':status': 200, 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(json) });
+        stream.end(json);
+      } else {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+        stream.end(body);
+      }
+      // GOAWAY after this stream: the session finishes open streams, then closes.
+      if (endSession && !session.closed) session.close();
+    };
+    if (delay > 0 && headers[':path'] !== STATS_PATH) delayUs(delay, respond);
+    else respond();
+  });
+
+  return server;
+}

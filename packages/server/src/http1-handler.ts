@@ -1,0 +1,103 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { HELLO_BODY, STATS_PATH } from './defaults.js';
+import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
+import type { ResolvedServerOptions } from './options.js';
+import { delayUs } from './response-delay.js';
+
+/** Where each socket keeps its ledger record (set once per connection). */
+export const kRecord = Symbol('kalab.connection');
+type LabSocket = Socket & { [kRecord]?: ConnectionRecord };
+
+/**
+ * Node 20.20 arms the idle timer at keepAliveTimeout + 1 s (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER,
+ * not configurable) to make the client's reuse race rarer. The lab must reproduce that race
+ * at the configured time, like Go's IdleTimeout, so it takes the padding back out.
+ */
+const NODE_KEEP_ALIVE_BUFFER_MS = 1000;
+
+const CANNED: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+};
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+
+export function responseBody(bodyBytes: number | null): Buffer {
+  if (bodyBytes === null) return Buffer.from(HELLO_BODY);
+  const body = Buffer.alloc(bodyBytes);
+  // Repeat the article's text so a large body is still readable in a capture.
+  const text = Buffer.from(`${HELLO_BODY}\n`);
+  for (let i = 0; i < bodyBytes; i += text.length) text.copy(body, i, 0, Math.min(text.length, bodyBytes - i));
+  return body;
+}
+
+/** Wires the ledger into a node:http server: connection, request, error and close hooks. */
+export function instrumentHttp1(server: Server, ledger: ConnectionLedger, options: ResolvedServerOptions, state: { shuttingDown: boolean }): void {
+  const body = responseBody(options.bodyBytes);
+  const okHeaders = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
+  const closeHeaders = [...okHeaders, 'Connection', 'close'];
+  const { keepAliveTimeout, maxRequestsPerSocket, delayUs: delay } = options;
+  const closeAll = options.close;
+  const padded = keepAliveTimeout + NODE_KEEP_ALIVE_BUFFER_MS;
+
+  server.on('connection', (socket: LabSocket) => {
+    const rec = ledger.open('http1', socket);
+    socket[kRecord] = rec;
+    // The peer's FIN, seen before node's own 'end' handler answers it with ours. If the
+    // server had already ended its side (Connection: close), the FIN only answers ours.
+    socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
+    // node:http's socketOnTimeout (registered before us) destroys an idle keep-alive socket.
+    socket.on('timeout', () => {
+      if (socket.destroyed) ledger.intend(rec, 'idleTimeout');
+    });
+    socket.once('close', (hadError: boolean) => ledger.close(rec, hadError));
+    if (keepAliveTimeout > 0) {
+      const setTimeout = socket.setTimeout;
+      socket.setTimeout = function (this: Socket, ms: number, cb?: () => void) {
+        return setTimeout.call(this, ms === padded ? keepAliveTimeout : ms, cb);
+      } as Socket['setTimeout'];
+    }
+  });
+
+  // Parse errors, headers/request timeouts and resets: record the reason, then answer the
+  // way node:http does by default (400/408/413/431 and destroy). The server stays up.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: LabSocket) => {
+    const rec = socket[kRecord];
+    const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
+    if (rec) ledger.intend(rec, 'error', code);
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      socket.write(CANNED[code] ?? BAD_REQUEST);
+    }
+    socket.destroy(err);
+  });
+
+  // Pipelined requests beyond maxRequestsPerSocket get node's 503 without a 'request' event.
+  server.on('dropRequest', (req: IncomingMessage, socket: LabSocket) => {
+    const rec = socket[kRecord];
+    if (rec) ledger.request(rec, req.method, req.url);
+  });
+
+  const send = (res: ServerResponse, close: boolean): void => {
+    res.writeHead(200, close ? closeHeaders : okHeaders);
+    res.end(body);
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const rec = (req.socket as LabSocket)[kRecord]!;
+    ledger.request(rec, req.method, req.url);
+    const close = closeAll || state.shuttingDown;
+    if (!res.shouldKeepAlive) ledger.intend(rec, 'client');
+    else if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) ledger.intend(rec, 'maxRequests');
+    else if (close) ledger.intend(rec, 'server');
+    if (req.url === STATS_PATH) {
+      const json = JSON.stringify(ledger.stats());
+      res.writeHead(200, ['Content-Type', 'application/json', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(json)), ...(close ? ['Connection', 'close'] : [])]);
+      res.end(json);
+      return;
+    }
+    if (delay > 0) delayUs(delay, () => send(res, close));
+    else send(res, close);
+  });
+}
