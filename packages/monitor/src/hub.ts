@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import {
+  ErrorCodes,
+  HelloSchema,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type RunStart,
+  SourceMessageSchema,
+  ViewerMessageSchema,
+  type Role,
+  decodeMessage,
+  envelope,
+} from '@kalab/core';
+import { WebSocket, WebSocketServer } from 'ws';
+import { MAX_MESSAGE_BYTES } from '@kalab/core';
+import type { Aggregator } from './aggregator.js';
+import type { ResolvedMonitorOptions } from './defaults.js';
+import type { SourceState } from './source-state.js';
+import { tokensEqual } from './token.js';
+
+export interface HubStats {
+  /** Connected peers by role; `pending` have not said hello yet. */
+  peers: Record<Role | 'pending', number>;
+  accepted: number;
+  /** Valid messages received after hellos. */
+  messages: number;
+  /** Connections the hub closed, by reason. */
+  rejected: { protocol: number; tooLarge: number; auth: number; helloTimeout: number; heartbeat: number; full: number };
+  snapshotsSent: number;
+  snapshotsSkipped: number;
+}
+
+interface Peer {
+  id: string;
+  ws: WebSocket;
+  remote: string;
+  role: Role | undefined;
+  source: SourceState | undefined;
+  /** Viewers with the token may start and stop runs; without it they only read. */
+  mayControl: boolean;
+  alive: boolean;
+  helloTimer: NodeJS.Timeout | undefined;
+  snapshotTimer: NodeJS.Timeout | undefined;
+  /** Set when the hub closes the peer on purpose (its reason is already counted). */
+  closing: boolean;
+  heartbeatLost: boolean;
+}
+
+/**
+ * The ws side of the monitor: handshake, validation, heartbeats, fan-out of snapshots.
+ * Bad input from the network is data: one bad peer is closed (1008, or 1009 when too big),
+ * counted, and everything else goes on.
+ */
+export class Hub {
+  readonly wss: WebSocketServer;
+  private readonly peers = new Map<string, Peer>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly stats: HubStats = {
+    peers: { server: 0, agent: 0, viewer: 0, pending: 0 },
+    accepted: 0,
+    messages: 0,
+    rejected: { protocol: 0, tooLarge: 0, auth: 0, helloTimeout: 0, heartbeat: 0, full: 0 },
+    snapshotsSent: 0,
+    snapshotsSkipped: 0,
+  };
+
+  constructor(
+    server: Server,
+    private readonly o: ResolvedMonitorOptions,
+    private readonly agg: Aggregator,
+    /** The current snapshot as JSON text (cached by the caller). */
+    private readonly snapshotText: () => string,
+  ) {
+    this.wss = new WebSocketServer({ server, path: '/ws', maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.wss.on('connection', (ws, req) => this.onConnection(ws, req));
+    this.wss.on('error', () => {}); // the http server reports listen errors
+    this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  getStats(): HubStats {
+    const peers: HubStats['peers'] = { server: 0, agent: 0, viewer: 0, pending: 0 };
+    for (const p of this.peers.values()) peers[p.role ?? 'pending']++;
+    return { ...this.stats, peers, rejected: { ...this.stats.rejected } };
+  }
+
+  /** Sends a run-start to an agent: the one named, else the first idle connected one. */
+  startRun(options: RunStart['options'], agentName?: string, runId: string = randomUUID()): { runId: string; agent: string } {
+    const agent = this.pickAgent(agentName);
+    if (!agent) {
+      throw new ProtocolError(agentName ? `no connected agent named "${agentName}"` : 'no idle agent is connected', 1008, ErrorCodes.UNREACHABLE);
+    }
+    this.send(agent, envelope({ type: 'run-start' as const, runId, options }));
+    return { runId, agent: agent.source!.name };
+  }
+
+  stopRun(runId: string): boolean {
+    for (const p of this.peers.values()) {
+      if (p.role === 'agent' && p.source?.runId === runId && p.source.running) {
+        this.send(p, envelope({ type: 'run-stop' as const, runId }));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const p of this.peers.values()) {
+      clearTimeout(p.helloTimer);
+      clearInterval(p.snapshotTimer);
+      p.closing = true;
+      p.ws.close(1001, 'monitor shutting down');
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        for (const p of this.peers.values()) p.ws.terminate();
+        resolve();
+      }, 500);
+      t.unref();
+      const check = () => {
+        if (this.peers.size === 0) {
+          clearTimeout(t);
+          resolve();
+        } else setTimeout(check, 10).unref();
+      };
+      check();
+    });
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private pickAgent(name?: string): Peer | undefined {
+    for (const p of this.peers.values()) {
+      if (p.role !== 'agent' || !p.source || p.source.peerId !== p.id) continue;
+      if (name !== undefined ? p.source.name === name : !p.source.running) return p;
+    }
+    return undefined;
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    if (this.peers.size >= this.o.maxPeers) {
+      this.stats.rejected.full++;
+      ws.close(1013, 'too many peers');
+      return;
+    }
+    this.stats.accepted++;
+    const peer: Peer = {
+      id: randomUUID(),
+      ws,
+      remote,
+      role: undefined,
+      source: undefined,
+      mayControl: false,
+      alive: true,
+      helloTimer: undefined,
+      snapshotTimer: undefined,
+      closing: false,
+      heartbeatLost: false,
+    };
+    this.peers.set(peer.id, peer);
+    peer.helloTimer = setTimeout(() => {
+      this.stats.rejected.helloTimeout++;
+      this.reject(peer, new ProtocolError(`no hello within ${this.o.helloTimeoutMs} ms`));
+    }, this.o.helloTimeoutMs);
+    peer.helloTimer.unref();
+    ws.on('pong', () => {
+      peer.alive = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(peer, data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws already closes the socket with the right status (1009 for maxPayload, 1002/1007 for bad frames).
+      if (peer.closing) return;
+      peer.closing = true;
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.stats.rejected.tooLarge++;
+      else this.stats.rejected.protocol++;
+    });
+    ws.on('close', (code: number) => this.onClose(peer, code));
+  }
+
+  private onMessage(peer: Peer, data: Buffer, isBinary: boolean): void {
+    if (peer.closing) return;
+    peer.alive = true;
+    try {
+      if (isBinary) throw new ProtocolError('binary frames are not part of the protocol');
+      if (!peer.role) this.onHello(peer, data);
+      else if (peer.role === 'viewer') this.onViewerMessage(peer, data);
+      else this.onSourceMessage(peer, data);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError(`bad message: ${(err as Error).message}`);
+      if (e.code === ErrorCodes.AUTH) this.stats.rejected.auth++;
+      else this.stats.rejected.protocol++;
+      this.reject(peer, e);
+    }
+  }
+
+  private onHello(peer: Peer, data: Buffer): void {
+    // A specific message for the most likely mismatch: a peer from another lab version.
+    const head = data.subarray(0, 200).toString('utf8');
+    const v = /"v"\s*:\s*(\d+)/.exec(head);
+    if (v && Number(v[1]) !== PROTOCOL_VERSION && /"type"\s*:\s*"hello"/.test(head)) {
+      throw new ProtocolError(`protocol version ${v[1]} is not supported (this monitor speaks ${PROTOCOL_VERSION})`);
+    }
+    const hello = decodeMessage(HelloSchema, data);
+    if (this.o.token !== undefined) {
+      const ok = tokensEqual(hello.token, this.o.token);
+      if (!ok && (hello.role !== 'viewer' || hello.token !== undefined)) {
+        throw new ProtocolError(hello.token === undefined ? 'a token is required' : 'wrong token', 1008, ErrorCodes.AUTH);
+      }
+      peer.mayControl = ok;
+    } else {
+      // No token means a loopback-only monitor: every peer is local and may drive runs.
+      peer.mayControl = true;
+    }
+    clearTimeout(peer.helloTimer);
+    peer.helloTimer = undefined;
+    if (hello.role !== 'viewer') {
+      const source = this.agg.attach(hello.role, hello.name, hello.host, peer.id);
+      if (!source) {
+        this.stats.rejected.full++;
+        this.reject(peer, new ProtocolError('too many sources'), 1013);
+        return;
+      }
+      peer.source = source;
+    }
+    peer.role = hello.role;
+    this.send(peer, envelope({ type: 'welcome' as const, id: peer.source?.id ?? peer.id, heartbeatMs: this.o.heartbeatMs, serverTime: Date.now() }));
+    if (hello.role === 'viewer') this.schedule(peer, this.o.snapshotIntervalMs);
+  }
+
+  private onSourceMessage(peer: Peer, data: Buffer): void {
+    const msg = decodeMessage(SourceMessageSchema, data);
+    const source = peer.source!;
+    if (source.peerId !== peer.id) throw new ProtocolError('another connection now speaks for this source');
+    this.stats.messages++;
+    switch (msg.type) {
+      case 'tick':
+        try {
+          this.agg.onTick(source, msg);
+        } catch (err) {
+          throw new ProtocolError(`invalid tick: ${(err as Error).message}`);
+        }
+        break;
+      case 'conn-events':
+        this.agg.onConnEvents(source, msg.events);
+        break;
+      case 'tcp-sample':
+        source.lastSeen = Date.now();
+        this.agg.onTcpSample(source.id, msg);
+        break;
+      case 'run-started':
+        this.agg.onRunStarted(source, msg);
+        break;
+      case 'run-report':
+        try {
+          this.agg.onRunReport(source, msg.runId, msg.report);
+        } catch (err) {
+          throw new ProtocolError(`invalid run-report: ${(err as Error).message}`);
+        }
+        break;
+      case 'run-refused':
+        this.agg.onRunRefused(source, msg.runId, msg.code, msg.message);
+        break;
+    }
+  }
+
+  private onViewerMessage(peer: Peer, data: Buffer): void {
+    const msg = decodeMessage(ViewerMessageSchema, data);
+    this.stats.messages++;
+    if (msg.type === 'subscribe') {
+      this.schedule(peer, msg.intervalMs ?? this.o.snapshotIntervalMs);
+      this.sendSnapshot(peer);
+      return;
+    }
+    if (!peer.mayControl) throw new ProtocolError(`${msg.type} needs the monitor's token; this viewer can only read`, 1008, ErrorCodes.AUTH);
+    if (msg.type === 'run-start') {
+      try {
+        this.startRun(msg.options, undefined, msg.runId);
+      } catch (err) {
+        // Not the viewer's fault: tell it and keep the connection.
+        this.send(peer, envelope({ type: 'error' as const, code: (err as ProtocolError).code ?? ErrorCodes.UNREACHABLE, message: (err as Error).message }));
+      }
+    } else if (!this.stopRun(msg.runId)) {
+      this.send(peer, envelope({ type: 'error' as const, code: ErrorCodes.PROTOCOL, message: `no running run "${msg.runId}"` }));
+    }
+  }
+
+  private schedule(peer: Peer, intervalMs: number): void {
+    clearInterval(peer.snapshotTimer);
+    peer.snapshotTimer = setInterval(() => this.sendSnapshot(peer), intervalMs);
+    peer.snapshotTimer.unref();
+  }
+
+  /** A viewer that has not drained what it was sent skips this one: it gets the latest later, never a queue. */
+  private sendSnapshot(peer: Peer): void {
+    if (peer.ws.readyState !== WebSocket.OPEN) return;
+    if (peer.ws.bufferedAmount > this.o.viewerBufferBytes) {
+      this.stats.snapshotsSkipped++;
+      return;
+    }
+    this.stats.snapshotsSent++;
+    peer.ws.send(this.snapshotText());
+  }
+
+  private send(peer: Peer, msg: object): void {
+    if (peer.ws.readyState === WebSocket.OPEN) peer.ws.send(JSON.stringify(msg));
+  }
+
+  private reject(peer: Peer, err: ProtocolError, closeCode = err.closeCode): void {
+    if (peer.closing) return;
+    peer.closing = true;
+    clearTimeout(peer.helloTimer);
+    if (peer.ws.readyState !== WebSocket.OPEN) return;
+    this.send(peer, envelope({ type: 'error' as const, code: err.code, message: err.message.slice(0, 1000) }));
+    peer.ws.close(closeCode, err.message.slice(0, 120));
+    // A peer that never answers the close handshake must not hold its socket.
+    setTimeout(() => peer.ws.terminate(), 2000).unref();
+  }
+
+  /** Ping everyone; a peer that did not answer the previous ping is dropped (its source is marked lost). */
+  private beat(): void {
+    for (const p of this.peers.values()) {
+      if (!p.alive) {
+        this.stats.rejected.heartbeat++;
+        p.heartbeatLost = true;
+        p.closing = true;
+        p.ws.terminate();
+        continue;
+      }
+      p.alive = false;
+      if (p.ws.readyState === WebSocket.OPEN) p.ws.ping();
+    }
+  }
+
+  private onClose(peer: Peer, code: number): void {
+    clearTimeout(peer.helloTimer);
+    clearInterval(peer.snapshotTimer);
+    this.peers.delete(peer.id);
+    // 1006: the socket died without a close frame (a crash, kill -9, a cut cable): lost.
+    if (peer.source) this.agg.detach(peer.source, peer.id, peer.heartbeatLost || code === 1006);
+  }
+}

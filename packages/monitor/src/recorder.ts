@@ -1,0 +1,83 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB_VERSION, type Snapshot } from '@kalab/core';
+import type { RunState } from './aggregator.js';
+
+/** Schema id of the first line of every recorded run. */
+export const RECORDING_SCHEMA_ID = 'kalab.recording/v1';
+
+/** One line of a recording: the run's header, one per tick while it runs, then its summary. */
+export type RecordingLine =
+  | { kind: 'run'; schema: typeof RECORDING_SCHEMA_ID; at: number; run: RunInfo; monitor: { host: string; version: string } }
+  | { kind: 'tick'; at: number; elapsedMs: number; sources: Snapshot['sources']; merged: Snapshot['merged']; hosts: Snapshot['hosts'] }
+  | { kind: 'summary'; at: number; run: RunInfo; report: RunState['report'] | null; merged: Snapshot['merged']; hosts: Snapshot['hosts']; findings: Snapshot['findings'] };
+
+export type RunInfo = Omit<RunState, 'report' | 'sourceId'>;
+
+function runInfo(r: RunState): RunInfo {
+  const { report: _report, sourceId: _sourceId, ...info } = r;
+  return info;
+}
+
+/**
+ * Writes each run as JSON lines in `dir`. Every line is appended synchronously when it is
+ * produced (once per tick), so a crash or Ctrl-C loses at most the tick in progress.
+ */
+export class RunRecorder {
+  private readonly files = new Map<string, string>();
+  private readonly open = new Set<string>();
+  /** Write failures (disk full, permissions); recording stops for that run, the monitor goes on. */
+  errors = 0;
+  lastError: Error | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly monitorHost: string,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** The file a run is recorded to. */
+  fileFor(runId: string): string | undefined {
+    return this.files.get(runId);
+  }
+
+  get recording(): boolean {
+    return this.open.size > 0;
+  }
+
+  start(run: RunState): void {
+    const stamp = new Date(run.startedAt).toISOString().replace(/[:.]/g, '-');
+    const file = join(this.dir, `${stamp}-${run.id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.jsonl`);
+    this.files.set(run.id, file);
+    this.open.add(run.id);
+    this.write(run.id, { kind: 'run', schema: RECORDING_SCHEMA_ID, at: run.startedAt, run: runInfo(run), monitor: { host: this.monitorHost, version: LAB_VERSION } });
+  }
+
+  tick(s: Snapshot, runs: Iterable<RunState>): void {
+    for (const run of runs) {
+      if (!this.open.has(run.id)) continue;
+      const own = s.sources.filter((x) => x.runId === run.id);
+      this.write(run.id, { kind: 'tick', at: s.at, elapsedMs: s.at - run.startedAt, sources: own.length ? own : s.sources, merged: s.merged, hosts: s.hosts });
+    }
+  }
+
+  end(run: RunState, s: Snapshot): void {
+    if (!this.files.has(run.id)) return;
+    this.open.delete(run.id);
+    this.write(run.id, { kind: 'summary', at: run.endedAt ?? s.at, run: runInfo(run), report: run.report ?? null, merged: s.merged, hosts: s.hosts, findings: run.report?.findings ?? s.findings });
+    if (this.files.size > 1000) this.files.delete(this.files.keys().next().value as string);
+  }
+
+  private write(runId: string, line: RecordingLine): void {
+    const file = this.files.get(runId);
+    if (!file) return;
+    try {
+      appendFileSync(file, JSON.stringify(line) + '\n');
+    } catch (err) {
+      this.errors++;
+      this.lastError = err as Error;
+      this.open.delete(runId);
+    }
+  }
+}

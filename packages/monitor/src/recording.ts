@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { ParseError } from '@kalab/core';
+import { RECORDING_SCHEMA_ID, type RecordingLine } from './recorder.js';
+
+type Line<K extends RecordingLine['kind']> = Extract<RecordingLine, { kind: K }>;
+
+export interface Recording {
+  header: Line<'run'>;
+  ticks: Line<'tick'>[];
+  /** Null when the monitor stopped (or crashed) before the run ended. */
+  summary: Line<'summary'> | null;
+}
+
+/** Parses a recording's text; a torn last line (a crash mid-write) is ignored, any other bad line is a ParseError. */
+export function parseRecording(text: string, where = 'recording'): Recording {
+  const lines = text.split('\n');
+  let header: Recording['header'] | undefined;
+  const ticks: Recording['ticks'] = [];
+  let summary: Recording['summary'] = null;
+  lines.forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    let line: RecordingLine;
+    try {
+      line = JSON.parse(raw) as RecordingLine;
+    } catch {
+      if (i === lines.length - 1) return;
+      throw new ParseError(`${where}:${i + 1}: not a JSON line`);
+    }
+    if (typeof line !== 'object' || line === null) throw new ParseError(`${where}:${i + 1}: not a recording line`);
+    if (line.kind === 'run') {
+      if (line.schema !== RECORDING_SCHEMA_ID) throw new ParseError(`${where}:${i + 1}: schema "${String(line.schema)}" is not ${RECORDING_SCHEMA_ID}`);
+      header = line;
+    } else if (line.kind === 'tick') ticks.push(line);
+    else if (line.kind === 'summary') summary = line;
+    else throw new ParseError(`${where}:${i + 1}: unknown line kind "${String((line as { kind?: unknown }).kind)}"`);
+  });
+  if (!header) throw new ParseError(`${where}: no "run" header line: not a kalab recording`);
+  return { header, ticks, summary };
+}
+
+export function readRecording(file: string): Recording {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ParseError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  return parseRecording(text, file);
+}
+
+const n = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+const pad = (s: string, w: number) => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
+
+/** Renders a recorded run as text: what ran, second by second, and how it ended. A pure function. */
+export function formatRecording(rec: Recording, opts: { maxRows?: number } = {}): string {
+  const out: string[] = [];
+  const run = rec.summary?.run ?? rec.header.run;
+  out.push(`run ${run.id}${run.scenario ? ` (scenario ${run.scenario})` : ''}`);
+  if (run.target) out.push(`  target   ${run.target}${run.engine ? `  engine ${run.engine}` : ''}`);
+  out.push(`  source   ${run.source.name} on ${run.source.host}`);
+  out.push(`  started  ${new Date(run.startedAt).toISOString()}  (monitor ${rec.header.monitor.host}, kalab ${rec.header.monitor.version})`);
+  const outcome = rec.summary ? (rec.summary.run.outcome ?? 'ended') : 'incomplete: the recording stops before the run ended';
+  const dur = rec.summary ? ` after ${n((rec.summary.at - run.startedAt) / 1000, 1)} s` : '';
+  out.push(`  outcome  ${outcome}${dur}`);
+  if (rec.summary?.run.refused) out.push(`  refused  ${rec.summary.run.refused.code}: ${rec.summary.run.refused.message}`);
+
+  // Per-second table: time, rps, new conns/s, open, TIME_WAIT per host.
+  const hosts = new Set<string>();
+  for (const t of rec.ticks) for (const h of Object.keys(t.hosts)) hosts.add(h);
+  const hostList = [...hosts].slice(0, 4);
+  out.push('');
+  out.push(['    t(s)', '     rps', ' conn/s', ' requests', ...hostList.map((h) => ` TW@${h.slice(0, 14)}`)].join(''));
+  const max = opts.maxRows ?? 60;
+  const step = Math.max(1, Math.ceil(rec.ticks.length / max));
+  rec.ticks.forEach((t, i) => {
+    if (i % step !== 0 && i !== rec.ticks.length - 1) return;
+    const cells = [pad(n(t.elapsedMs / 1000, 1), 8), pad(n(t.merged.rps), 8), pad(n(t.merged.newConnPerSec), 7), pad(n(t.merged.requests), 9)];
+    for (const h of hostList) cells.push(pad(n(t.hosts[h]?.states['TIME_WAIT'] ?? 0), 4 + Math.min(h.length, 14)));
+    out.push(cells.join(''));
+  });
+  if (rec.ticks.length === 0) out.push('    (no ticks recorded)');
+
+  const report = rec.summary?.report;
+  out.push('');
+  if (report) {
+    const r = report;
+    out.push(`requests     ${n(r.requests.sent)} sent, ${n(r.requests.completed)} completed (${n(r.requests.ok)} ok, ${n(r.requests.non2xx)} non-2xx), ${n(r.requests.failed)} failed`);
+    out.push(`connections  ${n(r.connections.opened)} opened, ${n(r.connections.requestsPerConnection, 2)} requests per connection, max ${n(r.connections.maxOpen)} open`);
+    out.push(`throughput   ${n(r.throughput.rps)} req/s over ${n(r.durationMs / 1000, 1)} s`);
+    const l = r.latencyMs;
+    out.push(`latency ms   mean ${n(l.mean, 3)}  p50 ${n(l.p50, 3)}  p90 ${n(l.p90, 3)}  p99 ${n(l.p99, 3)}  p99.9 ${n(l.p999, 3)}  max ${n(l.max, 3)}`);
+    const errs = Object.entries(r.errors).filter(([, c]) => c > 0);
+    out.push(`errors       ${errs.length ? errs.map(([c, k]) => `${c} ${n(k)}`).join(', ') : 'none'}`);
+    if (r.host.timeWaitPeak > 0) out.push(`TIME_WAIT    peak ${n(r.host.timeWaitPeak)} on the client`);
+  } else {
+    const m = rec.summary?.merged ?? rec.ticks[rec.ticks.length - 1]?.merged;
+    if (m) {
+      out.push(`requests     ${n(m.requests)} (from the monitor's ticks; no report arrived)`);
+      out.push(`connections  ${n(m.connectionsOpened)} opened, ${n(m.requestsPerConnection, 2)} requests per connection`);
+    }
+  }
+  const finalHosts = rec.summary?.hosts ?? rec.ticks[rec.ticks.length - 1]?.hosts ?? {};
+  for (const [h, s] of Object.entries(finalHosts)) {
+    const states = Object.entries(s.states)
+      .filter(([, c]) => c > 0)
+      .map(([st, c]) => `${st} ${n(c)}`)
+      .join(', ');
+    out.push(`host ${h}: ${states || 'no sockets'}${s.ephemeral ? `; ephemeral ports ${n(s.ephemeral.inUse)} in use of ${n(s.ephemeral.range[1] - s.ephemeral.range[0] + 1)}` : ''}`);
+  }
+  const findings = rec.summary?.findings ?? [];
+  if (findings.length) {
+    out.push('');
+    out.push('findings');
+    for (const f of findings) out.push(`  [${f.severity}] ${f.message}`);
+  }
+  return out.join('\n') + '\n';
+}

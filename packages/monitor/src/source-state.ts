@@ -1,0 +1,189 @@
+import { type ErrorCounts, LatencyHistogram, type Report, type Role, type SourceSnapshot, type Tick } from '@kalab/core';
+
+interface Totals {
+  requests: number;
+  connectionsOpened: number;
+  reusedRequests: number;
+}
+
+const zeroTotals = (): Totals => ({ requests: 0, connectionsOpened: 0, reusedRequests: 0 });
+
+function addErrors(into: Record<string, number>, from: ErrorCounts): void {
+  for (const [code, n] of Object.entries(from)) into[code] = (into[code] ?? 0) + n;
+}
+
+/**
+ * Everything the hub knows about one source (a server or a loadgen agent), keyed by
+ * role + name + host so a source that reconnects keeps its history.
+ *
+ * Totals are cumulative over the source's life: runs that ended are folded into `base`,
+ * the running one is the latest tick's totals (ticks carry totals since their run began).
+ */
+export class SourceState {
+  connected = true;
+  lost = false;
+  lastSeen: number;
+  /** The id of the peer currently speaking for this source. */
+  peerId: string;
+  runId: string | undefined;
+  running = false;
+  rates = { rps: 0, newConnPerSec: 0 };
+  openConnections = 0;
+  /** Latency and connect time of the current (or last) run, merged from the ticks' interval histograms. */
+  latency = new LatencyHistogram();
+  connect = new LatencyHistogram();
+  closedBy: Record<string, number> = {};
+  ticks = 0;
+
+  private base = zeroTotals();
+  private baseErrors: Record<string, number> = {};
+  private current: { runKey: string; totals: Totals; errors: ErrorCounts } | undefined;
+  /** Runs already folded, so a late tick cannot count them twice. */
+  private readonly finished = new Set<string>();
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly role: Role,
+    readonly name: string,
+    readonly host: string,
+    peerId: string,
+    now: number,
+  ) {
+    this.peerId = peerId;
+    this.lastSeen = now;
+  }
+
+  onTick(t: Tick, now: number): void {
+    this.lastSeen = now;
+    const runKey = t.runId ?? '';
+    if (t.runId !== undefined && this.finished.has(t.runId)) return;
+    const totals: Totals = { requests: t.totals.requests, connectionsOpened: t.totals.connectionsOpened, reusedRequests: t.totals.reusedRequests ?? 0 };
+    // A new run, or a server that restarted (its totals went backwards): keep what came before.
+    if (this.current && (this.current.runKey !== runKey || totals.requests < this.current.totals.requests)) this.foldCurrent();
+    if (!this.current) this.beginRun(runKey);
+    this.current = { runKey, totals, errors: t.errors };
+    if (t.runId !== undefined) {
+      this.runId = t.runId;
+      this.running = true;
+    }
+    this.rates = { rps: t.rates.rps, newConnPerSec: t.rates.newConnPerSec };
+    this.openConnections = t.openConnections;
+    if (t.closedBy) this.closedBy = { ...t.closedBy };
+    this.ticks++;
+    if (t.latencyHistogram) this.latency.merge(LatencyHistogram.decode(t.latencyHistogram));
+    if (t.connectHistogram) this.connect.merge(LatencyHistogram.decode(t.connectHistogram));
+  }
+
+  onRunStarted(runId: string, now: number): void {
+    this.lastSeen = now;
+    if (this.current && this.current.runKey !== runId) this.foldCurrent();
+    if (!this.current) {
+      this.beginRun(runId);
+      this.current = { runKey: runId, totals: zeroTotals(), errors: {} };
+    }
+    this.runId = runId;
+    this.running = true;
+  }
+
+  /** The run's own report is the exact account: it replaces whatever the ticks said. */
+  onRunReport(runId: string, report: Report, now: number): void {
+    this.lastSeen = now;
+    if (this.finished.has(runId)) return;
+    if (this.current && this.current.runKey !== runId) this.foldCurrent();
+    if (!this.current) this.beginRun(runId);
+    this.current = {
+      runKey: runId,
+      totals: { requests: report.requests.sent, connectionsOpened: report.connections.opened, reusedRequests: report.connections.reusedRequests },
+      errors: report.errors,
+    };
+    if (report.latencyHistogram) this.latency = LatencyHistogram.decode(report.latencyHistogram);
+    this.foldCurrent();
+    this.runId = runId;
+    this.running = false;
+    this.rates = { rps: 0, newConnPerSec: 0 };
+    this.openConnections = 0;
+  }
+
+  onRunRefused(runId: string, now: number): void {
+    this.lastSeen = now;
+    if (this.runId === runId) this.running = false;
+  }
+
+  /** The connection dropped: `lost` when it died without a close frame or missed a heartbeat. */
+  onDisconnected(lost: boolean): void {
+    this.connected = false;
+    this.lost = lost;
+    this.rates = { rps: 0, newConnPerSec: 0 };
+  }
+
+  onReconnected(peerId: string, now: number): void {
+    this.peerId = peerId;
+    this.connected = true;
+    this.lost = false;
+    this.lastSeen = now;
+  }
+
+  get totals(): Totals {
+    const c = this.current?.totals ?? zeroTotals();
+    return {
+      requests: this.base.requests + c.requests,
+      connectionsOpened: this.base.connectionsOpened + c.connectionsOpened,
+      reusedRequests: this.base.reusedRequests + c.reusedRequests,
+    };
+  }
+
+  get errors(): Record<string, number> {
+    const out = { ...this.baseErrors };
+    if (this.current) addErrors(out, this.current.errors);
+    return out;
+  }
+
+  snapshot(): SourceSnapshot {
+    const totals = this.totals;
+    const errors = this.errors;
+    let errorCount = 0;
+    for (const n of Object.values(errors)) errorCount += n;
+    const s: SourceSnapshot = {
+      id: this.id,
+      name: this.name,
+      role: this.role,
+      host: this.host,
+      connected: this.connected,
+      lost: this.lost,
+      lastSeen: this.lastSeen,
+      totals: { requests: totals.requests, connectionsOpened: totals.connectionsOpened, errors: errorCount },
+      rates: { ...this.rates },
+      openConnections: this.openConnections,
+      errors,
+    };
+    if (this.runId !== undefined) s.runId = this.runId;
+    if (this.latency.count > 0) {
+      const { count: _count, ...ms } = this.latency.summaryMs();
+      s.latencyMs = ms;
+    }
+    return s;
+  }
+
+  private beginRun(runKey: string): void {
+    if (runKey !== '' || this.latency.count > 0) {
+      this.latency = new LatencyHistogram();
+      this.connect = new LatencyHistogram();
+    }
+  }
+
+  private foldCurrent(): void {
+    const c = this.current;
+    if (!c) return;
+    this.base.requests += c.totals.requests;
+    this.base.connectionsOpened += c.totals.connectionsOpened;
+    this.base.reusedRequests += c.totals.reusedRequests;
+    addErrors(this.baseErrors, c.errors);
+    if (c.runKey !== '') {
+      this.finished.add(c.runKey);
+      // Bounded: only late ticks of recent runs matter.
+      if (this.finished.size > 100) this.finished.delete(this.finished.values().next().value as string);
+    }
+    this.current = undefined;
+  }
+}
