@@ -1,0 +1,50 @@
+import type { DoctorProbe } from './probe.js';
+
+function yesNo(v: boolean | null): string {
+  return v === null ? 'unknown' : v ? 'yes' : 'no';
+}
+
+/** The human-readable report of `kalab doctor`: a table, then the recommendations. A pure function. */
+export function formatDoctor(probe: DoctorProbe): string {
+  const o = probe.observations;
+  const rows: Array<[string, string]> = [];
+  const conn = o.first.connection ? `, Connection: ${o.first.connection}` : '';
+  rows.push(['keep-alive', `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn})`]);
+  rows.push(['advertised Keep-Alive', probe.advertisedKeepAlive ?? '(no Keep-Alive header)']);
+
+  let idle: string;
+  if (!probe.keepAlive) idle = 'n/a';
+  else if (o.idle && o.idle.samplesMs.length > 0) {
+    const kinds = [...new Set(o.idle.closeKinds)].map((k) => (k === 'fin' ? 'FIN' : 'RST')).join('/');
+    idle = `${probe.idleTimeoutMs} ms (${kinds}, ${o.idle.samplesMs.length} connection${o.idle.samplesMs.length > 1 ? 's' : ''}: ${o.idle.samplesMs.map((s) => Math.round(s)).join(', ')} ms)`;
+  } else if (o.idle && o.idle.deadAfterMs !== null) {
+    idle = `silent drop: reuse failed after ${o.idle.deadAfterMs} ms idle` + (o.idle.aliveAfterMs !== null ? `, worked after ${o.idle.aliveAfterMs} ms` : '');
+  } else {
+    idle = `none found within ${((o.idle?.waitedMs ?? 0) / 1000).toFixed(1)} s`;
+  }
+  rows.push(['idle timeout', idle]);
+
+  const mr = o.maxRequests;
+  let max: string;
+  if (probe.maxRequestsPerConnection !== null) {
+    const how = mr?.endedBy === 'connection-close' ? 'Connection: close on the last' : mr?.endedBy === 'fin' ? 'then FIN' : mr?.endedBy === 'reset' ? 'then RST' : 'Connection: close';
+    max = `${probe.maxRequestsPerConnection} (${how})`;
+  } else if (mr?.endedBy === 'cap') max = `no limit up to ${mr.served}`;
+  else if (mr) max = `unknown (${mr.served} served, stopped: ${mr.endedBy})`;
+  else max = 'unknown';
+  rows.push(['max requests/connection', max]);
+
+  const p = o.pipelining;
+  rows.push(['pipelining', p ? `${yesNo(probe.pipelining)} (${p.answered} of ${p.sent} answered)` : yesNo(probe.pipelining)]);
+  const h2c = probe.http2.h2c === null ? 'n/a' : yesNo(probe.http2.h2c);
+  const alpn = probe.target.startsWith('https:') ? (probe.http2.alpn ?? 'none') : 'n/a';
+  rows.push(['HTTP/2', `h2c: ${h2c}, ALPN: ${alpn}`]);
+  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s of a ${(o.budgetMs / 1000).toFixed(0)} s budget, at most ${o.maxOpenConnections} connections at once`]);
+
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = [`kalab doctor ${probe.target}`, ''];
+  for (const [k, v] of rows) lines.push(`  ${k.padEnd(width)}  ${v}`);
+  lines.push('', 'Recommendations');
+  for (const r of probe.recommendations) lines.push(`  - ${r}`);
+  return `${lines.join('\n')}\n`;
+}

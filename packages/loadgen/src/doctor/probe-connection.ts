@@ -1,0 +1,220 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { LAB_VERSION, UnreachableError } from '@kalab/core';
+import { ResponseParser, type WireResponse } from './response-parser.js';
+
+/** Where the doctor connects: exactly the host and port the user typed, nothing else. */
+export interface ProbeTarget {
+  url: URL;
+  /** Host for connect(), IPv6 brackets removed. */
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Request target (path + query). */
+  path: string;
+  /** Host header value. */
+  authority: string;
+  /** Verify the server certificate (https); tests with self-signed certificates turn it off. */
+  rejectUnauthorized: boolean;
+}
+
+export function targetFromUrl(url: URL, rejectUnauthorized = true): ProbeTarget {
+  const isTls = url.protocol === 'https:';
+  return {
+    url,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : isTls ? 443 : 80,
+    tls: isTls,
+    path: `${url.pathname || '/'}${url.search}`,
+    authority: url.host,
+    rejectUnauthorized,
+  };
+}
+
+/** How the server ended the connection: a FIN ('end'), a RST, or another socket error. */
+export type CloseKind = 'fin' | 'reset' | 'error';
+
+export interface OpenOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** ALPN list for https; HTTP/1.1 probes offer only http/1.1 so the server cannot pick h2. */
+  alpn?: string[];
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+
+/**
+ * One raw TCP (or TLS) connection speaking HTTP/1.1 by hand, so the doctor sees
+ * exactly when the server closes (FIN = 'end'), what it sends, and how many
+ * responses come back for requests written in one go.
+ */
+export class ProbeConnection {
+  readonly responses: WireResponse[] = [];
+  requestsSent = 0;
+  /** performance.now() of the server's FIN, or of the RST/error that ended the connection. */
+  closedAt: number | undefined;
+  closeKind: CloseKind | undefined;
+  error: Error | undefined;
+  /** Negotiated ALPN protocol (https), null when none. */
+  readonly alpn: string | null;
+  /** Resolves when the socket is fully closed (by either side). */
+  readonly whenClosed: Promise<void>;
+  private readonly waiters = new Set<() => void>();
+  private readonly parser: ResponseParser;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly target: ProbeTarget,
+  ) {
+    this.alpn = socket instanceof tls.TLSSocket ? socket.alpnProtocol || null : null;
+    this.parser = new ResponseParser((res) => {
+      this.responses.push(res);
+      this.wake();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+      } catch (err) {
+        // Bad bytes from the network are data: end this connection, report the error.
+        this.markClosed('error', err as Error);
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      this.parser.end();
+      this.markClosed('fin');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.markClosed(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'reset' : 'error', err);
+    });
+    this.whenClosed = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.markClosed('error');
+        resolve();
+      });
+    });
+  }
+
+  /** Opens a connection; connect failures become UnreachableError naming host, port and errno. */
+  static open(target: ProbeTarget, opts: OpenOptions): Promise<ProbeConnection> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) {
+        reject(new UnreachableError(`gave up connecting to ${target.host}:${target.port}: time budget spent`));
+        return;
+      }
+      const socket = target.tls
+        ? tls.connect({
+            host: target.host,
+            port: target.port,
+            servername: net.isIP(target.host) ? undefined : target.host,
+            ALPNProtocols: opts.alpn ?? ['http/1.1'],
+            rejectUnauthorized: target.rejectUnauthorized,
+          })
+        : net.connect({ host: target.host, port: target.port });
+      const readyEvent = target.tls ? 'secureConnect' : 'connect';
+      const cleanup = () => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        socket.off('error', onError);
+        socket.off(readyEvent, onReady);
+      };
+      const fail = (err: Error) => {
+        cleanup();
+        socket.destroy();
+        reject(err);
+      };
+      const onError = (err: NodeJS.ErrnoException) => {
+        const what = err.code && UNREACHABLE_CODES.has(err.code) ? err.code : err.message;
+        fail(new UnreachableError(`cannot reach ${target.host}:${target.port}: ${what}`, { cause: err }));
+      };
+      const onAbort = () => fail(new UnreachableError(`gave up connecting to ${target.host}:${target.port}: time budget spent`));
+      const onReady = () => {
+        cleanup();
+        socket.setNoDelay(true);
+        resolve(new ProbeConnection(socket, target));
+      };
+      const timer = setTimeout(
+        () => fail(new UnreachableError(`cannot reach ${target.host}:${target.port}: no connection within ${Math.round(opts.timeoutMs)} ms`)),
+        opts.timeoutMs,
+      );
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', onError);
+      socket.once(readyEvent, onReady);
+    });
+  }
+
+  get closed(): boolean {
+    return this.closeKind !== undefined;
+  }
+
+  /** Requests written but not answered yet. */
+  get outstanding(): number {
+    return this.requestsSent - this.responses.length;
+  }
+
+  get lastResponse(): WireResponse | undefined {
+    return this.responses[this.responses.length - 1];
+  }
+
+  /** Writes `count` GET requests in a single write (count > 1 is pipelining). */
+  send(count = 1): void {
+    if (this.closed) return;
+    const req =
+      `GET ${this.target.path} HTTP/1.1\r\n` +
+      `Host: ${this.target.authority}\r\n` +
+      `User-Agent: kalab-doctor/${LAB_VERSION}\r\n` +
+      'Accept: */*\r\n\r\n';
+    this.requestsSent += count;
+    this.socket.write(req.repeat(count));
+  }
+
+  /**
+   * Resolves true once `predicate` holds, false when the connection closes first
+   * (after a last check), `ms` pass, or `signal` aborts.
+   */
+  waitFor(predicate: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (predicate()) return Promise.resolve(true);
+    if (this.closed || signal?.aborted || ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (value: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(check);
+        resolve(value);
+      };
+      const check = () => {
+        if (predicate()) finish(true);
+        else if (this.closed) finish(false);
+      };
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(check);
+    });
+  }
+
+  /** Sends one request and waits for its response; undefined when none came. */
+  async request(ms: number, signal?: AbortSignal): Promise<WireResponse | undefined> {
+    const want = this.responses.length + 1;
+    this.send(1);
+    const ok = await this.waitFor(() => this.responses.length >= want, ms, signal);
+    return ok ? this.responses[want - 1] : undefined;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private markClosed(kind: CloseKind, err?: Error): void {
+    if (this.closeKind === undefined) {
+      this.closeKind = kind;
+      this.closedAt = performance.now();
+    }
+    if (err && !this.error) this.error = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
