@@ -1,14 +1,41 @@
+import { parseUrl } from '@kalab/core';
+import { DOCTOR_DEFAULTS, doctorJson, formatDoctor, parseBudget, probeKeepAlive } from '@kalab/loadgen';
 import type { Command } from 'commander';
-import { UnsupportedError } from '@kalab/core';
 import { action } from '../cli-error.js';
 
-// Placeholder until its issue lands: the command exists so `kalab --help` lists it.
+interface DoctorFlags {
+  json?: boolean;
+  budget: string;
+}
+
+const EXAMPLES = `
+Examples:
+  kalab doctor http://127.0.0.1:8080/              table: keep-alive, idle timeout, max requests, pipelining, HTTP/2, advice
+  kalab doctor https://example.com/ --budget 2m     search longer for a long idle timeout
+  kalab doctor http://127.0.0.1:8080/ --json        { target, keepAlive, advertisedKeepAlive, idleTimeoutMs,
+                                                    maxRequestsPerConnection, pipelining, http2: { h2c, alpn },
+                                                    recommendations } (null where unknown or unlimited)
+
+It connects only to the URL given, at most ${DOCTOR_DEFAULTS.maxOpenConnections} connections at once, and stops within --budget.`;
+
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(action(() => {
-      throw new UnsupportedError('kalab doctor is not built yet');
-    }));
+    .description("probe a server's keep-alive behaviour (idle timeout, max requests, pipelining, HTTP/2) and say how to configure clients")
+    .argument('<URL>', 'http:// or https:// URL to probe (only this host and port are contacted)')
+    .option('--json', 'print the result as one JSON object')
+    .option('--budget <D>', 'time for the whole probe (30s, 2m; plain number = seconds)', `${DOCTOR_DEFAULTS.budgetMs / 1000}s`)
+    .addHelpText('after', EXAMPLES)
+    .action(
+      action(async (urlArg: string, flags: DoctorFlags) => {
+        const url = parseUrl('URL', urlArg);
+        const budgetMs = parseBudget('--budget', flags.budget);
+        const json = flags.json === true;
+        // Progress goes to stderr, so stdout stays the table or the one JSON object.
+        const onProgress = json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
+        const probe = await probeKeepAlive(url, { budgetMs, onProgress });
+        process.stdout.write(json ? `${JSON.stringify(doctorJson(probe))}\n` : formatDoctor(probe));
+        return 0;
+      }),
+    );
 }

@@ -39,7 +39,7 @@ export function formatDoctor(probe: DoctorProbe): string {
   const h2c = probe.http2.h2c === null ? 'n/a' : yesNo(probe.http2.h2c);
   const alpn = probe.target.startsWith('https:') ? (probe.http2.alpn ?? 'none') : 'n/a';
   rows.push(['HTTP/2', `h2c: ${h2c}, ALPN: ${alpn}`]);
-  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s of a ${(o.budgetMs / 1000).toFixed(0)} s budget, at most ${o.maxOpenConnections} connections at once`]);
+  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connections at once`]);
 
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`kalab doctor ${probe.target}`, ''];
