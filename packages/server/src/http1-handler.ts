@@ -80,7 +80,8 @@ export function instrumentHttp1(server: Server, ledger: ConnectionLedger, option
   });
 
   const send = (res: ServerResponse, close: boolean): void => {
-    res.writeHead(200, close ? closeHeaders : okHeaders);
+    // A shutdown that began during the delay also ends this connection.
+    res.writeHead(200, close || state.shuttingDown ? closeHeaders : okHeaders);
     res.end(body);
   };
 

@@ -1,5 +1,4 @@
-import * as core from '@kalab/core';
-import { type ConnectionEvent, CounterRate, MonitorLink, PROTOCOL_VERSION, type TcpSample } from '@kalab/core';
+import { type ConnectionEvent, CounterRate, MonitorLink, PROTOCOL_VERSION, type SampleTcpOptions, type TcpSample, sampleTcp } from '@kalab/core';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
 import { MONITOR_DEFAULTS } from './defaults.js';
@@ -18,8 +17,8 @@ export interface MonitorReporterOptions {
   flushIntervalMs?: number;
   tickIntervalMs?: number;
   sampleIntervalMs?: number;
-  /** Overrides the TCP sampler (tests); default core's sampleTcp when this build of core has it. */
-  sampleTcp?: ((options: { host: string; port?: number; maxSockets?: number }) => Promise<TcpSample>) | null;
+  /** Overrides the TCP sampler (tests); null turns samples off. Default: core's sampleTcp. */
+  sampleTcp?: ((options: SampleTcpOptions) => Promise<TcpSample>) | null;
 }
 
 type SampleTcp = NonNullable<MonitorReporterOptions['sampleTcp']>;
@@ -47,9 +46,7 @@ export class MonitorReporter {
 
   constructor(private readonly options: MonitorReporterOptions) {
     this.link = new MonitorLink({ url: options.url, token: options.token, role: 'server', name: options.name ?? `server@${options.port}`, host: options.host });
-    // Until core's TCP table lands in this checkout, `sampleTcp` is absent and samples are skipped.
-    const fromCore = (core as Record<string, unknown>).sampleTcp as SampleTcp | undefined;
-    this.sampleTcp = options.sampleTcp === undefined ? (fromCore ?? null) : options.sampleTcp;
+    this.sampleTcp = options.sampleTcp === undefined ? sampleTcp : options.sampleTcp;
     // A failing monitor must never take the server down: errors are reported, not thrown.
     this.link.on('error', () => {});
   }
@@ -129,7 +126,8 @@ export class MonitorReporter {
     if (!this.sampleTcp || this.sampling) return;
     this.sampling = true;
     try {
-      const sample = await this.sampleTcp({ host: this.link.options.host, port: this.options.port, maxSockets: MONITOR_DEFAULTS.maxSampleSockets });
+      // Both sides of the port: the server's accepted sockets and, on one host, its clients'.
+      const sample = await this.sampleTcp({ host: this.link.options.host, port: this.options.port, side: 'either', maxSockets: MONITOR_DEFAULTS.maxSampleSockets });
       this.link.send(sample);
     } catch {
       // No /proc (macOS) or a transient read error: the tick still goes out.
