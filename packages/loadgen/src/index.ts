@@ -1,2 +1,7 @@
-export {};
+export { runLoad, LoadRun, splitSlices, WORKER_URL, type LoadRunEvents, type RunStartInfo } from './run-load.js';
+export { resolveOptions, optionsFromFlags, FLAGS, type LoadOptions, type ResolvedOptions, type LoadgenFlags } from './options.js';
+export { DEFAULTS, ENGINES, defaultWorkers, type EngineName } from './defaults.js';
+export { buildReport, configOf, transportOf, type LoadReport } from './build-report.js';
+export { formatReport, formatProgress } from './printer.js';
+export { streamToMonitor, type MonitorStreamOptions } from './monitor-stream.js';
 export * from './doctor/index.js';

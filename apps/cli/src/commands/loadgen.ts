@@ -1,14 +1,58 @@
 import type { Command } from 'commander';
-import { UnsupportedError } from '@kalab/core';
+import { parseUrl } from '@kalab/core';
+import { type LoadgenFlags, formatProgress, formatReport, optionsFromFlags, runLoad, streamToMonitor } from '@kalab/loadgen';
 import { action } from '../cli-error.js';
 
-// Placeholder until its issue lands: the command exists so `kalab --help` lists it.
+interface Flags extends LoadgenFlags {
+  json?: boolean;
+  monitor?: string;
+  token?: string;
+  name?: string;
+}
+
+/** `kalab loadgen URL ...`: parse flags, wire runLoad to the printer, the progress line and a monitor. */
 export function registerLoadgen(program: Command): void {
   program
     .command('loadgen')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(action(() => {
-      throw new UnsupportedError('kalab loadgen is not built yet');
-    }));
+    .description('generate HTTP load and report what happened to the connections (new, reused, TIME_WAIT, errors)')
+    .argument('[url]', 'target URL, e.g. http://127.0.0.1:8080/ (only http://; any non-loopback host must be typed here)')
+    .option('-c, --connections <n>', 'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), concurrent streams (h2c)', undefined)
+    .option('-n, --requests <n>', 'total requests (bound)')
+    .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
+    .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
+    .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
+    .option('--engine <name>', 'undici | http | h2c', 'undici')
+    .option('--no-keepalive', 'one connection per request (lean churn engine unless --engine http)')
+    .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')
+    .option('--no-consume-body', 'never read response bodies (as the article\'s first Go program)')
+    .option('-p, --pipelining <n>', 'requests in flight per connection (undici)')
+    .option('--local-address <list>', 'source addresses, comma-separated, used in turn per connection')
+    .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
+    .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
+    .option('--token <t>', 'monitor token')
+    .option('--name <name>', 'this source\'s name in the monitor')
+    .action(action(async (url: string | undefined, flags: Flags) => runLoadgen(url, flags)));
+}
+
+async function runLoadgen(url: string | undefined, flags: Flags): Promise<number> {
+  const options = optionsFromFlags(url, flags);
+  if (flags.monitor !== undefined) parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']);
+  const run = runLoad(options);
+  const onSigint = () => run.stop('signal');
+  process.once('SIGINT', onSigint);
+  if (process.stderr.isTTY) run.on('tick', (t) => process.stderr.write(`${formatProgress(t)}\n`));
+  const streamed = flags.monitor ? streamToMonitor(run, { url: flags.monitor, token: flags.token, name: flags.name }) : null;
+  try {
+    const report = await run.result;
+    await streamed;
+    process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+    if (report.connections.opened === 0 && report.requests.completed === 0 && report.requests.failed > 0) {
+      const codes = Object.keys(report.errors).join(', ');
+      process.stderr.write(`kalab: ${report.target} could not be reached (${codes})\n`);
+      return 3;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

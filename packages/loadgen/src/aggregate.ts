@@ -1,0 +1,100 @@
+import { LatencyHistogram, PROTOCOL_VERSION, type Tick } from '@kalab/core';
+import type { Counters, StatsEnvelope } from './worker-stats.js';
+
+const ZERO: Counters = { sent: 0, ok: 0, non2xx: 0, failed: 0, opened: 0, closed: 0, reusedRequests: 0, maxOpen: 0 };
+
+/** Merges the workers' envelopes in the main thread: cumulative counters, histograms added up. */
+export class Aggregate {
+  private readonly counters = new Map<number, Counters>();
+  private readonly errorsBy = new Map<number, Record<string, number>>();
+  private readonly firstBy = new Map<number, StatsEnvelope['firstErrors']>();
+  readonly latency = new LatencyHistogram();
+  readonly connect = new LatencyHistogram();
+  private intervalLatency = new LatencyHistogram();
+  private intervalConnect = new LatencyHistogram();
+  private seq = 0;
+  private last = { at: 0, completed: 0, opened: 0 };
+
+  add(env: StatsEnvelope): void {
+    this.counters.set(env.worker, env.counters);
+    this.errorsBy.set(env.worker, env.errors);
+    this.firstBy.set(env.worker, env.firstErrors);
+    if (env.latency) {
+      const h = LatencyHistogram.decode(env.latency);
+      this.latency.merge(h);
+      this.intervalLatency.merge(h);
+    }
+    if (env.connect) {
+      const h = LatencyHistogram.decode(env.connect);
+      this.connect.merge(h);
+      this.intervalConnect.merge(h);
+    }
+  }
+
+  totals(): Counters {
+    const t = { ...ZERO };
+    for (const c of this.counters.values()) {
+      t.sent += c.sent;
+      t.ok += c.ok;
+      t.non2xx += c.non2xx;
+      t.failed += c.failed;
+      t.opened += c.opened;
+      t.closed += c.closed;
+      t.reusedRequests += c.reusedRequests;
+      // Each worker's own peak; their sum bounds the run's peak from above.
+      t.maxOpen += c.maxOpen;
+    }
+    return t;
+  }
+
+  errors(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.errorsBy.values()) for (const [k, n] of Object.entries(e)) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
+  /** Earliest occurrence of each error code over all workers (afterConnections: that worker's count). */
+  firstErrors(): StatsEnvelope['firstErrors'] {
+    const out: StatsEnvelope['firstErrors'] = {};
+    for (const f of this.firstBy.values()) {
+      for (const [k, v] of Object.entries(f)) {
+        const cur = out[k];
+        if (!cur || v.atMs < cur.atMs) out[k] = { ...v };
+      }
+    }
+    return out;
+  }
+
+  /** A protocol tick (core's TickSchema) over the interval since the previous one. */
+  tick(runId: string, startedAt: number, now: number): Tick {
+    const t = this.totals();
+    const completed = t.ok + t.non2xx;
+    const dt = Math.max(1, now - (this.last.at || startedAt)) / 1000;
+    const tick: Tick = {
+      v: PROTOCOL_VERSION,
+      type: 'tick',
+      runId,
+      seq: this.seq++,
+      at: Math.round(now),
+      elapsedMs: Math.max(0, now - startedAt),
+      totals: {
+        requests: completed,
+        ok: t.ok,
+        non2xx: t.non2xx,
+        failed: t.failed,
+        connectionsOpened: t.opened,
+        connectionsClosed: t.closed,
+        reusedRequests: t.reusedRequests,
+      },
+      rates: { rps: Math.max(0, (completed - this.last.completed) / dt), newConnPerSec: Math.max(0, (t.opened - this.last.opened) / dt) },
+      openConnections: Math.max(0, t.opened - t.closed),
+      errors: this.errors(),
+    };
+    if (this.intervalLatency.count > 0) tick.latencyHistogram = this.intervalLatency.encode();
+    if (this.intervalConnect.count > 0) tick.connectHistogram = this.intervalConnect.encode();
+    this.intervalLatency.reset();
+    this.intervalConnect.reset();
+    this.last = { at: now, completed, opened: t.opened };
+    return tick;
+  }
+}

@@ -1,0 +1,84 @@
+import { REPORT_SCHEMA_ID, type Report, findingsFor } from '@kalab/core';
+import type { Aggregate } from './aggregate.js';
+import type { HostPeak } from './host-sampler.js';
+import type { ResolvedOptions } from './options.js';
+
+/** The report plus fields beyond kalab.report/v1 (extra keys the schema lets through). */
+export type LoadReport = Report & {
+  /** When each error code first occurred (ms after the run began) and the connections opened by then. */
+  firstErrors?: Record<string, { atMs: number; afterConnections: number }>;
+};
+
+/** What the run was asked to do, as it lands in the report's `config`. */
+export function configOf(o: ResolvedOptions): Record<string, unknown> {
+  return {
+    connections: o.connections,
+    requests: o.requests,
+    durationMs: o.durationMs,
+    rate: o.rate,
+    workers: o.workers,
+    keepAlive: o.keepAlive,
+    maxIdle: o.maxIdle,
+    consumeBody: o.consumeBody,
+    pipelining: o.pipelining,
+    localAddresses: o.localAddresses,
+    ...(o.scenario ? { scenario: o.scenario } : {}),
+    // Which code path carried the requests (docs/loadgen.md, "Engines").
+    transport: transportOf(o),
+  };
+}
+
+export function transportOf(o: ResolvedOptions): string {
+  if (o.engine === 'http') return 'node:http Agent';
+  if (o.engine === 'h2c') return 'node:http2';
+  if (!o.keepAlive) return 'net (lean churn engine)';
+  if (!o.consumeBody) return 'undici Pool, request() bodies never read';
+  return o.rate !== null ? 'undici Pool' : 'undici Client per connection';
+}
+
+export function buildReport(o: ResolvedOptions, agg: Aggregate, host: HostPeak, durationMs: number, stoppedEarly: string | null, timeWaitPerSec?: number): LoadReport {
+  const t = agg.totals();
+  const completed = t.ok + t.non2xx;
+  const errors = agg.errors();
+  const lat = agg.latency.summaryMs();
+  const con = agg.connect.summaryMs();
+  const report: LoadReport = {
+    schema: REPORT_SCHEMA_ID,
+    target: o.target,
+    engine: o.engine,
+    config: configOf(o),
+    durationMs: Math.round(durationMs),
+    requests: { sent: t.sent, completed, ok: t.ok, non2xx: t.non2xx, failed: t.failed },
+    connections: {
+      opened: t.opened,
+      reusedRequests: t.reusedRequests,
+      maxOpen: t.maxOpen,
+      requestsPerConnection: t.opened > 0 ? Math.round((completed / t.opened) * 100) / 100 : 0,
+    },
+    errors,
+    latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
+    connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
+    throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
+    host: { ephemeralRange: host.ephemeralRange, timeWaitPeak: host.timeWaitPeak, ephemeralInUsePeak: host.ephemeralInUsePeak },
+    findings: findingsFor({
+      requests: completed,
+      connectionsOpened: t.opened,
+      reusedRequests: t.reusedRequests,
+      durationMs,
+      errors,
+      keepAlive: o.keepAlive,
+      consumeBody: o.consumeBody,
+      connections: o.connections,
+      ...(o.engine === 'http' ? { maxIdle: o.maxIdle } : {}),
+      timeWait: host.timeWaitPeak,
+      ...(timeWaitPerSec !== undefined ? { timeWaitPerSec } : {}),
+      ephemeralRange: host.ephemeralRange,
+      ephemeralInUse: host.ephemeralInUsePeak,
+    }).slice(0, 100),
+  };
+  if (stoppedEarly) report.stoppedEarly = stoppedEarly;
+  if (agg.latency.count > 0) report.latencyHistogram = agg.latency.encode();
+  const first = agg.firstErrors();
+  if (Object.keys(first).length > 0) report.firstErrors = first;
+  return report;
+}

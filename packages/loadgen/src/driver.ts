@@ -1,0 +1,177 @@
+import type { Done, Engine, WorkerSlice } from './engine.js';
+import type { WorkerStats } from './worker-stats.js';
+
+export interface DriverOptions {
+  slice: WorkerSlice;
+  /** Requests kept in flight per connection in the closed model (undici pipelining). */
+  perConnection: number;
+  durationMs: number | null;
+}
+
+/**
+ * Decides when requests are sent. Closed model: every slot sends its next request when
+ * the previous one ends. Open model (`-R`): requests are due at fixed intended times and
+ * latency is measured from the intended time, so a stalled server shows up in the
+ * percentiles instead of silently slowing the sender (coordinated omission corrected by
+ * scheduling). `finished` resolves when the bound is reached and nothing is in flight.
+ */
+export class Driver {
+  readonly finished: Promise<void>;
+  /** Resolves when the driver stops taking new requests (bound reached, or stop()). */
+  readonly stopping: Promise<void>;
+  private resolve!: () => void;
+  private resolveStopping!: () => void;
+  private remaining: number;
+  private deadline = Number.POSITIVE_INFINITY;
+  private stopped = false;
+  private abandoned = false;
+  private inFlight = 0;
+  private deferred = 0;
+  private timer: NodeJS.Timeout | null = null;
+  // Open model.
+  private issued = 0;
+  private backlog: number[] = [];
+  private t0 = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly stats: WorkerStats,
+    private readonly o: DriverOptions,
+  ) {
+    this.remaining = o.slice.requests ?? Number.POSITIVE_INFINITY;
+    this.finished = new Promise((r) => {
+      this.resolve = r;
+    });
+    this.stopping = new Promise((r) => {
+      this.resolveStopping = r;
+    });
+  }
+
+  start(): void {
+    this.t0 = performance.now();
+    this.stats.t0 = this.t0;
+    if (this.stopped) {
+      this.maybeFinished();
+      return;
+    }
+    if (this.o.durationMs !== null) {
+      this.deadline = this.t0 + this.o.durationMs;
+      this.timer = setTimeout(() => this.stop(), this.o.durationMs);
+    }
+    if (this.remaining <= 0) {
+      this.stop();
+      return;
+    }
+    if (this.o.slice.rate !== null) this.schedule();
+    else {
+      const slots = this.o.slice.connections * this.o.perConnection;
+      for (let i = 0; i < slots; i++) this.kick(i % this.o.slice.connections);
+    }
+    this.maybeFinished();
+  }
+
+  /** No new requests; `finished` resolves when the ones in flight end. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.resolveStopping();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.backlog.length = 0;
+    this.maybeFinished();
+  }
+
+  /** Requests still in flight are no longer counted (they are torn down with the engine). */
+  abandon(): void {
+    this.abandoned = true;
+    this.stop();
+    this.resolve();
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  private take(): boolean {
+    if (this.stopped || this.remaining <= 0) return false;
+    if (performance.now() >= this.deadline) {
+      this.stop();
+      return false;
+    }
+    this.remaining--;
+    return true;
+  }
+
+  private kick(slot: number): void {
+    if (!this.take()) {
+      this.maybeFinished();
+      return;
+    }
+    this.send(slot, performance.now(), (err) => {
+      // After a failure, go on from a fresh stack: undici is still unwinding its queue, and
+      // refused or unbindable connects would otherwise spin synchronously.
+      if (err) this.defer(() => this.kick(slot));
+      else this.kick(slot);
+    });
+  }
+
+  private send(slot: number, start: number, after: Done): void {
+    this.inFlight++;
+    this.stats.c.sent++;
+    const done: Done = (err, status) => {
+      this.inFlight--;
+      if (this.abandoned) return;
+      if (err) this.stats.failed(err);
+      else this.stats.response(status, (performance.now() - start) * 1000);
+      after(err, status);
+    };
+    this.engine.send(slot, done);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const interval = 1000 / this.o.slice.rate!;
+    const now = performance.now();
+    const due = Math.floor((now - this.t0) / interval) + 1;
+    const cap = this.o.slice.connections * this.o.perConnection;
+    while (this.issued < due) {
+      if (!this.take()) break;
+      const intended = this.t0 + this.issued * interval;
+      this.issued++;
+      if (this.inFlight < cap) this.sendOpen(intended);
+      else this.backlog.push(intended);
+    }
+    if (this.stopped || this.remaining <= 0) {
+      this.maybeFinished();
+      return;
+    }
+    const next = this.t0 + this.issued * interval;
+    this.timer = setTimeout(() => this.schedule(), Math.max(0, next - performance.now()));
+  }
+
+  private sendOpen(intended: number): void {
+    this.send(-1, intended, (err) => {
+      const next = this.backlog.shift();
+      if (next === undefined) this.maybeFinished();
+      else if (err) this.defer(() => this.sendOpen(next));
+      else this.sendOpen(next);
+    });
+  }
+
+  private defer(fn: () => void): void {
+    this.deferred++;
+    setImmediate(() => {
+      this.deferred--;
+      fn();
+    });
+  }
+
+  private maybeFinished(): void {
+    if (this.inFlight > 0 || this.deferred > 0 || this.backlog.length > 0) return;
+    if (this.stopped || this.remaining <= 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.resolve();
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { Agent, type IncomingMessage, request } from 'node:http';
+import { type Socket, type TcpNetConnectOpts, createConnection } from 'node:net';
+import type { Done, Engine, EngineContext } from './engine.js';
+import { targetParts } from './engine.js';
+
+const kUsed = Symbol('kalab.used');
+
+/**
+ * node:http engine: an Agent whose `maxSockets` is the concurrency (`-c`) and whose
+ * `maxFreeSockets` is `--max-idle` (Go's MaxConnsPerHost / MaxIdleConnsPerHost). Every
+ * socket the Agent creates is counted, whether or not a request ever used it.
+ * `--no-consume-body`: responses are never read, so node:http never frees their sockets;
+ * the Agent then has no socket limit (Go's default), and each request opens a new one.
+ */
+export function createHttpEngine(ctx: EngineContext): Engine {
+  const { options, stats } = ctx;
+  const { host, port, path } = targetParts(ctx.url);
+  const consume = options.consumeBody;
+  const agent = new Agent({
+    keepAlive: options.keepAlive,
+    maxSockets: consume ? ctx.slice.connections : Number.POSITIVE_INFINITY,
+  });
+  // Set after construction: the constructor turns 0 into its default of 256.
+  agent.maxFreeSockets = ctx.slice.maxIdle;
+  const sockets = new Set<Socket>();
+  const held = new Set<IncomingMessage>();
+
+  (agent as unknown as { createConnection: (o: TcpNetConnectOpts, cb?: unknown) => Socket }).createConnection = (o: TcpNetConnectOpts) => {
+    const localAddress = ctx.nextLocalAddress();
+    const t = performance.now();
+    const s = createConnection(localAddress ? { ...o, localAddress } : o);
+    sockets.add(s);
+    s.once('connect', () => {
+      stats.opened((performance.now() - t) * 1000);
+      s.once('close', () => stats.closed());
+    });
+    s.once('close', () => sockets.delete(s));
+    return s;
+  };
+
+  const reqOpts = { agent, host, port, path, method: 'GET', timeout: options.connectTimeoutMs };
+  return {
+    send(_slot: number, done: Done): void {
+      let d: Done | null = done;
+      const finish = (err: Error | null, status: number) => {
+        const f = d;
+        d = null;
+        f?.(err, status);
+      };
+      const req = request(reqOpts, (res) => {
+        // req.reusedSocket misses sockets handed straight to a queued request; mark sockets instead.
+        const sock = req.socket as (Socket & { [kUsed]?: boolean }) | null;
+        if (sock?.[kUsed] || req.reusedSocket) stats.c.reusedRequests++;
+        else if (sock) sock[kUsed] = true;
+        const status = res.statusCode ?? 0;
+        if (!consume) {
+          // Never read: node:http keeps the socket until the body is consumed.
+          held.add(res);
+          res.on('error', () => {});
+          finish(null, status);
+          return;
+        }
+        res.on('end', () => finish(null, status));
+        res.on('error', (err) => finish(err, 0));
+        res.resume();
+      });
+      req.on('error', (err) => finish(err, 0));
+      req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      req.end();
+    },
+    async close(): Promise<void> {
+      for (const r of held) r.destroy();
+      agent.destroy();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
+import type { LoadRun } from './run-load.js';
+
+export interface MonitorStreamOptions {
+  url: string;
+  token?: string;
+  name?: string;
+  /** How long to wait for the final report to reach the monitor. */
+  flushMs?: number;
+}
+
+/**
+ * Streams a run to a monitor: run-started, every tick, this host's TCP samples, and the
+ * final run-report. Resolves once the report has been handed to the socket (bounded).
+ * The link reconnects on its own; messages are queued (bounded) while it is down.
+ */
+export function streamToMonitor(run: LoadRun, o: MonitorStreamOptions): Promise<void> {
+  const link = new MonitorLink({ url: o.url, token: o.token, role: 'agent', name: o.name ?? `loadgen-${process.pid}` });
+  link.on('error', () => {});
+  link.start();
+  run.on('start', (s) => {
+    link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId: s.runId, target: s.target, engine: s.engine, config: s.config, ...(run.options.scenario ? { scenario: run.options.scenario } : {}) });
+  });
+  run.on('tick', (t) => link.send(t));
+  run.on('tcp-sample', (s) => link.send(s));
+  return new Promise((resolve) => {
+    const finish = async () => {
+      if (!link.connected) await link.waitConnected(o.flushMs ?? 2000).catch(() => {});
+      await link.close(o.flushMs ?? 2000);
+      resolve();
+    };
+    run.once('done', (report) => {
+      link.send({ v: PROTOCOL_VERSION, type: 'run-report', runId: run.runId, report });
+      void finish();
+    });
+    run.once('error', () => void finish());
+  });
+}

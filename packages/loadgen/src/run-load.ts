@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { TcpSample, Tick } from '@kalab/core';
+import { Piscina } from 'piscina';
+import { Aggregate } from './aggregate.js';
+import { type LoadReport, buildReport, configOf } from './build-report.js';
+import type { WorkerSlice } from './engine.js';
+import { HostSampler } from './host-sampler.js';
+import { type LoadOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import type { ControlMessage, WorkerMessage, WorkerTask } from './worker.js';
+import type { StatsEnvelope } from './worker-stats.js';
+
+/**
+ * The built worker. src/ and dist/ sit at the same depth under the package root, so this
+ * resolves to dist/worker.js both from dist/run-load.js and from src/run-load.ts (tests).
+ */
+export const WORKER_URL = new URL('../dist/worker.js', import.meta.url);
+
+/** How long in-flight requests may finish after stop() / an abort / SIGINT. */
+const STOP_GRACE_MS = 500;
+
+export interface RunStartInfo {
+  runId: string;
+  target: string;
+  engine: string;
+  config: Record<string, unknown>;
+  workers: number;
+}
+
+export interface LoadRunEvents {
+  /** Workers are ready and the clock started. */
+  start: [RunStartInfo];
+  /** About once a second (tickMs): core's TickSchema message. */
+  tick: [Tick];
+  /** A sample of this host's TCP table, taken with each tick. */
+  'tcp-sample': [TcpSample];
+  /** The final report (also when stopped early). */
+  done: [LoadReport];
+  /** The run could not run at all (a worker failed to start). */
+  error: [Error];
+}
+
+/**
+ * One load run, like autocannon's runner: an emitter with `tick` and `done`, and stop().
+ * `result` resolves with the same report `done` carries (or rejects with `error`).
+ */
+export class LoadRun extends EventEmitter<LoadRunEvents> {
+  readonly runId: string;
+  readonly options: ResolvedOptions;
+  readonly result: Promise<LoadReport>;
+  private stopReason: string | null = null;
+  private ports: MessagePort[] = [];
+  private started = false;
+
+  constructor(options: ResolvedOptions, runId: string, signal?: AbortSignal) {
+    super();
+    this.options = options;
+    this.runId = runId;
+    this.result = new Promise((resolve, reject) => {
+      // Started on the next tick so listeners attached right after runLoad() see every event.
+      setImmediate(() => this.run().then(resolve, reject));
+    });
+    // An unobserved rejection is reported through 'error'; keep it from crashing the process.
+    this.result.catch(() => {});
+    if (signal) {
+      if (signal.aborted) this.stop('stopped');
+      else signal.addEventListener('abort', () => this.stop('stopped'), { once: true });
+    }
+  }
+
+  /** Stops early: no new requests, in-flight ones get a moment, then `done` fires with stoppedEarly. */
+  stop(reason = 'stopped'): void {
+    if (this.stopReason !== null) return;
+    this.stopReason = reason;
+    const msg: ControlMessage = { type: 'stop', graceMs: STOP_GRACE_MS };
+    for (const p of this.ports) p.postMessage(msg);
+  }
+
+  private async run(): Promise<LoadReport> {
+    const o = this.options;
+    const slices = splitSlices(o);
+    const pool = new Piscina({
+      filename: WORKER_URL.href,
+      minThreads: slices.length,
+      maxThreads: slices.length,
+      concurrentTasksPerWorker: 1,
+      atomics: 'disabled',
+      idleTimeout: 1000,
+    });
+    const agg = new Aggregate();
+    const sampler = new HostSampler();
+    let readyCount = 0;
+    let startedAt = Date.now();
+    let startedPerf = performance.now();
+    let allReady: () => void = () => {};
+    const ready = new Promise<void>((r) => {
+      allReady = r;
+    });
+    const tasks = slices.map((slice) => {
+      const { port1, port2 } = new MessageChannel();
+      this.ports.push(port1);
+      port1.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          if (++readyCount === slices.length) allReady();
+        } else agg.add(m);
+      });
+      const task: WorkerTask = { options: o, slice, port: port2 };
+      return pool.run(task, { transferList: [port2] as never }) as Promise<StatsEnvelope>;
+    });
+    const failed = Promise.all(tasks).then(
+      () => new Promise<never>(() => {}),
+      (err: unknown) => {
+        throw err;
+      },
+    );
+
+    let ticker: NodeJS.Timeout | null = null;
+    let twFirst: { at: number; tw: number } | null = null;
+    let twLast: { at: number; tw: number } | null = null;
+    try {
+      await Promise.race([ready, failed]);
+      startedAt = Date.now();
+      startedPerf = performance.now();
+      this.started = true;
+      for (const p of this.ports) p.postMessage({ type: 'go' } satisfies ControlMessage);
+      if (this.stopReason !== null) for (const p of this.ports) p.postMessage({ type: 'stop', graceMs: STOP_GRACE_MS } satisfies ControlMessage);
+      this.emit('start', { runId: this.runId, target: o.target, engine: o.engine, config: configOf(o), workers: slices.length });
+      void sampler.sample();
+      ticker = setInterval(() => {
+        const tick = agg.tick(this.runId, startedAt, Date.now());
+        this.emit('tick', tick);
+        // Nothing listening: the first tick saw only refused connects. Stop rather than hammer.
+        if (tick.totals.connectionsOpened === 0 && (tick.errors['ECONNREFUSED'] ?? 0) > 0 && tick.totals.requests === 0) this.stop('unreachable');
+        void sampler.sample().then((s) => {
+          if (!s) return;
+          if (s.ephemeral) {
+            const point = { at: s.at, tw: s.ephemeral.timeWait };
+            twFirst ??= point;
+            twLast = point;
+          }
+          this.emit('tcp-sample', s);
+        });
+      }, o.tickMs);
+      const finals = await Promise.all(tasks);
+      const durationMs = performance.now() - startedPerf;
+      for (const f of finals) agg.add(f);
+      await sampler.sample();
+      const f = twFirst as { at: number; tw: number } | null;
+      const l = twLast as { at: number; tw: number } | null;
+      const twRate = f && l && l.at - f.at >= 1000 ? (l.tw - f.tw) / ((l.at - f.at) / 1000) : undefined;
+      const report = buildReport(o, agg, sampler.peak, durationMs, this.stopReason, twRate);
+      this.emit('done', report);
+      return report;
+    } catch (err) {
+      this.emit('error', err as Error);
+      throw err;
+    } finally {
+      if (ticker) clearInterval(ticker);
+      for (const p of this.ports) p.close();
+      await pool.destroy();
+    }
+  }
+
+  get running(): boolean {
+    return this.started;
+  }
+}
+
+/** Connections, request budget and rate split across workers (the first ones take the remainders). */
+export function splitSlices(o: ResolvedOptions): WorkerSlice[] {
+  const w = o.workers;
+  const out: WorkerSlice[] = [];
+  for (let i = 0; i < w; i++) {
+    const share = (total: number) => Math.floor(total / w) + (i < total % w ? 1 : 0);
+    out.push({
+      index: i,
+      connections: share(o.connections),
+      requests: o.requests === null ? null : share(o.requests),
+      rate: o.rate === null ? null : o.rate / w,
+      maxIdle: share(o.maxIdle),
+    });
+  }
+  return out;
+}
+
+/**
+ * Starts a load run. Options are validated here, synchronously (BadOptionError naming
+ * the flag); the run itself starts on the next tick.
+ */
+export function runLoad(options: LoadOptions): LoadRun {
+  const resolved = resolveOptions(options);
+  return new LoadRun(resolved, randomUUID(), options.signal);
+}

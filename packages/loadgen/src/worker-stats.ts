@@ -1,0 +1,105 @@
+import { LatencyHistogram } from '@kalab/core';
+
+/** Worker → main, each tick and once at the end: cumulative counters plus the interval's histograms. */
+export interface StatsEnvelope {
+  type: 'stats';
+  worker: number;
+  final: boolean;
+  counters: Counters;
+  /** Requests completed during the interval (HdrHistogram compressed base64), µs. */
+  latency: string | null;
+  connect: string | null;
+  errors: Record<string, number>;
+  /** Wall time (ms since the run's go) of the first occurrence of each error code, and connections opened by then. */
+  firstErrors: Record<string, { atMs: number; afterConnections: number }>;
+}
+
+export interface Counters {
+  sent: number;
+  ok: number;
+  non2xx: number;
+  failed: number;
+  opened: number;
+  closed: number;
+  reusedRequests: number;
+  maxOpen: number;
+}
+
+/**
+ * A worker's counters. Hot paths touch plain numbers and one histogram record; the
+ * histograms are encoded once per tick (aggregation per tick, not per event).
+ */
+export class WorkerStats {
+  readonly c: Counters = { sent: 0, ok: 0, non2xx: 0, failed: 0, opened: 0, closed: 0, reusedRequests: 0, maxOpen: 0 };
+  readonly errors: Record<string, number> = {};
+  readonly firstErrors: Record<string, { atMs: number; afterConnections: number }> = {};
+  private latency = new LatencyHistogram();
+  private connect = new LatencyHistogram();
+  /** performance.now() at the run's go. */
+  t0 = 0;
+
+  constructor(readonly worker: number) {}
+
+  opened(connectUs: number): void {
+    const c = this.c;
+    c.opened++;
+    const open = c.opened - c.closed;
+    if (open > c.maxOpen) c.maxOpen = open;
+    this.connect.recordUs(connectUs);
+  }
+
+  closed(): void {
+    this.c.closed++;
+  }
+
+  response(status: number, latencyUs: number): void {
+    if (status >= 200 && status < 300) this.c.ok++;
+    else this.c.non2xx++;
+    this.latency.recordUs(latencyUs);
+  }
+
+  failed(err: unknown): void {
+    this.c.failed++;
+    this.error(err);
+  }
+
+  /** Counts an error by its errno / undici code, without failing a request (e.g. a failed connect no request waited on). */
+  error(err: unknown): void {
+    const code = errorCode(err);
+    const n = this.errors[code];
+    if (n === undefined) {
+      this.errors[code] = 1;
+      this.firstErrors[code] = { atMs: Math.round(performance.now() - this.t0), afterConnections: this.c.opened };
+    } else {
+      this.errors[code] = n + 1;
+    }
+  }
+
+  envelope(final: boolean): StatsEnvelope {
+    const env: StatsEnvelope = {
+      type: 'stats',
+      worker: this.worker,
+      final,
+      counters: { ...this.c },
+      latency: this.latency.count > 0 ? this.latency.encode() : null,
+      connect: this.connect.count > 0 ? this.connect.encode() : null,
+      errors: { ...this.errors },
+      firstErrors: { ...this.firstErrors },
+    };
+    this.latency.reset();
+    this.connect.reset();
+    return env;
+  }
+}
+
+/** errno code (EADDRNOTAVAIL, ECONNRESET...), undici code (UND_ERR_SOCKET...), or the error's name. */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | null;
+  if (e && typeof e.code === 'string' && e.code.length > 0) {
+    // undici wraps the socket's own errno in `cause`; the errno says more than UND_ERR_SOCKET.
+    if (e.code === 'UND_ERR_SOCKET' && typeof e.cause?.code === 'string') return e.cause.code;
+    return e.code.slice(0, 64);
+  }
+  if (e && typeof e.name === 'string') return e.name.slice(0, 64);
+  return 'UNKNOWN';
+}

@@ -1,0 +1,78 @@
+import type { MessagePort } from 'node:worker_threads';
+import { Driver } from './driver.js';
+import { type Engine, type EngineContext, type WorkerSlice, localAddressRing } from './engine.js';
+import { createChurnEngine } from './engine-churn.js';
+import { createH2cEngine } from './engine-h2c.js';
+import { createHttpEngine } from './engine-http.js';
+import { createUndiciEngine } from './engine-undici.js';
+import type { ResolvedOptions } from './options.js';
+import { type StatsEnvelope, WorkerStats } from './worker-stats.js';
+
+/** Main → worker, as the piscina task. */
+export interface WorkerTask {
+  options: ResolvedOptions;
+  slice: WorkerSlice;
+  port: MessagePort;
+}
+
+/** Main → worker over the task's port. */
+export type ControlMessage = { type: 'go' } | { type: 'stop'; graceMs: number };
+/** Worker → main over the task's port: 'ready' once its engine exists, then stats envelopes. */
+export type WorkerMessage = { type: 'ready'; worker: number } | StatsEnvelope;
+
+/** How long in-flight requests may take to finish once a duration bound is reached. */
+const DEADLINE_GRACE_MS = 2000;
+
+export function createEngine(ctx: EngineContext): Engine {
+  const { engine, keepAlive } = ctx.options;
+  if (engine === 'http') return createHttpEngine(ctx);
+  if (engine === 'h2c') return createH2cEngine(ctx);
+  // Without keep-alive, the default engine hands over to the lean churn engine.
+  return keepAlive ? createUndiciEngine(ctx) : createChurnEngine(ctx);
+}
+
+/** The piscina task: run this worker's slice and return its final stats. */
+export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope> {
+  const { options, slice, port } = task;
+  const stats = new WorkerStats(slice.index);
+  const engine = createEngine({
+    options,
+    slice,
+    url: new URL(options.target),
+    stats,
+    nextLocalAddress: localAddressRing(options.localAddresses, slice.index),
+  });
+  const pipelined = options.engine === 'undici' && options.keepAlive && options.consumeBody;
+  const driver = new Driver(engine, stats, { slice, perConnection: pipelined ? options.pipelining : 1, durationMs: options.durationMs });
+  let grace = DEADLINE_GRACE_MS;
+  let ticker: NodeJS.Timeout | null = null;
+
+  const go = new Promise<void>((resolve) => {
+    port.on('message', (m: ControlMessage) => {
+      if (m.type === 'go') resolve();
+      else if (m.type === 'stop') {
+        grace = m.graceMs;
+        resolve();
+        driver.stop();
+      }
+    });
+  });
+  port.postMessage({ type: 'ready', worker: slice.index } satisfies WorkerMessage);
+  await go;
+  driver.start();
+  ticker = setInterval(() => port.postMessage(stats.envelope(false)), options.tickMs);
+
+  // A duration bound, or a stop: in-flight requests get `grace` ms, then are torn down.
+  let graceTimer: NodeJS.Timeout | null = null;
+  driver.stopping.then(() => {
+    graceTimer = setTimeout(() => driver.abandon(), grace);
+  });
+  await driver.finished;
+  if (graceTimer) clearTimeout(graceTimer);
+  clearInterval(ticker);
+  await engine.close();
+  const final = stats.envelope(true);
+  port.close();
+  return final;
+}
+

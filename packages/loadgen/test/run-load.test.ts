@@ -1,0 +1,148 @@
+import { ReportSchema } from '@kalab/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
+import { type CountingServer, type CountingServerOptions, startCountingServer } from './helpers/counting-server.js';
+
+let server: CountingServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+async function load(s: CountingServerOptions, o: Omit<LoadOptions, 'target'>): Promise<{ report: LoadReport; server: CountingServer }> {
+  server = await startCountingServer(s);
+  const report = await runLoad({ target: server.url, ...o }).result;
+  ReportSchema.parse(report);
+  // Connections a client opened but never used may be accepted a moment after the run.
+  await server.waitConnections(report.connections.opened);
+  return { report, server };
+}
+
+describe('runLoad counts what the server counts', () => {
+  it('keep-alive -c 8 -n 20000 opens 8 connections', async () => {
+    const { report, server } = await load({}, { connections: 8, requests: 20_000 });
+    expect(report.requests.completed).toBe(20_000);
+    expect(report.requests.ok).toBe(20_000);
+    expect(server.requests).toBe(20_000);
+    expect(report.connections.opened).toBe(8);
+    expect(server.connections).toBe(8);
+    expect(report.connections.reusedRequests).toBe(20_000 - 8);
+    expect(report.engine).toBe('undici');
+  });
+
+  it('--no-keepalive -n 2000 opens 2000 connections (lean churn engine)', async () => {
+    const { report, server } = await load({}, { connections: 8, requests: 2000, keepAlive: false });
+    expect(report.requests.ok).toBe(2000);
+    expect(report.connections.opened).toBe(2000);
+    expect(server.connections).toBe(2000);
+    expect(report.connections.reusedRequests).toBe(0);
+    expect(report.config['transport']).toMatch(/churn/);
+  });
+
+  it('--engine http --max-idle 2 -c 10 with request gaps opens more than 10, as many as the server saw', async () => {
+    // Open model: requests arrive on a schedule, so sockets idle between them and the Agent closes all but 2.
+    const { report, server } = await load({ delayMs: () => Math.random() * 30 }, { engine: 'http', connections: 10, maxIdle: 2, requests: 300, rate: 300, workers: 1 });
+    expect(report.requests.ok).toBe(300);
+    expect(report.connections.opened).toBeGreaterThan(10);
+    expect(server.connections).toBe(report.connections.opened);
+    expect(report.findings.map((f) => f.id)).toContain('idle-pool-too-small');
+  });
+
+  it('--engine http --max-idle 10 -c 10 with the same gaps keeps 10 connections', async () => {
+    const { report, server } = await load({ delayMs: () => Math.random() * 30 }, { engine: 'http', connections: 10, maxIdle: 10, requests: 300, rate: 300, workers: 1 });
+    expect(report.connections.opened).toBeLessThanOrEqual(10);
+    expect(server.connections).toBe(report.connections.opened);
+  });
+
+  it('--engine h2c with 100 concurrent streams uses 1 connection', async () => {
+    const { report, server } = await load({ h2c: true }, { engine: 'h2c', connections: 100, requests: 2000 });
+    expect(report.requests.ok).toBe(2000);
+    expect(report.connections.opened).toBe(1);
+    expect(server.connections).toBe(1);
+    expect(report.connections.reusedRequests).toBe(1999);
+  });
+});
+
+describe('unread bodies', () => {
+  it('--engine http --no-consume-body: 10 sequential requests open 10 connections', async () => {
+    const { report, server } = await load({}, { engine: 'http', connections: 1, requests: 10, consumeBody: false });
+    expect(report.requests.ok).toBe(10);
+    expect(report.connections.opened).toBe(10);
+    expect(server.connections).toBe(10);
+  });
+
+  it('--engine undici --no-consume-body with a 1 MiB body opens more than 1 connection', async () => {
+    const { report, server } = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { engine: 'undici', connections: 1, requests: 10, consumeBody: false });
+    expect(report.requests.ok).toBe(10);
+    expect(report.connections.opened).toBe(10);
+    expect(server.connections).toBe(10);
+  });
+
+  it('--engine undici --no-consume-body with the 11-byte body reuses connections (at most 2 for 200 sequential requests)', async () => {
+    // undici parses a small body into the stream's buffer and frees the connection; see docs/loadgen.md.
+    const { report, server } = await load({}, { engine: 'undici', connections: 1, requests: 200, consumeBody: false });
+    expect(report.requests.ok).toBe(200);
+    expect(report.connections.opened).toBeGreaterThanOrEqual(1);
+    expect(report.connections.opened).toBeLessThanOrEqual(2);
+    expect(server.connections).toBe(report.connections.opened);
+  });
+});
+
+describe('bounds, models and stopping', () => {
+  it('-d bounds a run by time', async () => {
+    const { report } = await load({}, { connections: 2, durationMs: 1500, workers: 1 });
+    expect(report.durationMs).toBeGreaterThanOrEqual(1400);
+    expect(report.durationMs).toBeLessThan(5000);
+    expect(report.requests.completed).toBeGreaterThan(0);
+    expect(report.stoppedEarly).toBeUndefined();
+  });
+
+  it('-R paces an open-model run and measures latency from the intended send time', async () => {
+    const { report } = await load({ delayMs: () => 20 }, { connections: 1, requests: 100, rate: 200, workers: 1 });
+    expect(report.requests.ok).toBe(100);
+    // One connection, 20 ms per request, 200 req/s wanted: requests queue, and the queueing shows in the latency.
+    expect(report.durationMs).toBeGreaterThan(1500);
+    expect(report.latencyMs.p99).toBeGreaterThan(500);
+  });
+
+  it('stop() ends a run early and still reports, with stoppedEarly', async () => {
+    server = await startCountingServer();
+    const run = runLoad({ target: server.url, connections: 2, durationMs: 30_000, workers: 1 });
+    run.once('tick', () => run.stop());
+    const report = await run.result;
+    expect(report.stoppedEarly).toBe('stopped');
+    expect(report.durationMs).toBeLessThan(10_000);
+    expect(report.requests.completed).toBeGreaterThan(0);
+  });
+
+  it('an AbortSignal stops the run', async () => {
+    server = await startCountingServer();
+    const ac = new AbortController();
+    const run = runLoad({ target: server.url, connections: 2, durationMs: 30_000, workers: 1, signal: ac.signal });
+    run.once('start', () => setTimeout(() => ac.abort(), 300));
+    const report = await run.result;
+    expect(report.stoppedEarly).toBe('stopped');
+  });
+
+  it('ticks carry core TickSchema messages', async () => {
+    const { TickSchema } = await import('@kalab/core');
+    server = await startCountingServer();
+    const run = runLoad({ target: server.url, connections: 2, durationMs: 1200, workers: 2, tickMs: 200 });
+    const ticks: unknown[] = [];
+    run.on('tick', (t) => ticks.push(t));
+    await run.result;
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    for (const t of ticks) TickSchema.parse(t);
+  });
+
+  it('nothing listening: ECONNREFUSED is counted and the run stops early', async () => {
+    const s = await startCountingServer();
+    const url = s.url;
+    await s.close();
+    const report = await runLoad({ target: url, connections: 2, durationMs: 20_000, workers: 1 }).result;
+    ReportSchema.parse(report);
+    expect(report.errors['ECONNREFUSED']).toBeGreaterThan(0);
+    expect(report.connections.opened).toBe(0);
+    expect(report.stoppedEarly).toBe('unreachable');
+  });
+});
