@@ -4,5 +4,5 @@ export type { HubStats } from './hub.js';
 export type { RunState } from './aggregator.js';
 export { renderMetrics, escapeLabelValue } from './prometheus.js';
 export { RECORDING_SCHEMA_ID, type RecordingLine, type RunInfo } from './recorder.js';
-export { readRecording, formatRecording, type Recording } from './recording.js';
+export { readRecording, parseRecording, formatRecording, type Recording } from './recording.js';
 export { generateToken, tokensEqual } from './token.js';

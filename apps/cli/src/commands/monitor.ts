@@ -1,16 +1,106 @@
-import type { Command } from 'commander';
-import { UnsupportedError } from '@kalab/core';
+import { type Command, Option } from 'commander';
+import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
+import { MONITOR_DEFAULTS, type MonitorOptions, createMonitor, formatRecording, readRecording } from '@kalab/monitor';
 import { action } from '../cli-error.js';
 
-// Placeholder until the monitor issue lands.
+interface MonitorFlags {
+  listen: string;
+  token?: string;
+  record?: string;
+  heartbeat?: string;
+  snapshotInterval?: string;
+  hostName?: string;
+}
+
+/** `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT` → host and port; the message names --listen. */
+export function parseListen(value: string): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (v6) return { host: v6[1]!, port: parsePort('--listen', v6[2]!) };
+  if (/^\d+$/.test(value)) return { host: MONITOR_DEFAULTS.host, port: parsePort('--listen', value) };
+  const m = /^([^:\s]*):(\d+)$/.exec(value);
+  if (!m) throw new BadOptionError('--listen', `--listen must be HOST:PORT like 127.0.0.1:7070 or [::1]:7070, got "${value}"`);
+  return { host: m[1] || MONITOR_DEFAULTS.host, port: parsePort('--listen', m[2]!) };
+}
+
+export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
+  const { host, port } = parseListen(flags.listen);
+  const o: MonitorOptions = { host, port };
+  if (flags.token !== undefined) {
+    if (flags.token.length < 1 || flags.token.length > 256) throw new BadOptionError('--token', '--token must be 1 to 256 characters');
+    o.token = flags.token;
+  }
+  if (flags.record !== undefined) {
+    if (flags.record === '') throw new BadOptionError('--record', '--record needs a directory');
+    o.recordDir = flags.record;
+  }
+  if (flags.heartbeat !== undefined) o.heartbeatMs = parseInteger('--heartbeat', Math.round(parseDuration('--heartbeat', flags.heartbeat, 'ms')), 50, 3_600_000);
+  if (flags.snapshotInterval !== undefined) {
+    o.snapshotIntervalMs = parseInteger('--snapshot-interval', Math.round(parseDuration('--snapshot-interval', flags.snapshotInterval, 'ms')), 20, 60_000);
+  }
+  if (flags.hostName !== undefined) o.hostName = flags.hostName;
+  return o;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
 export function registerMonitor(program: Command): void {
-  program.command('monitor').description('(not built yet)').allowUnknownOption().action(action(() => {
-    throw new UnsupportedError('kalab monitor is not built yet');
-  }));
+  program
+    .command('monitor')
+    .description('run the hub that gathers servers, loadgen agents and TCP samples (ws /ws, /api/snapshot, /metrics, /healthz)')
+    .option('--listen <host:port>', 'address to listen on; a non-loopback address needs a token (one is generated and printed)', `${MONITOR_DEFAULTS.host}:${MONITOR_DEFAULTS.port}`)
+    .option('--token <token>', 'token sources must present (viewers without it can only read)')
+    .option('--record <dir>', 'record each run to DIR as JSON lines (read them with kalab report FILE)')
+    .addOption(new Option('--heartbeat <ms>', 'ws ping interval; a peer silent for two is lost').hideHelp())
+    .addOption(new Option('--snapshot-interval <ms>', 'default viewer snapshot interval').hideHelp())
+    .addOption(new Option('--host-name <name>', "this host's name in snapshots (default: os.hostname())").hideHelp())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kalab monitor\n  kalab monitor --listen 127.0.0.1:7070 --record ./runs\n' +
+        '  kalab monitor --listen 0.0.0.0:7070 --token "$(openssl rand -hex 16)"   # agents on other machines\n',
+    )
+    .action(
+      action(async (flags: MonitorFlags) => {
+        const signal = waitForSignal();
+        const monitor = await createMonitor(monitorOptionsFromFlags(flags));
+        monitor.on('warning', (err) => process.stderr.write(`kalab monitor: ${err.message}\n`));
+        monitor.on('run-ended', (run, file) => {
+          const what = run.outcome === 'completed' && run.report ? `${run.report.requests.sent} requests, ${run.report.connections.opened} connections` : run.outcome;
+          process.stdout.write(`run ${run.id} on ${run.source.name}: ${what}${file ? `; recorded to ${file}` : ''}\n`);
+        });
+        process.stdout.write(`monitor listening on ${monitor.url}  (${monitor.httpUrl}/api/snapshot, ${monitor.httpUrl}/metrics)\n`);
+        const bound = monitor.options.host;
+        if (bound === '0.0.0.0' || bound === '::') process.stdout.write(`bound to every interface: agents elsewhere use ws://<this host's address>:${monitor.port}/ws\n`);
+        if (monitor.options.tokenGenerated) process.stdout.write(`token ${monitor.token}  (generated: sources connect with --token ${monitor.token})\n`);
+        if (monitor.options.recordDir) process.stdout.write(`recording runs to ${monitor.options.recordDir}\n`);
+        await signal;
+        await monitor.close();
+        return 0;
+      }),
+    );
 }
 
 export function registerReport(program: Command): void {
-  program.command('report').description('(not built yet)').allowUnknownOption().action(action(() => {
-    throw new UnsupportedError('kalab report is not built yet');
-  }));
+  program
+    .command('report')
+    .description('render a run recorded by kalab monitor --record as text')
+    .argument('<file>', 'a recorded run (DIR/*.jsonl)')
+    .option('--rows <n>', 'at most this many per-second rows', '60')
+    .addHelpText('after', '\nExample:\n  kalab report runs/2026-01-01T10-00-00-000Z-3f2a.jsonl\n')
+    .action(
+      action((file: string, flags: { rows: string }) => {
+        const rows = parseInteger('--rows', flags.rows, 1, 100_000);
+        process.stdout.write(formatRecording(readRecording(file), { maxRows: rows }));
+        return 0;
+      }),
+    );
 }

@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Monitor, createMonitor, escapeLabelValue } from '../src/index.js';
+import { TestPeer, V, tcpSample, tick, until } from './test-peer.js';
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const VALUE = /^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
+
+/**
+ * A strict reader of the Prometheus text exposition format (0.0.4), line by line: HELP and
+ * TYPE comments, samples with escaped label values, one TYPE per family before its samples,
+ * no duplicate series. Returns the samples; throws naming the line on the first violation.
+ */
+export function parseExposition(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  if (!text.endsWith('\n')) throw new Error('exposition must end with a newline');
+  const types = new Map<string, string>();
+  const helps = new Set<string>();
+  const seenSamples = new Set<string>();
+  const samplesOf = new Set<string>();
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  const lines = text.slice(0, -1).split('\n');
+  lines.forEach((line, i) => {
+    const where = `line ${i + 1} "${line}"`;
+    if (line === '') throw new Error(`${where}: empty line`);
+    if (line.startsWith('#')) {
+      const m = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+      if (!m) {
+        if (/^# (HELP|TYPE)/.test(line)) throw new Error(`${where}: malformed ${line.slice(2, 6)}`);
+        return; // a plain comment
+      }
+      const [, kind, name, rest] = m as unknown as [string, string, string, string];
+      if (!NAME.test(name)) throw new Error(`${where}: bad metric name`);
+      if (kind === 'HELP') {
+        if (helps.has(name)) throw new Error(`${where}: second HELP for ${name}`);
+        if (/\\[^\\n]/.test(rest.replace(/\\\\/g, ''))) throw new Error(`${where}: bad escape in HELP`);
+        helps.add(name);
+      } else {
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`${where}: bad type`);
+        if (types.has(name)) throw new Error(`${where}: second TYPE for ${name}`);
+        if (samplesOf.has(name)) throw new Error(`${where}: TYPE after samples of ${name}`);
+        types.set(name, rest);
+      }
+      return;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)(?: (-?\d+))?$/.exec(line);
+    if (!m) throw new Error(`${where}: not a sample`);
+    const [, name, labelText, valueText] = m as unknown as [string, string, string | undefined, string];
+    if (!types.has(name)) throw new Error(`${where}: sample of ${name} without a TYPE line`);
+    if (!VALUE.test(valueText)) throw new Error(`${where}: bad value`);
+    const labels: Record<string, string> = {};
+    if (labelText !== undefined) {
+      // Walk the label set character by character: name="value" pairs, comma separated.
+      let s = labelText.slice(1, -1);
+      while (s.length > 0) {
+        const lm = /^([a-zA-Z_][a-zA-Z0-9_]*)="/.exec(s);
+        if (!lm || !LABEL_NAME.test(lm[1]!)) throw new Error(`${where}: bad label name at "${s}"`);
+        let j = lm[0].length;
+        let value = '';
+        for (;;) {
+          const c = s[j];
+          if (c === undefined) throw new Error(`${where}: unterminated label value`);
+          if (c === '"') break;
+          if (c === '\n') throw new Error(`${where}: raw newline in label value`);
+          if (c === '\\') {
+            const e = s[j + 1];
+            if (e === '\\') value += '\\';
+            else if (e === '"') value += '"';
+            else if (e === 'n') value += '\n';
+            else throw new Error(`${where}: bad escape \\${e}`);
+            j += 2;
+            continue;
+          }
+          value += c;
+          j++;
+        }
+        if (lm[1]! in labels) throw new Error(`${where}: duplicate label ${lm[1]}`);
+        labels[lm[1]!] = value;
+        s = s.slice(j + 1);
+        if (s.startsWith(',')) s = s.slice(1);
+        else if (s.length > 0) throw new Error(`${where}: expected , between labels`);
+      }
+    }
+    const series = name + JSON.stringify(Object.entries(labels).sort());
+    if (seenSamples.has(series)) throw new Error(`${where}: duplicate series`);
+    seenSamples.add(series);
+    samplesOf.add(name);
+    out.push({ name, labels, value: Number(valueText.replace('Inf', 'Infinity')) });
+  });
+  return out;
+}
+
+const monitors: Monitor[] = [];
+const peers: TestPeer[] = [];
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.ws.terminate();
+  for (const m of monitors.splice(0)) await m.close();
+});
+
+describe('/metrics', () => {
+  it('the strict reader rejects what Prometheus would', () => {
+    expect(() => parseExposition('# TYPE a gauge\na 1')).toThrow(/newline/);
+    expect(() => parseExposition('a 1\n')).toThrow(/without a TYPE/);
+    expect(() => parseExposition('# TYPE a gauge\na{x="1\\q"} 1\n')).toThrow(/bad escape/);
+    expect(() => parseExposition('# TYPE a gauge\na{x="1"} 1\na{x="1"} 2\n')).toThrow(/duplicate series/);
+    expect(() => parseExposition('# TYPE a gauge\na{x="1" 1\n')).toThrow();
+    expect(() => parseExposition('# TYPE a gauge\na one\n')).toThrow(/bad value/);
+    expect(parseExposition('# TYPE a gauge\na{x="q\\"\\\\\\n"} +Inf\n')[0]!.labels).toEqual({ x: 'q"\\\n' });
+  });
+
+  it('escapes label values', () => {
+    expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
+  });
+
+  it('parses line by line as the exposition format, with kalab_* names labelled by host and role', async () => {
+    const m = await createMonitor({ port: 0, sampleLocalTcp: false, tickMs: 50 });
+    monitors.push(m);
+    // Hostile names: quotes, backslashes, a newline; they must come out escaped.
+    const p = await TestPeer.connect(m.url, { role: 'agent', name: 'we"ird\\name\nx', host: 'host "b"' });
+    peers.push(p);
+    p.send(tick(1, { requests: 120, connectionsOpened: 12 }, { errors: { ECONNRESET: 2 } }));
+    p.send(tcpSample('host "b"', { TIME_WAIT: 7, ESTABLISHED: 1 }, { ephemeral: { range: [32768, 60999], inUse: 8, timeWait: 7 } }));
+    const s = await TestPeer.connect(m.url, { role: 'server', name: 'srv', host: 'a' });
+    peers.push(s);
+    s.send({ v: V, type: 'tcp-sample', host: 'a', at: Date.now(), states: { LISTEN: 1 } });
+    await until(() => m.snapshot(), (x) => x.sources.length === 2 && Object.keys(x.hosts).length === 2);
+    const res = await fetch(`${m.httpUrl}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const samples = parseExposition(text);
+    for (const x of samples) expect(x.name).toMatch(/^kalab_/);
+    const req = samples.find((x) => x.name === 'kalab_requests_total' && x.labels['role'] === 'agent');
+    expect(req).toEqual({ name: 'kalab_requests_total', labels: { host: 'host "b"', role: 'agent', name: 'we"ird\\name\nx' }, value: 120 });
+    expect(samples.find((x) => x.name === 'kalab_errors_total')?.labels['code']).toBe('ECONNRESET');
+    expect(samples.find((x) => x.name === 'kalab_tcp_sockets' && x.labels['state'] === 'TIME_WAIT')).toMatchObject({ labels: { host: 'host "b"' }, value: 7 });
+    expect(samples.find((x) => x.name === 'kalab_hub_peers' && x.labels['role'] === 'agent')?.value).toBe(1);
+    // Every family has HELP and TYPE.
+    const families = new Set(samples.map((x) => x.name));
+    for (const f of families) {
+      expect(text).toContain(`# HELP ${f} `);
+      expect(text).toContain(`# TYPE ${f} `);
+    }
+  });
+
+  it('samples the monitor own host TCP table (real /proc) and exposes it', async () => {
+    const m = await createMonitor({ port: 0, hostName: 'the-monitor', tickMs: 50 });
+    monitors.push(m);
+    const snap = await until(() => m.snapshot(), (x) => x.hosts['the-monitor'] !== undefined);
+    // The monitor's own listening socket is in its table.
+    expect(snap.hosts['the-monitor']!.states['LISTEN']).toBeGreaterThanOrEqual(1);
+    const samples = parseExposition(await (await fetch(`${m.httpUrl}/metrics`)).text());
+    expect(samples.some((x) => x.name === 'kalab_tcp_sockets' && x.labels['host'] === 'the-monitor' && x.labels['state'] === 'LISTEN')).toBe(true);
+  });
+});
