@@ -206,14 +206,14 @@ export function scanProcNetTcp(
   }
 }
 
-/** Reads the 10th whitespace-separated column after the addresses (inode). */
+/** Reads the inode: the 7th whitespace-separated column counting from the state. */
 function readInode(b: Uint8Array, p: number, end: number): number {
   // After the state: tx:rx, tr:when, retrnsmt, uid, timeout, inode.
   let field = 0;
   let i = p;
   while (i < end) {
     while (i < end && b[i] === SPACE) i++;
-    if (field === 9) {
+    if (field === 6) {
       let n = 0;
       while (i < end && b[i]! >= 48 && b[i]! <= 57) n = n * 10 + (b[i++]! - 48);
       return n;
