@@ -109,7 +109,8 @@ describe('dashboard render at fixed sizes', () => {
       expect(all).toContain('96%');
       expect(all).toContain('full in 31s');
       expect(all).toMatch(/Connections · 108k opened/);
-      expect(all).toMatch(/ESTABLISHED +\S*:40001 +\S*:8080 +2s +200/);
+      // Live connections first, most requests first.
+      expect(all).toMatch(/ESTABLISHED +\S*:40039 +\S*:8080 +40s +4,000/);
       expect(all).toContain('TIME_WAIT grows 900/s');
       expect(screen[0]).toContain('http://127.0.0.1:8080/');
       expect(screen[0]).toContain('port-exhaustion');
@@ -231,7 +232,8 @@ describe('dashboard keys and render rate', () => {
     input.write('\x1b[B');
     await new Promise((r) => setTimeout(r, 20));
     dashboard.draw();
-    expect(lines().join('\n')).toMatch(/ESTABLISHED +\S*:40002/);
-    expect(lines().join('\n')).not.toMatch(/ESTABLISHED +\S*:40001/);
+    expect(lines().join('\n')).toMatch(/STATE +LOCAL +REMOTE/);
+    expect(lines().join('\n')).toMatch(/ESTABLISHED +\S*:40037/);
+    expect(lines().join('\n')).not.toMatch(/ESTABLISHED +\S*:40039/);
   });
 });

@@ -51,7 +51,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const { store } = options;
   const screen =
     options.screen ??
-    blessed.screen({ smartCSR: true, fullUnicode: true, autoPadding: true, warnings: false, title: 'kalab dashboard', dockBorders: false });
+        blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, autoPadding: true, warnings: false, title: 'kalab dashboard' });
+  // UTF-8 box drawing and dots rather than the terminal's line-drawing charset (ACS): the
+  // same characters reach the user, tmux capture-pane and the tests.
+  if (!options.screen && process.env.NCURSES_NO_UTF8_ACS === undefined) (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
   const minInterval = 1000 / (options.maxRendersPerSecond ?? 4);
 
   const header = blessed.box({ parent: screen, tags: false, wrap: false });
@@ -83,7 +86,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     hidden: true,
     top: 'center',
     left: 'center',
-    width: '60%',
+    width: '80%',
     height: '50%',
     border: { type: 'line' },
     label: ' Scenarios · Enter runs · Esc closes ',

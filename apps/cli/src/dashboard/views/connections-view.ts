@@ -1,4 +1,5 @@
 import { fitStart, fit, fmtCount, fmtDuration, pick } from '../format.js';
+import type { DashboardModel } from '../model.js';
 import type { View } from './view.js';
 
 const STATE_W = 11;
@@ -25,7 +26,7 @@ export const connectionsView: View = {
     );
   },
   lines(model, width, height) {
-    const rows = model.snapshot?.connections ?? [];
+    const rows = sortRows(model.snapshot?.connections ?? []);
     const addrW = Math.max(8, Math.floor((width - STATE_W - AGE_W - REQ_W - 4) / 2));
     const line = (state: string, local: string, remote: string, age: string, reqs: string) =>
       fit(`${fit(state, STATE_W)} ${fitStart(local, addrW)} ${fitStart(remote, addrW)} ${age.padStart(AGE_W)} ${reqs.padStart(REQ_W)}`, width);
@@ -45,3 +46,15 @@ export const connectionsView: View = {
     return lines.slice(0, height);
   },
 };
+
+const STATE_ORDER = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'CLOSE_WAIT', 'FIN_WAIT1', 'FIN_WAIT2', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
+type Row = NonNullable<DashboardModel['snapshot']>['connections'][number];
+
+/** Live connections first (the ones serving requests), listeners last: the order netstat users scan in. */
+function sortRows(rows: readonly Row[]): Row[] {
+  const rank = (s: string) => {
+    const i = STATE_ORDER.indexOf(s);
+    return i === -1 ? STATE_ORDER.length - 1 : i;
+  };
+  return [...rows].sort((a, b) => rank(a.state) - rank(b.state) || (b.requests ?? -1) - (a.requests ?? -1));
+}
