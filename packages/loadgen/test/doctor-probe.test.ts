@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,6 +245,45 @@ describe('probeKeepAlive against node:http servers', () => {
     expect(p.keepAlive).toBe(true);
     expect(p.idleTimeoutMs).toBeNull();
     expect(p.observations.elapsedMs).toBeLessThanOrEqual(3_000);
+  });
+});
+
+describe('probeKeepAlive on odd servers', () => {
+  it('finds a silent drop: connections idle over 1 s stop answering without a FIN', async () => {
+    // Like a NAT or load balancer that forgot the flow: the bytes go nowhere, no FIN, no RST.
+    const server = net.createServer((socket) => {
+      let lastAnswer = performance.now();
+      let pending = '';
+      socket.on('data', (chunk) => {
+        if (performance.now() - lastAnswer > 1_000) return;
+        pending += chunk.toString('latin1');
+        let at = pending.indexOf('\r\n\r\n');
+        while (at >= 0) {
+          pending = pending.slice(at + 4);
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+          lastAnswer = performance.now();
+          at = pending.indexOf('\r\n\r\n');
+        }
+      });
+      socket.on('error', () => {});
+    });
+    const url = await listen(server);
+    const p = await probeKeepAlive(url, { budgetMs: 5_000 });
+    expect(p.keepAlive).toBe(true);
+    expect(p.observations.idle!.samplesMs).toEqual([]);
+    expect(p.observations.idle!.deadAfterMs).toBeGreaterThan(1_000);
+    expect(p.observations.idle!.deadAfterMs).toBeLessThan(5_000);
+    expect(p.idleTimeoutMs).toBeNull();
+    expect(p.recommendations.join('\n')).toMatch(/dropped without a FIN/);
+    expect(formatDoctor(p)).toMatch(/idle timeout\s+silent drop: reuse failed after \d+ ms idle/);
+  });
+
+  it('reports an h2c-only port as HTTP/2 without HTTP/1.1 keep-alive', async () => {
+    const server = http2.createServer((_req, res) => res.end('Hello world'));
+    const url = await listen(server);
+    const p = await probeKeepAlive(url, { budgetMs: 5_000 });
+    expect(doctorJson(p)).toMatchObject({ keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: null, http2: { h2c: true, alpn: null } });
+    expect(p.recommendations.join('\n')).toMatch(/only HTTP\/2/);
   });
 });
 

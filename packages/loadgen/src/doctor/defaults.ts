@@ -17,7 +17,7 @@ export const DOCTOR_DEFAULTS = {
   /** Longest wait for the HTTP/2 checks. */
   http2TimeoutMs: 3_000,
   /** Gaps of the idle-reuse search, as fractions of the time left for the idle phase. */
-  reuseGapFractions: [0.45, 0.9] as const,
+  reuseGapFractions: [0.4, 0.8] as const,
 } as const;
 
 /** `--budget`: a duration (plain number = seconds) from 1 s to 1 h. */

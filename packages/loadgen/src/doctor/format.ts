@@ -8,12 +8,16 @@ function yesNo(v: boolean | null): string {
 export function formatDoctor(probe: DoctorProbe): string {
   const o = probe.observations;
   const rows: Array<[string, string]> = [];
-  const conn = o.first.connection ? `, Connection: ${o.first.connection}` : '';
-  rows.push(['keep-alive', `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn})`]);
+  if (o.first) {
+    const conn = o.first.connection ? `, Connection: ${o.first.connection}` : '';
+    rows.push(['keep-alive', `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn})`]);
+  } else {
+    rows.push(['keep-alive', 'n/a (no HTTP/1.1 answer: the port speaks only HTTP/2)']);
+  }
   rows.push(['advertised Keep-Alive', probe.advertisedKeepAlive ?? '(no Keep-Alive header)']);
 
   let idle: string;
-  if (!probe.keepAlive) idle = 'n/a';
+  if (!probe.keepAlive || !o.first) idle = 'n/a';
   else if (o.idle && o.idle.samplesMs.length > 0) {
     const kinds = [...new Set(o.idle.closeKinds)].map((k) => (k === 'fin' ? 'FIN' : 'RST')).join('/');
     idle = `${probe.idleTimeoutMs} ms (${kinds}, ${o.idle.samplesMs.length} connection${o.idle.samplesMs.length > 1 ? 's' : ''}: ${o.idle.samplesMs.map((s) => Math.round(s)).join(', ')} ms)`;
@@ -39,7 +43,7 @@ export function formatDoctor(probe: DoctorProbe): string {
   const h2c = probe.http2.h2c === null ? 'n/a' : yesNo(probe.http2.h2c);
   const alpn = probe.target.startsWith('https:') ? (probe.http2.alpn ?? 'none') : 'n/a';
   rows.push(['HTTP/2', `h2c: ${h2c}, ALPN: ${alpn}`]);
-  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connections at once`]);
+  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connection${o.maxOpenConnections === 1 ? '' : 's'} at once`]);
 
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`kalab doctor ${probe.target}`, ''];

@@ -2,6 +2,9 @@ import { DOCTOR_DEFAULTS } from './defaults.js';
 import type { CloseKind, ProbeConnection } from './probe-connection.js';
 import type { ProbeContext } from './probe-context.js';
 
+/** Shortest wait for the answer on a connection reused after its gap. */
+const REUSE_WAIT_MIN_MS = 1_000;
+
 /** What the idle phase saw. */
 export interface IdleObservation {
   /** Idle time before the server closed, per connection that saw it close (ms, end of last response → FIN/RST). */
@@ -41,6 +44,7 @@ export async function measureIdleTimeout(ctx: ProbeContext, watcher: ProbeConnec
     } catch {
       return; // the search is best effort; the watcher carries the measurement
     }
+    const sentAt = performance.now();
     const first = await conn.request(ctx.stepMs(), searchSignal);
     if (!first || first.closeAfter) {
       conn.destroy();
@@ -52,13 +56,13 @@ export async function measureIdleTimeout(ctx: ProbeContext, watcher: ProbeConnec
     await conn.waitFor(() => false, idleUntil - performance.now(), searchSignal);
     if (conn.closed || searchSignal.aborted) return;
     const idledMs = performance.now() - first.endedAt;
-    const again = await conn.request(ctx.stepMs(), searchSignal);
+    // A reused connection answers about as fast as a new one did; silence well past that is a drop.
+    const reuseWaitMs = Math.min(ctx.stepMs(), Math.max(REUSE_WAIT_MIN_MS, 5 * (first.endedAt - sentAt)));
+    const again = await conn.request(reuseWaitMs, searchSignal);
     if (again) {
       obs.aliveAfterMs = Math.max(obs.aliveAfterMs ?? 0, Math.round(idledMs));
-    } else if (conn.closed && conn.closeKind !== 'fin') {
-      // Reuse after the gap was refused with no FIN before it: a silent drop.
-      obs.deadAfterMs = Math.min(obs.deadAfterMs ?? Number.POSITIVE_INFINITY, Math.round(idledMs));
-    } else if (!conn.closed && !searchSignal.aborted) {
+    } else if (conn.closed ? conn.closeKind !== 'fin' || conn.outstanding > 0 : !searchSignal.aborted) {
+      // Reuse after the gap was reset or went unanswered with no FIN before it: a silent drop.
       obs.deadAfterMs = Math.min(obs.deadAfterMs ?? Number.POSITIVE_INFINITY, Math.round(idledMs));
     }
     conn.destroy();

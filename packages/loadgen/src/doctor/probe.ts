@@ -29,7 +29,8 @@ export interface DoctorObservations {
   elapsedMs: number;
   /** Most connections the probe held open to the target at once. */
   maxOpenConnections: number;
-  first: { statusCode: number; httpVersion: string; connection: string | null; closeAfter: boolean };
+  /** The first HTTP/1.1 response; null when the target speaks only HTTP/2. */
+  first: { statusCode: number; httpVersion: string; connection: string | null; closeAfter: boolean } | null;
   idle: IdleObservation | null;
   maxRequests: MaxRequestsObservation | null;
   pipelining: PipeliningObservation | null;
@@ -77,6 +78,11 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
     const firstRes = await watcher.request(ctx.stepMs(), ctx.signal);
     if (!firstRes) {
       const why = watcher.error ? `: ${watcher.error.message}` : watcher.closed ? ': it closed the connection' : '';
+      watcher.destroy();
+      await watcher.whenClosed;
+      // A port that speaks only HTTP/2 (an h2c listener) answers HTTP/1.1 with an h2 frame or a close.
+      const h2 = ctx.remaining() > 0 ? await checkHttp2(ctx) : { h2c: null, alpn: null };
+      if (h2.h2c === true || h2.alpn === 'h2') return http2Only(parsed, budgetMs, ctx, h2);
       throw new UnreachableError(`no HTTP response from ${parsed.host} within ${Math.round(ctx.elapsedMs())} ms${why}`);
     }
     const advertised = headerValues(firstRes.headers, 'keep-alive');
@@ -133,6 +139,33 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
   } finally {
     ctx.dispose();
   }
+}
+
+/** The result for a target that answers HTTP/2 but not HTTP/1.1: nothing HTTP/1.1 to measure. */
+function http2Only(parsed: URL, budgetMs: number, ctx: ProbeContext, h2: Http2Observation): DoctorProbe {
+  const result: DoctorProbe = {
+    target: parsed.href,
+    keepAlive: false,
+    advertisedKeepAlive: null,
+    idleTimeoutMs: null,
+    maxRequestsPerConnection: null,
+    pipelining: null,
+    http2: { h2c: h2.h2c, alpn: h2.alpn },
+    recommendations: [],
+    observations: {
+      budgetMs,
+      elapsedMs: 0,
+      maxOpenConnections: ctx.maxOpen,
+      first: null,
+      idle: null,
+      maxRequests: null,
+      pipelining: null,
+      http2: h2,
+    },
+  };
+  result.recommendations = recommend(result);
+  result.observations.elapsedMs = Math.round(ctx.elapsedMs());
+  return result;
 }
 
 function idleTimeoutFrom(idle: IdleObservation | null): number | null {

@@ -34,7 +34,13 @@ export function recommend(probe: DoctorProbe): string[] {
   const out: string[] = [];
   const obs = probe.observations;
 
-  if (!probe.keepAlive) {
+  if (obs.first === null) {
+    out.push(
+      "The server does not answer HTTP/1.1 on this port, only HTTP/2: HTTP/1.1 clients (node:http, Go's default " +
+        'Transport without TLS) cannot use it. One HTTP/2 connection carries many concurrent streams, so a pool of one ' +
+        'connection per origin is enough.',
+    );
+  } else if (!probe.keepAlive) {
     out.push(
       'The server closes the connection after every response, so each request pays a new TCP handshake and ' +
         'leaves a TIME_WAIT socket behind. Enable keep-alive on the server, or stop pooling for this host: ' +
@@ -110,8 +116,8 @@ function idleAdvice(probe: DoctorProbe): string[] {
     } else if (hintMs !== null && measured > hintMs + tolerance) {
       out.push(
         `The server advertises \`Keep-Alive: ${probe.advertisedKeepAlive}\` and closes idle connections later, after ` +
-          `${seconds(measured)} (Node 20's http server, for one, waits keepAliveTimeout + 1 s): clients that follow the hint ` +
-          'close first, which is safe.',
+          `${seconds(measured)}: clients that follow the hint close first, which is safe (Node's http server, for one, ` +
+          'advertises its keepAliveTimeout rounded down to seconds and waits 1 s longer).',
       );
     }
   } else if (silent) {

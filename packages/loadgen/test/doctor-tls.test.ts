@@ -1,0 +1,71 @@
+import https from 'node:https';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { probeKeepAlive } from '../src/doctor/index.js';
+
+// A self-signed P-256 certificate for localhost / 127.0.0.1, valid until 2126: tests only.
+const KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg5FEksutPkxuqMEnO
+DUfyH9VwRdq+DUYnx75HlGbztjKhRANCAASWvskKiCaOQkyBYsKaGl0xIbnzhD0J
+d6L3aksopFmu8N6BBI9z8srRGV/qx0Yr9WPwtG3EyAjpf3yL+SoBabmU
+-----END PRIVATE KEY-----
+`;
+const CERT = `-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUEOQ0yz8WO1hLM4JkmFzoYXZFxYEwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNDAwNDExN1oYDzIxMjYxMDMx
+MDA0MTE3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASWvskKiCaOQkyBYsKaGl0xIbnzhD0Jd6L3aksopFmu8N6BBI9z8srR
+GV/qx0Yr9WPwtG3EyAjpf3yL+SoBabmUo28wbTAdBgNVHQ4EFgQUlGUKLdRMpHx5
+huClV9RXDmtR1FMwHwYDVR0jBBgwFoAUlGUKLdRMpHx5huClV9RXDmtR1FMwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSQAwRgIhAKSJ/mV8kMPTJXz2MiuCVL2E4XWGTSOnhoe6zIJnQYiwAiEA
+xX9D1ggYliwLdyMvRcVoxUEUzXqrNAEqkQI+oUWvFjY=
+-----END CERTIFICATE-----
+`;
+
+const servers: net.Server[] = [];
+afterAll(async () => {
+  for (const s of servers) {
+    (s as https.Server).closeAllConnections?.();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+});
+
+async function listen(server: net.Server): Promise<string> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `https://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+}
+
+describe('probeKeepAlive over TLS', () => {
+  it('probes an https server (keepAliveTimeout 1000, closes after 2 s) and reports ALPN http/1.1', async () => {
+    const server = https.createServer({ key: KEY, cert: CERT }, (_req, res) => res.end('Hello world'));
+    server.keepAliveTimeout = 1_000;
+    const url = await listen(server);
+    const p = await probeKeepAlive(url, { budgetMs: 10_000, rejectUnauthorized: false });
+    expect(p.keepAlive).toBe(true);
+    expect(Math.abs(p.idleTimeoutMs! - 2_000), `measured ${p.idleTimeoutMs} ms`).toBeLessThanOrEqual(200);
+    expect(p.http2).toEqual({ h2c: null, alpn: 'http/1.1' });
+    expect(p.pipelining).toBe(true);
+  });
+
+  it('reports ALPN h2 for an HTTP/2 server that also answers HTTP/1.1', async () => {
+    const server = http2.createSecureServer({ key: KEY, cert: CERT, allowHTTP1: true }, (_req, res) => res.end('Hello world'));
+    const url = await listen(server);
+    const p = await probeKeepAlive(url, { budgetMs: 3_000, rejectUnauthorized: false });
+    expect(p.keepAlive).toBe(true);
+    expect(p.http2).toEqual({ h2c: null, alpn: 'h2' });
+    expect(p.recommendations.join('\n')).toMatch(/allowH2: true/);
+    expect(p.observations.elapsedMs).toBeLessThanOrEqual(3_000);
+  });
+
+  it('refuses a self-signed certificate by default with KALAB_ERR_UNREACHABLE naming the TLS error', async () => {
+    const server = https.createServer({ key: KEY, cert: CERT }, (_req, res) => res.end('Hello world'));
+    const url = await listen(server);
+    await expect(probeKeepAlive(url, { budgetMs: 5_000 })).rejects.toMatchObject({
+      code: 'KALAB_ERR_UNREACHABLE',
+      message: expect.stringMatching(/self[- ]signed/i),
+    });
+  });
+});
