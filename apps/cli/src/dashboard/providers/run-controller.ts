@@ -9,6 +9,8 @@ export type RunEvent = { type: string } & Record<string, unknown>;
 export interface RunHooks {
   signal: AbortSignal;
   onEvent: (msg: RunEvent) => void;
+  /** A line for the user (a warning such as "no private namespace: running on the host"). */
+  onNote: (text: string) => void;
 }
 
 /** How the dashboard reaches the scenario runner (apps/cli/src/scenario) without owning it. */
@@ -129,7 +131,8 @@ export class RunController {
       const seen = countsOf(msg);
       if (seen && !abort.signal.aborted) update(seen);
     };
-    const done = run({ signal: abort.signal, onEvent })
+    const onNote = (text: string) => store.patchStatus({ message: `${name}: ${text}` });
+    const done = run({ signal: abort.signal, onEvent, onNote })
       .then((result) => {
         update({ state: abort.signal.aborted ? 'stopped' : 'done', endedAt: Date.now(), ...outcomeOf(result, live) });
       })

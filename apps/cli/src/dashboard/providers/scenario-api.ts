@@ -2,7 +2,10 @@ import { listScenarios, PROTOCOL_VERSION } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
 import type { LoadApi, RunHooks, ScenarioApi } from './run-controller.js';
 
-type RunScenario = (name: string, options: { signal?: AbortSignal; onEvent?: (msg: { type: string }) => void }) => Promise<unknown>;
+type RunScenario = (
+  name: string,
+  options: { signal?: AbortSignal; onEvent?: (msg: { type: string }) => void; onNote?: (text: string) => void },
+) => Promise<unknown>;
 
 // The scenario runner lives in ../../scenario (its own issue); it is looked up at run time so
 // the dashboard still opens, and lists the scenarios, in a build that does not have it yet.
@@ -26,7 +29,7 @@ export async function loadScenarioApi(): Promise<ScenarioApi> {
     },
     async run(name, hooks) {
       if (!run) throw new Error('the scenario runner is not in this build; try `kalab scenario` once it is');
-      return run(name, { signal: hooks.signal, onEvent: (msg) => hooks.onEvent(msg as Parameters<RunHooks['onEvent']>[0]) });
+      return run(name, { signal: hooks.signal, onEvent: (msg) => hooks.onEvent(msg as Parameters<RunHooks['onEvent']>[0]), onNote: hooks.onNote });
     },
   };
 }
