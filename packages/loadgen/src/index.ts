@@ -5,3 +5,4 @@ export { buildReport, configOf, transportOf, type LoadReport } from './build-rep
 export { formatReport, formatProgress } from './printer.js';
 export { streamToMonitor, type MonitorStreamOptions } from './monitor-stream.js';
 export * from './doctor/index.js';
+export { runAgent, Agent, AGENT_DEFAULTS, agentCapsFromFlags, checkCaps, resolveCaps, type AgentCaps, type AgentEvents, type AgentOptions } from './agent.js';

@@ -94,7 +94,7 @@ export class SourceState {
     if (!this.current) this.beginRun(runId);
     this.current = {
       runKey: runId,
-      totals: { requests: report.requests.sent, connectionsOpened: report.connections.opened, reusedRequests: report.connections.reusedRequests },
+      totals: { requests: report.requests.completed, connectionsOpened: report.connections.opened, reusedRequests: report.connections.reusedRequests },
       errors: report.errors,
     };
     if (report.latencyHistogram) this.latency = LatencyHistogram.decode(report.latencyHistogram);

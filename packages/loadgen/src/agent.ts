@@ -1,0 +1,271 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import {
+  BadOptionError,
+  ErrorCodes,
+  type HubMessage,
+  type KalabError,
+  MonitorLink,
+  PROTOCOL_VERSION,
+  type RunOptions,
+  isKalabError,
+  isLoopbackHost,
+  parseDuration,
+  parseInteger,
+  sampleTcp,
+} from '@kalab/core';
+import type { LoadReport } from './build-report.js';
+import { DEFAULTS } from './defaults.js';
+import { resolveOptions } from './options.js';
+import { LoadRun } from './run-load.js';
+
+/**
+ * What an agent allows whatever a monitor asks. Enforced by the agent itself, so a monitor
+ * (or whoever holds its token) cannot turn an agent into a flood against arbitrary hosts.
+ */
+export interface AgentCaps {
+  /** Refuse runs asking for more connections (default 1000). */
+  maxConnections?: number;
+  /** Refuse runs asking for longer; stop any run at this bound (default 60 s). */
+  maxDurationMs?: number;
+  /**
+   * `HOST` or `HOST:PORT` targets allowed. Default: loopback only (the lab's invariant: a load
+   * run never aims at a non-loopback address unless the user typed it — here, on the agent).
+   */
+  allowTargets?: string[];
+}
+
+export const AGENT_DEFAULTS = {
+  maxConnections: 1000,
+  maxDurationMs: 60_000,
+  /** Between runs the agent still samples its host, so the monitor sees TIME_WAIT drain. */
+  idleSampleMs: 1000,
+} as const;
+
+export interface AgentOptions {
+  /** ws://HOST:PORT/ws of the monitor. */
+  monitor: string;
+  token?: string;
+  name?: string;
+  /** Host name reported to the monitor (default os.hostname()). */
+  host?: string;
+  caps?: AgentCaps;
+  /** MonitorLink reconnect backoff. */
+  backoffMs?: { initial: number; max: number };
+}
+
+export interface AgentEvents {
+  connected: [];
+  disconnected: [{ code: number; reason: string }];
+  /** A run the agent accepted and started. */
+  'run-start': [{ runId: string; options: RunOptions }];
+  'run-refused': [{ runId: string; code: string; message: string }];
+  /** A run ended: the same report the monitor gets, whether or not the monitor is still there. */
+  report: [{ runId: string; report: LoadReport }];
+  /** The monitor refused the token: retrying cannot help. */
+  fatal: [KalabError];
+}
+
+interface Target {
+  host: string;
+  port: number | null;
+}
+
+function parseTargetSpec(spec: string): Target {
+  const s = spec.trim();
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  const m = v6 ?? /^([^:\s]+)(?::(\d+))?$/.exec(s);
+  if (!m?.[1]) throw new BadOptionError('--allow-target', `--allow-target takes HOST or HOST:PORT entries, got "${spec}"`);
+  return { host: m[1].toLowerCase(), port: m[2] === undefined ? null : parseInteger('--allow-target', m[2], 1, 65_535) };
+}
+
+/** Validates caps once, at the boundary. */
+export function resolveCaps(caps: AgentCaps = {}): { maxConnections: number; maxDurationMs: number; allowTargets: Target[] | null } {
+  return {
+    maxConnections: parseInteger('--max-connections', caps.maxConnections ?? AGENT_DEFAULTS.maxConnections, 1, 100_000),
+    maxDurationMs: parseInteger('--max-duration', caps.maxDurationMs ?? AGENT_DEFAULTS.maxDurationMs, 1, 86_400_000),
+    allowTargets: caps.allowTargets === undefined ? null : caps.allowTargets.map(parseTargetSpec),
+  };
+}
+
+/** `--max-connections`, `--max-duration`, `--allow-target` strings → caps (messages name the flag). */
+export function agentCapsFromFlags(f: { maxConnections?: string; maxDuration?: string; allowTarget?: string }): AgentCaps {
+  const caps: AgentCaps = {};
+  if (f.maxConnections !== undefined) caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
+  if (f.maxDuration !== undefined) {
+    const ms = Math.round(parseDuration('--max-duration', f.maxDuration, 's'));
+    caps.maxDurationMs = parseInteger('--max-duration', ms, 1, 86_400_000);
+  }
+  if (f.allowTarget !== undefined) {
+    caps.allowTargets = f.allowTarget.split(',').map((s) => s.trim()).filter(Boolean);
+    caps.allowTargets.forEach(parseTargetSpec);
+  }
+  return caps;
+}
+
+/** Why a run breaks the caps, or null when it fits. */
+export function checkCaps(options: RunOptions, caps: ReturnType<typeof resolveCaps>): string | null {
+  let url: URL;
+  try {
+    url = new URL(options.target);
+  } catch {
+    return `target "${options.target}" is not a URL`;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (caps.allowTargets === null) {
+    if (!isLoopbackHost(host)) return `target ${host} is not loopback and this agent has no --allow-target`;
+  } else if (!caps.allowTargets.some((t) => t.host === host && (t.port === null || t.port === port))) {
+    return `target ${host}:${port} is not in this agent's --allow-target list`;
+  }
+  const connections = options.connections ?? DEFAULTS.connections;
+  if (connections > caps.maxConnections) return `${connections} connections is more than this agent's --max-connections ${caps.maxConnections}`;
+  if (options.durationMs !== undefined && options.durationMs > caps.maxDurationMs) {
+    return `a ${options.durationMs} ms run is longer than this agent's --max-duration ${caps.maxDurationMs} ms`;
+  }
+  return null;
+}
+
+/**
+ * A loadgen agent: connects to a monitor, waits for run-start, checks it against its own
+ * caps, runs it, and streams run-started, ticks, TCP samples and the run-report. The link
+ * reconnects with backoff; a run outlives its monitor and its report is still emitted
+ * locally (and delivered if the monitor comes back).
+ */
+export class Agent extends EventEmitter<AgentEvents> {
+  readonly link: MonitorLink;
+  readonly caps: ReturnType<typeof resolveCaps>;
+  private current: LoadRun | undefined;
+  private capTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private sampler: NodeJS.Timeout | undefined;
+  private sampling = false;
+  readonly host: string;
+
+  constructor(readonly options: AgentOptions) {
+    super();
+    this.caps = resolveCaps(options.caps);
+    const host = (options.host ?? hostname()).slice(0, 128) || 'localhost';
+    this.host = host;
+    this.link = new MonitorLink({
+      url: options.monitor,
+      token: options.token,
+      role: 'agent',
+      host,
+      name: options.name ?? `agent@${host}`,
+      ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
+    });
+    this.link.on('error', () => {}); // connection errors are retried; 'fatal' reports the hopeless ones
+    this.link.on('connected', () => this.emit('connected'));
+    this.link.on('disconnected', (d) => this.emit('disconnected', d));
+    this.link.on('fatal', (err) => this.emit('fatal', err));
+    this.link.on('message', (m) => this.onMessage(m));
+  }
+
+  /** The run in progress, if any. */
+  get running(): LoadRun | undefined {
+    return this.current;
+  }
+
+  start(): this {
+    this.link.start();
+    this.sampler = setInterval(() => {
+      if (!this.current && this.link.connected) void this.sendSample();
+    }, AGENT_DEFAULTS.idleSampleMs);
+    this.sampler.unref();
+    return this;
+  }
+
+  /** One sample of this host's TCP table, stamped with the agent's host name. */
+  private async sendSample(): Promise<void> {
+    if (this.sampling) return;
+    this.sampling = true;
+    try {
+      this.link.send(await sampleTcp({ host: this.host, maxSockets: 0 }));
+    } catch {
+      // No /proc and no netstat: the monitor simply shows no TCP states for this host.
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  /** Stops a run in progress (its report still follows), then closes the link. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sampler);
+    const run = this.current;
+    if (run) {
+      run.stop('signal');
+      await new Promise<void>((resolve) => this.once('report', () => resolve()));
+    }
+    await this.link.close(2000);
+  }
+
+  private onMessage(m: HubMessage): void {
+    if (m.type === 'run-start') this.onRunStart(m.runId, m.options);
+    else if (m.type === 'run-stop' && this.current?.runId === m.runId) this.current.stop('stopped');
+  }
+
+  private refuse(runId: string, code: string, message: string): void {
+    this.link.send({ v: PROTOCOL_VERSION, type: 'run-refused', runId, code, message: message.slice(0, 1000) });
+    this.emit('run-refused', { runId, code, message });
+  }
+
+  private onRunStart(runId: string, options: RunOptions): void {
+    if (this.closed) return;
+    if (this.current) {
+      this.refuse(runId, ErrorCodes.CAP_EXCEEDED, `this agent is busy with run ${this.current.runId}`);
+      return;
+    }
+    const why = checkCaps(options, this.caps);
+    if (why) {
+      this.refuse(runId, ErrorCodes.CAP_EXCEEDED, why);
+      return;
+    }
+    let run: LoadRun;
+    try {
+      const resolved = resolveOptions({ ...options });
+      run = new LoadRun(resolved, runId);
+    } catch (err) {
+      this.refuse(runId, isKalabError(err) ? err.code : ErrorCodes.BAD_OPTION, (err as Error).message);
+      return;
+    }
+    this.current = run;
+    this.emit('run-start', { runId, options });
+    // A count-bounded run still ends by the duration cap.
+    this.capTimer = setTimeout(() => run.stop('stopped'), this.caps.maxDurationMs);
+    run.on('start', (s) => {
+      this.link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: s.target, engine: s.engine, config: s.config, ...(options.scenario ? { scenario: options.scenario } : {}) });
+    });
+    run.on('tick', (t) => this.link.send(t));
+    run.on('tcp-sample', (s) => this.link.send({ ...s, host: this.host }));
+    run.result.then(
+      async (report) => {
+        // The TIME_WAIT the run left behind, even when it ended within its first tick.
+        await this.sendSample();
+        this.link.send({ v: PROTOCOL_VERSION, type: 'run-report', runId, report });
+        this.finish();
+        this.emit('report', { runId, report });
+      },
+      (err: Error) => {
+        this.finish();
+        this.refuse(runId, isKalabError(err) ? err.code : ErrorCodes.UNREACHABLE, `the run failed: ${err.message}`);
+      },
+    );
+  }
+
+  private finish(): void {
+    clearTimeout(this.capTimer);
+    this.current = undefined;
+  }
+}
+
+/** Starts an agent (see Agent). */
+export function runAgent(options: AgentOptions): Agent {
+  if (typeof options?.monitor !== 'string' || !/^wss?:\/\//.test(options.monitor)) {
+    throw new BadOptionError('--monitor', `--monitor must be a ws:// URL like ws://127.0.0.1:7070/ws, got "${String(options?.monitor)}"`);
+  }
+  return new Agent(options).start();
+}
+
