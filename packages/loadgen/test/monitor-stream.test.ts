@@ -50,7 +50,7 @@ describe('streamToMonitor', () => {
     expect(types[0]).toBe('run-started');
     expect(types.filter((t) => t === 'tick').length).toBeGreaterThanOrEqual(3);
     expect(types.at(-1)).toBe('run-report');
-    const last = received.at(-1) as { runId: string; report: { requests: { completed: number } } };
+    const last = received.at(-1) as unknown as { runId: string; report: { requests: { completed: number } } };
     expect(last.runId).toBe(run.runId);
     expect(last.report.requests.completed).toBe(report.requests.completed);
   });
