@@ -1,0 +1,120 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
+const children: ChildProcessWithoutNullStreams[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function kalab(args: string[]): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Resolves with the URLs printed on the `listening on` lines. */
+async function listening(run: Running, lines = 1): Promise<string[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const urls = [...run.stdout().matchAll(/listening on (http:\/\/\S+)/g)].map((m) => m[1]!);
+    if (urls.length >= lines) return urls;
+    if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`no listening line: ${run.stdout()} ${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function get(url: string, agent: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('kalab server', () => {
+  it('prints listening on http://HOST:PORT, serves Hello world, and on SIGINT closes idle connections and prints the ledger', async () => {
+    const run = kalab(['server', '--port', '0', '--keep-alive-timeout', '10s']);
+    const [url] = await listening(run);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const agent = new http.Agent({ keepAlive: true });
+    expect(await get(`${url}/`, agent)).toBe('Hello world');
+    expect(await get(`${url}/`, agent)).toBe('Hello world');
+    const stats = JSON.parse(await get(`${url}/_kalab/stats`, agent));
+    expect(stats).toMatchObject({ connections: { opened: 1, open: 1 }, requests: { total: 3 } });
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+    agent.destroy();
+    expect(run.stdout()).toContain('ledger: 1 connection opened, 0 open, 1 closed; 3 requests (3 per connection, max 3)');
+    expect(run.stdout()).toContain('closed by: client 0, idleTimeout 0, maxRequests 0, error 0, server 1');
+  });
+
+  it('also prints the h2c listener, and SIGTERM works too', async () => {
+    const run = kalab(['server', '--port', '0', '--h2c-port', '0', '--max-requests-per-socket', '5', '--delay-us', '50', '--close']);
+    const urls = await listening(run, 2);
+    expect(run.stdout()).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\nh2c listening on http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(urls[0]).not.toBe(urls[1]);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('ledger: 0 connections opened');
+  });
+
+  it.each([
+    [['--port', '70000'], '--port'],
+    [['--keep-alive-timeout', 'soon'], '--keep-alive-timeout'],
+    [['--headers-timeout', '10s', '--request-timeout', '5s'], '--headers-timeout'],
+    [['--max-requests-per-socket', '-1'], '--max-requests-per-socket'],
+    [['--delay-us', '1.5'], '--delay-us'],
+    [['--body-bytes', 'lots'], '--body-bytes'],
+    [['--h2c-port', 'x'], '--h2c-port'],
+    [['--monitor', 'http://127.0.0.1:7070/ws'], '--monitor'],
+    [['--token', 't'], '--token'],
+    [['--host', 'no such host!'], '--host'],
+  ])('bad input %j exits 2 naming %s', async (args, flag) => {
+    const run = kalab(['server', '--port', '0', ...args]);
+    expect(await run.exit).toBe(2);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(flag);
+  });
+
+  it('a port in use exits 3 with a clear message', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const run = kalab(['server', '--port', String(port)]);
+      expect(await run.exit).toBe(3);
+      expect(run.stderr()).toContain(`cannot listen on 127.0.0.1:${port}`);
+      expect(run.stderr()).toContain('address already in use');
+    } finally {
+      blocker.close();
+    }
+  });
+});
