@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseUrl } from '@kalab/core';
-import { type LoadgenFlags, formatProgress, formatReport, optionsFromFlags, runLoad, streamToMonitor } from '@kalab/loadgen';
+import { BadOptionError, parseUrl } from '@kalab/core';
+import { type LoadgenFlags, agentCapsFromFlags, formatProgress, formatReport, optionsFromFlags, runAgent, runLoad, streamToMonitor } from '@kalab/loadgen';
 import { action } from '../cli-error.js';
 
 interface Flags extends LoadgenFlags {
@@ -8,6 +8,10 @@ interface Flags extends LoadgenFlags {
   monitor?: string;
   token?: string;
   name?: string;
+  agent?: boolean;
+  maxConnections?: string;
+  maxDuration?: string;
+  allowTarget?: string;
 }
 
 /** `kalab loadgen URL ...`: parse flags, wire runLoad to the printer, the progress line and a monitor. */
@@ -31,7 +35,11 @@ export function registerLoadgen(program: Command): void {
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
     .option('--token <t>', 'monitor token')
     .option('--name <name>', 'this source\'s name in the monitor')
-    .action(action(async (url: string | undefined, flags: Flags) => runLoadgen(url, flags)));
+    .option('--agent', 'wait for runs from --monitor instead of running one (on this or another machine)')
+    .option('--max-connections <n>', 'with --agent: refuse runs asking for more connections (default 1000)')
+    .option('--max-duration <d>', 'with --agent: refuse longer runs, stop any run at this bound (default 60s)')
+    .option('--allow-target <list>', 'with --agent: HOST[:PORT],... a monitor may aim at (default: loopback only)')
+    .action(action(async (url: string | undefined, flags: Flags) => (flags.agent ? runAgentMode(url, flags) : runLoadgen(url, flags))));
 }
 
 async function runLoadgen(url: string | undefined, flags: Flags): Promise<number> {
@@ -55,4 +63,32 @@ async function runLoadgen(url: string | undefined, flags: Flags): Promise<number
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** `kalab loadgen --agent`: wait for run-start from the monitor, enforce this agent's caps, print each report locally. */
+async function runAgentMode(url: string | undefined, flags: Flags): Promise<number> {
+  if (url !== undefined) throw new BadOptionError('--agent', '--agent takes no URL: the monitor sends the runs');
+  if (flags.monitor === undefined) throw new BadOptionError('--monitor', '--agent needs --monitor ws://HOST:PORT/ws');
+  const monitor = parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
+  const agent = runAgent({ monitor, token: flags.token, name: flags.name, caps: agentCapsFromFlags(flags) });
+  const log = (line: string) => process.stderr.write(`kalab agent: ${line}\n`);
+  agent.on('connected', () => log(`connected to ${monitor} as ${agent.link.options.name}`));
+  agent.on('disconnected', (d) => log(`monitor connection closed (${d.code}); reconnecting`));
+  agent.on('run-start', ({ runId, options }) => log(`run ${runId}: ${options.target}`));
+  agent.on('run-refused', ({ runId, message }) => log(`refused run ${runId}: ${message}`));
+  agent.on('report', ({ report }) => process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report)));
+  return new Promise<number>((resolve, reject) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void agent.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    agent.once('fatal', (err) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void agent.close().then(() => reject(err));
+    });
+  });
 }
