@@ -1,7 +1,19 @@
 import type { CheckOp, CheckResult, ScenarioCheck, ScenarioDefinition, ScenarioObserved, ScenarioVerdict } from './scenario.js';
 
-/** Reads a dotted path (`phases.race.requests.failed`) from an observed result; null when absent. */
+/**
+ * Reads a dotted path (`phases.race.requests.failed`) from an observed result, or the sum of
+ * several joined by `+` (`timeWait.client+timeWait.server`); null when one is absent.
+ */
 export function metricValue(observed: ScenarioObserved, path: string): number | null {
+  if (path.includes('+')) {
+    let sum = 0;
+    for (const part of path.split('+')) {
+      const v = metricValue(observed, part.trim());
+      if (v === null) return null;
+      sum += v;
+    }
+    return sum;
+  }
   let cur: unknown = observed;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return null;

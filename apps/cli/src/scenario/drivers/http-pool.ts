@@ -1,0 +1,87 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+
+/**
+ * node:http Agent workers, the article's client in Node's words: `concurrency` loops of
+ * `requests` GETs, `maxIdle` = maxFreeSockets (Go's MaxIdleConnsPerHost), bodies read or
+ * not. A response whose body is never read keeps its socket out of the pool, exactly like
+ * an unclosed resp.Body in Go.
+ */
+export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> {
+  const { client } = ctx.phase;
+  const c = ctx.counters;
+  const agent = new http.Agent({
+    keepAlive: client.keepAlive,
+    maxFreeSockets: client.maxIdle === null ? Number.POSITIVE_INFINITY : Math.max(1, client.maxIdle),
+    maxSockets: Number.POSITIVE_INFINITY,
+  });
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<http.ClientRequest>();
+
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const startedAt = performance.now();
+      c.sent++;
+      const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent });
+      inFlight.add(req);
+      const finish = () => {
+        inFlight.delete(req);
+        resolve();
+      };
+      req.on('socket', (socket: Socket) => {
+        if (req.reusedSocket) {
+          c.reused++;
+          return;
+        }
+        c.opened++;
+        sockets.add(socket);
+        socket.once('connect', () => c.connect.recordUs((performance.now() - startedAt) * 1000));
+        socket.once('close', () => {
+          c.closed++;
+          sockets.delete(socket);
+        });
+      });
+      req.on('response', (res) => {
+        if (client.consumeBody) {
+          res.resume();
+          res.once('end', () => {
+            c.response(res.statusCode ?? 0, startedAt);
+            finish();
+          });
+          res.once('error', finish);
+        } else {
+          // Headers arrived; the body stays unread, as in `_, err := http.Get(url)`.
+          c.response(res.statusCode ?? 0, startedAt);
+          finish();
+        }
+      });
+      req.on('error', (err) => {
+        c.error(err);
+        finish();
+      });
+    });
+
+  const onAbort = () => {
+    for (const req of inFlight) req.destroy();
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const worker = async () => {
+      for (let i = 0; i < client.requests && !ctx.signal.aborted; i++) {
+        if (i > 0) await sleep(ctx.gapMs, ctx.signal);
+        await one();
+      }
+    };
+    await Promise.all(Array.from({ length: client.concurrency }, worker));
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (client.closeAtEnd === 'client') {
+      // Like the Go program exiting: the client closes every connection it still holds,
+      // pooled or stuck behind an unread body.
+      agent.destroy();
+      for (const s of sockets) s.destroy();
+    }
+  }
+  return {};
+}

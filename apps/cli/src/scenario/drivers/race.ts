@@ -1,0 +1,150 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+
+/**
+ * A client whose pool never drops idle connections by itself, like Go's Transport with its
+ * 90 s IdleConnTimeout against a server that closes after a shorter idle time; Node's own
+ * Agent would read the server's `Keep-Alive: timeout` hint instead (see honourKeepAliveHint).
+ */
+class IdleForeverAgent extends http.Agent {
+  constructor(
+    options: http.AgentOptions,
+    private readonly idleTimeoutMs: number,
+  ) {
+    super(options);
+  }
+
+  override keepSocketAlive(socket: Socket): boolean {
+    socket.setKeepAlive(true, 1000);
+    socket.unref();
+    // 0 = no client idle timeout. Otherwise the Agent destroys the free socket on 'timeout'.
+    socket.setTimeout(this.idleTimeoutMs);
+    return true;
+  }
+}
+
+/** Where, around the server's idle close, boundary requests are sent (ms, relative to the close the client observes). */
+const OFFSET_MIN_MS = -3;
+const OFFSET_SPAN_MS = 4;
+/** The race phase stops early after this many rounds once it has its reset. */
+const MIN_ROUNDS = 2;
+
+/**
+ * keepalive-race: each worker sends a request, then waits until the moment the server
+ * closes idle connections (measured first) and sends the next one on the pooled socket.
+ * Requests that meet a socket the server just closed fail with ECONNRESET on a reused
+ * socket; the mitigations (client idle timeout, Keep-Alive hint, retry) make that zero.
+ */
+export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
+  const { client } = ctx.phase;
+  const c = ctx.counters;
+  const idleCloseMs = await measureIdleClose(ctx);
+  ctx.note(`${ctx.phase.name}: the server closes idle connections ${idleCloseMs.toFixed(1)} ms after a response; aiming requests at that moment`);
+
+  const agent: http.Agent = client.honourKeepAliveHint
+    ? new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
+    : new IdleForeverAgent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: Number.POSITIVE_INFINITY }, client.idleTimeoutMs ?? 0);
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<http.ClientRequest>();
+
+  const attempt = (viaAgent: http.Agent | false) =>
+    new Promise<{ ok: boolean; err?: NodeJS.ErrnoException; reused: boolean }>((resolve) => {
+      const startedAt = performance.now();
+      const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent: viaAgent });
+      inFlight.add(req);
+      const finish = (r: { ok: boolean; err?: NodeJS.ErrnoException; reused: boolean }) => {
+        inFlight.delete(req);
+        resolve(r);
+      };
+      req.on('socket', (socket: Socket) => {
+        if (req.reusedSocket) {
+          c.reused++;
+          return;
+        }
+        c.opened++;
+        sockets.add(socket);
+        socket.once('close', () => {
+          c.closed++;
+          sockets.delete(socket);
+        });
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.once('end', () => {
+          c.response(res.statusCode ?? 0, startedAt);
+          finish({ ok: true, reused: req.reusedSocket });
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, err, reused: req.reusedSocket }));
+    });
+
+  const one = async () => {
+    c.sent++;
+    const r = await attempt(agent);
+    if (r.ok) return;
+    if (r.reused && r.err?.code === 'ECONNRESET') c.resetsOnReusedSocket++;
+    if (client.retryIdempotent && r.reused && r.err?.code === 'ECONNRESET') {
+      // GET is idempotent: send it again, on a connection of its own.
+      c.retries++;
+      const again = await attempt(false);
+      if (again.ok) return;
+      c.error(again.err);
+      return;
+    }
+    c.error(r.err);
+  };
+
+  const onAbort = () => {
+    for (const req of inFlight) req.destroy();
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const stopEarly = !client.retryIdempotent && !client.honourKeepAliveHint && client.idleTimeoutMs == null;
+  try {
+    const worker = async () => {
+      await one();
+      for (let round = 0; round < client.requests && !ctx.signal.aborted; round++) {
+        if (stopEarly && round >= MIN_ROUNDS && c.resetsOnReusedSocket > 0) break;
+        await sleep(Math.max(0, idleCloseMs + OFFSET_MIN_MS + Math.random() * OFFSET_SPAN_MS), ctx.signal);
+        await one();
+      }
+    };
+    await Promise.all(Array.from({ length: client.concurrency }, worker));
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    agent.destroy();
+    for (const s of sockets) s.destroy();
+  }
+  return {};
+}
+
+/** One request on a pooled socket, then the time until the server's idle close reaches the client. */
+async function measureIdleClose(ctx: DriverContext): Promise<number> {
+  const agent = new IdleForeverAgent({ keepAlive: true }, 0);
+  const c = ctx.counters;
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const startedAt = performance.now();
+      // The probe is a connection like any other: the kernel counts its SYN, so does the lab.
+      c.sent++;
+      c.opened++;
+      const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent }, (res) => {
+        res.resume();
+        res.once('end', () => {
+          c.response(res.statusCode ?? 0, startedAt);
+          const endedAt = performance.now();
+          const socket = req.socket;
+          if (!socket) return reject(new Error('no socket'));
+          socket.once('close', () => {
+            c.closed++;
+            resolve(performance.now() - endedAt);
+          });
+        });
+      });
+      req.on('error', reject);
+      ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), { once: true });
+    });
+  } finally {
+    agent.destroy();
+  }
+}

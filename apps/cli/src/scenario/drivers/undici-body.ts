@@ -1,0 +1,47 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+
+/**
+ * undici-unread-body: sequential `pool.request()` calls whose bodies are never read.
+ * undici frees a connection once the response is parsed to its end, which a small body
+ * reaches by itself; a body larger than the stream's buffer stalls the parser until read.
+ */
+export async function undiciBodyDriver(ctx: DriverContext): Promise<DriverExtras> {
+  const { client } = ctx.phase;
+  const c = ctx.counters;
+  const pool = new Pool(`http://${ctx.host}:${ctx.port}`, {
+    connections: client.maxIdle,
+    // A stalled response must not hold the phase: the phase timeout aborts requests instead.
+    bodyTimeout: 0,
+  });
+  pool.on('connect', () => c.opened++);
+  pool.on('disconnect', () => c.closed++);
+  const bodies: Dispatcher.ResponseData['body'][] = [];
+  try {
+    for (let w = 0; w < client.concurrency; w++) {
+      for (let i = 0; i < client.requests && !ctx.signal.aborted; i++) {
+        if (i > 0) await sleep(ctx.gapMs, ctx.signal);
+        const startedAt = performance.now();
+        const openedBefore = c.opened;
+        c.sent++;
+        try {
+          const res = await pool.request({ path: '/', method: 'GET', signal: ctx.signal });
+          if (c.opened === openedBefore) c.reused++;
+          c.response(res.statusCode, startedAt);
+          if (client.consumeBody) await res.body.dump();
+          else bodies.push(res.body);
+        } catch (err) {
+          c.error(err);
+        }
+      }
+    }
+  } finally {
+    for (const b of bodies) {
+      b.on('error', () => {}); // destroying an unread body aborts it: expected here
+      b.destroy();
+    }
+    await pool.destroy().catch(() => {});
+  }
+  return {};
+}

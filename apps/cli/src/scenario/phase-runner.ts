@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import {
+  PROTOCOL_VERSION,
+  REPORT_SCHEMA_ID,
+  type Report,
+  type ScenarioDefinition,
+  type ScenarioObserved,
+  type ScenarioPhase,
+  type SourceMessage,
+  phaseGapMs,
+  readSnmp,
+  sampleTcp,
+} from '@kalab/core';
+import { createLabServer } from '@kalab/server';
+import { type Driver, type DriverContext, PhaseCounters } from './drivers/driver.js';
+import { httpPoolDriver } from './drivers/http-pool.js';
+import { loadDriver } from './drivers/load.js';
+import { raceDriver } from './drivers/race.js';
+import { undiciBodyDriver } from './drivers/undici-body.js';
+import { settledStates } from './tcp-view.js';
+
+const DRIVERS: Record<ScenarioPhase['driver'], Driver> = {
+  'http-pool': httpPoolDriver,
+  race: raceDriver,
+  undici: undiciBodyDriver,
+  exhaustion: loadDriver,
+  h2c: loadDriver,
+};
+/** Drivers that run the loadgen and relay its own run-started/tick/run-report. */
+const LOAD_BACKED = new Set<ScenarioPhase['driver']>(['exhaustion', 'h2c']);
+
+const TICK_MS = 250;
+
+export interface PhaseEnv {
+  def: ScenarioDefinition;
+  faithful: boolean;
+  /**
+   * In a namespace the article's port is free: phase i listens on 8080 + 10·i (h2c one above),
+   * so each phase's sockets, TIME_WAIT included, are told apart by port.
+   */
+  inNamespace: boolean;
+  signal: AbortSignal;
+  emit(msg: SourceMessage): void;
+  note(text: string): void;
+}
+
+/**
+ * Runs one phase: a fresh lab server, the phase's client, then the kernel's view — SYNs
+ * sent (ActiveOpens delta) and the TCP states on each side once every close has settled.
+ */
+export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEnv): Promise<ScenarioObserved> {
+  const s = phase.server;
+  const basePort = 8080 + 10 * index;
+  const server = createLabServer({
+    host: '127.0.0.1',
+    port: env.inNamespace ? basePort : 0,
+    keepAliveTimeout: s.keepAliveTimeoutMs ?? 5000,
+    maxRequestsPerSocket: s.maxRequestsPerSocket ?? 0,
+    close: s.close ?? false,
+    delayUs: s.delayUs ?? 0,
+    bodyBytes: s.bodyBytes === undefined || s.bodyBytes === 11 ? null : s.bodyBytes,
+    h2cPort: s.h2c ? (env.inNamespace ? basePort + 1 : 0) : null,
+    shutdownGraceMs: 100,
+  });
+  const addr = await server.listen();
+  const ports = addr.h2cPort === null ? [addr.port] : [addr.port, addr.h2cPort];
+  const host = `sandbox:${env.def.name}`;
+  const counters = new PhaseCounters();
+  const runId = `${env.def.name}-${phase.name}-${randomUUID().slice(0, 8)}`;
+  const ownEvents = !LOAD_BACKED.has(phase.driver);
+  const timeout = new AbortController();
+  const onOuterAbort = () => timeout.abort();
+  env.signal.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = setTimeout(() => {
+    env.note(`${phase.name}: stopped at its ${phase.timeoutMs} ms bound`);
+    timeout.abort();
+  }, phase.timeoutMs);
+
+  const startedAt = Date.now();
+  const startedPerf = performance.now();
+  const synBefore = (await readSnmp()).Tcp.ActiveOpens;
+  if (ownEvents) {
+    env.emit({
+      v: PROTOCOL_VERSION,
+      type: 'run-started',
+      runId,
+      target: addr.url,
+      engine: phase.driver === 'undici' ? 'undici' : 'http',
+      config: { phase: phase.name, ...phase.client, server: phase.server },
+      scenario: env.def.name,
+    });
+  }
+  let seq = 0;
+  let last = { at: startedPerf, requests: 0, opened: 0 };
+  let timeWaitPeak = 0;
+  const tick = async () => {
+    if (ownEvents) env.emit(tickOf(counters, runId, seq++, startedAt, startedPerf, last));
+    last = { at: performance.now(), requests: counters.ok + counters.non2xx + counters.failed, opened: counters.opened };
+    const sample = await sampleTcp({ host, maxSockets: 100 }).catch(() => null);
+    if (sample) {
+      timeWaitPeak = Math.max(timeWaitPeak, sample.states['TIME_WAIT'] ?? 0);
+      env.emit(sample);
+    }
+  };
+  const ticker = setInterval(() => void tick(), TICK_MS);
+
+  const ctx: DriverContext = {
+    phase,
+    gapMs: phaseGapMs(phase, env.faithful),
+    host: '127.0.0.1',
+    port: addr.port,
+    h2cPort: addr.h2cPort,
+    counters,
+    signal: timeout.signal,
+    scenario: env.def.name,
+    emit: env.emit,
+    note: env.note,
+  };
+  let extras: Awaited<ReturnType<Driver>>;
+  try {
+    extras = await DRIVERS[phase.driver](ctx);
+  } finally {
+    clearTimeout(timer);
+    clearInterval(ticker);
+    env.signal.removeEventListener('abort', onOuterAbort);
+  }
+  const { states, settled } = await settledStates(ports);
+  if (!settled) env.note(`${phase.name}: some connections were still closing when the table was read`);
+  const synSent = (await readSnmp()).Tcp.ActiveOpens - synBefore;
+  const ledger = await server.close({ graceMs: 0 });
+  await tick();
+  const durationMs = Math.round(performance.now() - startedPerf);
+
+  const fromReport = extras.fromReport;
+  const observed: ScenarioObserved = {
+    connectionsOpened: fromReport?.connectionsOpened ?? counters.opened,
+    synSent,
+    timeWait: { client: states.client['TIME_WAIT'] ?? 0, server: states.server['TIME_WAIT'] ?? 0 },
+    errors: fromReport?.errors ?? { ...counters.errors },
+    requests: fromReport?.requests ?? { sent: counters.sent, ok: counters.ok, failed: counters.failed },
+    reusedRequests: fromReport?.reusedRequests ?? counters.reused,
+    states,
+    durationMs,
+    timeWaitPeak: Math.max(timeWaitPeak, extras.timeWaitPeak ?? 0, states.client['TIME_WAIT'] ?? 0, states.server['TIME_WAIT'] ?? 0),
+    serverClosedBy: Object.fromEntries(Object.entries(ledger.connections.closedBy).filter(([, n]) => n > 0)),
+  };
+  if (phase.driver === 'race') {
+    observed.resetsOnReusedSocket = counters.resetsOnReusedSocket;
+    observed.retries = counters.retries;
+  }
+  if (extras.exhaustedAfterMs !== undefined) observed.exhaustedAfterMs = extras.exhaustedAfterMs;
+  if (extras.streams !== undefined) observed.streams = extras.streams;
+  if (ownEvents) env.emit({ v: PROTOCOL_VERSION, type: 'run-report', runId, report: reportOf(observed, counters, addr.url, phase, durationMs) });
+  return observed;
+}
+
+function tickOf(
+  c: PhaseCounters,
+  runId: string,
+  seq: number,
+  startedAt: number,
+  startedPerf: number,
+  last: { at: number; requests: number; opened: number },
+): SourceMessage {
+  const now = performance.now();
+  const secs = Math.max(0.001, (now - last.at) / 1000);
+  const done = c.ok + c.non2xx + c.failed;
+  return {
+    v: PROTOCOL_VERSION,
+    type: 'tick',
+    runId,
+    seq,
+    at: startedAt + Math.round(now - startedPerf),
+    elapsedMs: Math.round(now - startedPerf),
+    totals: { requests: done, ok: c.ok, non2xx: c.non2xx, failed: c.failed, connectionsOpened: c.opened, connectionsClosed: c.closed, reusedRequests: c.reused },
+    rates: { rps: (done - last.requests) / secs, newConnPerSec: (c.opened - last.opened) / secs },
+    openConnections: Math.max(0, c.opened - c.closed),
+    errors: { ...c.errors },
+  };
+}
+
+/** The phase as a kalab.report/v1 report, so a monitor shows it like any load run. */
+function reportOf(o: ScenarioObserved, c: PhaseCounters, target: string, phase: ScenarioPhase, durationMs: number): Report {
+  const lat = c.latency.summaryMs();
+  const con = c.connect.summaryMs();
+  const completed = c.ok + c.non2xx;
+  return {
+    schema: REPORT_SCHEMA_ID,
+    target,
+    engine: phase.driver === 'undici' ? 'undici' : 'http',
+    config: { phase: phase.name, ...phase.client },
+    durationMs,
+    requests: { sent: c.sent, completed, ok: c.ok, non2xx: c.non2xx, failed: c.failed },
+    connections: {
+      opened: o.connectionsOpened,
+      reusedRequests: o.reusedRequests,
+      maxOpen: o.connectionsOpened,
+      requestsPerConnection: o.connectionsOpened > 0 ? Math.round((completed / o.connectionsOpened) * 100) / 100 : 0,
+    },
+    errors: o.errors,
+    latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
+    connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
+    throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 100_000) / 100 : 0 },
+    host: { ephemeralRange: null, timeWaitPeak: o.timeWaitPeak ?? 0 },
+    findings: [],
+  };
+}

@@ -1,0 +1,38 @@
+import { type TcpSocket, readTcpTable } from '@kalab/core';
+
+export interface SideStates {
+  client: Record<string, number>;
+  server: Record<string, number>;
+}
+
+/**
+ * Counts sockets by side of the lab server's ports: client side = the remote port is a
+ * server port, server side = the local port is one. Only what the scenario opened counts.
+ */
+export function statesBySide(sockets: readonly TcpSocket[], ports: readonly number[]): SideStates {
+  const out: SideStates = { client: {}, server: {} };
+  for (const s of sockets) {
+    const side = ports.includes(s.local.port) ? out.server : ports.includes(s.remote.port) ? out.client : null;
+    if (side) side[s.state] = (side[s.state] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** States a closing connection passes through; the table has settled when none is left. */
+const TRANSIENT = new Set(['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING']);
+
+/**
+ * Waits until every connection on the ports has finished closing (only LISTEN and TIME_WAIT
+ * left), up to `timeoutMs`. The kernel announces no such event, so this polls /proc every
+ * 10 ms; on loopback it settles within a few polls.
+ */
+export async function settledStates(ports: readonly number[], timeoutMs = 3000): Promise<{ states: SideStates; settled: boolean }> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const states = statesBySide(await readTcpTable(), ports);
+    const busy = [...Object.entries(states.client), ...Object.entries(states.server)].some(([st, n]) => n > 0 && TRANSIENT.has(st));
+    if (!busy) return { states, settled: true };
+    if (performance.now() >= deadline) return { states, settled: false };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
