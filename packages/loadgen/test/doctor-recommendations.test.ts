@@ -34,6 +34,9 @@ describe('clientIdleTimeoutMs', () => {
     expect(clientIdleTimeoutMs(75_000)).toBe(67_500);
     // Under 1 s of headroom: half the server's timeout.
     expect(clientIdleTimeoutMs(800)).toBe(400);
+    // A FIN measured a few ms early does not cost a whole 100 ms step.
+    expect(clientIdleTimeoutMs(2_999)).toBe(2_000);
+    expect(clientIdleTimeoutMs(3_004)).toBe(2_000);
   });
 });
 
