@@ -1,5 +1,5 @@
 import { fit, fmtCount, fmtDuration, pick } from '../format.js';
-import type { LocalRun } from '../model.js';
+import type { DashboardModel, LocalRun } from '../model.js';
 import type { View } from './view.js';
 
 /** Two lines: where the data comes from and what runs, then the state of the current run. */
@@ -28,12 +28,21 @@ export const headerView: View = {
       width,
     );
     const lines = [fit(first, width)];
-    if (height > 1) lines.push(fit(status.message ?? runLine(status.run), width));
+    if (height > 1) lines.push(fit(status.message ?? (status.run || !snap?.run ? runLine(status.run, status.mode) : monitorRunLine(snap.run)), width));
     return lines;
   },
 };
 
-function runLine(run: LocalRun | null): string {
+type MonitorRun = NonNullable<NonNullable<DashboardModel['snapshot']>['run']>;
+
+/** A run the monitor knows about but this dashboard did not start (an agent's, a standalone loadgen's). */
+function monitorRunLine(run: MonitorRun): string {
+  const what = run.scenario ?? `run ${run.id}`;
+  return `${what} ${run.running ? 'running' : 'ended'}${run.target ? ` against ${run.target}` : ''} (reported to the monitor)`;
+}
+
+function runLine(run: LocalRun | null, mode: DashboardModel['status']['mode']): string {
+  if (!run && mode === 'remote') return 'View only: runs appear here as agents and loadgens report them to the monitor. ? for help.';
   if (!run) return 'No run yet: press s to pick a scenario, r to run a load against the embedded server, ? for help.';
   if (run.summary && run.state !== 'running') return `${run.name} ${run.state}: ${run.summary}`;
   const counts: string[] = [];

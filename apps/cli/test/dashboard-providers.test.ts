@@ -1,0 +1,124 @@
+import { createMonitor, type Monitor } from '@kalab/monitor';
+import { PROTOCOL_VERSION, type Snapshot } from '@kalab/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { monitorWsUrl } from '../src/commands/start.js';
+import { initialStatus } from '../src/dashboard/model.js';
+import { connectViewer } from '../src/dashboard/providers/monitor-viewer.js';
+import { type RunEvent, RunController, type RunHooks } from '../src/dashboard/providers/run-controller.js';
+import { DashboardStore } from '../src/dashboard/store.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function monitor(): Promise<Monitor> {
+  const m = await createMonitor({ port: 0, sampleLocalTcp: false, tickMs: 100, snapshotIntervalMs: 100 });
+  cleanups.push(() => m.close());
+  return m;
+}
+
+function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      const v = check();
+      if (v) return resolve(v);
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+/** A scenario that reports like the sandboxed runner: run-started, ticks, the final report. */
+function fakeScenario(connections: number) {
+  return async (_name: string, { signal, onEvent }: RunHooks) => {
+    const runId = `fake-${Date.now()}`;
+    onEvent({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: 'http://127.0.0.1:1/', engine: 'http', config: {}, scenario: 'seq-unread-body' });
+    for (let i = 1; i <= connections; i++) {
+      if (signal.aborted) throw new Error('stopped');
+      onEvent({
+        v: PROTOCOL_VERSION,
+        type: 'tick',
+        runId,
+        seq: i,
+        at: Date.now(),
+        elapsedMs: i * 10,
+        totals: { requests: i, connectionsOpened: i },
+        rates: { rps: 100, newConnPerSec: 100 },
+        openConnections: 1,
+        errors: {},
+      } as RunEvent);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return { scenario: 'seq-unread-body', pass: true, observed: { connectionsOpened: connections, requests: { sent: connections, ok: connections, failed: 0 }, errors: {} } };
+  };
+}
+
+describe('monitorWsUrl', () => {
+  it('accepts ws, http and bare host:port forms', () => {
+    expect(monitorWsUrl('ws://127.0.0.1:7070/ws')).toBe('ws://127.0.0.1:7070/ws');
+    expect(monitorWsUrl('http://10.0.0.2:7070')).toBe('ws://10.0.0.2:7070/ws');
+    expect(monitorWsUrl('https://mon.example:443/')).toBe('wss://mon.example/ws');
+    expect(monitorWsUrl('127.0.0.1:7071')).toBe('ws://127.0.0.1:7071/ws');
+  });
+  it('names the argument on bad input', () => {
+    expect(() => monitorWsUrl('ftp://127.0.0.1:7070')).toThrow(/URL must use ws/);
+    expect(() => monitorWsUrl('ws://')).toThrow(/URL must be a monitor address/);
+  });
+});
+
+describe('viewer provider', () => {
+  it('writes the monitor\'s snapshots into the store and shows the link state', async () => {
+    const m = await monitor();
+    const store = new DashboardStore(initialStatus('remote', m.url));
+    const viewer = connectViewer(store, { url: m.url, intervalMs: 100 });
+    cleanups.push(() => viewer.close());
+    const snap = await until('a snapshot', () => store.snapshot);
+    expect(snap.type).toBe('snapshot');
+    expect(store.status.link).toBe('connected');
+  });
+});
+
+describe('run controller', () => {
+  it('runs a scenario, counts its connections from its ticks, and forwards them to the monitor', async () => {
+    const m = await monitor();
+    const store = new DashboardStore(initialStatus('embedded', m.url));
+    const runs = new RunController({ store, monitorUrl: m.url, scenarios: { list: () => [{ name: 'seq-unread-body' }], run: fakeScenario(10) } });
+    cleanups.push(() => runs.close());
+    await runs.startScenario('seq-unread-body');
+    expect(store.status.run?.state).toBe('running');
+    const done = await until('the run to end', () => store.status.run?.state === 'done' && store.status.run);
+    expect(done.connectionsOpened).toBe(10);
+    expect(done.summary).toBe('10 connections opened · 10 requests · same result as the article');
+    // The monitor saw the run's ticks through the controller's agent link.
+    const seen = await until('the monitor to count the ticks', () => {
+      const s: Snapshot = m.snapshot();
+      return s.merged.connectionsOpened === 10 && s;
+    });
+    expect(seen.merged.requests).toBe(10);
+    expect(seen.sources.some((s) => s.role === 'agent' && s.name === 'dashboard-runs')).toBe(true);
+  });
+
+  it('r stops a running scenario, and r again runs it again', async () => {
+    const store = new DashboardStore(initialStatus('embedded', 'ws://127.0.0.1:1/ws'));
+    const runs = new RunController({ store, scenarios: { list: () => [], run: fakeScenario(1000) } });
+    cleanups.push(() => runs.close());
+    await runs.startScenario('seq-unread-body');
+    await until('some ticks', () => (store.status.run?.connectionsOpened ?? 0) > 2);
+    await runs.toggle();
+    expect(store.status.run?.state).toBe('stopped');
+    expect(runs.running).toBe(false);
+    await runs.toggle();
+    expect(store.status.run?.state).toBe('running');
+    await runs.stop();
+  });
+
+  it('r with no scenario picked asks for one when there is no load to run', async () => {
+    const store = new DashboardStore(initialStatus('remote', 'ws://127.0.0.1:1/ws'));
+    const runs = new RunController({ store });
+    await runs.toggle();
+    expect(store.status.message).toMatch(/press s/);
+  });
+});
