@@ -75,7 +75,7 @@ describe('viewer provider', () => {
     const store = new DashboardStore(initialStatus('remote', m.url));
     const viewer = connectViewer(store, { url: m.url, intervalMs: 100 });
     cleanups.push(() => viewer.close());
-    const snap = await until('a snapshot', () => store.snapshot);
+    const snap = await until('a snapshot', () => store.snapshot ?? undefined);
     expect(snap.type).toBe('snapshot');
     expect(store.status.link).toBe('connected');
   });
