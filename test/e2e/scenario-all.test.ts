@@ -1,0 +1,145 @@
+import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../apps/cli/bin/kalab.js', import.meta.url));
+const hasNamespace = spawnSync('unshare', ['-rn', 'ip', 'link', 'set', 'lo', 'up']).status === 0;
+
+function kalab(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
+    });
+  });
+}
+
+interface Result {
+  scenario: string;
+  pass: boolean;
+  sandbox: { mode: string };
+  observed: {
+    connectionsOpened: number;
+    synSent: number;
+    timeWait: { client: number; server: number };
+    errors: Record<string, number>;
+    streams?: number;
+    portRangeSize?: number;
+    exhaustedAfterMs?: number | null;
+    phases?: Record<string, { connectionsOpened: number; resetsOnReusedSocket?: number; requests: { failed: number }; timeWait: { client: number; server: number } }>;
+  };
+}
+
+describe.skipIf(!hasNamespace)('kalab scenario --all (each in its own network namespace)', () => {
+  it('reproduces every result of the article, the kernel agreeing, in under 90 s', async () => {
+    const run = await kalab(['scenario', '--all', '--json'], 120_000);
+    expect(run.stderr).not.toMatch(/Error|warning/);
+    expect(run.code).toBe(0);
+    expect(run.ms).toBeLessThan(90_000);
+    const results = JSON.parse(run.stdout) as Result[];
+    const by = Object.fromEntries(results.map((r) => [r.scenario, r]));
+    expect(results).toHaveLength(10);
+    for (const r of results) {
+      expect(r.sandbox.mode, r.scenario).toBe('namespace');
+      expect(r.pass, r.scenario).toBe(true);
+    }
+    const o = (name: string) => by[name]!.observed;
+
+    // 10 sequential requests, bodies unread: 10 connections = 10 SYNs = 10 TIME_WAIT (client side).
+    expect(o('seq-unread-body')).toMatchObject({ connectionsOpened: 10, synSent: 10, timeWait: { client: 10, server: 0 } });
+    // Bodies read: 1 connection, one SYN.
+    expect(o('seq-read-body')).toMatchObject({ connectionsOpened: 1, synSent: 1, timeWait: { client: 1, server: 0 } });
+    // 10 workers x 10 requests, 2 idle kept: far more than 10, every one a SYN and a TIME_WAIT.
+    const def = o('concurrent-default-pool');
+    expect(def.connectionsOpened).toBeGreaterThan(10);
+    expect(def.synSent).toBe(def.connectionsOpened);
+    expect(def.timeWait.client).toBe(def.connectionsOpened);
+    // 10 idle kept: 10.
+    expect(o('concurrent-tuned-pool')).toMatchObject({ connectionsOpened: 10, synSent: 10, timeWait: { client: 10, server: 0 } });
+    // No reuse in a 500-port range with tcp_tw_reuse=0: EADDRNOTAVAIL once TIME_WAIT holds every port.
+    const ex = o('port-exhaustion');
+    expect(ex.errors['EADDRNOTAVAIL']).toBeGreaterThan(0);
+    expect(ex.portRangeSize).toBe(500);
+    expect(ex.synSent).toBe(ex.connectionsOpened);
+    expect(ex.timeWait.client).toBe(ex.connectionsOpened);
+    expect(ex.connectionsOpened).toBeLessThanOrEqual(500);
+    expect(ex.exhaustedAfterMs).toBeGreaterThan(0);
+    // 100 concurrent requests over h2c: 1 connection, 1 SYN, 100 streams.
+    const h2 = o('http2-multiplexing');
+    expect(h2).toMatchObject({ connectionsOpened: 1, synSent: 1, streams: 100 });
+    expect(h2.timeWait.client + h2.timeWait.server).toBe(1);
+    // The idle-timeout race: at least one reset on a reused socket, none with each mitigation.
+    const race = o('keepalive-race').phases!;
+    expect(race['race']!.resetsOnReusedSocket).toBeGreaterThanOrEqual(1);
+    expect(race['client-timeout']!.requests.failed).toBe(0);
+    expect(race['honour-hint']!.requests.failed).toBe(0);
+    expect(race['retry']!.requests.failed).toBe(0);
+    // Server closes after 5 requests: 50 requests, 10 connections.
+    expect(o('server-max-requests')).toMatchObject({ connectionsOpened: 10, synSent: 10 });
+    // Who holds TIME_WAIT: the side that closed first.
+    const who = o('who-holds-time-wait').phases!;
+    expect(who['client-closes']!.timeWait).toEqual({ client: 10, server: 0 });
+    expect(who['server-closes']!.timeWait).toEqual({ client: 0, server: 10 });
+    // undici: an unread small body does not block reuse; an unread 1 MiB body does.
+    const und = o('undici-unread-body').phases!;
+    expect(und['small-body']!.connectionsOpened).toBe(1);
+    expect(und['large-body']!.connectionsOpened).toBe(10);
+  });
+});
+
+describe('kalab scenario (usage)', () => {
+  it('lists the scenarios as JSON', async () => {
+    const run = await kalab(['scenario', '--list', '--json'], 20_000);
+    expect(run.code).toBe(0);
+    const list = JSON.parse(run.stdout) as Array<{ name: string; origin: string; expected: string }>;
+    expect(list.map((s) => s.name)).toContain('keepalive-race');
+    expect(list.find((s) => s.name === 'seq-read-body')).toMatchObject({ origin: 'article', expected: '1 TCP connection, one SYN in the capture' });
+  });
+
+  it('exits 2 naming the argument for an unknown scenario', async () => {
+    const run = await kalab(['scenario', 'no-such-scenario'], 20_000);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/unknown scenario "no-such-scenario"/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('exits 2 without a name', async () => {
+    const run = await kalab(['scenario'], 20_000);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/scenario name is required/);
+  });
+
+  it.skipIf(!hasNamespace)('prints one scenario as DESIGN.md JSON', async () => {
+    const run = await kalab(['scenario', 'seq-unread-body', '--json'], 60_000);
+    expect(run.code).toBe(0);
+    const r = JSON.parse(run.stdout);
+    expect(r).toMatchObject({
+      scenario: 'seq-unread-body',
+      expected: { result: expect.any(String) },
+      observed: { connectionsOpened: 10, synSent: 10, timeWait: { client: 10, server: 0 }, errors: {} },
+      pass: true,
+    });
+  });
+
+  it.skipIf(!hasNamespace)('prints the settings with Go and Node names, the netstat and packet views and the verdict', async () => {
+    const run = await kalab(['scenario', 'concurrent-tuned-pool'], 60_000);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Transport.MaxIdleConnsPerHost');
+    expect(run.stdout).toContain('maxFreeSockets');
+    expect(run.stdout).toMatch(/TIME_WAIT\s+10\s+0/);
+    expect(run.stdout).toContain('SYNs sent (ActiveOpens delta): 10');
+    expect(run.stdout).toContain('Verdict: PASS');
+  });
+});
