@@ -300,6 +300,47 @@ describe('probeKeepAlive errors', () => {
     });
   });
 
+  it('throws KALAB_ERR_UNREACHABLE within the budget when connect() hangs (a listener whose accept queue is full)', async () => {
+    // A child listens with backlog 1 and blocks its event loop, so it never accepts:
+    // two connections fill the kernel's accept queue, later SYNs are dropped.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const s = require('node:net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+           process.stdout.write(String(s.address().port) + '\\n');
+           setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50);
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    closers.push(async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    });
+    const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    await new Promise((r) => setTimeout(r, 200));
+    const fillers = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
+    closers.push(() => {
+      for (const s of fillers) s.destroy();
+    });
+    const started = performance.now();
+    await expect(probeKeepAlive(`http://127.0.0.1:${port}/`, { budgetMs: 3_000 })).rejects.toMatchObject({
+      code: 'KALAB_ERR_UNREACHABLE',
+      message: expect.stringMatching(/no connection within|no HTTP response/),
+    });
+    expect(performance.now() - started).toBeLessThanOrEqual(3_000);
+  });
+
   it('throws KALAB_ERR_BAD_OPTION naming URL for a bad URL or scheme', async () => {
     await expect(probeKeepAlive('not a url')).rejects.toMatchObject({ code: 'KALAB_ERR_BAD_OPTION', option: 'URL' });
     await expect(probeKeepAlive('ftp://127.0.0.1/')).rejects.toMatchObject({ code: 'KALAB_ERR_BAD_OPTION', option: 'URL' });

@@ -99,9 +99,10 @@ export class ProbeConnection {
   static open(target: ProbeTarget, opts: OpenOptions): Promise<ProbeConnection> {
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) {
-        reject(new UnreachableError(`gave up connecting to ${target.host}:${target.port}: time budget spent`));
+        reject(new UnreachableError(`cannot reach ${target.host}:${target.port}: time budget spent before connecting`));
         return;
       }
+      const startedAt = performance.now();
       const socket = target.tls
         ? tls.connect({
             host: target.host,
@@ -127,7 +128,12 @@ export class ProbeConnection {
         const what = err.code && UNREACHABLE_CODES.has(err.code) ? err.code : err.message;
         fail(new UnreachableError(`cannot reach ${target.host}:${target.port}: ${what}`, { cause: err }));
       };
-      const onAbort = () => fail(new UnreachableError(`gave up connecting to ${target.host}:${target.port}: time budget spent`));
+      const onAbort = () =>
+        fail(
+          new UnreachableError(
+            `cannot reach ${target.host}:${target.port}: no connection within ${Math.round(performance.now() - startedAt)} ms (time budget spent)`,
+          ),
+        );
       const onReady = () => {
         cleanup();
         socket.setNoDelay(true);
