@@ -49,12 +49,21 @@ function useNetstat(opts: TcpTableOptions): boolean {
 export async function readTcpTable(opts: TcpTableOptions = {}): Promise<TcpSocket[]> {
   checkFilter(opts);
   if (useNetstat(opts)) return filterRows(parseNetstatAn(await runNetstat()), opts);
-  const dir = netDir(opts);
   const out: TcpSocket[] = [];
-  for (const family of families(opts)) {
-    const buf = await readProcFile(`${dir}/tcp${family === 6 ? '6' : ''}`, opts, family === 6);
-    if (buf) for (const s of parseProcNetTcp(buf, family, opts)) out.push(s);
-  }
+  for (const [buf, family] of await readTables(opts)) for (const s of parseProcNetTcp(buf, family, opts)) out.push(s);
+  return out;
+}
+
+/** Both tables read concurrently (one thread-pool round trip instead of two). */
+async function readTables(opts: TcpTableOptions): Promise<[Buffer, 4 | 6][]> {
+  const dir = netDir(opts);
+  const fams = families(opts);
+  const bufs = await Promise.all(fams.map((f) => readProcFile(`${dir}/tcp${f === 6 ? '6' : ''}`, opts, f === 6)));
+  const out: [Buffer, 4 | 6][] = [];
+  fams.forEach((f, i) => {
+    const b = bufs[i];
+    if (b) out.push([b, f]);
+  });
   return out;
 }
 
@@ -77,12 +86,8 @@ export function readTcpTableSync(opts: TcpTableOptions = {}): TcpSocket[] {
 export async function countTcpStates(opts: TcpTableOptions = {}): Promise<StateCounts> {
   checkFilter(opts);
   if (useNetstat(opts)) return countStates(filterRows(parseNetstatAn(await runNetstat()), opts));
-  const dir = netDir(opts);
   const counts = emptyStateCounts();
-  for (const family of families(opts)) {
-    const buf = await readProcFile(`${dir}/tcp${family === 6 ? '6' : ''}`, opts, family === 6);
-    if (buf) countProcNetTcp(buf, family, counts, opts);
-  }
+  for (const [buf, family] of await readTables(opts)) countProcNetTcp(buf, family, counts, opts);
   return counts;
 }
 
