@@ -8,6 +8,8 @@ export const DOCTOR_DEFAULTS = {
   maxBudgetMs: 3_600_000,
   /** Sequential requests on one connection before calling the server unlimited. */
   maxRequestsCap: 1_000,
+  /** Body bytes the max-requests run may download before it stops (a large page x 1,000 is rude). */
+  maxRequestsBytes: 32 * 1024 * 1024,
   /** Connections open to the target at once, never more. */
   maxOpenConnections: 5,
   /** Requests written in one go by the pipelining check. */

@@ -34,6 +34,7 @@ export function formatDoctor(probe: DoctorProbe): string {
     const how = mr?.endedBy === 'connection-close' ? 'Connection: close on the last' : mr?.endedBy === 'fin' ? 'then FIN' : mr?.endedBy === 'reset' ? 'then RST' : 'Connection: close';
     max = `${probe.maxRequestsPerConnection} (${how})`;
   } else if (mr?.endedBy === 'cap') max = `no limit up to ${mr.served}`;
+  else if (mr?.endedBy === 'byte-cap') max = `no limit up to ${mr.served} (stopped after 32 MiB of bodies)`;
   else if (mr) max = `unknown (${mr.served} served, stopped: ${mr.endedBy})`;
   else max = 'unknown';
   rows.push(['max requests/connection', max]);

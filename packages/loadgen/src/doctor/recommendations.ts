@@ -59,7 +59,7 @@ export function recommend(probe: DoctorProbe): string[] {
           'with ECONNRESET: retry idempotent requests (undici `RetryAgent`; Go retries idempotent requests on a reused ' +
           'connection by itself; node:http does not retry).',
       );
-    } else if (obs.maxRequests?.endedBy === 'cap') {
+    } else if (obs.maxRequests?.endedBy === 'cap' || obs.maxRequests?.endedBy === 'byte-cap') {
       out.push(`No per-connection request limit up to ${obs.maxRequests.served} requests.`);
     }
     out.push(
@@ -136,9 +136,13 @@ function idleAdvice(probe: DoctorProbe): string[] {
     out.push(clientOptions(safe));
   } else {
     const waited = idle?.waitedMs ?? probe.observations.elapsedMs;
+    const hinted =
+      hintMs !== null && hintMs > waited
+        ? ` It advertises \`Keep-Alive: ${probe.advertisedKeepAlive}\`: run with --budget ${Math.ceil(hintMs / 1000) + 10}s to check that.`
+        : ' Run with a longer --budget to search further.';
     out.push(
-      `No idle close within ${seconds(waited)} (the budget): the server keeps idle connections at least that long. ` +
-        'Run with a longer --budget to search further. Keep a finite client idle timeout anyway, since NATs and load ' +
+      `No idle close within ${seconds(waited)} (the budget): the server keeps idle connections at least that long.${hinted} ` +
+        'Keep a finite client idle timeout anyway, since NATs and load ' +
         `balancers drop idle flows silently: undici \`keepAliveTimeout\` (${UNDICI_KEEP_ALIVE_TIMEOUT_MS} ms by default; a ` +
         `server hint replaces it, minus \`keepAliveTimeoutThreshold\` ${UNDICI_THRESHOLD_MS} ms, up to \`keepAliveMaxTimeout\`), ` +
         `Go \`IdleConnTimeout\` (${GO_IDLE_CONN_TIMEOUT_MS / 1000} s by default), node:http Agent \`timeout\` ` +
