@@ -13,8 +13,9 @@ import {
 } from '@kalab/core';
 import { createLabServer } from '@kalab/server';
 import { type Driver, type DriverContext, PhaseCounters } from './drivers/driver.js';
+import { h2cDriver } from './drivers/h2c.js';
 import { httpPoolDriver } from './drivers/http-pool.js';
-import { loadDriver } from './drivers/load.js';
+import { loadgenDriver } from './drivers/loadgen.js';
 import { raceDriver } from './drivers/race.js';
 import { undiciBodyDriver } from './drivers/undici-body.js';
 import { settledStates } from './tcp-view.js';
@@ -23,11 +24,11 @@ const DRIVERS: Record<ScenarioPhase['driver'], Driver> = {
   'http-pool': httpPoolDriver,
   race: raceDriver,
   undici: undiciBodyDriver,
-  exhaustion: loadDriver,
-  h2c: loadDriver,
+  exhaustion: loadgenDriver,
+  h2c: h2cDriver,
 };
 /** Drivers that run the loadgen and relay its own run-started/tick/run-report. */
-const LOAD_BACKED = new Set<ScenarioPhase['driver']>(['exhaustion', 'h2c']);
+const LOAD_BACKED = new Set<ScenarioPhase['driver']>(['exhaustion']);
 
 const TICK_MS = 250;
 
@@ -85,7 +86,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
       type: 'run-started',
       runId,
       target: addr.url,
-      engine: phase.driver === 'undici' ? 'undici' : 'http',
+      engine: engineOf(phase),
       config: { phase: phase.name, ...phase.client, server: phase.server },
       scenario: env.def.name,
     });
@@ -154,6 +155,10 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   return observed;
 }
 
+function engineOf(phase: ScenarioPhase): 'undici' | 'http' | 'h2c' {
+  return phase.driver === 'undici' ? 'undici' : phase.driver === 'h2c' ? 'h2c' : 'http';
+}
+
 function tickOf(
   c: PhaseCounters,
   runId: string,
@@ -187,7 +192,7 @@ function reportOf(o: ScenarioObserved, c: PhaseCounters, target: string, phase: 
   return {
     schema: REPORT_SCHEMA_ID,
     target,
-    engine: phase.driver === 'undici' ? 'undici' : 'http',
+    engine: engineOf(phase),
     config: { phase: phase.name, ...phase.client },
     durationMs,
     requests: { sent: c.sent, completed, ok: c.ok, non2xx: c.non2xx, failed: c.failed },

@@ -3,20 +3,16 @@ import { runLoad } from '@kalab/loadgen';
 import type { DriverContext, DriverExtras } from './driver.js';
 
 /**
- * Phases that are load runs (port-exhaustion, http2-multiplexing) go through the lab's own
- * load generator, so the scenario shows what `kalab loadgen` does: its churn engine
- * (`--no-keepalive`, the client closes each connection) and its h2c engine (one session
- * per worker, `-c` streams on it). Its ticks and report are relayed as they come.
+ * Phases that are load runs (port-exhaustion) go through the lab's own load generator, so
+ * the scenario shows what `kalab loadgen --no-keepalive` does: its churn engine, where the
+ * client closes each connection. Its ticks and report are relayed as they come.
  */
-export async function loadDriver(ctx: DriverContext): Promise<DriverExtras> {
+export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
-  const h2c = ctx.phase.driver === 'h2c';
-  if (h2c && ctx.h2cPort === null) throw new Error('the h2c phase needs the server h2c listener');
-  const target = `http://${ctx.host}:${h2c ? ctx.h2cPort : ctx.port}/`;
   const run = runLoad({
-    target,
-    engine: h2c ? 'h2c' : 'undici',
-    keepAlive: h2c ? true : client.keepAlive,
+    target: `http://${ctx.host}:${ctx.port}/`,
+    engine: 'undici',
+    keepAlive: client.keepAlive,
     connections: client.concurrency,
     requests: client.requests * client.concurrency,
     consumeBody: client.consumeBody,
@@ -46,6 +42,6 @@ export async function loadDriver(ctx: DriverContext): Promise<DriverExtras> {
       errors: report.errors,
     },
     timeWaitPeak: Math.max(timeWaitPeak, report.host.timeWaitPeak),
-    ...(h2c ? { streams: report.requests.completed } : { exhaustedAfterMs: first ? Math.round(first.atMs) : null }),
+    exhaustedAfterMs: first ? Math.round(first.atMs) : null,
   };
 }
