@@ -1,4 +1,5 @@
 import { type ErrorCounts, LatencyHistogram, type Report, type Role, type SourceSnapshot, type Tick } from '@kalab/core';
+import { decodeHistogram } from './histogram-guard.js';
 
 interface Totals {
   requests: number;
@@ -58,6 +59,9 @@ export class SourceState {
     this.lastSeen = now;
     const runKey = t.runId ?? '';
     if (t.runId !== undefined && this.finished.has(t.runId)) return;
+    // Decode first: a bad histogram must not leave the source half updated.
+    const latency = t.latencyHistogram ? decodeHistogram(t.latencyHistogram) : undefined;
+    const connect = t.connectHistogram ? decodeHistogram(t.connectHistogram) : undefined;
     const totals: Totals = { requests: t.totals.requests, connectionsOpened: t.totals.connectionsOpened, reusedRequests: t.totals.reusedRequests ?? 0 };
     // A new run, or a server that restarted (its totals went backwards): keep what came before.
     if (this.current && (this.current.runKey !== runKey || totals.requests < this.current.totals.requests)) this.foldCurrent();
@@ -71,8 +75,8 @@ export class SourceState {
     this.openConnections = t.openConnections;
     if (t.closedBy) this.closedBy = { ...t.closedBy };
     this.ticks++;
-    if (t.latencyHistogram) this.latency.merge(LatencyHistogram.decode(t.latencyHistogram));
-    if (t.connectHistogram) this.connect.merge(LatencyHistogram.decode(t.connectHistogram));
+    if (latency) this.latency.merge(latency);
+    if (connect) this.connect.merge(connect);
   }
 
   onRunStarted(runId: string, now: number): void {
@@ -90,6 +94,7 @@ export class SourceState {
   onRunReport(runId: string, report: Report, now: number): void {
     this.lastSeen = now;
     if (this.finished.has(runId)) return;
+    const latency = report.latencyHistogram ? decodeHistogram(report.latencyHistogram) : undefined;
     if (this.current && this.current.runKey !== runId) this.foldCurrent();
     if (!this.current) this.beginRun(runId);
     this.current = {
@@ -97,7 +102,7 @@ export class SourceState {
       totals: { requests: report.requests.completed, connectionsOpened: report.connections.opened, reusedRequests: report.connections.reusedRequests },
       errors: report.errors,
     };
-    if (report.latencyHistogram) this.latency = LatencyHistogram.decode(report.latencyHistogram);
+    if (latency) this.latency = latency;
     this.foldCurrent();
     this.runId = runId;
     this.running = false;

@@ -1,3 +1,5 @@
+import { deflateSync } from 'node:zlib';
+import { LatencyHistogram } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Monitor, createMonitor, resolveMonitorOptions } from '../src/index.js';
 import { TestPeer, V, report, tcpSample, tick, until } from './test-peer.js';
@@ -94,6 +96,34 @@ describe('monitor hub', () => {
     p.send('x'.repeat(1024 * 1024 + 1));
     expect((await p.closed).code).toBe(1009);
     await until(() => m.stats().rejected.tooLarge, (n) => n === 1);
+  });
+
+  it('merges the sources latency histograms, and closes a source whose histogram is a bomb or garbage', async () => {
+    const m = await start();
+    const a = await peer(m, { role: 'agent', name: 'a' });
+    const b = await peer(m, { role: 'agent', name: 'b' });
+    const ha = new LatencyHistogram();
+    const hb = new LatencyHistogram();
+    for (let i = 0; i < 100; i++) ha.recordUs(1000); // 1 ms
+    for (let i = 0; i < 100; i++) hb.recordUs(9000); // 9 ms
+    a.send(tick(1, { requests: 100, connectionsOpened: 1 }, { latencyHistogram: ha.encode() }));
+    b.send(tick(1, { requests: 100, connectionsOpened: 1 }, { latencyHistogram: hb.encode() }));
+    const s = await until(() => m.snapshot(), (x) => x.merged.requests === 200);
+    expect(s.merged.latencyMs.p50).toBeCloseTo(1, 1);
+    expect(s.merged.latencyMs.p99).toBeCloseTo(9, 1);
+    expect(s.sources.find((x) => x.name === 'b')?.latencyMs?.p50).toBeCloseTo(9, 1);
+    // A deflate bomb: 64 MiB of zeros compress to ~64 KiB.
+    const bomb = deflateSync(Buffer.alloc(64 * 1024 * 1024));
+    const head = Buffer.alloc(8);
+    head.writeInt32BE(0x1c849314, 0);
+    head.writeInt32BE(bomb.length, 4);
+    const c = await peer(m, { role: 'agent', name: 'c' });
+    c.send(tick(1, { requests: 1, connectionsOpened: 1 }, { latencyHistogram: Buffer.concat([head, bomb]).toString('base64') }));
+    expect((await c.closed).code).toBe(1008);
+    const d = await peer(m, { role: 'agent', name: 'd' });
+    d.send(tick(1, { requests: 1, connectionsOpened: 1 }, { latencyHistogram: 'bm90IGEgaGlzdG9ncmFt' }));
+    expect((await d.closed).code).toBe(1008);
+    expect(m.snapshot().merged.requests).toBe(200);
   });
 
   it('closes a peer that never says hello', async () => {
