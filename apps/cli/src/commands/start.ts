@@ -6,7 +6,7 @@ import { initialStatus } from '../dashboard/model.js';
 import { startEmbeddedLab } from '../dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
 import { RunController } from '../dashboard/providers/run-controller.js';
-import { embeddedLoad, loadScenarioApi } from '../dashboard/providers/scenario-api.js';
+import { embeddedLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
 import { DashboardStore } from '../dashboard/store.js';
 
 const HEADLESS = 'kalab server, kalab loadgen, kalab monitor, kalab scenario, kalab netstat, kalab doctor';
@@ -35,7 +35,7 @@ export function registerStart(program: Command): void {
         );
         const store = new DashboardStore(initialStatus('embedded', lab.monitor.url, lab.serverUrl));
         const viewer = connectViewer(store, { url: lab.monitor.url });
-        const runs = new RunController({ store, monitorUrl: lab.monitor.url, scenarios: await loadScenarioApi(), load: embeddedLoad(lab.serverUrl) });
+        const runs = new RunController({ store, monitorUrl: lab.monitor.url, scenarios: scenarioApi(), load: embeddedLoad(lab.serverUrl) });
         try {
           await runDashboard({ store, runs });
         } finally {

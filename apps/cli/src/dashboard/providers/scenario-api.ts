@@ -1,24 +1,10 @@
 import { listScenarios, PROTOCOL_VERSION } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
-import type { LoadApi, RunHooks, ScenarioApi } from './run-controller.js';
-
-type RunScenario = (
-  name: string,
-  options: { signal?: AbortSignal; onEvent?: (msg: { type: string }) => void; onNote?: (text: string) => void },
-) => Promise<unknown>;
-
-// The scenario runner lives in ../../scenario (its own issue); it is looked up at run time so
-// the dashboard still opens, and lists the scenarios, in a build that does not have it yet.
-const RUNNER_MODULE = '../../scenario/index.js';
+import { runScenario } from '../../scenario/index.js';
+import type { LoadApi, ScenarioApi } from './run-controller.js';
 
 /** The picker's scenarios (the article's first, in the catalog's order) and their runner. */
-export async function loadScenarioApi(): Promise<ScenarioApi> {
-  let run: RunScenario | undefined;
-  try {
-    run = ((await import(RUNNER_MODULE)) as { runScenario?: RunScenario }).runScenario;
-  } catch {
-    run = undefined;
-  }
+export function scenarioApi(): ScenarioApi {
   return {
     list() {
       const all = listScenarios();
@@ -27,10 +13,7 @@ export async function loadScenarioApi(): Promise<ScenarioApi> {
         description: `${s.origin === 'article' ? 'article' : 'lab    '}  ${s.title}`,
       }));
     },
-    async run(name, hooks) {
-      if (!run) throw new Error('the scenario runner is not in this build; try `kalab scenario` once it is');
-      return run(name, { signal: hooks.signal, onEvent: (msg) => hooks.onEvent(msg as Parameters<RunHooks['onEvent']>[0]), onNote: hooks.onNote });
-    },
+    run: (name, hooks) => runScenario(name, { signal: hooks.signal, onEvent: hooks.onEvent, onNote: hooks.onNote }),
   };
 }
 
