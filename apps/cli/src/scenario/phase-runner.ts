@@ -199,7 +199,7 @@ function reportOf(o: ScenarioObserved, c: PhaseCounters, target: string, phase: 
     connections: {
       opened: o.connectionsOpened,
       reusedRequests: o.reusedRequests,
-      maxOpen: o.connectionsOpened,
+      maxOpen: c.maxOpen,
       requestsPerConnection: o.connectionsOpened > 0 ? Math.round((completed / o.connectionsOpened) * 100) / 100 : 0,
     },
     errors: o.errors,

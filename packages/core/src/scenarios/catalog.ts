@@ -206,7 +206,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       },
       {
         name: 'honour-hint',
-        title: 'mitigation: honour the server\'s Keep-Alive: timeout hint',
+        title: 'mitigation: honour the server\'s Keep-Alive: timeout hint (node:http\'s own Agent)',
         driver: 'race',
         client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: true, retryIdempotent: false }),
         server: { keepAliveTimeoutMs: 100 },
@@ -229,7 +229,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     ],
     explanation:
       'A server closes a connection that stayed idle for its keepAliveTimeout. If the client keeps idle connections longer and picks that one just as the server closes it, its request meets a closed socket: ECONNRESET ("socket hang up"), on a reused connection only. ' +
-      'Fixes: keep the client idle timeout below the server\'s (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server\'s Keep-Alive: timeout hint (node:http and undici do, Go does not), or retry idempotent requests (Go\'s Transport retries them itself when nothing was written).',
+      'Fixes: keep the client idle timeout below the server\'s (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server\'s Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 100 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go\'s Transport retries them itself when nothing was written).',
   },
   {
     name: 'server-max-requests',

@@ -14,6 +14,13 @@ export class PhaseCounters {
   readonly errors: Record<string, number> = {};
   readonly latency = new LatencyHistogram();
   readonly connect = new LatencyHistogram();
+  /** Most connections open at once. */
+  maxOpen = 0;
+
+  connectionOpened(): void {
+    this.opened++;
+    this.maxOpen = Math.max(this.maxOpen, this.opened - this.closed);
+  }
 
   error(err: unknown): void {
     const code = (err as { code?: unknown } | null)?.code;

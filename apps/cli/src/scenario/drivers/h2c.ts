@@ -16,7 +16,7 @@ export async function h2cDriver(ctx: DriverContext): Promise<DriverExtras> {
     if (session && !session.closed && !session.destroyed) return session;
     const startedAt = performance.now();
     const s = connect(`http://${ctx.host}:${ctx.h2cPort}`);
-    c.opened++;
+    c.connectionOpened();
     s.once('connect', () => c.connect.recordUs((performance.now() - startedAt) * 1000));
     s.once('close', () => c.closed++);
     s.on('error', () => {});

@@ -34,7 +34,7 @@ export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> 
           c.reused++;
           return;
         }
-        c.opened++;
+        c.connectionOpened();
         sockets.add(socket);
         socket.once('connect', () => c.connect.recordUs((performance.now() - startedAt) * 1000));
         socket.once('close', () => {

@@ -62,7 +62,7 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
           c.reused++;
           return;
         }
-        c.opened++;
+        c.connectionOpened();
         sockets.add(socket);
         socket.once('close', () => {
           c.closed++;
@@ -127,7 +127,7 @@ async function measureIdleClose(ctx: DriverContext): Promise<number> {
       const startedAt = performance.now();
       // The probe is a connection like any other: the kernel counts its SYN, so does the lab.
       c.sent++;
-      c.opened++;
+      c.connectionOpened();
       const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent }, (res) => {
         res.resume();
         res.once('end', () => {

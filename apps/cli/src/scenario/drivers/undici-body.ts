@@ -15,7 +15,7 @@ export async function undiciBodyDriver(ctx: DriverContext): Promise<DriverExtras
     // A stalled response must not hold the phase: the phase timeout aborts requests instead.
     bodyTimeout: 0,
   });
-  pool.on('connect', () => c.opened++);
+  pool.on('connect', () => c.connectionOpened());
   pool.on('disconnect', () => c.closed++);
   const bodies: Dispatcher.ResponseData['body'][] = [];
   try {
