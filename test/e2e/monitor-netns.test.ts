@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SnapshotSchema } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
 import { NetnsPair, type Proc, have, isRoot, kalab } from './monitor-procs.js';
 
@@ -81,6 +82,7 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     expect(report.requests.completed).toBe(400);
     expect(report.connections.opened).toBe(400);
     const s = await snapshot((x) => x.sources.find((y) => y.name === agent.name)?.totals.requests === 400 && (x.hosts[agent.host]?.states['TIME_WAIT'] ?? 0) >= 400);
+    expect(() => SnapshotSchema.parse(s)).not.toThrow();
     const src = s.sources.find((y) => y.name === agent.name)!;
     expect(src).toMatchObject({ role: 'agent', host: agent.host, connected: true, lost: false });
     expect(src.totals).toEqual({ requests: report.requests.completed, connectionsOpened: report.connections.opened, errors: 0 });

@@ -1,5 +1,5 @@
 import { deflateSync } from 'node:zlib';
-import { LatencyHistogram } from '@kalab/core';
+import { HubMessageSchema, LatencyHistogram, decodeMessage } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Monitor, createMonitor, resolveMonitorOptions } from '../src/index.js';
 import { TestPeer, V, report, tcpSample, tick, until } from './test-peer.js';
@@ -177,6 +177,9 @@ describe('monitor hub', () => {
     const s = await until(() => m.snapshot(), (x) => x.sources.find((y) => y.name === 'idle')?.totals.requests === 50);
     expect(s.sources.find((x) => x.name === 'idle')?.totals).toEqual({ requests: 50, connectionsOpened: 50, errors: 0 });
     expect(s.merged.requestsPerConnection).toBe(1);
+    // What viewers get is exactly the protocol's snapshot (MonitorLink viewers decode it strictly).
+    const sent = await viewer.next((x) => x['type'] === 'snapshot');
+    expect(() => decodeMessage(HubMessageSchema, JSON.stringify(sent))).not.toThrow();
   });
 
   it('tells a viewer when no agent is idle, and keeps it connected', async () => {

@@ -1,3 +1,4 @@
+import { SnapshotSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Monitor, createMonitor, escapeLabelValue } from '../src/index.js';
 import { TestPeer, V, tcpSample, tick, until } from './test-peer.js';
@@ -145,6 +146,10 @@ describe('/metrics', () => {
     const m = await createMonitor({ port: 0, hostName: 'the-monitor', tickMs: 50 });
     monitors.push(m);
     const snap = await until(() => m.snapshot(), (x) => x.hosts['the-monitor'] !== undefined);
+    // Real samples (socket rows included) still make a snapshot that passes the protocol schema.
+    await until(() => m.snapshot(), (x) => x.history.at.length >= 2);
+    expect(() => SnapshotSchema.parse(m.snapshot())).not.toThrow();
+    expect(m.snapshot().connections.length).toBeGreaterThan(0);
     // The monitor's own listening socket is in its table.
     expect(snap.hosts['the-monitor']!.states['LISTEN']).toBeGreaterThanOrEqual(1);
     const samples = parseExposition(await (await fetch(`${m.httpUrl}/metrics`)).text());
