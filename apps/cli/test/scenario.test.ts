@@ -1,4 +1,4 @@
-import { ErrorCodes, type SourceMessage, getScenario } from '@kalab/core';
+import { ErrorCodes, type SourceMessage, type TcpSocket, type TcpState, getScenario } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { formatScenarioList, formatScenarioResult, listScenarios, namespaceSupport, runScenario } from '../src/scenario/index.js';
 import { statesBySide } from '../src/scenario/tcp-view.js';
@@ -60,13 +60,14 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
 describe('scenario printer and TCP view', () => {
   it('counts states by side of the server port', () => {
     const ep = (port: number) => ({ address: '127.0.0.1', port });
+    const row = (l: number, r: number, state: TcpState): TcpSocket => ({ family: 4, local: ep(l), remote: ep(r), state });
     const s = statesBySide(
       [
-        { local: ep(8080), remote: ep(0), state: 'LISTEN' },
-        { local: ep(40001), remote: ep(8080), state: 'TIME_WAIT' },
-        { local: ep(40002), remote: ep(8080), state: 'TIME_WAIT' },
-        { local: ep(8080), remote: ep(40003), state: 'TIME_WAIT' },
-        { local: ep(40004), remote: ep(9999), state: 'ESTABLISHED' },
+        row(8080, 0, 'LISTEN'),
+        row(40001, 8080, 'TIME_WAIT'),
+        row(40002, 8080, 'TIME_WAIT'),
+        row(8080, 40003, 'TIME_WAIT'),
+        row(40004, 9999, 'ESTABLISHED'),
       ],
       [8080],
     );
