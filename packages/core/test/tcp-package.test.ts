@@ -60,7 +60,11 @@ describe('@kalab/core packed tarball', () => {
         states: Object.keys(countStates(rows)).length === TCP_STATES.length,
         netstat: parseNetstatAn('tcp4 0 0 127.0.0.1.8080 127.0.0.1.51000 TIME_WAIT')[0].state,
         sample: TcpSampleSchema.safeParse(sample).success,
-      }));`;
+      }));
+      // the light entry point: the TCP table without zod, ws or the histograms
+      const tcp = await import('@kalab/core/tcp');
+      if (typeof tcp.countTcpStates !== 'function' || (await tcp.sampleTcp({ maxSockets: 0 })).v !== 1) throw new Error('@kalab/core/tcp');
+      if (typeof tcp.BadOptionError !== 'function' || 'TcpSampleSchema' in tcp) throw new Error('@kalab/core/tcp exports');`;
     writeFileSync(join(project, 'use.mjs'), script);
     const out = execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ rows: true, states: true, netstat: 'TIME_WAIT', sample: true });

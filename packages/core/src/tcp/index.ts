@@ -7,3 +7,5 @@ export * from './kernel-counters.js';
 export * from './netstat-an.js';
 export * from './netstat-view.js';
 export * from './tcp-sample.js';
+// `@kalab/core/tcp` stands alone: its errors come with it (the same classes as the root's).
+export * from '../errors.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { BadOptionError } from '../errors.js';
-import { PROTOCOL_VERSION, type TcpSample } from '../protocol.js';
+import type { TcpSample } from '../protocol.js';
 import { readEphemeralRange, readSnmp } from './kernel-counters.js';
 import { type ProcTarget, hasProcNet, netDir, readProcFile } from './proc-files.js';
 import { type PortSide, countProcNetTcp, formatEndpoint, parseProcNetTcp, scanProcNetTcp } from './proc-net-tcp.js';
@@ -16,6 +16,10 @@ export interface SampleTcpOptions extends ProcTarget {
   /** Rows listed in `sockets` (default 100, at most 500 — the protocol's cap; 0 lists none). */
   maxSockets?: number;
 }
+
+// The protocol version as a type-checked literal: importing protocol.ts's value would load zod,
+// and `@kalab/core/tcp` is meant to stay light (it changes with TcpSample['v'] or fails to build).
+const V: TcpSample['v'] = 1;
 
 const TCP_COUNTERS = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'RetransSegs'] as const;
 const SOCKETS_CAP = 500;
@@ -52,7 +56,7 @@ export async function sampleTcp(opts: SampleTcpOptions = {}): Promise<TcpSample>
   if (opts.procRoot === undefined && !hasProcNet({}) && opts.pid === undefined) {
     // No procfs (macOS, BSD): netstat -an gives states and rows, no counters.
     const rows = await readTcpTable(filter);
-    const sample: TcpSample = { v: PROTOCOL_VERSION, type: 'tcp-sample', host, at, states: countStates(rows) };
+    const sample: TcpSample = { v: V, type: 'tcp-sample', host, at, states: countStates(rows) };
     if (maxSockets > 0) sample.sockets = rows.slice(0, maxSockets).map(toRow);
     return sample;
   }
@@ -70,7 +74,7 @@ export async function sampleTcp(opts: SampleTcpOptions = {}): Promise<TcpSample>
 
   const states = emptyStateCounts();
   for (const [buf, fam] of tables) countProcNetTcp(buf, fam, states, filter);
-  const sample: TcpSample = { v: PROTOCOL_VERSION, type: 'tcp-sample', host, at, states };
+  const sample: TcpSample = { v: V, type: 'tcp-sample', host, at, states };
 
   if (range) {
     const [lo, hi] = range;
