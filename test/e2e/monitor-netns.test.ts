@@ -116,6 +116,32 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     expect(src.totals.requests).toBeGreaterThanOrEqual(requests);
   });
 
+  it('a hung agent (SIGSTOP, its sockets still open) is lost by heartbeat within two intervals, and comes back on SIGCONT', async () => {
+    const agent = startAgent();
+    await snapshot((s) => s.sources.some((x) => x.name === agent.name && x.connected));
+    startRun('hung-agent', { durationMs: 4000, connections: 1, workers: 1 });
+    await snapshot((s) => (s.sources.find((x) => x.name === agent.name)?.totals.requests ?? 0) > 0);
+    const t0 = Date.now();
+    agent.proc.kill('SIGSTOP');
+    try {
+      await snapshot((s) => s.sources.find((x) => x.name === agent.name)?.lost === true, 5000);
+      expect(Date.now() - t0).toBeLessThanOrEqual(2 * HEARTBEAT_MS + 500);
+    } finally {
+      agent.proc.kill('SIGCONT');
+    }
+    // MonitorLink notices its dropped socket, reconnects, and the run's report still arrives.
+    const back = await snapshot((s) => {
+      const src = s.sources.find((x) => x.name === agent.name);
+      return src?.connected === true && src.lost === false;
+    }, 15_000);
+    expect(back.sources.filter((x) => x.name === agent.name)).toHaveLength(1);
+    const line = await agent.proc.waitFor(/^(\{"schema":"kalab\.report\/v1".*)$/m, 30_000);
+    const report = JSON.parse(line[1]!) as Rep;
+    await snapshot((s) => s.sources.find((x) => x.name === agent.name)?.totals.requests === report.requests.completed, 15_000);
+    agent.proc.kill('SIGTERM');
+    await agent.proc.exited;
+  });
+
   it('kill -9 of the monitor mid-run: the agent finishes its run and prints its report', async () => {
     const agent = startAgent();
     await snapshot((s) => s.sources.some((x) => x.name === agent.name && x.connected));
