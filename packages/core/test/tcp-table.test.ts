@@ -111,6 +111,15 @@ describe('parseProcNetTcp on real /proc/net/tcp6 lines', () => {
     ]);
     expect(rows.every((r) => r.family === 6)).toBe(true);
   });
+
+  it('decodes addresses that only look like the fast paths (zero first words)', () => {
+    const line = (a: string, r: string) =>
+      `  sl  local_address remote_address st\n   0: ${a}:1F90 ${r}:0050 01 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n`;
+    const one = (a: string, r: string) => ends(parseProcNetTcp(line(a, r), 6))[0];
+    expect(one('00000000000000000100000001000000', '0000000000000000FFFF00000A00000A')).toBe('[::1:0:1]:8080 10.0.0.10:80 ESTABLISHED');
+    expect(one('0000000000000000FFFF0000FFFFFFFF', '000000000000000000000000FFFF0000')).toBe('255.255.255.255:8080 [::ffff]:80 ESTABLISHED');
+    expect(one('00000000000000010000000000000000', 'B80D0120000000000000000000000000')).toBe('[0:0:100::]:8080 [2001:db8::]:80 ESTABLISHED');
+  });
 });
 
 describe('formatIPv6Bytes', () => {

@@ -106,7 +106,30 @@ function decodeV4(b: Uint8Array, p: number): string {
   return s;
 }
 
+const MAPPED_WORD = LE ? 0xffff0000 : 0x0000ffff;
+const v6LowCache = new Map<number, string>();
+
 function decodeV6(b: Uint8Array, p: number): string {
+  // Fast paths without a key string: ::ffff:a.b.c.d (every IPv4 peer of a dual-stack
+  // listener, the common case) and ::x (::, ::1).
+  if (hex8(b, p) === 0 && hex8(b, p + 8) === 0) {
+    const w2 = hex8(b, p + 16);
+    if (w2 === MAPPED_WORD) return decodeV4(b, p + 24);
+    if (w2 === 0) {
+      const w3 = hex8(b, p + 24);
+      if (w3 >= 0) {
+        let s = v6LowCache.get(w3);
+        if (s === undefined) {
+          scratch.fill(0, 0, 12);
+          wordBytes(w3, scratch, 12);
+          s = formatIPv6Bytes(scratch);
+          if (v6LowCache.size >= CACHE_MAX) v6LowCache.clear();
+          v6LowCache.set(w3, s);
+        }
+        return s;
+      }
+    }
+  }
   const key = Buffer.from(b.buffer, b.byteOffset + p, 32).toString('latin1');
   let s = v6Cache.get(key);
   if (s === undefined) {
