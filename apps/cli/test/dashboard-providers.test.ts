@@ -81,6 +81,20 @@ describe('viewer provider', () => {
   });
 });
 
+describe('viewer provider without a monitor', () => {
+  it('says in the header that the monitor cannot be reached, and keeps retrying', async () => {
+    const m = await monitor();
+    const url = m.url;
+    await m.close();
+    const store = new DashboardStore(initialStatus('remote', url));
+    const viewer = connectViewer(store, { url });
+    cleanups.push(() => viewer.close());
+    const message = await until('the error line', () => store.status.message);
+    expect(message).toContain(`cannot reach the monitor at ${url} (ECONNREFUSED); retrying`);
+    expect(store.status.link).toBe('disconnected');
+  });
+});
+
 describe('run controller', () => {
   it('runs a scenario, counts its connections from its ticks, and forwards them to the monitor', async () => {
     const m = await monitor();

@@ -27,12 +27,12 @@ export function runDashboard(options: RunDashboardOptions): Promise<void> {
         resolve();
       });
     };
-    const viewOnly = () => store.patchStatus({ message: 'view only: scenarios run from `kalab start` (or `kalab scenario NAME`)' });
     const dashboard = createDashboard({
       store,
       scenarios: () => runs?.scenarios() ?? [],
-      onScenario: (name) => (runs ? void runs.startScenario(name) : viewOnly()),
-      onRunToggle: () => (runs ? void runs.toggle() : viewOnly()),
+      onScenario: (name) => void runs?.startScenario(name),
+      onRunToggle: () => void runs?.toggle(),
+      viewOnly: runs ? undefined : 'view only: scenarios and loads run from `kalab start` (or `kalab scenario NAME`, `kalab loadgen URL --monitor`)',
       onQuit: quit,
     });
     process.on('SIGTERM', quit);

@@ -27,6 +27,8 @@ export interface DashboardOptions {
   /** `r`: start or stop a run. */
   onRunToggle?: () => void;
   onQuit?: () => void;
+  /** Set for a dashboard that only views: `s` and `r` show this line instead of acting. */
+  viewOnly?: string;
   /** Upper bound on redraws (default 4 a second). */
   maxRendersPerSecond?: number;
 }
@@ -204,6 +206,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         return;
       case 'picker': {
         if (overlay !== 'none') return;
+        if (options.viewOnly) {
+          store.patchStatus({ message: options.viewOnly });
+          return;
+        }
         const items = options.scenarios?.() ?? [];
         pickerNames = items.map((s) => s.name);
         const nameW = Math.max(0, ...pickerNames.map((n) => n.length));
@@ -219,7 +225,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       }
       case 'run':
         if (overlay !== 'none') return;
-        options.onRunToggle?.();
+        if (options.viewOnly) store.patchStatus({ message: options.viewOnly });
+        else options.onRunToggle?.();
         return;
       case 'pause':
         if (overlay !== 'none') return;

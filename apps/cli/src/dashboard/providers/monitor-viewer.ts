@@ -24,8 +24,12 @@ export function connectViewer(store: DashboardStore, options: ViewerOptions): { 
     if (msg.type === 'snapshot') store.setSnapshot(msg);
     else if (msg.type === 'error') store.patchStatus({ message: `monitor: ${msg.message}` });
   });
-  // Connection errors show as the link state; the link retries with backoff.
-  link.on('error', () => {});
+  // The link retries with backoff; until it connects, the header says why it cannot.
+  link.on('error', (err: Error & { code?: string }) => {
+    if (link.connected) return;
+    const message = `cannot reach the monitor at ${options.url} (${err.code ?? err.message}); retrying`;
+    if (store.status.message !== message || store.status.link !== 'disconnected') store.patchStatus({ link: 'disconnected', message });
+  });
   link.on('fatal', (err) => store.patchStatus({ link: 'disconnected', message: err.message }));
   link.start();
   return { close: () => link.close() };
