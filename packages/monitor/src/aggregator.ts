@@ -285,35 +285,48 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     return out;
   }
 
+  /**
+   * Findings about what is on screen: the current run when there is one (its own report's
+   * findings once it ended, else its running totals with its configuration), otherwise the
+   * merged counters. The TCP side comes from the run's own host (the client), else the host
+   * whose ephemeral ports are in the worst shape.
+   */
   private computeFindings(m: ReturnType<Aggregator['mergedCounters']>): Finding[] {
-    // The host whose ports are in the worst shape speaks for the TCP side.
     const now = this.now();
-    let worst: { inUse: number; range: readonly [number, number] | null; timeWait: number; timeWaitPerSec: number } | undefined;
+    const run = this.currentRun();
+    if (run && !run.running && run.report) return run.report.findings.slice(0, 20);
+    let counts: { requests: number; connectionsOpened: number; reusedRequests: number; errors: Record<string, number> } = m;
+    let hostName: string | undefined;
+    if (run) {
+      const source = [...this.sources.values()].find((s) => s.id === run.sourceId);
+      const rt = source?.runTotals(run.id);
+      if (rt) counts = { ...rt.totals, errors: rt.errors };
+      if (source && this.hosts.has(source.host)) hostName = source.host;
+    }
+    let tcp: { inUse: number; range: readonly [number, number] | null; timeWait: number; timeWaitPerSec: number } | undefined;
     for (const h of this.hosts.values()) {
+      if (hostName !== undefined && h.name !== hostName) continue;
       const s = h.snapshot(now);
       const tw = s.states['TIME_WAIT'] ?? 0;
       const inUse = s.ephemeral?.inUse ?? 0;
-      if (!worst || inUse > worst.inUse || (inUse === worst.inUse && tw > worst.timeWait)) {
-        worst = { inUse, range: s.ephemeral?.range ?? null, timeWait: tw, timeWaitPerSec: h.growth().timeWaitPerSec };
+      if (!tcp || inUse > tcp.inUse || (inUse === tcp.inUse && tw > tcp.timeWait)) {
+        tcp = { inUse, range: s.ephemeral?.range ?? null, timeWait: tw, timeWaitPerSec: h.growth().timeWaitPerSec };
       }
     }
-    const run = this.currentRun();
     const cfg = run?.config ?? {};
     const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
     const bool = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
     try {
       return findingsFor({
-        requests: m.requests,
-        connectionsOpened: m.connectionsOpened,
-        reusedRequests: m.reusedRequests,
-        errors: m.errors,
+        requests: counts.requests,
+        connectionsOpened: counts.connectionsOpened,
+        reusedRequests: counts.reusedRequests,
+        errors: counts.errors,
         keepAlive: bool(cfg['keepAlive']),
         consumeBody: bool(cfg['consumeBody']),
         connections: num(cfg['connections']),
         maxIdle: num(cfg['maxIdle']),
-        ...(worst
-          ? { timeWait: worst.timeWait, timeWaitPerSec: worst.timeWaitPerSec, ephemeralRange: worst.range, ephemeralInUse: worst.inUse }
-          : {}),
+        ...(tcp ? { timeWait: tcp.timeWait, timeWaitPerSec: tcp.timeWaitPerSec, ephemeralRange: tcp.range, ephemeralInUse: tcp.inUse } : {}),
       }).slice(0, 20);
     } catch {
       return [];

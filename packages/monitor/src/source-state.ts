@@ -39,6 +39,7 @@ export class SourceState {
   private base = zeroTotals();
   private baseErrors: Record<string, number> = {};
   private current: { runKey: string; totals: Totals; errors: ErrorCounts } | undefined;
+  private lastRun: { runKey: string; totals: Totals; errors: ErrorCounts } | undefined;
   /** Runs already folded, so a late tick cannot count them twice. */
   private readonly finished = new Set<string>();
 
@@ -138,6 +139,13 @@ export class SourceState {
     };
   }
 
+  /** Totals of one run (the running one, or the last that ended), for findings about that run. */
+  runTotals(runId: string): { totals: Totals; errors: ErrorCounts } | undefined {
+    if (this.current?.runKey === runId) return this.current;
+    if (this.lastRun?.runKey === runId) return this.lastRun;
+    return undefined;
+  }
+
   get errors(): Record<string, number> {
     const out = { ...this.baseErrors };
     if (this.current) addErrors(out, this.current.errors);
@@ -180,6 +188,7 @@ export class SourceState {
   private foldCurrent(): void {
     const c = this.current;
     if (!c) return;
+    this.lastRun = c;
     this.base.requests += c.totals.requests;
     this.base.connectionsOpened += c.totals.connectionsOpened;
     this.base.reusedRequests += c.totals.reusedRequests;
