@@ -1,4 +1,4 @@
-import { type Report, type TcpSample, type Tick } from '@kalab/core';
+import type { Report, TcpSample, Tick } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../src/aggregator.js';
 import { report, tcpSample, tick } from './test-peer.js';
