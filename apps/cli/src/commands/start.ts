@@ -8,6 +8,7 @@ import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
 import { RunController } from '../dashboard/providers/run-controller.js';
 import { embeddedLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
 import { DashboardStore } from '../dashboard/store.js';
+import { DASHBOARD_DEFAULTS } from '../dashboard/defaults.js';
 
 const HEADLESS = 'kalab server, kalab loadgen, kalab monitor, kalab scenario, kalab netstat, kalab doctor';
 
@@ -21,7 +22,7 @@ export function registerStart(program: Command): void {
   program
     .command('start')
     .description('open the terminal dashboard with an embedded monitor and server (also `pnpm start`)')
-    .option('--monitor-port <port>', 'first port tried for the embedded monitor', '7070')
+    .option('--monitor-port <port>', 'first port tried for the embedded monitor', String(DASHBOARD_DEFAULTS.monitorPort))
     .action(
       action(async (opts: { monitorPort: string }) => {
         requireTerminal('kalab start');

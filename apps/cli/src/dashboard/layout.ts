@@ -1,4 +1,5 @@
 import type { PanelId } from './views/view.js';
+import { DASHBOARD_DEFAULTS } from './defaults.js';
 
 export interface Rect {
   top: number;
@@ -10,8 +11,8 @@ export interface Rect {
 export type Layout = { tooSmall: false; panels: Record<PanelId, Rect> } | { tooSmall: true; panels: null };
 
 /** Below this the panels cannot show their numbers; the dashboard says so instead. */
-export const MIN_COLS = 60;
-export const MIN_ROWS = 20;
+export const MIN_COLS = DASHBOARD_DEFAULTS.minCols;
+export const MIN_ROWS = DASHBOARD_DEFAULTS.minRows;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 

@@ -11,6 +11,7 @@ import { portsView } from './views/ports-view.js';
 import { tcpStatesView } from './views/tcp-states-view.js';
 import { throughputView } from './views/throughput-view.js';
 import type { View } from './views/view.js';
+import { DASHBOARD_DEFAULTS } from './defaults.js';
 
 export interface ScenarioItem {
   name: string;
@@ -57,7 +58,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   // UTF-8 box drawing and dots rather than the terminal's line-drawing charset (ACS): the
   // same characters reach the user, tmux capture-pane and the tests.
   if (!options.screen && process.env.NCURSES_NO_UTF8_ACS === undefined) (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
-  const minInterval = 1000 / (options.maxRendersPerSecond ?? 4);
+  const minInterval = 1000 / (options.maxRendersPerSecond ?? DASHBOARD_DEFAULTS.maxRendersPerSecond);
 
   const header = blessed.box({ parent: screen, tags: false, wrap: false });
   const footer = blessed.box({ parent: screen, tags: false, wrap: false, style: { fg: 'black', bg: 'cyan' } });

@@ -1,6 +1,7 @@
 import { ErrorCodes, isKalabError } from '@kalab/core';
 import { createMonitor, type Monitor } from '@kalab/monitor';
 import { createLabServer, type LabServer, MonitorReporter } from '@kalab/server';
+import { DASHBOARD_DEFAULTS } from '../defaults.js';
 
 export interface EmbeddedLabOptions {
   /** First monitor port to try; the next ones are tried while they are taken (default 7070). */
@@ -20,8 +21,8 @@ export interface EmbeddedLab {
 
 /** `kalab start`'s backstage: a monitor on 127.0.0.1 (first free port from 7070) and a lab server reporting to it. */
 export async function startEmbeddedLab(options: EmbeddedLabOptions = {}): Promise<EmbeddedLab> {
-  const first = options.monitorPort ?? 7070;
-  const attempts = options.portAttempts ?? 100;
+  const first = options.monitorPort ?? DASHBOARD_DEFAULTS.monitorPort;
+  const attempts = options.portAttempts ?? DASHBOARD_DEFAULTS.monitorPortAttempts;
   let monitor: Monitor | undefined;
   for (let port = first; port < first + attempts && !monitor; port++) {
     try {
@@ -35,7 +36,7 @@ export async function startEmbeddedLab(options: EmbeddedLabOptions = {}): Promis
   let server: LabServer | undefined;
   let reporter: MonitorReporter | undefined;
   try {
-    server = await listenServer(options.serverPort ?? 8080);
+    server = await listenServer(options.serverPort ?? DASHBOARD_DEFAULTS.serverPort);
     reporter = new MonitorReporter({ ledger: server.ledger, url: monitor.url, port: server.address().port, name: 'embedded-server' }).start();
   } catch (err) {
     await server?.close({ graceMs: 100 });

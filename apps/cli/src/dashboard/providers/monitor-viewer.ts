@@ -1,5 +1,6 @@
 import { envelope, MonitorLink } from '@kalab/core';
 import type { DashboardStore } from '../store.js';
+import { DASHBOARD_DEFAULTS } from '../defaults.js';
 
 export interface ViewerOptions {
   /** ws://host:port/ws of the monitor. */
@@ -16,7 +17,7 @@ export interface ViewerOptions {
 export function connectViewer(store: DashboardStore, options: ViewerOptions): { close(): Promise<void> } {
   const link = new MonitorLink({ url: options.url, token: options.token, role: 'viewer', name: 'dashboard' });
   link.on('connected', () => {
-    link.send(envelope({ type: 'subscribe', intervalMs: options.intervalMs ?? 250 }));
+    link.send(envelope({ type: 'subscribe', intervalMs: options.intervalMs ?? DASHBOARD_DEFAULTS.snapshotIntervalMs }));
     store.patchStatus({ link: 'connected', message: null });
   });
   link.on('disconnected', () => store.patchStatus({ link: 'disconnected' }));

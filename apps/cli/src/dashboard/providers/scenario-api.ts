@@ -2,6 +2,7 @@ import { listScenarios, PROTOCOL_VERSION } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
 import { runScenario } from '../../scenario/index.js';
 import type { LoadApi, ScenarioApi } from './run-controller.js';
+import { DASHBOARD_DEFAULTS } from '../defaults.js';
 
 /** The picker's scenarios (the article's first, in the catalog's order) and their runner. */
 export function scenarioApi(): ScenarioApi {
@@ -19,8 +20,8 @@ export function scenarioApi(): ScenarioApi {
 
 /** `r` without a scenario: a bounded keep-alive load against the embedded server, streamed like an agent's run. */
 export function embeddedLoad(target: string, options: { connections?: number; durationMs?: number } = {}): LoadApi {
-  const connections = options.connections ?? 8;
-  const durationMs = options.durationMs ?? 30_000;
+  const connections = options.connections ?? DASHBOARD_DEFAULTS.load.connections;
+  const durationMs = options.durationMs ?? DASHBOARD_DEFAULTS.load.durationMs;
   return {
     describe: `load ${connections} connections × ${durationMs / 1000}s`,
     async run({ signal, onEvent }) {
