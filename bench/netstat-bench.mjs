@@ -95,6 +95,7 @@ const cases = {
 };
 const names = Object.keys(cases);
 let last = {};
+let mismatches = 0;
 
 // warm-up: JIT, page cache, size hint of the read buffer
 for (let i = 0; i < 3; i++) {
@@ -124,6 +125,9 @@ for (let i = 0; i < runs; i++) {
     cases[names[6]].push(f.ms);
   }
   last = { lab: a.out, labRows: b.out.rows, ss: d.out };
+  // Same table for both? (the table holds still: TIME_WAIT lasts 60 s, nothing else churns)
+  const labCounts = JSON.stringify(Object.entries(a.out).filter(([, n]) => n > 0).sort());
+  if (labCounts !== JSON.stringify(Object.entries(d.out.counts).sort()) || b.out.rows !== d.out.rows) mismatches++;
 }
 
 fill.stdin.end();
@@ -138,6 +142,7 @@ const ssMs = median(cases[names[3]]);
 const rowsTotal = last.labRows;
 
 console.log(`\ntable: ${rowsTotal} sockets (lab) / ${last.ss.rows} (ss); by state: lab ${JSON.stringify(nonZero(last.lab))}, ss ${JSON.stringify(last.ss.counts)}`);
+console.log(`runs where the lab's counts differed from ss's: ${mismatches} of ${runs}`);
 console.log(`${runs} interleaved runs, median ms (min-max); ratio = ss median / this median (> 1: faster than ss)\n`);
 const w = Math.max(...names.map((n) => n.length));
 console.log(`${'case'.padEnd(w)}  ${'median'.padStart(8)}  ${'min-max'.padStart(15)}  ${'vs ss'.padStart(6)}`);
