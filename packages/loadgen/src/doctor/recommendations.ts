@@ -65,7 +65,7 @@ export function recommend(probe: DoctorProbe): string[] {
     out.push(
       'Pool sizing: allow as many connections as requests in flight and keep as many idle, or the extra ones are ' +
         'closed after each burst and reopened (churn, TIME_WAIT): undici `connections` (per origin, unlimited by default), ' +
-        'node:http Agent `maxSockets` and `maxFreeSockets` (256 by default), Go `MaxConnsPerHost` and ' +
+        'node:http Agent `maxSockets` (unlimited by default) and `maxFreeSockets` (256 by default), Go `MaxConnsPerHost` and ' +
         '`MaxIdleConnsPerHost` (2 by default: 10 concurrent workers then open far more than 10 connections).',
     );
     if (probe.pipelining === true) {
@@ -157,8 +157,8 @@ function clientOptions(safe: number): string {
   return (
     `undici: \`new Agent({ keepAliveTimeout: ${safe}, keepAliveMaxTimeout: ${safe} })\` (keepAliveMaxTimeout caps a ` +
     `Keep-Alive hint, from which undici first subtracts \`keepAliveTimeoutThreshold\`, ${UNDICI_THRESHOLD_MS} ms by default). ` +
-    `node:http: \`new http.Agent({ keepAlive: true, timeout: ${safe} })\` (\`timeout\` is what closes idle free sockets; ` +
-    '`keepAliveMsecs` is only the delay of TCP keep-alive probes). ' +
+    `node:http: \`new http.Agent({ keepAlive: true, timeout: ${safe} })\` (\`timeout\` is what closes idle free sockets, ` +
+    'what the agentkeepalive package calls `freeSocketTimeout`; `keepAliveMsecs` is only the delay of TCP keep-alive probes). ' +
     `Go: \`&http.Transport{ IdleConnTimeout: ${goIdle} }\`` +
     (safe < GO_IDLE_CONN_TIMEOUT_MS ? ` (the default 90 s is longer than this server's).` : '.')
   );
