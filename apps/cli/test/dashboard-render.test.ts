@@ -149,9 +149,9 @@ describe('dashboard render at fixed sizes', () => {
     expectPanelsIntact(lines(), 80, 24);
   });
 
-  it('a terminal below 60x20 gets a message instead of cut panels', () => {
+  it('a terminal below 60x21 gets a message instead of cut panels', () => {
     const { lines } = render(50, 15);
-    expect(lines().join('\n')).toContain('the dashboard needs 60×20 or more');
+    expect(lines().join('\n')).toContain('the dashboard needs 60×21 or more');
   });
 });
 

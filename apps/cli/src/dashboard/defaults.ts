@@ -13,5 +13,5 @@ export const DASHBOARD_DEFAULTS = {
   load: { connections: 8, durationMs: 30_000 },
   /** Below this the panels cannot show their numbers; the screen says so instead. */
   minCols: 60,
-  minRows: 20,
+  minRows: 21,
 } as const;
