@@ -91,6 +91,12 @@ try {
   hasSs = true;
 } catch {}
 
+let hasNetstat = false;
+try {
+  execFileSync('netstat', ['-ant'], { stdio: 'ignore' });
+  hasNetstat = true;
+} catch {}
+
 /**
  * A listener on `host` with: `open` connections held open (2 ESTABLISHED each), `closed`
  * connections closed by the client first (1 TIME_WAIT each, on the client side), and one
@@ -203,6 +209,15 @@ describe.runIf(hasSs && process.platform === 'linux')('kalab netstat --port P --
     expect(lines.at(-1)).toBe('ESTABLISHED 6, FIN_WAIT2 1, TIME_WAIT 4, CLOSE_WAIT 1, LISTEN 1 (13 sockets)');
   });
 
+  it('the netstat -an fallback of systems without /proc (--source netstat) lists the same sockets', async (ctx) => {
+    if (!hasNetstat) return ctx.skip(); // net-tools not installed
+    const m = made[0]!;
+    const viaNetstat = JSON.parse((await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'netstat'])).stdout) as NetstatJson;
+    const viaProc = JSON.parse((await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'proc'])).stdout) as NetstatJson;
+    expect(viaNetstat.sockets.map(key).sort()).toEqual(viaProc.sockets.map(key).sort());
+    expect(viaNetstat.states).toEqual(viaProc.states);
+  });
+
   it('--side local keeps the server side only', async () => {
     const m = made[0]!;
     const r = await kalab(['netstat', '--port', String(m.port), '--side', 'local', '--json']);
@@ -269,6 +284,7 @@ describe('kalab netstat bad input: exit 2 with one line naming the flag', () => 
       [['--port', '-1'], '--port'],
       [['--watch', '--interval', 'soon'], '--interval'],
       [['--watch', '--count', '0'], '--count'],
+      [['--source', 'magic'], '--source'],
     ] as const) {
       const r = await kalab(['netstat', ...args]);
       expect(r.code, args.join(' ')).toBe(2);

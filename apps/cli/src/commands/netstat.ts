@@ -13,10 +13,11 @@ import {
   parsePort,
   readTcpTable,
 } from '@kalab/core';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { action } from '../cli-error.js';
 
 interface NetstatFlags {
+  source: string;
   port?: string;
   side: string;
   pid?: string;
@@ -27,6 +28,7 @@ interface NetstatFlags {
 }
 
 interface NetstatQuery {
+  source: 'auto' | 'proc' | 'netstat';
   port?: number;
   side: PortSide;
   pid?: number;
@@ -43,7 +45,10 @@ Without /proc (macOS, BSD) it runs \`netstat -an\` and parses that.`;
 
 /** Validates the flags once, at the boundary; messages name the flag. */
 function parseQuery(flags: NetstatFlags): NetstatQuery {
-  const q: NetstatQuery = { side: 'either' };
+  if (flags.source !== 'auto' && flags.source !== 'proc' && flags.source !== 'netstat') {
+    throw new BadOptionError('--source', `--source must be auto, proc or netstat, got "${flags.source}"`);
+  }
+  const q: NetstatQuery = { side: 'either', source: flags.source };
   if (flags.port !== undefined) q.port = parsePort('--port', flags.port);
   if (flags.side !== 'local' && flags.side !== 'remote' && flags.side !== 'either') {
     throw new BadOptionError('--side', `--side must be local, remote or either, got "${flags.side}"`);
@@ -59,7 +64,7 @@ function parseQuery(flags: NetstatFlags): NetstatQuery {
 
 async function read(q: NetstatQuery): Promise<TcpSocket[]> {
   try {
-    return await readTcpTable({ pid: q.pid, port: q.port, side: q.side });
+    return await readTcpTable({ pid: q.pid, port: q.port, side: q.side, source: q.source });
   } catch (err) {
     // The process may exit between two redraws: still a --pid problem, still exit 2.
     if (isKalabError(err) && (err as BadOptionError).option === 'pid') throw new BadOptionError('--pid', `--pid ${q.pid}: ${err.message}`);
@@ -82,6 +87,8 @@ export function registerNetstat(program: Command): void {
     .option('--watch', 'redraw every --interval until Ctrl-C (with --json: one JSON line per redraw)')
     .option('--interval <D>', 'time between redraws with --watch (500ms, 2s, plain number = seconds)', '1s')
     .option('--count <N>', 'with --watch, stop after N redraws')
+    // What non-Linux systems get; hidden, for checking the fallback where /proc exists.
+    .addOption(new Option('--source <SOURCE>', 'auto, proc or netstat (run `netstat -an`)').default('auto').hideHelp())
     .addHelpText('after', EXAMPLES)
     .action(
       action(async (flags: NetstatFlags) => {
