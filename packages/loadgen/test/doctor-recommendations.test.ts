@@ -71,10 +71,23 @@ describe('recommend', () => {
   });
 
   it('says DisableKeepAlives for a server that closes every connection', () => {
-    const text = recommend(probe({ keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: 1, pipelining: false })).join('\n');
+    const text = recommend(
+      probe(
+        { keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: 1, pipelining: false },
+        { first: { statusCode: 200, httpVersion: '1.1', connection: 'close', closeAfter: true }, idle: null, maxRequests: null, pipelining: null },
+      ),
+    ).join('\n');
     expect(text).toMatch(/DisableKeepAlives: true/);
     expect(text).toMatch(/keepAlive: false/);
     expect(text).toMatch(/pipelining: 0/);
+  });
+
+  it('does not call a server non-keep-alive when the budget ran out before a second answer', () => {
+    const text = recommend(
+      probe({ keepAlive: false, idleTimeoutMs: null, pipelining: false }, { maxRequests: { served: 1, endedBy: 'budget' }, pipelining: null }),
+    ).join('\n');
+    expect(text).toMatch(/could not be confirmed/);
+    expect(text).not.toMatch(/DisableKeepAlives/);
   });
 
   it('explains a per-connection request limit', () => {

@@ -119,7 +119,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       advertisedKeepAlive: advertised.length ? advertised.join(', ') : null,
       idleTimeoutMs: keepAlive ? idleTimeoutFrom(idle) : null,
       maxRequestsPerConnection: maxRequestsFrom(keepAlive, firstRes.closeAfter, maxReq),
-      pipelining: keepAlive ? (pipe?.supported ?? null) : false,
+      pipelining: firstRes.closeAfter ? false : (pipe?.supported ?? null),
       http2: { h2c: h2.h2c, alpn: h2.alpn },
       recommendations: [],
       observations: {

@@ -42,6 +42,11 @@ export function recommend(probe: DoctorProbe): string[] {
         'Transport without TLS) cannot use it. One HTTP/2 connection carries many concurrent streams, so a pool of one ' +
         'connection per origin is enough.',
     );
+  } else if (!probe.keepAlive && !obs.first.closeAfter && !closedByServer(obs.maxRequests?.endedBy)) {
+    out.push(
+      'Keep-alive could not be confirmed: the second request on a connection got no answer within the budget ' +
+        `(${obs.maxRequests?.endedBy ?? 'not tried'}). Run again with a longer --budget.`,
+    );
   } else if (!probe.keepAlive) {
     out.push(
       'The server closes the connection after every response, so each request pays a new TCP handshake and ' +
@@ -92,6 +97,10 @@ export function recommend(probe: DoctorProbe): string[] {
     );
   }
   return out;
+}
+
+function closedByServer(end: string | undefined): boolean {
+  return end === 'connection-close' || end === 'fin' || end === 'reset' || end === 'error';
 }
 
 function idleAdvice(probe: DoctorProbe): string[] {
