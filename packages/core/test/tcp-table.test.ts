@@ -141,6 +141,7 @@ describe('normalizeTcpState', () => {
     expect(normalizeTcpState('FIN_WAIT_1')).toBe('FIN_WAIT1');
     expect(normalizeTcpState('SYN_RCVD')).toBe('SYN_RECV');
     expect(normalizeTcpState('CLOSED')).toBe('CLOSE');
+    expect(normalizeTcpState('SYN_RECEIVED')).toBe('SYN_RECV');
     expect(normalizeTcpState('LISTEN')).toBe('LISTEN');
     expect(normalizeTcpState('BOGUS')).toBeUndefined();
   });

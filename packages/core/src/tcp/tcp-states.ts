@@ -57,6 +57,8 @@ const ALIASES: Record<string, TcpState> = {
   FIN_WAIT_1: 'FIN_WAIT1',
   FIN_WAIT_2: 'FIN_WAIT2',
   CLOSED: 'CLOSE',
+  // Windows netstat (LISTENING is mapped by the netstat parser)
+  SYN_RECEIVED: 'SYN_RECV',
 };
 
 /** Maps a state name from the kernel, ss, or BSD/Linux netstat to the kernel's name; undefined if unknown. */
