@@ -3,6 +3,8 @@
 //
 //   node bench/dashboard-cpu.mjs                # real run: kalab monitor + kalab server + kalab loadgen -R 10000
 //   node bench/dashboard-cpu.mjs --synthetic    # a fake hub sending busy 10k req/s snapshots 4 times a second
+//   node bench/dashboard-cpu.mjs --embedded     # `kalab start` itself (dashboard + embedded monitor + server),
+//                                               # loaded by an external kalab loadgen -R 10000
 //   options: --rate 10000 --seconds 15 --warmup 5
 //
 // The dashboard (`kalab dashboard URL`, a viewer only) runs alone in its own process inside
@@ -21,6 +23,7 @@ const arg = (name, def) => {
   return i === -1 ? def : Number(process.argv[i + 1]);
 };
 const synthetic = process.argv.includes('--synthetic');
+const embedded = process.argv.includes('--embedded');
 const rate = arg('rate', 10_000);
 const seconds = arg('seconds', 15);
 const warmup = arg('warmup', 5);
@@ -93,21 +96,37 @@ const monitorPort = await freePort();
 const wsUrl = `ws://127.0.0.1:${monitorPort}/ws`;
 let hub;
 let loadgen;
+const startLoad = (serverUrl) => {
+  const duration = warmup + seconds + 5;
+  loadgen = spawn(process.execPath, [BIN, 'loadgen', serverUrl, '-R', String(rate), '-c', '64', '-d', `${duration}s`, '--monitor', wsUrl, '--json'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  children.push(loadgen);
+};
 if (synthetic) {
   hub = await syntheticHub(monitorPort);
+} else if (embedded) {
+  // The load starts once `kalab start` shows its embedded server's URL.
 } else {
   await start(['monitor', '--listen', `127.0.0.1:${monitorPort}`], /listening|ws:\/\//i);
   const serverPort = await freePort();
   await start(['server', '--port', String(serverPort), '--monitor', wsUrl], /listening on/);
-  const duration = warmup + seconds + 5;
-  loadgen = spawn(process.execPath, [BIN, 'loadgen', `http://127.0.0.1:${serverPort}/`, '-R', String(rate), '-c', '64', '-d', `${duration}s`, '--monitor', wsUrl, '--json'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  children.push(loadgen);
+  startLoad(`http://127.0.0.1:${serverPort}/`);
 }
 
-execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '48', `exec ${process.execPath} ${BIN} dashboard ${wsUrl}`]);
+const dashboardCommand = embedded ? `start --monitor-port ${monitorPort}` : `dashboard ${wsUrl}`;
+execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '48', `exec ${process.execPath} ${BIN} ${dashboardCommand}`]);
 const pid = Number(execFileSync('tmux', ['display-message', '-p', '-t', session, '#{pane_pid}'], { encoding: 'utf8' }).trim());
+if (embedded) {
+  let target;
+  for (let i = 0; i < 100 && !target; i++) {
+    await sleep(100);
+    const head = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+    if (head.includes(`:${monitorPort}/ws`)) target = /target (http:\/\/127\.0\.0\.1:\d+\/)/.exec(head)?.[1];
+  }
+  if (!target) throw new Error('kalab start did not show its embedded server (monitor port taken?)');
+  startLoad(target);
+}
 await sleep(warmup * 1000);
 const t0 = cpuTicks(pid);
 const w0 = performance.now();
@@ -140,10 +159,10 @@ hub?.close();
 
 console.log(screen.split('\n').slice(0, 6).join('\n'));
 console.log('');
-console.log('| mode | target rate | loadgen achieved rps | req/s shown (last) | window | dashboard CPU (% of one core) |');
+console.log('| mode | target rate | loadgen achieved rps | req/s shown (last) | window | CPU of the measured process (% of one core) |');
 console.log('|---|---|---|---|---|---|');
 console.log(
-  `| ${synthetic ? 'synthetic snapshots (4/s)' : 'real: monitor + server + loadgen'} | ${rate.toLocaleString('en-US')}/s | ${achieved} | ${shown.at(-1) ?? '-'} | ${wall.toFixed(1)} s | ${cpuPct.toFixed(1)}% |`,
+  `| ${synthetic ? 'synthetic snapshots (4/s)' : embedded ? 'kalab start (dashboard + embedded monitor + server)' : 'real: monitor + server + loadgen'} | ${rate.toLocaleString('en-US')}/s | ${achieved} | ${shown.at(-1) ?? '-'} | ${wall.toFixed(1)} s | ${cpuPct.toFixed(1)}% |`,
 );
 cleanup();
 process.exit(0);
