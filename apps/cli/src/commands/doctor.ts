@@ -33,7 +33,9 @@ export function registerDoctor(program: Command): void {
         const json = flags.json === true;
         // Progress goes to stderr, so stdout stays the table or the one JSON object.
         const onProgress = json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
-        const probe = await probeKeepAlive(url, { budgetMs, onProgress });
+        // The budget covers the whole command: take out what node's start-up already used.
+        const left = Math.max(DOCTOR_DEFAULTS.apiMinBudgetMs, Math.floor(budgetMs - performance.now()));
+        const probe = await probeKeepAlive(url, { budgetMs: left, onProgress });
         process.stdout.write(json ? `${JSON.stringify(doctorJson(probe))}\n` : formatDoctor(probe));
         return 0;
       }),

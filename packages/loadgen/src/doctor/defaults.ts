@@ -4,7 +4,9 @@ import { BadOptionError, parseDuration } from '@kalab/core';
 export const DOCTOR_DEFAULTS = {
   /** Whole probe, every phase included (`kalab doctor --budget`). */
   budgetMs: 60_000,
+  /** Smallest `--budget`; the API accepts down to apiMinBudgetMs (the CLI passes what start-up left). */
   minBudgetMs: 1_000,
+  apiMinBudgetMs: 500,
   maxBudgetMs: 3_600_000,
   /** Sequential requests on one connection before calling the server unlimited. */
   maxRequestsCap: 1_000,

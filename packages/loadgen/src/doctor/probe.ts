@@ -64,8 +64,8 @@ export interface ProbeOptions {
 export async function probeKeepAlive(url: string | URL, options: ProbeOptions = {}): Promise<DoctorProbe> {
   const parsed = parseUrl('URL', typeof url === 'string' ? url : url.href);
   const budgetMs = options.budgetMs ?? DOCTOR_DEFAULTS.budgetMs;
-  if (!Number.isFinite(budgetMs) || budgetMs < DOCTOR_DEFAULTS.minBudgetMs || budgetMs > DOCTOR_DEFAULTS.maxBudgetMs) {
-    throw new BadOptionError('budgetMs', `budgetMs must be from ${DOCTOR_DEFAULTS.minBudgetMs} to ${DOCTOR_DEFAULTS.maxBudgetMs}, got ${budgetMs}`);
+  if (!Number.isFinite(budgetMs) || budgetMs < DOCTOR_DEFAULTS.apiMinBudgetMs || budgetMs > DOCTOR_DEFAULTS.maxBudgetMs) {
+    throw new BadOptionError('budgetMs', `budgetMs must be from ${DOCTOR_DEFAULTS.apiMinBudgetMs} to ${DOCTOR_DEFAULTS.maxBudgetMs}, got ${budgetMs}`);
   }
   const cap = options.maxRequestsCap ?? DOCTOR_DEFAULTS.maxRequestsCap;
   if (!Number.isInteger(cap) || cap < 2) throw new BadOptionError('maxRequestsCap', `maxRequestsCap must be an integer >= 2, got ${cap}`);
