@@ -9,6 +9,8 @@ export const DEFAULTS = {
   pipelining: 1,
   keepAlive: true,
   consumeBody: true,
+  /** Without keep-alive, the client closes first (its side holds the TIME_WAIT). */
+  closeBy: 'client' as const,
   /** node:http Agent `maxFreeSockets` default (Node's own default is 256). */
   maxIdle: 256,
   /** Progress, ticks and host samples. */

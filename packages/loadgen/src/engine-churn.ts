@@ -5,6 +5,15 @@ import type { WorkerStats } from './worker-stats.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
+const CONTENT_LENGTH = Buffer.from('\r\nContent-Length:');
+
+function parseDigits(buf: Buffer, at: number): number {
+  let i = at;
+  while (buf[i] === 32 || buf[i] === 9) i++;
+  let n = 0;
+  for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) n = n * 10 + (c - 48);
+  return n;
+}
 
 /**
  * The lean churn engine behind `--no-keepalive` (engines undici and the default): one raw
@@ -16,9 +25,13 @@ const CHUNKED_END = Buffer.from('0\r\n\r\n');
  */
 export function createChurnEngine(ctx: EngineContext): Engine {
   const { host, port, path, hostHeader } = targetParts(ctx.url);
-  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`, 'latin1');
+  const serverCloses = ctx.options.closeBy === 'server';
+  // closeBy 'server': say `Connection: close` (RFC 9112 9.3) and let the server close first, as hey and Go's DisableKeepAlives do.
+  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n${serverCloses ? 'Connection: close\r\n' : ''}\r\n`, 'latin1');
   const live = new Set<Socket>();
-  const proto = { host, port, request, stats: ctx.stats, live, timeoutMs: ctx.options.connectTimeoutMs };
+  // No per-socket timer (a timer per connection costs more than the request): a stalled
+  // connection ends with the run's bound, when the engine is closed.
+  const proto = { host, port, request, stats: ctx.stats, live, serverCloses };
   return {
     send(_slot: number, done: Done): void {
       new ChurnRequest(proto, ctx.nextLocalAddress(), done);
@@ -36,7 +49,7 @@ interface Proto {
   request: Buffer;
   stats: WorkerStats;
   live: Set<Socket>;
-  timeoutMs: number;
+  serverCloses: boolean;
 }
 
 class ChurnRequest {
@@ -51,6 +64,7 @@ class ChurnRequest {
   private length = 0;
   private received = 0;
   private tail: Buffer | null = null;
+  private released = false;
 
   constructor(
     private readonly p: Proto,
@@ -61,12 +75,13 @@ class ChurnRequest {
     const s = connect(localAddress ? { host: p.host, port: p.port, localAddress, noDelay: true } : { host: p.host, port: p.port, noDelay: true });
     this.socket = s;
     p.live.add(s);
-    s.setTimeout(p.timeoutMs);
     s.on('connect', () => this.onConnect());
     s.on('data', (chunk: Buffer) => this.onData(chunk));
-    s.on('error', (err) => this.finish(err));
-    s.on('timeout', () => s.destroy(Object.assign(new Error('connection timed out'), { code: 'ETIMEDOUT' })));
-    s.on('close', () => this.onClose());
+    s.on('error', (err) => {
+      this.finish(err);
+      this.release();
+    });
+    s.on('end', () => this.onEnd());
   }
 
   private onConnect(): void {
@@ -89,9 +104,12 @@ class ChurnRequest {
       this.headerEnd = i + 4;
       // "HTTP/1.1 200 ..."
       this.status = (buf[9]! - 48) * 100 + (buf[10]! - 48) * 10 + (buf[11]! - 48);
-      const head = buf.toString('latin1', 0, i).toLowerCase();
-      const m = /\r\ncontent-length:[ \t]*(\d+)/.exec(head);
-      if (m) this.length = Number(m[1]);
+      // Fast path for the usual spelling; any other goes through the case-insensitive scan.
+      const cl = buf.indexOf(CONTENT_LENGTH);
+      const head = cl >= 0 && cl < i ? '' : buf.toString('latin1', 0, i).toLowerCase();
+      const m = head === '' ? null : /\r\ncontent-length:[ \t]*(\d+)/.exec(head);
+      if (cl >= 0 && cl < i) this.length = parseDigits(buf, cl + CONTENT_LENGTH.length);
+      else if (m) this.length = Number(m[1]);
       else if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) this.length = -1;
       else if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.length = 0;
       else this.length = -2;
@@ -106,29 +124,35 @@ class ChurnRequest {
     if ((this.length >= 0 && body >= this.length) || (this.length === -1 && tail.length >= 5 && tail.subarray(tail.length - 5).equals(CHUNKED_END))) {
       this.finish(null);
       // The client closes first: its side of the connection goes to TIME_WAIT.
-      this.socket.destroy();
+      if (!this.p.serverCloses) this.release();
     }
   }
 
-  private onClose(): void {
-    this.p.live.delete(this.socket);
-    if (this.connected) this.p.stats.closed();
+  /** The server closed its side: the end of a body delimited by close, or a broken response. */
+  private onEnd(): void {
     if (this.done !== null) {
       if (this.length === -2 && this.headerEnd >= 0) this.finish(null);
       else this.finish(Object.assign(new Error('the server closed the connection before the response was complete'), { code: 'ECONNRESET' }));
     }
+    this.release();
   }
 
+  /** Closes the connection, once. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.p.live.delete(this.socket);
+    if (this.connected) this.p.stats.closed();
+    this.socket.destroy();
+  }
+
+  /** Reports the request's outcome, once. */
   private finish(err: Error | null): void {
     const d = this.done;
     if (d === null) return;
     this.done = null;
     this.buf = null;
-    if (err) {
-      this.socket.destroy();
-      d(err, 0);
-    } else {
-      d(null, this.status);
-    }
+    if (err) d(err, 0);
+    else d(null, this.status);
   }
 }

@@ -26,6 +26,12 @@ export interface LoadOptions {
   pipelining?: number;
   /** Source addresses, given to new connections in turn. */
   localAddresses?: string[];
+  /**
+   * Without keep-alive, who closes each connection first (and so holds its TIME_WAIT):
+   * 'client' (default: the article's client, and what exhausts the client's ports) or
+   * 'server' (the request says `Connection: close`, as hey and curl do).
+   */
+  closeBy?: 'client' | 'server';
   scenario?: string;
   /** Aborting stops the run early; the report still follows (stoppedEarly: 'stopped'). */
   signal?: AbortSignal;
@@ -46,6 +52,7 @@ export interface ResolvedOptions {
   consumeBody: boolean;
   pipelining: number;
   localAddresses: string[];
+  closeBy: 'client' | 'server';
   scenario: string | null;
   tickMs: number;
   connectTimeoutMs: number;
@@ -63,6 +70,7 @@ export const FLAGS = {
   maxIdle: '--max-idle',
   pipelining: '-p',
   localAddresses: '--local-address',
+  closeBy: '--close-by',
   tickMs: 'tickMs',
 } as const;
 
@@ -95,6 +103,8 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   for (const a of localAddresses) {
     if (typeof a !== 'string' || isIP(a) === 0) throw new BadOptionError(FLAGS.localAddresses, `${FLAGS.localAddresses} must list IP addresses, got "${a}"`);
   }
+  const closeBy = o.closeBy ?? DEFAULTS.closeBy;
+  if (closeBy !== 'client' && closeBy !== 'server') throw new BadOptionError(FLAGS.closeBy, `${FLAGS.closeBy} must be client or server, got "${closeBy}"`);
   // Never more workers than connections: a worker without a connection would idle.
   const workers = Math.min(o.workers === undefined ? defaultWorkers(connections, engine) : int(FLAGS.workers, o.workers, 1, 256), connections);
   const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, 10, 60_000);
@@ -111,6 +121,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     consumeBody,
     pipelining,
     localAddresses: [...localAddresses],
+    closeBy,
     scenario: o.scenario ?? null,
     tickMs,
     connectTimeoutMs: DEFAULTS.connectTimeoutMs,
@@ -135,6 +146,7 @@ export interface LoadgenFlags {
   consumeBody?: boolean;
   pipelining?: string;
   localAddress?: string;
+  closeBy?: string;
 }
 
 /** Turns the CLI's strings into LoadOptions; every error names the flag. */
@@ -158,6 +170,7 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
   if (f.consumeBody === false) o.consumeBody = false;
   if (f.maxIdle !== undefined) o.maxIdle = parseInteger(FLAGS.maxIdle, f.maxIdle, 0, 1_000_000);
   if (f.pipelining !== undefined) o.pipelining = parseInteger(FLAGS.pipelining, f.pipelining, 1, 1024);
+  if (f.closeBy !== undefined) o.closeBy = f.closeBy as 'client' | 'server';
   if (f.localAddress !== undefined) o.localAddresses = f.localAddress.split(',').map((s) => s.trim()).filter(Boolean);
   return o;
 }

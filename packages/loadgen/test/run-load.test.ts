@@ -39,6 +39,14 @@ describe('runLoad counts what the server counts', () => {
     expect(report.config['transport']).toMatch(/churn/);
   });
 
+  it('--no-keepalive --close-by server says Connection: close and still opens one connection per request', async () => {
+    const { report, server } = await load({}, { connections: 4, requests: 500, keepAlive: false, closeBy: 'server', workers: 1 });
+    expect(report.requests.ok).toBe(500);
+    expect(report.connections.opened).toBe(500);
+    expect(server.connections).toBe(500);
+    expect(report.config['closeBy']).toBe('server');
+  });
+
   it('--engine http --max-idle 2 -c 10 with request gaps opens more than 10, as many as the server saw', async () => {
     // Open model: requests arrive on a schedule, so sockets idle between them and the Agent closes all but 2.
     const { report, server } = await load({ delayMs: () => Math.random() * 30 }, { engine: 'http', connections: 10, maxIdle: 2, requests: 300, rate: 300, workers: 1 });

@@ -27,6 +27,7 @@ export function registerLoadgen(program: Command): void {
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
     .option('--engine <name>', 'undici | http | h2c', 'undici')
     .option('--no-keepalive', 'one connection per request (lean churn engine unless --engine http)')
+    .option('--close-by <side>', 'with --no-keepalive: client (default; client holds TIME_WAIT) or server (sends Connection: close, as hey)')
     .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')
     .option('--no-consume-body', 'never read response bodies (as the article\'s first Go program)')
     .option('-p, --pipelining <n>', 'requests in flight per connection (undici)')
