@@ -33,9 +33,12 @@ async function waitForScreen(what: string, test: (text: string) => boolean, time
   while (Date.now() < deadline) {
     text = capture(target);
     if (test(text)) return text;
+    // `pnpm start` ended early (a failed build, a crash): no point waiting for the panels.
+    if (target === session && existsSync(exitFile)) break;
     await sleep(250);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen was:\n${text}`);
+  const exited = target === session && existsSync(exitFile) ? ` (pnpm start ended: ${readFileSync(exitFile, 'utf8').trim()})` : '';
+  throw new Error(`gave up waiting for ${what}${exited}; the screen was:\n${text}`);
 }
 
 /** Every bordered panel's four corners sit where the layout puts them: nothing cut, nothing overlapping. */
