@@ -1,8 +1,10 @@
+import { createServer, type Server } from 'node:net';
 import { createMonitor, type Monitor } from '@kalab/monitor';
 import { PROTOCOL_VERSION, type Snapshot } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { monitorWsUrl } from '../src/commands/start.js';
 import { initialStatus } from '../src/dashboard/model.js';
+import { startEmbeddedLab } from '../src/dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../src/dashboard/providers/monitor-viewer.js';
 import { type RunEvent, RunController, type RunHooks } from '../src/dashboard/providers/run-controller.js';
 import { DashboardStore } from '../src/dashboard/store.js';
@@ -134,5 +136,35 @@ describe('run controller', () => {
     const runs = new RunController({ store });
     await runs.toggle();
     expect(store.status.message).toMatch(/press s/);
+  });
+});
+
+/** Holds a port on 127.0.0.1 so the code under test finds it taken. */
+async function occupy(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+describe('embedded lab (kalab start)', () => {
+  it('takes the next free monitor port when the first is taken, and a free server port when its own is', async () => {
+    const taken = await occupy();
+    const lab = await startEmbeddedLab({ monitorPort: taken.port, portAttempts: 20, serverPort: taken.port });
+    cleanups.push(() => lab.close());
+    expect(lab.monitor.port).toBeGreaterThan(taken.port);
+    expect(lab.monitor.url).toBe(`ws://127.0.0.1:${lab.monitor.port}/ws`);
+    expect(lab.serverUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(lab.serverUrl).not.toContain(`:${taken.port}/`);
+    // The embedded server reports to the embedded monitor.
+    await until('the server source', () => lab.monitor.snapshot().sources.some((s) => s.role === 'server' && s.connected));
+  });
+
+  it('no free monitor port in the range: UnreachableError naming the range (exit 3)', async () => {
+    const taken = await occupy();
+    await expect(startEmbeddedLab({ monitorPort: taken.port, portAttempts: 1 })).rejects.toMatchObject({
+      code: 'KALAB_ERR_UNREACHABLE',
+      message: expect.stringContaining(`127.0.0.1:${taken.port}-${taken.port}`),
+    });
   });
 });

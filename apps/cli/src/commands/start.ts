@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BadOptionError, ErrorCodes, KalabError } from '@kalab/core';
+import { BadOptionError, ErrorCodes, KalabError, parsePort } from '@kalab/core';
 import { action } from '../cli-error.js';
 import { runDashboard } from '../dashboard/app.js';
 import { initialStatus } from '../dashboard/model.js';
@@ -25,11 +25,8 @@ export function registerStart(program: Command): void {
     .option('--monitor-port <port>', 'first port tried for the embedded monitor', String(DASHBOARD_DEFAULTS.monitorPort))
     .action(
       action(async (opts: { monitorPort: string }) => {
+        const monitorPort = parsePort('--monitor-port', opts.monitorPort, false);
         requireTerminal('kalab start');
-        const monitorPort = Number(opts.monitorPort);
-        if (!Number.isInteger(monitorPort) || monitorPort < 1 || monitorPort > 65_535) {
-          throw new BadOptionError('--monitor-port', `--monitor-port must be a port from 1 to 65535, got "${opts.monitorPort}"`);
-        }
         const lab = await startEmbeddedLab({ monitorPort });
         process.stdout.write(
           `kalab: monitor ${lab.monitor.url} (snapshot ${lab.monitor.httpUrl}/api/snapshot) · server ${lab.serverUrl}\n`,

@@ -1,4 +1,4 @@
-import { ErrorCodes, isKalabError } from '@kalab/core';
+import { ErrorCodes, isKalabError, UnreachableError } from '@kalab/core';
 import { createMonitor, type Monitor } from '@kalab/monitor';
 import { createLabServer, type LabServer, MonitorReporter } from '@kalab/server';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
@@ -32,7 +32,7 @@ export async function startEmbeddedLab(options: EmbeddedLabOptions = {}): Promis
       if (!(isKalabError(err) && err.code === ErrorCodes.UNREACHABLE && cause?.code === 'EADDRINUSE')) throw err;
     }
   }
-  if (!monitor) throw new Error(`no free port for the monitor in ${first}-${first + attempts - 1}`);
+  if (!monitor) throw new UnreachableError(`no free port for the monitor on 127.0.0.1:${first}-${first + attempts - 1} (try --monitor-port)`);
   let server: LabServer | undefined;
   let reporter: MonitorReporter | undefined;
   try {
