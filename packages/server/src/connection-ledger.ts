@@ -3,8 +3,9 @@ import { channels } from './channels.js';
 
 /**
  * Why a connection closed (the protocol's ConnectionEvent.reason):
- * - client:      the peer closed first (its FIN arrived before the server closed), or it
- *                asked for `Connection: close` / spoke HTTP/1.0 without keep-alive
+ * - client:      the peer closed first (its FIN arrived before the server closed), reset it
+ *                (RST: also counted in errors.ECONNRESET), or asked for `Connection: close`
+ *                / spoke HTTP/1.0 without keep-alive
  * - idleTimeout: the server's keepAliveTimeout expired on an idle connection
  * - maxRequests: the server answered the last request allowed (`Connection: close`)
  * - error:       a parse error (400, 431), a headers/request timeout (408), a reset
@@ -71,7 +72,7 @@ export class ConnectionLedger {
   requests = 0;
   maxRequestsOnOne = 0;
   readonly closedBy: Record<CloseReason, number> = { client: 0, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 };
-  /** Connections closed with reason `error`, by error code. */
+  /** Error codes seen on closed connections: every `error` close, and client resets (ECONNRESET, closed by client). */
   readonly errors: Record<string, number> = {};
 
   constructor(historySize = 1000) {
@@ -108,9 +109,8 @@ export class ConnectionLedger {
 
   /** Records why the connection is going to close; the first reason sticks. */
   intend(rec: ConnectionRecord, reason: CloseReason, errorCode?: string): void {
-    if (rec.closing !== null) return;
-    rec.closing = reason;
-    if (errorCode !== undefined) rec.errorCode = errorCode;
+    if (errorCode !== undefined && rec.errorCode === null) rec.errorCode = errorCode;
+    if (rec.closing === null) rec.closing = reason;
   }
 
   /** The socket closed. `hadError` is net.Socket's 'close' argument. */
@@ -121,7 +121,7 @@ export class ConnectionLedger {
     rec.closedAt = Date.now();
     this.closed++;
     this.closedBy[reason]++;
-    if (reason === 'error') {
+    if (reason === 'error' || rec.errorCode !== null) {
       const code = rec.errorCode ?? 'UNKNOWN';
       this.errors[code] = (this.errors[code] ?? 0) + 1;
     }

@@ -25,7 +25,7 @@ export function createH2cServer(ledger: ConnectionLedger, options: ResolvedServe
     const rec = ledger.open('h2c', socket);
     socket[kRecord] = rec;
     socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
-    socket.on('error', (err: NodeJS.ErrnoException) => ledger.intend(rec, 'error', err.code ?? 'UNKNOWN'));
+    socket.on('error', (err: NodeJS.ErrnoException) => ledger.intend(rec, err.code === 'ECONNRESET' ? 'client' : 'error', err.code ?? 'UNKNOWN'));
     socket.once('close', (hadError: boolean) => ledger.close(rec, hadError));
   });
 

@@ -62,10 +62,11 @@ export function instrumentHttp1(server: Server, ledger: ConnectionLedger, option
 
   // Parse errors, headers/request timeouts and resets: record the reason, then answer the
   // way node:http does by default (400/408/413/431 and destroy). The server stays up.
+  // A reset is the client hanging up abortively (wrk does it to busy connections when it stops).
   server.on('clientError', (err: NodeJS.ErrnoException, socket: LabSocket) => {
     const rec = socket[kRecord];
     const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
-    if (rec) ledger.intend(rec, 'error', code);
+    if (rec) ledger.intend(rec, code === 'ECONNRESET' ? 'client' : 'error', code);
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
       socket.write(CANNED[code] ?? BAD_REQUEST);

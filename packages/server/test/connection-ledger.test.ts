@@ -44,6 +44,15 @@ describe('ConnectionLedger', () => {
     expect(ledger.errors).toEqual({ HPE_INVALID_METHOD: 1, UNKNOWN: 1 });
   });
 
+  it('a client reset is closed by the client and its code is still counted', () => {
+    const ledger = new ConnectionLedger();
+    const c = ledger.open('http1', socket(1));
+    ledger.intend(c, 'client', 'ECONNRESET');
+    ledger.close(c, true);
+    expect(ledger.closedBy).toMatchObject({ client: 1, error: 0 });
+    expect(ledger.errors).toEqual({ ECONNRESET: 1 });
+  });
+
   it('keeps a bounded history of closed connections', () => {
     const ledger = new ConnectionLedger(3);
     for (let i = 0; i < 5; i++) ledger.close(ledger.open('http1', socket(i)));

@@ -70,6 +70,19 @@ describe('bad input is answered, recorded as error, and never takes the server d
     expect((await get(lab.url, { agent: false })).status).toBe(200);
   });
 
+  it('a client that resets its connection (RST) is recorded as closed by the client, with ECONNRESET counted', async () => {
+    // Like wrk when it stops: a request is in flight (the server is still delaying it).
+    const lab = await startLab({ delayUs: 300_000 });
+    const s = net.connect(lab.port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil('the request arrived', () => lab.ledger.requests === 1);
+    s.resetAndDestroy();
+    await waitUntil('closed', () => lab.ledger.closed === 1);
+    expect(lab.stats().connections.closedBy).toMatchObject({ client: 1, error: 0 });
+    expect(lab.ledger.errors).toEqual({ ECONNRESET: 1 });
+  });
+
   it('all three in a row leave the server answering and the ledger with three errors', async () => {
     const lab = await startLab({ headersTimeout: 300 });
     await rawExchange(lab.port, (s) => s.write('BAD\r\n\r\n'));
