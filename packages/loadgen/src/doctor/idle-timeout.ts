@@ -75,7 +75,9 @@ export async function measureIdleTimeout(ctx: ProbeContext, watcher: ProbeConnec
     // give them a short grace to add their samples, then stop the search.
     const measured = (watcher.closedAt ?? performance.now()) - idleSince;
     const grace = Math.min(1_000, Math.max(100, measured * 0.2), ctx.remaining());
-    await Promise.race([Promise.all(probes), new Promise((r) => setTimeout(r, grace))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(probes), new Promise((r) => (timer = setTimeout(r, grace)))]);
+    clearTimeout(timer);
     search.abort();
   }
   await Promise.all(probes);
