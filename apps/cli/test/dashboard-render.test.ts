@@ -35,8 +35,8 @@ function render(cols: number, rows: number, snapshot: ReturnType<typeof syntheti
     store,
     screen,
     scenarios: () => [
-      { name: 'seq-unread-body', description: '10 sequential requests, bodies never read' },
-      { name: 'seq-read-body', description: 'the same, bodies read' },
+      { name: 'seq-unread-body', description: '10 sequential requests, bodies never read', detail: 'Expected: 10 TCP connections.' },
+      { name: 'seq-read-body', description: 'the same, bodies read', detail: 'Expected: 1 TCP connection.' },
     ],
     ...extra,
   });
@@ -208,6 +208,10 @@ describe('dashboard keys and render rate', () => {
     await new Promise((r) => setImmediate(r));
     expect(dashboard.overlay).toBe('picker');
     expect(lines().join('\n')).toContain('seq-unread-body');
+    expect(lines().join('\n')).toContain('Expected: 10 TCP connections.');
+    input.write('j');
+    await new Promise((r) => setImmediate(r));
+    expect(lines().join('\n')).toContain('Expected: 1 TCP connection.');
     input.write('q');
     await new Promise((r) => setImmediate(r));
     expect(dashboard.overlay).toBe('none');

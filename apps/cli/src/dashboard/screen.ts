@@ -16,6 +16,8 @@ import { DASHBOARD_DEFAULTS } from './defaults.js';
 export interface ScenarioItem {
   name: string;
   description?: string;
+  /** Shown under the list while the item is highlighted (what the run should show). */
+  detail?: string;
 }
 
 export interface DashboardOptions {
@@ -84,21 +86,32 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     content: helpLines().join('\n'),
     style: { border: { fg: 'cyan' } },
   });
-  const picker = blessed.list({
+  // The picker: the list, and under it what the highlighted scenario should show.
+  const pickerBox = blessed.box({
     parent: screen,
     hidden: true,
     top: 'center',
     left: 'center',
     width: '80%',
-    height: '50%',
+    height: '60%',
     border: { type: 'line' },
     label: ' Scenarios · Enter runs · Esc closes ',
+    tags: false,
+    style: { border: { fg: 'cyan' } },
+  });
+  const picker = blessed.list({
+    parent: pickerBox,
+    top: 0,
+    left: 0,
+    right: 0,
+    bottom: 3,
     keys: true,
     vi: true,
     tags: false,
-    style: { border: { fg: 'cyan' }, selected: { bg: 'blue', fg: 'white' }, item: { fg: 'white' } },
+    style: { selected: { bg: 'blue', fg: 'white' }, item: { fg: 'white' } },
   });
-  let pickerNames: string[] = [];
+  const pickerDetail = blessed.box({ parent: pickerBox, bottom: 0, left: 0, right: 0, height: 3, tags: false, style: { fg: 'cyan' } });
+  let pickerItems: ScenarioItem[] = [];
   let overlay: Dashboard['overlay'] = 'none';
 
   let renders = 0;
@@ -186,7 +199,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
   function closeOverlay(): void {
     help.hide();
-    picker.hide();
+    pickerBox.hide();
     overlay = 'none';
     screen.render();
   }
@@ -199,7 +212,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           closeOverlay();
           return;
         }
-        picker.hide();
+        pickerBox.hide();
         help.show();
         help.setFront();
         overlay = 'help';
@@ -212,13 +225,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           return;
         }
         const items = options.scenarios?.() ?? [];
-        pickerNames = items.map((s) => s.name);
-        const nameW = Math.max(0, ...pickerNames.map((n) => n.length));
+        pickerItems = items;
+        const nameW = Math.max(0, ...items.map((s) => s.name.length));
         picker.setItems(items.map((s) => `${s.name.padEnd(nameW)}  ${s.description ?? ''}`) as unknown as string[]);
         if (items.length === 0) picker.setItems(['(no scenarios available)'] as unknown as string[]);
         picker.select(0);
-        picker.show();
-        picker.setFront();
+        pickerDetail.setContent(items[0]?.detail ?? '');
+        pickerBox.show();
+        pickerBox.setFront();
         picker.focus();
         overlay = 'picker';
         screen.render();
@@ -259,8 +273,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     scroll.set(view, Math.max(0, (scroll.get(view) ?? 0) + step));
     store.patchStatus({});
   });
+  picker.on('select item', (_item, index) => {
+    pickerDetail.setContent(pickerItems[index]?.detail ?? '');
+  });
   picker.on('select', (_item, index) => {
-    const name = pickerNames[index];
+    const name = pickerItems[index]?.name;
     closeOverlay();
     if (name) options.onScenario?.(name);
   });

@@ -12,6 +12,7 @@ export function scenarioApi(): ScenarioApi {
       return [...all.filter((s) => s.origin === 'article'), ...all.filter((s) => s.origin !== 'article')].map((s) => ({
         name: s.name,
         description: `${s.origin === 'article' ? 'article' : 'lab    '}  ${s.title}`,
+        detail: `${s.section}. Expected: ${s.expectedText}.`,
       }));
     },
     run: (name, hooks) => runScenario(name, { signal: hooks.signal, onEvent: hooks.onEvent, onNote: hooks.onNote }),
