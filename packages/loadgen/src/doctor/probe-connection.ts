@@ -31,8 +31,8 @@ export function targetFromUrl(url: URL, rejectUnauthorized = true): ProbeTarget 
   };
 }
 
-/** How the server ended the connection: a FIN ('end'), a RST, or another socket error. */
-export type CloseKind = 'fin' | 'reset' | 'error';
+/** How the connection ended: the server's FIN ('end'), a RST, another socket error, or our own destroy(). */
+export type CloseKind = 'fin' | 'reset' | 'error' | 'local';
 
 export interface OpenOptions {
   timeoutMs: number;
@@ -61,6 +61,7 @@ export class ProbeConnection {
   readonly whenClosed: Promise<void>;
   private readonly waiters = new Set<() => void>();
   private readonly parser: ResponseParser;
+  private destroyedLocally = false;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -89,7 +90,7 @@ export class ProbeConnection {
     });
     this.whenClosed = new Promise((resolve) => {
       socket.on('close', () => {
-        this.markClosed('error');
+        this.markClosed(this.destroyedLocally ? 'local' : 'error');
         resolve();
       });
     });
@@ -208,6 +209,7 @@ export class ProbeConnection {
   }
 
   destroy(): void {
+    this.destroyedLocally = true;
     this.socket.destroy();
   }
 
