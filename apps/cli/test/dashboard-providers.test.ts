@@ -54,7 +54,7 @@ function fakeScenario(connections: number) {
       } as RunEvent);
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { scenario: 'seq-unread-body', pass: true, observed: { connectionsOpened: connections, requests: { sent: connections, ok: connections, failed: 0 }, errors: {} } };
+    return { scenario: 'seq-unread-body', pass: true, explanation: 'Nobody read the bodies.', checks: [{ metric: 'synSent', pass: true, skipped: false, says: 'SYNs', expected: 10, actual: 10 }], observed: { connectionsOpened: connections, requests: { sent: connections, ok: connections, failed: 0 }, errors: {} } };
   };
 }
 
@@ -108,6 +108,7 @@ describe('run controller', () => {
     const done = await until('the run to end', () => store.status.run?.state === 'done' && store.status.run);
     expect(done.connectionsOpened).toBe(10);
     expect(done.summary).toBe('10 connections opened · 10 requests · same result as the article');
+    expect(done.explanation).toEqual(['Nobody read the bodies.']);
     // The monitor saw the run's ticks through the controller's agent link.
     const seen = await until('the monitor to count the ticks', () => {
       const s: Snapshot = m.snapshot();

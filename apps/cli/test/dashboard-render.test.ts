@@ -155,6 +155,20 @@ describe('dashboard render at fixed sizes', () => {
   });
 });
 
+describe('findings panel', () => {
+  it('explains the scenario this dashboard ran before the monitor\'s findings', () => {
+    const { store, dashboard, lines } = render(80, 24);
+    store.patchStatus({
+      run: { kind: 'scenario', name: 'seq-unread-body', state: 'done', startedAt: 0, endedAt: 1, explanation: ['Nobody read the bodies, so each request dialed anew.'] },
+    });
+    dashboard.draw();
+    const all = lines().join('\n');
+    expect(all).toMatch(/· seq-unread-body: Nobody read/);
+    expect(all).toContain('dialed anew.');
+    expect(lines()[1]).toContain('seq-unread-body done');
+  });
+});
+
 describe('dashboard keys and render rate', () => {
   it('draws at most 4 times a second however fast snapshots arrive', async () => {
     const { store, dashboard } = render(80, 24);

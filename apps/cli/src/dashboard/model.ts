@@ -39,6 +39,8 @@ export interface LocalRun {
   connectionsOpened?: number;
   /** Plain-words outcome once the run ended. */
   summary?: string;
+  /** Why the result is what it is, and any check that failed, for the findings panel. */
+  explanation?: string[];
 }
 
 export function initialStatus(mode: DashboardStatus['mode'], monitorUrl: string, target: string | null = null): DashboardStatus {

@@ -163,6 +163,8 @@ function countsOf(msg: RunEvent): Partial<LocalRun> | undefined {
 function outcomeOf(result: unknown, live: LocalRun): Partial<LocalRun> {
   const r = (result ?? {}) as {
     pass?: boolean;
+    explanation?: string;
+    checks?: { pass?: boolean; skipped?: boolean; says?: string; expected?: number; actual?: number | null; metric?: string }[];
     observed?: { connectionsOpened?: number; requests?: number | { sent?: number }; errors?: Record<string, number> };
     connections?: { opened?: number };
     requests?: { completed?: number };
@@ -177,5 +179,10 @@ function outcomeOf(result: unknown, live: LocalRun): Partial<LocalRun> {
   if (requests !== undefined) parts.push(`${requests} requests`);
   if (errors.length) parts.push(`errors ${errors.map(([c, n]) => `${c} ${n}`).join(', ')}`);
   if (r.pass !== undefined) parts.push(r.pass ? 'same result as the article' : 'NOT the article\'s result');
-  return { connectionsOpened: opened, requests, summary: parts.join(' · ') || 'finished' };
+  const failed = (r.checks ?? []).filter((c) => c.pass === false && !c.skipped);
+  const explanation = [
+    ...failed.map((c) => `${c.says ?? c.metric}: expected ${c.expected}, observed ${c.actual ?? 'nothing'}`),
+    ...(r.explanation ? [r.explanation] : []),
+  ];
+  return { connectionsOpened: opened, requests, summary: parts.join(' · ') || 'finished', ...(explanation.length ? { explanation } : {}) };
 }

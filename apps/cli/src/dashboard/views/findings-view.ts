@@ -11,6 +11,10 @@ export const findingsView: View = {
     const findings = [...(model.snapshot?.findings ?? [])];
     const rank = { error: 0, warn: 1, info: 2 } as const;
     findings.sort((a, b) => rank[a.severity] - rank[b.severity]);
+    const run = model.status.run;
+    // The scenario this dashboard ran explains its own result first.
+    const why = run && run.state !== 'running' ? (run.explanation ?? []).map((text) => ({ severity: 'info' as const, message: `${run.name}: ${text}` })) : [];
+    findings.unshift(...why.map((w) => ({ id: 'run', ...w })));
     if (findings.length === 0) return wrap('Nothing to report yet: run a scenario (s) or a load (r).', width).slice(0, height);
     const lines: string[] = [];
     for (const f of findings) {
