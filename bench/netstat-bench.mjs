@@ -97,6 +97,22 @@ const names = Object.keys(cases);
 let last = {};
 let mismatches = 0;
 
+// CPU time (user + sys, the kernel's work for the reader included) moves far less with the
+// machine's load than wall time. The lab's from process.cpuUsage(); ss's from bash's `time`
+// around `ss -tan > /dev/null` inside the namespace (ms resolution; no summary step).
+const cpu = { 'lab countTcpStates': [], 'lab readTcpTable + countStates': [], 'ss -tan > /dev/null': [] };
+function cpuMs(fn) {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+function ssCpuMs() {
+  const r = nsenter(['bash', '-c', 'TIMEFORMAT="%3U %3S"; time ss -tan > /dev/null']);
+  const [u, sy] = r.stderr.trim().split(/\s+/).map(Number);
+  return (u + sy) * 1000;
+}
+
 // warm-up: JIT, page cache, size hint of the read buffer
 for (let i = 0; i < 3; i++) {
   countTcpStatesSync({ pid });
@@ -124,6 +140,9 @@ for (let i = 0; i < runs; i++) {
     const f = time(() => spawnSync(process.execPath, [KALAB, 'netstat', '--pid', String(pid), '--json'], { maxBuffer: 1 << 28 }));
     cases[names[6]].push(f.ms);
   }
+  cpu['lab countTcpStates'].push(cpuMs(() => countTcpStatesSync({ pid })));
+  cpu['lab readTcpTable + countStates'].push(cpuMs(() => countStates(readTcpTableSync({ pid }))));
+  cpu['ss -tan > /dev/null'].push(ssCpuMs());
   last = { lab: a.out, labRows: b.out.rows, ss: d.out };
   // Same table for both? (the table holds still: TIME_WAIT lasts 60 s, nothing else churns)
   const labCounts = JSON.stringify(Object.entries(a.out).filter(([, n]) => n > 0).sort());
@@ -152,4 +171,12 @@ for (const n of names) {
   const range = `${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)}`;
   const ratio = n.startsWith('ss') || n.startsWith('nsenter') ? '' : `${(ssMs / m).toFixed(2)}x`;
   console.log(`${n.padEnd(w)}  ${m.toFixed(1).padStart(8)}  ${range.padStart(15)}  ${ratio.padStart(6)}`);
+}
+
+const ssCpu = median(cpu['ss -tan > /dev/null']);
+console.log(`\nCPU time (user + sys), median ms of ${runs} runs; ratio = ss / this\n`);
+const wc = Math.max(...Object.keys(cpu).map((n) => n.length));
+for (const [n, xs] of Object.entries(cpu)) {
+  const m = median(xs);
+  console.log(`${n.padEnd(wc)}  ${m.toFixed(1).padStart(8)}  ${n.startsWith('ss') ? '' : `${(ssCpu / m).toFixed(2)}x`.padStart(6)}`);
 }
