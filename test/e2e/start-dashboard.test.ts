@@ -125,6 +125,12 @@ describe.skipIf(!hasTmux)('pnpm start in tmux at 160x48', () => {
     const deadline = Date.now() + 15_000;
     while (!existsSync(exitFile) && Date.now() < deadline) await sleep(100);
     expect(readFileSync(exitFile, 'utf8').trim()).toBe('EXIT=0');
+    // The terminal is restored: out of the alternate screen, cursor visible, the line printed
+    // before the dashboard opened is back on screen.
+    expect(tmux('display-message', '-p', '-t', session, '#{alternate_on} #{cursor_flag}').trim()).toBe('0 1');
+    const after = capture(session);
+    expect(after).toMatch(/kalab: monitor ws:\/\/127\.0\.0\.1:\d+\/ws/);
+    expect(after).not.toContain('Throughput');
     while (!existsSync(viewerExit) && Date.now() < deadline) await sleep(100);
     expect(readFileSync(viewerExit, 'utf8').trim()).toBe('EXIT=0');
   });
