@@ -243,6 +243,20 @@ describe('kalab netstat --watch', () => {
     for (const l of lines) expect((JSON.parse(l) as NetstatJson).states.LISTEN).toBe(1);
   });
 
+  it('stops quietly when its reader goes away (kalab netstat --watch | head)', async () => {
+    const child = spawn(process.execPath, [KALAB, 'netstat', '--port', String(port), '--watch', '--interval', '50ms'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((r) => child.once('close', r));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('stops on SIGINT with exit 0', async () => {
     let sent = false;
     const r = await kalab(['netstat', '--port', String(port), '--watch', '--interval', '200ms'], (out, child) => {

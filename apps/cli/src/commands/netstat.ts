@@ -110,8 +110,14 @@ export function registerNetstat(program: Command): void {
 async function watch(q: NetstatQuery, json: boolean, intervalMs: number, count: number): Promise<number> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
+  // `kalab netstat --watch | head` closes the pipe: stop like Ctrl-C instead of crashing on EPIPE.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stop.abort();
+    else throw err;
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.stdout.on('error', onStdoutError);
   const tty = process.stdout.isTTY === true && !json;
   try {
     for (let frame = 0; frame < count && !stop.signal.aborted; frame++) {
@@ -127,6 +133,8 @@ async function watch(q: NetstatQuery, json: boolean, intervalMs: number, count: 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (stop.signal.aborted) process.stdout.on('error', () => {}); // writes still queued may fail too
+    process.stdout.off('error', onStdoutError);
   }
   return 0;
 }
