@@ -39,7 +39,10 @@ const script = [
 ].join(' && ');
 
 console.log(`filling a private namespace: ${established} open connections (${2 * established} sockets) + ${timeWait} closed client-first...`);
-const fill = spawn('unshare', ['-rn', 'sh', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+// `-rn` needs no root; as root where user namespaces are off (some containers), `-n`.
+const flag = ['-rn', '-n'].find((f) => spawnSync('unshare', [f, 'true']).status === 0);
+if (!flag) throw new Error('unshare -rn / -n is not available here: the bench needs a private network namespace');
+const fill = spawn('unshare', [flag, 'sh', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
 const ready = await new Promise((resolve, reject) => {
   createInterface({ input: fill.stdout }).once('line', (l) => resolve(JSON.parse(l)));
   fill.once('exit', (code) => reject(new Error(`netstat-fill exited with ${code} before it was ready`)));

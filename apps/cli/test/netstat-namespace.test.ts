@@ -30,14 +30,17 @@ process.stdin.resume();
 setTimeout(() => process.exit(0), 50000).unref();
 `;
 
-function canUnshare(): boolean {
-  try {
-    execFileSync('unshare', ['-rn', 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
+/** `-rn` (no root needed); as root where user namespaces are off (some containers), `-n`. */
+function unshareFlag(): string | undefined {
+  for (const flag of ['-rn', '-n']) {
+    try {
+      execFileSync('unshare', [flag, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore', timeout: 10_000 });
+      return flag;
+    } catch {}
   }
+  return undefined;
 }
+const UNSHARE = process.platform === 'linux' ? unshareFlag() : undefined;
 
 function kalab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -61,7 +64,7 @@ interface NetstatJson {
 
 const nonZero = (s: Record<string, number>) => Object.fromEntries(Object.entries(s).filter(([, n]) => n > 0));
 
-describe.runIf(process.platform === 'linux' && canUnshare())('kalab netstat --pid of a process in its own network namespace (unshare -rn)', () => {
+describe.runIf(UNSHARE !== undefined)('kalab netstat --pid of a process in its own network namespace (unshare -rn)', () => {
   let child: ChildProcess | undefined;
   afterAll(async () => {
     if (child && child.exitCode === null) {
@@ -72,7 +75,7 @@ describe.runIf(process.platform === 'linux' && canUnshare())('kalab netstat --pi
   });
 
   it('shows that namespace’s table, and not the host’s', async () => {
-    child = spawn('unshare', ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, NS_SCRIPT], {
+    child = spawn('unshare', [UNSHARE!, 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, NS_SCRIPT], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const first = await new Promise<string>((resolve, reject) => {
