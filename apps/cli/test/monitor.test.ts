@@ -55,10 +55,17 @@ describe('kalab monitor / kalab report', () => {
   });
 
   it('bad flags exit 2 with a one-line message naming the flag', () => {
-    const r = spawnSync(process.execPath, [KALAB, 'monitor', '--listen', 'nope'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('--listen');
+    for (const [args, flag] of [
+      [['--listen', 'nope'], '--listen'],
+      [['--listen', '127.0.0.1:70000'], '--listen'],
+      [['--listen', '127.0.0.1:0', '--record', '/proc/kalab-cannot-exist/runs'], '--record'],
+      [['--listen', '127.0.0.1:0', '--heartbeat', '1ms'], '--heartbeat'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [KALAB, 'monitor', ...args], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(flag);
+    }
   });
 
   it('kalab report renders a recording and exits 2 on a file that is not one', () => {

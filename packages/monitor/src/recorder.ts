@@ -1,6 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { LAB_VERSION, type Snapshot } from '@kalab/core';
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { BadOptionError, LAB_VERSION, type Snapshot } from '@kalab/core';
 import type { RunState } from './aggregator.js';
 
 /** Schema id of the first line of every recorded run. */
@@ -34,7 +34,7 @@ export class RunRecorder {
     readonly dir: string,
     private readonly monitorHost: string,
   ) {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
   }
 
   /** The file a run is recorded to. */
@@ -78,6 +78,38 @@ export class RunRecorder {
       this.errors++;
       this.lastError = err as Error;
       this.open.delete(runId);
+    }
+  }
+}
+
+/**
+ * mkdir -p, one level at a time: Node 20's recursive mkdirSync spins forever on some
+ * paths (under /proc), and the error must name the option rather than crash the CLI.
+ */
+function ensureDir(dir: string): void {
+  const abs = resolve(dir);
+  const missing: string[] = [];
+  let p = abs;
+  for (;;) {
+    try {
+      if (!statSync(p).isDirectory()) throw new BadOptionError('recordDir', `recordDir: ${p} is not a directory`);
+      break;
+    } catch (err) {
+      if (err instanceof BadOptionError) throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) {
+        throw new BadOptionError('recordDir', `recordDir: cannot use ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      missing.unshift(p);
+      p = dirname(p);
+    }
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new BadOptionError('recordDir', `recordDir: cannot create ${m}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
     }
   }
 }

@@ -71,7 +71,10 @@ export function registerMonitor(program: Command): void {
     .action(
       action(async (flags: MonitorFlags) => {
         const signal = waitForSignal();
-        const monitor = await createMonitor(monitorOptionsFromFlags(flags));
+        const monitor = await createMonitor(monitorOptionsFromFlags(flags)).catch((err: unknown) => {
+          if (err instanceof BadOptionError && err.option === 'recordDir') throw new BadOptionError('--record', err.message.replace(/^recordDir/, '--record'));
+          throw err;
+        });
         monitor.on('warning', (err) => process.stderr.write(`kalab monitor: ${err.message}\n`));
         monitor.on('run-ended', (run, file) => {
           const what = run.outcome === 'completed' && run.report ? `${run.report.requests.sent} requests, ${run.report.connections.opened} connections` : run.outcome;
