@@ -333,17 +333,26 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     }
   }
 
+  /** Socket rows for the connections table: the current run's port first, listeners last. */
   private connectionRows(now: number): Snapshot['connections'] {
-    const rows: Snapshot['connections'] = [];
-    for (const h of this.hosts.values()) {
-      for (const r of h.sockets(now)) {
-        if (rows.length >= this.o.maxConnectionRows) return rows;
-        // A server's ledger knows the age and request count of the connection from this peer.
-        const c = this.openConns.get(`${h.name}\u0000${r.remote}`);
-        rows.push({ state: r.state, local: r.local, remote: r.remote, ageMs: c ? Math.max(0, now - c.openedAt) : null, requests: c ? c.requests : null });
-      }
+    let port: string | undefined;
+    const target = this.currentRun()?.target;
+    if (target) {
+      try {
+        const u = new URL(target);
+        port = u.port || (u.protocol === 'https:' ? '443' : '80');
+      } catch {}
     }
-    return rows;
+    const rank = (r: { local: string; remote: string; state: string }) =>
+      (port !== undefined && (r.local.endsWith(`:${port}`) || r.remote.endsWith(`:${port}`)) ? 0 : 2) + (r.state === 'LISTEN' ? 1 : 0);
+    const all: { local: string; remote: string; state: string; host: string; rank: number }[] = [];
+    for (const h of this.hosts.values()) for (const r of h.sockets(now)) all.push({ ...r, host: h.name, rank: rank(r) });
+    all.sort((a, b) => a.rank - b.rank);
+    return all.slice(0, this.o.maxConnectionRows).map((r) => {
+      // A server's ledger knows the age and request count of the connection from this peer.
+      const c = this.openConns.get(`${r.host}\u0000${r.remote}`);
+      return { state: r.state, local: r.local, remote: r.remote, ageMs: c ? Math.max(0, now - c.openedAt) : null, requests: c ? c.requests : null };
+    });
   }
 
   private beginRun(source: SourceState, m: Partial<RunStarted> & { runId: string }): RunState {

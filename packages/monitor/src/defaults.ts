@@ -30,6 +30,9 @@ export const MONITOR_DEFAULTS = {
   maxRuns: 50,
 } as const;
 
+/** Samples this host; `port` is the current run's target port, whose sockets the rows should show. */
+export type LocalSampler = (host: string, port?: number) => Promise<TcpSample>;
+
 export interface MonitorOptions {
   /** Interface to bind (default 127.0.0.1). A non-loopback host requires a token; one is generated when missing. */
   host?: string;
@@ -53,7 +56,7 @@ export interface MonitorOptions {
    * Samples the monitor's own host TCP table every tick. Default: core's sampleTcp over every
    * socket; `false` turns local sampling off (tests that only want their sources' samples).
    */
-  sampleLocalTcp?: false | ((host: string) => Promise<TcpSample>);
+  sampleLocalTcp?: false | LocalSampler;
 }
 
 export interface ResolvedMonitorOptions extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp'>> {
@@ -61,7 +64,7 @@ export interface ResolvedMonitorOptions extends Required<Omit<MonitorOptions, 't
   /** True when the token was generated because a non-loopback bind needs one. */
   tokenGenerated: boolean;
   recordDir: string | undefined;
-  sampleLocalTcp: false | ((host: string) => Promise<TcpSample>) | undefined;
+  sampleLocalTcp: false | LocalSampler | undefined;
 }
 
 /** Validates options once, at the boundary; messages name the option and its range. */

@@ -3,7 +3,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { type RunStart, type Snapshot, type TcpSample, UnreachableError, sampleTcp } from '@kalab/core';
 import { Aggregator, type RunState } from './aggregator.js';
-import { MONITOR_DEFAULTS, type MonitorOptions, type ResolvedMonitorOptions, resolveMonitorOptions } from './defaults.js';
+import { type LocalSampler, MONITOR_DEFAULTS, type MonitorOptions, type ResolvedMonitorOptions, resolveMonitorOptions } from './defaults.js';
 import { Hub, type HubStats } from './hub.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
@@ -35,7 +35,12 @@ export interface Monitor extends EventEmitter<MonitorEvents> {
 }
 
 /** The monitor's own host: every socket, a bounded sample of rows for the connections table. */
-const defaultSampler = (host: string): Promise<TcpSample> => sampleTcp({ host, maxSockets: 200 });
+async function defaultSampler(host: string, port?: number): Promise<TcpSample> {
+  if (port === undefined) return sampleTcp({ host, maxSockets: 200 });
+  // Counts over every socket; rows of the run's port, so a busy host does not crowd them out.
+  const [all, rows] = await Promise.all([sampleTcp({ host, maxSockets: 0 }), sampleTcp({ host, port, maxSockets: 200 })]);
+  return rows.sockets ? { ...all, sockets: rows.sockets } : all;
+}
 
 class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   readonly options: ResolvedMonitorOptions;
@@ -45,7 +50,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private readonly recorder: RunRecorder | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private sampling = false;
-  private readonly sampler: ((host: string) => Promise<TcpSample>) | undefined;
+  private readonly sampler: LocalSampler | undefined;
   private cached: { at: number; text: string } | undefined;
   private closed = false;
 
@@ -154,7 +159,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
     }
     if (this.sampler && !this.sampling) {
       this.sampling = true;
-      this.sampler(this.options.hostName)
+      this.sampler(this.options.hostName, this.targetPort())
         .then((s) => {
           if (!this.closed) this.agg.onTcpSample('monitor', s);
         })
@@ -162,6 +167,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         .finally(() => {
           this.sampling = false;
         });
+    }
+  }
+
+  /** The port the current run aims at, when its target is known. */
+  private targetPort(): number | undefined {
+    const target = this.agg.currentRun()?.target;
+    if (!target) return undefined;
+    try {
+      const u = new URL(target);
+      return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+    } catch {
+      return undefined;
     }
   }
 

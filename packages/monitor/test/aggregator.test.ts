@@ -85,6 +85,25 @@ describe('Aggregator', () => {
     expect(agg.snapshot().findings.map((f) => f.id)).toEqual(['from-report']);
   });
 
+  it('lists the current run port first in the connections table, listeners last, aged by the server ledger', () => {
+    const { agg, clock } = setup();
+    const srv = agg.attach('server', 's', 'box', 'p1')!;
+    const sockets = [
+      { local: '0.0.0.0:22', remote: '0.0.0.0:0', state: 'LISTEN' },
+      { local: '127.0.0.1:8080', remote: '0.0.0.0:0', state: 'LISTEN' },
+      { local: '10.0.0.1:5432', remote: '10.0.0.9:40000', state: 'ESTABLISHED' },
+      { local: '127.0.0.1:8080', remote: '127.0.0.1:50001', state: 'ESTABLISHED' },
+    ];
+    agg.onTcpSample('monitor', S('box', {}, { sockets }));
+    agg.onConnEvents(srv, [{ kind: 'open', id: 1, at: clock.now - 1500, remote: '127.0.0.1:50001' }, { kind: 'request', id: 1, at: clock.now, remote: '127.0.0.1:50001', requests: 3 }]);
+    const a = agg.attach('agent', 'a', 'box', 'p2')!;
+    agg.onRunStarted(a, { v: 1, type: 'run-started', runId: 'r', target: 'http://127.0.0.1:8080/', engine: 'undici', config: {} });
+    const rows = agg.snapshot().connections;
+    expect(rows.map((r) => `${r.state} ${r.local}`)).toEqual(['ESTABLISHED 127.0.0.1:8080', 'LISTEN 127.0.0.1:8080', 'ESTABLISHED 10.0.0.1:5432', 'LISTEN 0.0.0.0:22']);
+    expect(rows[0]).toMatchObject({ ageMs: 1500, requests: 3 });
+    expect(rows[2]).toMatchObject({ ageMs: null, requests: null });
+  });
+
   it('bounds history, sources and hosts', () => {
     const { agg, clock } = setup();
     for (let i = 0; i < 8; i++) {
