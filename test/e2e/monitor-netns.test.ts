@@ -57,12 +57,13 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
   beforeAll(async () => {
     pair.up();
     recordDir = mkdtempSync(join(tmpdir(), 'kalab-e2e-rec-'));
-    const server = kalab(['server', '--host', pair.hostAddr, '--port', '0']);
-    procs.push(server);
-    serverUrl = `${(await server.waitFor(/listening on (http:\/\/\S+)/))[1]!.replace(/\/?$/, '/')}`;
     monitor = kalab(['monitor', '--listen', `${pair.hostAddr}:0`, '--token', TOKEN, '--record', recordDir, '--heartbeat', String(HEARTBEAT_MS), '--snapshot-interval', '100']);
     procs.push(monitor);
     monitorUrl = (await monitor.waitFor(/listening on (ws:\/\/\S+)/))[1]!;
+    // The server reports its own ledger to the monitor too: an independent count of the same run.
+    const server = kalab(['server', '--host', pair.hostAddr, '--port', '0', '--monitor', monitorUrl, '--token', TOKEN]);
+    procs.push(server);
+    serverUrl = `${(await server.waitFor(/listening on (http:\/\/\S+)/))[1]!.replace(/\/?$/, '/')}`;
     viewer = await TestPeer.connect(monitorUrl, { role: 'viewer', name: 'e2e', token: TOKEN });
   });
 
@@ -86,6 +87,11 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     const src = s.sources.find((y) => y.name === agent.name)!;
     expect(src).toMatchObject({ role: 'agent', host: agent.host, connected: true, lost: false });
     expect(src.totals).toEqual({ requests: report.requests.completed, connectionsOpened: report.connections.opened, errors: 0 });
+    // The server's own ledger, reported separately, counts the same 400 requests on 400 connections;
+    // the merged totals count the load side once, not twice.
+    const withServer = await snapshot((x) => x.sources.some((y) => y.role === 'server' && y.totals.requests === 400));
+    expect(withServer.sources.find((y) => y.role === 'server')!.totals).toMatchObject({ requests: 400, connectionsOpened: 400 });
+    expect((withServer as unknown as { merged: { requests: number } }).merged.requests).toBe(400);
     // The client closed first, so the 400 TIME_WAIT sockets sit in the agent's namespace, not on the server's side.
     expect(s.hosts[agent.host]!.states['TIME_WAIT']).toBe(400);
     // Two distinct hosts: the monitor's own (sampled locally) and the agent's.
