@@ -234,7 +234,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.current = run;
     this.emit('run-start', { runId, options });
     // A count-bounded run still ends by the duration cap.
-    this.capTimer = setTimeout(() => run.stop('stopped'), this.caps.maxDurationMs);
+    this.capTimer = setTimeout(() => run.stop('max-duration'), this.caps.maxDurationMs);
     run.on('start', (s) => {
       this.link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: s.target, engine: s.engine, config: s.config, ...(options.scenario ? { scenario: options.scenario } : {}) });
     });
