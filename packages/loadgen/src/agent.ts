@@ -137,6 +137,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly caps: ReturnType<typeof resolveCaps>;
   private current: LoadRun | undefined;
   private capTimer: NodeJS.Timeout | undefined;
+  /** Resolves once the current run's report (or failure) has been handled. */
+  private settled: Promise<void> = Promise.resolve();
   private closed = false;
   private sampler: NodeJS.Timeout | undefined;
   private sampling = false;
@@ -197,7 +199,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const run = this.current;
     if (run) {
       run.stop('signal');
-      await new Promise<void>((resolve) => this.once('report', () => resolve()));
+      await this.settled;
     }
     await this.link.close(2000);
   }
@@ -240,7 +242,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     run.on('tick', (t) => this.link.send(t));
     run.on('tcp-sample', (s) => this.link.send({ ...s, host: this.host }));
-    run.result.then(
+    this.settled = run.result.then(
       async (report) => {
         // The TIME_WAIT the run left behind, even when it ended within its first tick.
         await this.sendSample();

@@ -137,6 +137,18 @@ describe('loadgen agent', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('close() during a run stops it, hands its report over and then closes the link', async () => {
+    const { hub, server, agent: a } = await setup();
+    const reported = new Promise<{ report: { stoppedEarly?: string } }>((r) => a.once('report', r));
+    const id = hub.start({ target: server.url, durationMs: 20_000, connections: 1, workers: 1 });
+    await hub.next((m) => m['type'] === 'run-started' && m['runId'] === id);
+    await a.close();
+    expect((await reported).report.stoppedEarly).toBe('signal');
+    const rep = await hub.next((m) => m['type'] === 'run-report' && m['runId'] === id);
+    expect((rep['report'] as { stoppedEarly?: string }).stoppedEarly).toBe('signal');
+    agent = undefined;
+  });
+
   it('finishes a run and emits its report when the monitor vanishes mid-run', async () => {
     const { hub, server, agent } = await setup();
     const reported = new Promise<{ runId: string; report: { requests: { completed: number } } }>((r) => agent.once('report', r));
