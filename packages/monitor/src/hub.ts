@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import {
   ErrorCodes,
   HelloSchema,
+  MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   type RunStart,
@@ -13,7 +14,6 @@ import {
   envelope,
 } from '@kalab/core';
 import { WebSocket, WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES } from '@kalab/core';
 import type { Aggregator } from './aggregator.js';
 import type { ResolvedMonitorOptions } from './defaults.js';
 import type { SourceState } from './source-state.js';

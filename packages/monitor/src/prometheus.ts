@@ -25,9 +25,6 @@ class Exposition {
     this.lines.push(`# TYPE ${name} ${type}`);
     for (const [l, v] of samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
   }
-  raw(line: string): void {
-    this.lines.push(line);
-  }
   toString(): string {
     return this.lines.join('\n') + '\n';
   }
