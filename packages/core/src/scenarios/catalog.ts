@@ -192,16 +192,16 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         name: 'race',
         title: 'client keeps idle connections forever (like Go\'s IdleConnTimeout 90 s), requests sent at the server\'s idle-close moment',
         driver: 'race',
-        client: client({ concurrency: 32, requests: 6, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: false, retryIdempotent: false }),
-        server: { keepAliveTimeoutMs: 100 },
+        client: client({ concurrency: 64, requests: 12, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: false, retryIdempotent: false }),
+        server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
       {
         name: 'client-timeout',
-        title: 'mitigation: client idle timeout (50 ms) below the server\'s',
+        title: 'mitigation: client idle timeout (100 ms) well below the server\'s',
         driver: 'race',
-        client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: 50, honourKeepAliveHint: false, retryIdempotent: false }),
-        server: { keepAliveTimeoutMs: 100 },
+        client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: 100, honourKeepAliveHint: false, retryIdempotent: false }),
+        server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
       {
@@ -209,7 +209,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         title: 'mitigation: honour the server\'s Keep-Alive: timeout hint (node:http\'s own Agent)',
         driver: 'race',
         client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: true, retryIdempotent: false }),
-        server: { keepAliveTimeoutMs: 100 },
+        server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
       {
@@ -217,7 +217,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         title: 'mitigation: retry idempotent requests once on a new connection',
         driver: 'race',
         client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: false, retryIdempotent: true }),
-        server: { keepAliveTimeoutMs: 100 },
+        server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
     ],
@@ -229,7 +229,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     ],
     explanation:
       'A server closes a connection that stayed idle for its keepAliveTimeout. If the client keeps idle connections longer and picks that one just as the server closes it, its request meets a closed socket: ECONNRESET ("socket hang up"), on a reused connection only. ' +
-      'Fixes: keep the client idle timeout below the server\'s (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server\'s Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 100 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go\'s Transport retries them itself when nothing was written).',
+      'Fixes: keep the client idle timeout below the server\'s (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server\'s Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 300 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go\'s Transport retries them itself when nothing was written).',
   },
   {
     name: 'server-max-requests',

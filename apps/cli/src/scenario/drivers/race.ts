@@ -24,9 +24,17 @@ class IdleForeverAgent extends http.Agent {
   }
 }
 
-/** Where, around the server's idle close, boundary requests are sent (ms, relative to the close the client observes). */
-const OFFSET_MIN_MS = -3;
-const OFFSET_SPAN_MS = 4;
+/**
+ * Aiming: a staircase around the server's idle close. A request that went out on its pooled
+ * socket and came back fine was early, so the aim moves later; one whose socket was already
+ * gone (a new connection) was late, so it moves earlier. The aim settles on the boundary,
+ * whatever a busy event loop does to timers; each send adds a little jitter around it.
+ */
+/** Per round: each of the `concurrency` sends moves the aim by ROUND_STEP_MS / concurrency. */
+const ROUND_STEP_MS = 3;
+const JITTER_MS = 1.5;
+/** How far the aim may wander from the measured close. */
+const AIM_RANGE_MS: [number, number] = [-25, 25];
 /** The race phase stops early after this many rounds once it has its reset. */
 const MIN_ROUNDS = 2;
 
@@ -79,9 +87,16 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
       req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, err, reused: req.reusedSocket }));
     });
 
-  const one = async () => {
+  let aimMs = idleCloseMs;
+  const step = ROUND_STEP_MS / client.concurrency;
+  const steer = (r: { ok: boolean; reused: boolean }) => {
+    if (r.ok) aimMs += r.reused ? step : -step;
+    aimMs = Math.min(idleCloseMs + AIM_RANGE_MS[1], Math.max(idleCloseMs + AIM_RANGE_MS[0], aimMs));
+  };
+  const one = async (boundary: boolean) => {
     c.sent++;
     const r = await attempt(agent);
+    if (boundary) steer(r);
     if (r.ok) return;
     if (r.reused && r.err?.code === 'ECONNRESET') c.resetsOnReusedSocket++;
     if (client.retryIdempotent && r.reused && r.err?.code === 'ECONNRESET') {
@@ -102,11 +117,11 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   const stopEarly = !client.retryIdempotent && !client.honourKeepAliveHint && client.idleTimeoutMs == null;
   try {
     const worker = async () => {
-      await one();
+      await one(false);
       for (let round = 0; round < client.requests && !ctx.signal.aborted; round++) {
         if (stopEarly && round >= MIN_ROUNDS && c.resetsOnReusedSocket > 0) break;
-        await sleep(Math.max(0, idleCloseMs + OFFSET_MIN_MS + Math.random() * OFFSET_SPAN_MS), ctx.signal);
-        await one();
+        await sleep(Math.max(0, aimMs + (Math.random() * 2 - 1) * JITTER_MS), ctx.signal);
+        await one(true);
       }
     };
     await Promise.all(Array.from({ length: client.concurrency }, worker));
@@ -118,14 +133,21 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   return {};
 }
 
-/** One request on a pooled socket, then the time until the server's idle close reaches the client. */
+/** Probes run at once to measure the server's idle close; a stall can skew one either way, so take the median. */
+const PROBES = 5;
+
+/**
+ * The time from the end of a response to the server's idle close reaching the client,
+ * measured on PROBES pooled sockets at once (the median). A first estimate only: the aim then
+ * follows what the requests meet.
+ */
 async function measureIdleClose(ctx: DriverContext): Promise<number> {
-  const agent = new IdleForeverAgent({ keepAlive: true }, 0);
+  const agent = new IdleForeverAgent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }, 0);
   const c = ctx.counters;
-  try {
-    return await new Promise<number>((resolve, reject) => {
+  const probe = () =>
+    new Promise<number>((resolve, reject) => {
       const startedAt = performance.now();
-      // The probe is a connection like any other: the kernel counts its SYN, so does the lab.
+      // A probe is a connection like any other: the kernel counts its SYN, so does the lab.
       c.sent++;
       c.connectionOpened();
       const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent }, (res) => {
@@ -144,6 +166,9 @@ async function measureIdleClose(ctx: DriverContext): Promise<number> {
       req.on('error', reject);
       ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), { once: true });
     });
+  try {
+    const times = (await Promise.all(Array.from({ length: PROBES }, probe))).sort((a, b) => a - b);
+    return times[Math.floor(PROBES / 2)]!;
   } finally {
     agent.destroy();
   }
