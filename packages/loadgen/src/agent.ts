@@ -64,6 +64,8 @@ export interface AgentEvents {
   report: [{ runId: string; report: LoadReport }];
   /** The monitor refused the token: retrying cannot help. */
   fatal: [KalabError];
+  /** The link failed (monitor unreachable, connection dropped); it retries with backoff. */
+  'link-error': [Error];
 }
 
 interface Target {
@@ -157,7 +159,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       name: options.name ?? `agent@${host}`,
       ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
     });
-    this.link.on('error', () => {}); // connection errors are retried; 'fatal' reports the hopeless ones
+    // Connection errors are retried; 'fatal' reports the hopeless ones.
+    this.link.on('error', (err) => this.emit('link-error', err));
     this.link.on('connected', () => this.emit('connected'));
     this.link.on('disconnected', (d) => this.emit('disconnected', d));
     this.link.on('fatal', (err) => this.emit('fatal', err));

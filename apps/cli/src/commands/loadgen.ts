@@ -73,7 +73,17 @@ async function runAgentMode(url: string | undefined, flags: Flags): Promise<numb
   const monitor = parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
   const agent = runAgent({ monitor, token: flags.token, name: flags.name, caps: agentCapsFromFlags(flags) });
   const log = (line: string) => process.stderr.write(`kalab agent: ${line}\n`);
-  agent.on('connected', () => log(`connected to ${monitor} as ${agent.link.options.name}`));
+  // One line per distinct failure until the link is up again, not one per retry.
+  let lastFailure = '';
+  agent.on('link-error', (err) => {
+    const what = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (what !== lastFailure) log(`cannot reach ${monitor} (${what}); retrying with backoff`);
+    lastFailure = what;
+  });
+  agent.on('connected', () => {
+    lastFailure = '';
+    log(`connected to ${monitor} as ${agent.link.options.name}`);
+  });
   agent.on('disconnected', (d) => log(`monitor connection closed (${d.code}); reconnecting`));
   agent.on('run-start', ({ runId, options }) => log(`run ${runId}: ${options.target}`));
   agent.on('run-refused', ({ runId, message }) => log(`refused run ${runId}: ${message}`));
