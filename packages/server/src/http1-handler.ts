@@ -23,6 +23,12 @@ const CANNED: Record<string, string> = {
 };
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 
+/**
+ * Bodies up to this size are sent as a string: node:http then writes head and body in one
+ * string write, while a Buffer body costs a second chunk (writev) per response.
+ */
+const STRING_BODY_MAX = 1024;
+
 export function responseBody(bodyBytes: number | null): Buffer {
   if (bodyBytes === null) return Buffer.from(HELLO_BODY);
   const body = Buffer.alloc(bodyBytes);
@@ -34,8 +40,9 @@ export function responseBody(bodyBytes: number | null): Buffer {
 
 /** Wires the ledger into a node:http server: connection, request, error and close hooks. */
 export function instrumentHttp1(server: Server, ledger: ConnectionLedger, options: ResolvedServerOptions, state: { shuttingDown: boolean }): void {
-  const body = responseBody(options.bodyBytes);
-  const okHeaders = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
+  const bytes = responseBody(options.bodyBytes);
+  const body: string | Buffer = bytes.length <= STRING_BODY_MAX ? bytes.toString('latin1') : bytes;
+  const okHeaders = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(bytes.length)];
   const closeHeaders = [...okHeaders, 'Connection', 'close'];
   const { keepAliveTimeout, maxRequestsPerSocket, delayUs: delay } = options;
   const closeAll = options.close;
@@ -83,7 +90,7 @@ export function instrumentHttp1(server: Server, ledger: ConnectionLedger, option
   const send = (res: ServerResponse, close: boolean): void => {
     // A shutdown that began during the delay also ends this connection.
     res.writeHead(200, close || state.shuttingDown ? closeHeaders : okHeaders);
-    res.end(body);
+    res.end(body, 'latin1');
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
