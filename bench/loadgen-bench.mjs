@@ -105,6 +105,10 @@ const runs = {
     const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--no-keepalive', '--json']).trim().split('\n').at(-1));
     return r.connections.opened / (r.durationMs / 1000);
   },
+  'kalab no-keep-alive, server closes': (url) => {
+    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--no-keepalive', '--close-by', 'server', '--json']).trim().split('\n').at(-1));
+    return r.connections.opened / (r.durationMs / 1000);
+  },
   'hey no-keep-alive': (url) => {
     const out = pinned('hey', ['-z', `${D}s`, '-c', String(C), '-disable-keepalive', url]);
     return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
@@ -118,7 +122,7 @@ try {
     for (const [name, fn] of Object.entries(runs)) {
       const v = fn(nginx.url);
       results[name].push(v);
-      console.error(`round ${round}/${ROUNDS}  ${name.padEnd(22)} ${Math.round(v).toLocaleString('en-US')}/s`);
+      console.error(`round ${round}/${ROUNDS}  ${name.padEnd(36)} ${Math.round(v).toLocaleString('en-US')}/s`);
       if (name.includes('no-keep-alive')) await settle();
     }
   }
@@ -139,6 +143,7 @@ const rows = [
   ['keep-alive req/s', 'kalab / autocannon', m['kalab keep-alive'], m['autocannon keep-alive'], ratio('kalab keep-alive', 'autocannon keep-alive'), 1.0],
   ['keep-alive req/s', 'kalab / wrk', m['kalab keep-alive'], m['wrk keep-alive'], ratio('kalab keep-alive', 'wrk keep-alive'), 0.6],
   ['no-keep-alive conn/s', 'kalab / hey', m['kalab no-keep-alive'], m['hey no-keep-alive'], ratio('kalab no-keep-alive', 'hey no-keep-alive'), 1.0],
+  ['no-keep-alive conn/s', 'kalab --close-by server / hey', m['kalab no-keep-alive, server closes'], m['hey no-keep-alive'], ratio('kalab no-keep-alive, server closes', 'hey no-keep-alive'), 1.0],
 ];
 console.log(`\nnginx (1 worker, CPU ${args['nginx-cpu']}), every client on CPU ${args.cpu}, ${C} connections, ${D} s x ${ROUNDS} rounds (median), kalab -w 1\n`);
 console.log('| metric | pair | kalab | peer | ratio | target |');

@@ -9,7 +9,9 @@ const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 const NS_PORT = 47913;
 
 // Port exhaustion only ever happens inside a private network namespace (DESIGN.md invariant).
-const canUnshare = process.platform === 'linux' && spawnSync('unshare', ['-rn', 'true']).status === 0;
+// Skipped where the platform cannot do it (no user namespaces, read-only /proc/sys), never faked.
+const NS_SETUP = 'ip link set lo up && echo "20000 20999" > /proc/sys/net/ipv4/ip_local_port_range && echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse';
+const canUnshare = process.platform === 'linux' && spawnSync('unshare', ['-rn', 'sh', '-c', NS_SETUP]).status === 0;
 
 const SERVER = `require('node:http').createServer((q, s) => s.end('Hello world')).listen(${NS_PORT}, '127.0.0.1')`;
 

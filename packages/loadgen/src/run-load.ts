@@ -91,6 +91,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     const agg = new Aggregate();
     const sampler = new HostSampler();
     let readyCount = 0;
+    const finalized = new Set<number>();
+    let allFinal: () => void = () => {};
+    const finals = new Promise<void>((r) => {
+      allFinal = r;
+    });
     let startedAt = Date.now();
     let startedPerf = performance.now();
     let allReady: () => void = () => {};
@@ -103,7 +108,13 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       port1.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
           if (++readyCount === slices.length) allReady();
-        } else agg.add(m);
+        } else {
+          agg.add(m);
+          if (m.final) {
+            finalized.add(m.worker);
+            if (finalized.size === slices.length) allFinal();
+          }
+        }
       });
       const task: WorkerTask = { options: o, slice, port: port2 };
       return pool.run(task, { transferList: [port2] as never }) as Promise<StatsEnvelope>;
@@ -142,9 +153,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
           this.emit('tcp-sample', s);
         });
       }, o.tickMs);
-      const finals = await Promise.all(tasks);
+      const results = await Promise.all(tasks);
       const durationMs = performance.now() - startedPerf;
-      for (const f of finals) agg.add(f);
+      // Each worker's last envelope, after its ticks on the same port (bounded wait; the task's result otherwise).
+      await Promise.race([finals, new Promise((r) => setTimeout(r, 2000).unref())]);
+      for (const r of results) if (!finalized.has(r.worker)) agg.add(r);
       await sampler.sample();
       const f = twFirst as { at: number; tw: number } | null;
       const l = twLast as { at: number; tw: number } | null;
@@ -153,7 +166,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       this.emit('done', report);
       return report;
     } catch (err) {
-      this.emit('error', err as Error);
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
       throw err;
     } finally {
       if (ticker) clearInterval(ticker);

@@ -71,7 +71,9 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   if (graceTimer) clearTimeout(graceTimer);
   clearInterval(ticker);
   await engine.close();
+  // The final envelope goes over the same port as the ticks, so it arrives after them.
   const final = stats.envelope(true);
+  port.postMessage(final satisfies WorkerMessage);
   port.close();
   return final;
 }
