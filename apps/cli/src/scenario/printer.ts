@@ -48,7 +48,13 @@ function packetView(o: ScenarioObserved, indent: string, inNamespace: boolean): 
   if (o.resetsOnReusedSocket !== undefined) extra.push(`resets on a reused socket: ${o.resetsOnReusedSocket}`);
   if (o.retries) extra.push(`retried: ${o.retries}`);
   if (o.streams !== undefined) extra.push(`HTTP/2 streams: ${o.streams}`);
-  if (o.exhaustedAfterMs !== undefined) extra.push(`first EADDRNOTAVAIL after ${o.exhaustedAfterMs === null ? '-' : `${o.exhaustedAfterMs} ms`}`);
+  if (o.exhaustedAfterMs !== undefined) {
+    extra.push(
+      o.exhaustedAfterMs === null
+        ? 'no EADDRNOTAVAIL: the range never filled'
+        : `TIME_WAIT filled the range in ${o.exhaustedAfterMs} ms (first EADDRNOTAVAIL)`,
+    );
+  }
   if (o.timeWaitPeak) extra.push(`TIME_WAIT peak ${o.timeWaitPeak}${o.portRangeSize ? ` of ${o.portRangeSize} ports` : ''}`);
   const closedBy = Object.entries(o.serverClosedBy ?? {});
   if (closedBy.length > 0) extra.push(`server ledger, closed by: ${closedBy.map(([k, n]) => `${k} ${n}`).join(', ')}`);

@@ -5,6 +5,7 @@ import type { ScenarioDefinition, ScenarioPhase, ScenarioSetting } from './scena
  * one ecosystem can find the setting in the other.
  */
 export const SETTING_NAMES = {
+  driver: { label: 'client', go: 'http.Client / http.Transport', node: 'see value' },
   requests: { label: 'requests per worker', go: 'for i := 0; i < N; i++ { http.Get(...) }', node: 'a loop of http.get() / request()' },
   concurrency: { label: 'workers', go: 'goroutines', node: 'concurrent async loops' },
   keepAlive: { label: 'keep-alive', go: 'Transport.DisableKeepAlives (inverted)', node: 'new http.Agent({ keepAlive })' },
@@ -42,6 +43,15 @@ function setting(key: SettingKey, value: unknown): ScenarioSetting {
   return { label: names.label, value: show(key, value), go: names.go, node: names.node };
 }
 
+/** The client each driver is, in the lab's words and in Go's and Node's. */
+const CLIENTS: Record<ScenarioPhase['driver'], { value: string; go: string; node: string }> = {
+  'http-pool': { value: 'node:http Agent', go: 'http.Client{Transport: &http.Transport{...}}', node: 'new http.Agent({...}) + http.get()' },
+  exhaustion: { value: 'kalab loadgen --no-keepalive (closes after each response)', go: 'a Transport whose pool keeps nothing for the host', node: 'net.connect() per request, socket.destroy() after it' },
+  h2c: { value: 'one HTTP/2 session', go: 'http2.Transport{AllowHTTP: true} (x/net/http2)', node: 'http2.connect() + session.request()' },
+  undici: { value: 'undici Pool', go: '(none: in net/http any unread body blocks reuse)', node: "new Pool(origin).request()" },
+  race: { value: 'node:http Agent, aimed at the server idle close', go: 'http.Client with IdleConnTimeout 90 s', node: 'http.Agent subclass ignoring Keep-Alive: timeout' },
+};
+
 /** The gap a phase's workers wait between requests: the article's with `faithful`, the short one otherwise. */
 export function phaseGapMs(phase: ScenarioPhase, faithful: boolean): number {
   return faithful && phase.client.faithfulGapMs !== undefined ? phase.client.faithfulGapMs : phase.client.gapMs;
@@ -51,6 +61,7 @@ export function phaseGapMs(phase: ScenarioPhase, faithful: boolean): number {
 export function describePhase(phase: ScenarioPhase, options: { faithful?: boolean } = {}): ScenarioSetting[] {
   const c = phase.client;
   const out: ScenarioSetting[] = [
+    { label: SETTING_NAMES.driver.label, ...CLIENTS[phase.driver] },
     setting('requests', c.requests),
     setting('concurrency', c.concurrency),
     setting('keepAlive', c.keepAlive),
