@@ -125,7 +125,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     clearInterval(ticker);
     env.signal.removeEventListener('abort', onOuterAbort);
   }
-  const { states, settled } = await settledStates(ports);
+  const { states, rows, settled } = await settledStates(ports);
   if (!settled) env.note(`${phase.name}: some connections were still closing when the table was read`);
   const synSent = (await readSnmp()).Tcp.ActiveOpens - synBefore;
   const ledger = await server.close({ graceMs: 0 });
@@ -144,6 +144,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     durationMs,
     timeWaitPeak: Math.max(timeWaitPeak, extras.timeWaitPeak ?? 0, states.client['TIME_WAIT'] ?? 0, states.server['TIME_WAIT'] ?? 0),
     serverClosedBy: Object.fromEntries(Object.entries(ledger.connections.closedBy).filter(([, n]) => n > 0)),
+    sockets: rows,
   };
   if (phase.driver === 'race') {
     observed.resetsOnReusedSocket = counters.resetsOnReusedSocket;

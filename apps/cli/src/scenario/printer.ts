@@ -28,8 +28,17 @@ function settingsTable(settings: ScenarioSetting[], indent: string): string[] {
 const STATE_ORDER = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
 
 function netstatView(o: ScenarioObserved, indent: string): string[] {
+  const rows: string[] = [];
+  const listed = o.sockets ?? [];
+  if (listed.length > 0) {
+    const w = Math.max(...listed.map((s) => s.local.length), 15);
+    for (const s of listed) rows.push(`${indent}tcp  ${pad(s.local, w)}  ${pad(s.remote, w)}  ${s.state}`);
+    const total = [...Object.entries(o.states.client), ...Object.entries(o.states.server)].reduce((n, [st, k]) => (st === 'LISTEN' ? n : n + k), 0);
+    if (total > listed.length) rows.push(`${indent}... ${total - listed.length} more`);
+    rows.push('');
+  }
   const states = STATE_ORDER.filter((st) => (o.states.client[st] ?? 0) > 0 || (o.states.server[st] ?? 0) > 0 || st === 'TIME_WAIT');
-  const rows = [`${indent}${pad('state', 12)}  ${pad('client side', 11)}  server side`];
+  rows.push(`${indent}${pad('state', 12)}  ${pad('client side', 11)}  server side`);
   for (const st of states) rows.push(`${indent}${pad(st, 12)}  ${pad(String(o.states.client[st] ?? 0), 11)}  ${o.states.server[st] ?? 0}`);
   return rows;
 }

@@ -1,4 +1,4 @@
-import { type TcpSocket, readTcpTable } from '@kalab/core';
+import { type TcpSocket, formatEndpoint, readTcpTable } from '@kalab/core';
 
 export interface SideStates {
   client: Record<string, number>;
@@ -18,6 +18,18 @@ export function statesBySide(sockets: readonly TcpSocket[], ports: readonly numb
   return out;
 }
 
+/** Rows shown in the netstat view; the counts cover every socket. */
+export const NETSTAT_ROWS = 12;
+
+/** The first rows on the ports, client side first (as `netstat -n | grep 8080` lists them, listener left out). */
+export function socketRows(sockets: readonly TcpSocket[], ports: readonly number[], max = NETSTAT_ROWS): Array<{ local: string; remote: string; state: string }> {
+  return sockets
+    .filter((s) => s.state !== 'LISTEN' && (ports.includes(s.local.port) || ports.includes(s.remote.port)))
+    .sort((a, b) => Number(ports.includes(a.local.port)) - Number(ports.includes(b.local.port)) || a.local.port - b.local.port || a.remote.port - b.remote.port)
+    .slice(0, max)
+    .map((s) => ({ local: formatEndpoint(s.local), remote: formatEndpoint(s.remote), state: s.state }));
+}
+
 /** States a closing connection passes through; the table has settled when none is left. */
 const TRANSIENT = new Set(['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING']);
 
@@ -26,13 +38,16 @@ const TRANSIENT = new Set(['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', '
  * left), up to `timeoutMs`. The kernel announces no such event, so this polls /proc every
  * 10 ms; on loopback it settles within a few polls.
  */
-export async function settledStates(ports: readonly number[], timeoutMs = 3000): Promise<{ states: SideStates; settled: boolean }> {
+export async function settledStates(
+  ports: readonly number[],
+  timeoutMs = 3000,
+): Promise<{ states: SideStates; rows: ReturnType<typeof socketRows>; settled: boolean }> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const states = statesBySide(await readTcpTable(), ports);
+    const table = await readTcpTable();
+    const states = statesBySide(table, ports);
     const busy = [...Object.entries(states.client), ...Object.entries(states.server)].some(([st, n]) => n > 0 && TRANSIENT.has(st));
-    if (!busy) return { states, settled: true };
-    if (performance.now() >= deadline) return { states, settled: false };
+    if (!busy || performance.now() >= deadline) return { states, rows: socketRows(table, ports), settled: !busy };
     await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -147,6 +147,8 @@ export interface ScenarioObserved {
   streams?: number;
   /** Why the server closed its connections (the server's ledger). */
   serverClosedBy?: Record<string, number>;
+  /** The first rows of the TCP table on the server's ports after the run, like `netstat -n | grep 8080`. */
+  sockets?: Array<{ local: string; remote: string; state: string }>;
   phases?: Record<string, ScenarioObserved>;
 }
 
