@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import {
   type ErrorCode,
   ErrorCodes,
@@ -54,7 +55,7 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
     options.onNote?.(warning);
   }
 
-  const childArgs = [CHILD_URL.pathname, name, ...(faithful ? ['--faithful'] : []), ...(support.ok ? [] : ['--host'])];
+  const childArgs = [fileURLToPath(CHILD_URL), name, ...(faithful ? ['--faithful'] : []), ...(support.ok ? [] : ['--host'])];
   const [cmd, args] = support.ok ? ['unshare', ['-rn', process.execPath, ...childArgs]] : [process.execPath, childArgs];
   const startedAt = performance.now();
   const { observed, sandbox } = await runChild(cmd, args as string[], scenarioBoundMs(def, faithful), options);

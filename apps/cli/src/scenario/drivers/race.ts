@@ -29,8 +29,8 @@ class IdleForeverAgent extends http.Agent {
  * socket and came back fine was early, so the aim moves later; one whose socket was already
  * gone (a new connection) was late, so it moves earlier. The aim settles on the boundary,
  * whatever a busy event loop does to timers; each send adds a little jitter around it.
+ * Each of the `concurrency` sends of a round moves the aim by ROUND_STEP_MS / concurrency.
  */
-/** Per round: each of the `concurrency` sends moves the aim by ROUND_STEP_MS / concurrency. */
 const ROUND_STEP_MS = 3;
 const JITTER_MS = 1.5;
 /** How far the aim may wander from the measured close. */
