@@ -16,7 +16,7 @@ Examples:
   kalab scenario seq-unread-body            10 sequential requests, bodies unread: 10 connections
   kalab scenario seq-read-body --faithful   the same with the article's 1 s between requests
   kalab scenario port-exhaustion --json     { scenario, expected, observed: { connectionsOpened, synSent, timeWait, errors, ... }, pass }
-  kalab scenario --all                      every scenario, one after another (about a minute)
+  kalab scenario --all                      every scenario, one after another (15-30 s), then a summary
 
 Each run happens in a private network namespace (unshare -rn): the TCP table and the kernel's
 SYN counter hold only the lab's own sockets. Exit 1 when a result does not match the expected one.`;
