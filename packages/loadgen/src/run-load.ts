@@ -110,6 +110,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
           if (++readyCount === slices.length) allReady();
         } else {
           agg.add(m);
+          if (!m.final) onFlushed();
           if (m.final) {
             finalized.add(m.worker);
             if (finalized.size === slices.length) allFinal();
@@ -126,9 +127,31 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       },
     );
 
-    let ticker: NodeJS.Timeout | null = null;
     let twFirst: { at: number; tw: number } | null = null;
     let twLast: { at: number; tw: number } | null = null;
+    let ticker: NodeJS.Timeout | null = null;
+    let flushTimer: NodeJS.Timeout | null = null;
+    let awaiting = 0;
+    const emitTick = () => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      const tick = agg.tick(this.runId, startedAt, Date.now());
+      this.emit('tick', tick);
+      // Nothing listening: the first tick saw only refused connects. Stop rather than hammer.
+      if (tick.totals.connectionsOpened === 0 && (tick.errors['ECONNREFUSED'] ?? 0) > 0 && tick.totals.requests === 0) this.stop('unreachable');
+      void sampler.sample().then((s) => {
+        if (!s) return;
+        if (s.ephemeral) {
+          const point = { at: s.at, tw: s.ephemeral.timeWait };
+          twFirst ??= point;
+          twLast = point;
+        }
+        this.emit('tcp-sample', s);
+      });
+    };
+    function onFlushed(): void {
+      if (flushTimer && --awaiting <= 0) emitTick();
+    }
     try {
       await Promise.race([ready, failed]);
       startedAt = Date.now();
@@ -138,20 +161,13 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       if (this.stopReason !== null) for (const p of this.ports) p.postMessage({ type: 'stop', graceMs: STOP_GRACE_MS } satisfies ControlMessage);
       this.emit('start', { runId: this.runId, target: o.target, engine: o.engine, config: configOf(o), workers: slices.length });
       void sampler.sample();
+      // Each tick asks every worker for its envelope and emits once all have answered
+      // (or after a quarter of the interval), so a tick covers the same interval everywhere.
       ticker = setInterval(() => {
-        const tick = agg.tick(this.runId, startedAt, Date.now());
-        this.emit('tick', tick);
-        // Nothing listening: the first tick saw only refused connects. Stop rather than hammer.
-        if (tick.totals.connectionsOpened === 0 && (tick.errors['ECONNREFUSED'] ?? 0) > 0 && tick.totals.requests === 0) this.stop('unreachable');
-        void sampler.sample().then((s) => {
-          if (!s) return;
-          if (s.ephemeral) {
-            const point = { at: s.at, tw: s.ephemeral.timeWait };
-            twFirst ??= point;
-            twLast = point;
-          }
-          this.emit('tcp-sample', s);
-        });
+        if (flushTimer) return;
+        awaiting = slices.length - finalized.size;
+        for (const p of this.ports) p.postMessage({ type: 'flush' } satisfies ControlMessage);
+        flushTimer = setTimeout(emitTick, Math.max(10, o.tickMs / 4));
       }, o.tickMs);
       const results = await Promise.all(tasks);
       const durationMs = performance.now() - startedPerf;
@@ -170,6 +186,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       throw err;
     } finally {
       if (ticker) clearInterval(ticker);
+      if (flushTimer) clearTimeout(flushTimer);
       for (const p of this.ports) p.close();
       await pool.destroy();
     }

@@ -16,7 +16,7 @@ export interface WorkerTask {
 }
 
 /** Main → worker over the task's port. */
-export type ControlMessage = { type: 'go' } | { type: 'stop'; graceMs: number };
+export type ControlMessage = { type: 'go' } | { type: 'stop'; graceMs: number } | { type: 'flush' };
 /** Worker → main over the task's port: 'ready' once its engine exists, then stats envelopes. */
 export type WorkerMessage = { type: 'ready'; worker: number } | StatsEnvelope;
 
@@ -45,11 +45,12 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   const pipelined = options.engine === 'undici' && options.keepAlive && options.consumeBody;
   const driver = new Driver(engine, stats, { slice, perConnection: pipelined ? options.pipelining : 1, durationMs: options.durationMs });
   let grace = DEADLINE_GRACE_MS;
-  let ticker: NodeJS.Timeout | null = null;
 
   const go = new Promise<void>((resolve) => {
     port.on('message', (m: ControlMessage) => {
       if (m.type === 'go') resolve();
+      // The main thread's tick: answer with this interval's envelope (aggregation per tick).
+      else if (m.type === 'flush') port.postMessage(stats.envelope(false) satisfies WorkerMessage);
       else if (m.type === 'stop') {
         grace = m.graceMs;
         resolve();
@@ -60,7 +61,6 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   port.postMessage({ type: 'ready', worker: slice.index } satisfies WorkerMessage);
   await go;
   driver.start();
-  ticker = setInterval(() => port.postMessage(stats.envelope(false)), options.tickMs);
 
   // A duration bound, or a stop: in-flight requests get `grace` ms, then are torn down.
   let graceTimer: NodeJS.Timeout | null = null;
@@ -69,7 +69,6 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   });
   await driver.finished;
   if (graceTimer) clearTimeout(graceTimer);
-  clearInterval(ticker);
   await engine.close();
   // The final envelope goes over the same port as the ticks, so it arrives after them.
   const final = stats.envelope(true);
