@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createMonitor } from '@kalab/monitor';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
@@ -83,6 +84,29 @@ describe('kalab server', () => {
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
     expect(run.stdout()).toContain('ledger: 0 connections opened');
+  });
+
+  it('--monitor publishes the ledger to a monitor (hello with the token, ticks with the requests)', async () => {
+    const monitor = await createMonitor({ port: 0, token: 'sekret' });
+    try {
+      const run = kalab(['server', '--port', '0', '--monitor', monitor.url, '--token', 'sekret']);
+      const [url] = await listening(run);
+      const agent = new http.Agent({ keepAlive: false });
+      for (let i = 0; i < 3; i++) expect(await get(`${url}/`, agent)).toBe('Hello world');
+      const deadline = Date.now() + 15_000;
+      let source: { role: string; totals: { requests: number; connectionsOpened: number } } | undefined;
+      while (Date.now() < deadline) {
+        source = monitor.snapshot().sources.find((s) => s.role === 'server' && s.totals.requests >= 3);
+        if (source) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(source?.totals).toMatchObject({ requests: 3, connectionsOpened: 3 });
+      expect(run.stderr()).toContain(`monitor ${monitor.url} connected`);
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    } finally {
+      await monitor.close();
+    }
   });
 
   it.each([
