@@ -30,6 +30,32 @@ describe('runLoad counts what the server counts', () => {
     expect(report.engine).toBe('undici');
   });
 
+  it('keep-alive against a server that closes every 100 requests: 1000 requests over 2 connections open 10 or 11', async () => {
+    // The two connections share the budget, so one may carry 501 requests (a 6th connection for it).
+    const { report, server } = await load({ maxRequestsPerSocket: 100 }, { connections: 2, requests: 1000, workers: 1 });
+    expect(report.requests.ok).toBe(1000);
+    expect(report.connections.opened).toBeGreaterThanOrEqual(10);
+    expect(report.connections.opened).toBeLessThanOrEqual(11);
+    expect(server.connections).toBe(report.connections.opened);
+    expect(report.connections.reusedRequests).toBe(1000 - report.connections.opened);
+  });
+
+  it('-p 4 pipelines 4 requests on each of 2 connections', async () => {
+    const { report, server } = await load({}, { connections: 2, pipelining: 4, requests: 4000, workers: 1 });
+    expect(report.requests.ok).toBe(4000);
+    expect(report.connections.opened).toBe(2);
+    expect(server.connections).toBe(2);
+    expect(server.requests).toBe(4000);
+  });
+
+  it('more workers than requests: -c 10 -n 1 sends exactly 1 request', async () => {
+    const { report, server } = await load({}, { connections: 10, requests: 1, workers: 4 });
+    expect(report.requests.sent).toBe(1);
+    expect(report.requests.ok).toBe(1);
+    expect(server.requests).toBe(1);
+    expect(report.config['workers']).toBe(4);
+  });
+
   it('--no-keepalive -n 2000 opens 2000 connections (lean churn engine)', async () => {
     const { report, server } = await load({}, { connections: 8, requests: 2000, keepAlive: false });
     expect(report.requests.ok).toBe(2000);

@@ -17,6 +17,8 @@ export interface CountingServerOptions {
   /** Delay before answering, per request (ms). */
   delayMs?: () => number;
   h2c?: boolean;
+  /** node:http maxRequestsPerSocket: the server closes each connection after this many. */
+  maxRequestsPerSocket?: number;
 }
 
 /** A tiny loopback server that counts the connections it accepted and the requests it answered. */
@@ -38,6 +40,7 @@ export async function startCountingServer(o: CountingServerOptions = {}): Promis
     s.on('close', () => sockets.delete(s));
     for (const w of waiters.splice(0)) w();
   });
+  if (o.maxRequestsPerSocket) (server as Server).maxRequestsPerSocket = o.maxRequestsPerSocket;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
