@@ -6,6 +6,8 @@ import type { WorkerStats } from './worker-stats.js';
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('\r\nContent-Length:');
+/** One read buffer per worker, shared by every connection (reads are handled synchronously). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 function parseDigits(buf: Buffer, at: number): number {
   let i = at;
@@ -72,11 +74,17 @@ class ChurnRequest {
     done: Done,
   ) {
     this.done = done;
-    const s = connect(localAddress ? { host: p.host, port: p.port, localAddress, noDelay: true } : { host: p.host, port: p.port, noDelay: true });
+    // `onread` hands each read to us in one shared buffer: no Buffer and no stream 'data'
+    // event per read. Bytes kept past the callback (a partial header) are copied.
+    const onread = { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+        this.onData((buf as Buffer).subarray(0, n));
+        return true;
+      },
+    };
+    const s = connect(localAddress ? { host: p.host, port: p.port, localAddress, noDelay: true, onread } : { host: p.host, port: p.port, noDelay: true, onread });
     this.socket = s;
     p.live.add(s);
     s.on('connect', () => this.onConnect());
-    s.on('data', (chunk: Buffer) => this.onData(chunk));
     s.on('error', (err) => {
       this.finish(err);
       this.release();
@@ -97,7 +105,7 @@ class ChurnRequest {
       const buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
       const i = buf.indexOf(CRLFCRLF);
       if (i < 0) {
-        this.buf = buf;
+        this.buf = this.buf === null ? Buffer.from(buf) : buf;
         return;
       }
       this.buf = null;
@@ -120,7 +128,8 @@ class ChurnRequest {
       tail = this.tail === null ? chunk : Buffer.concat([this.tail, chunk]);
     }
     this.received = body;
-    if (this.length === -1) this.tail = tail.length > 5 ? tail.subarray(tail.length - 5) : tail;
+    // A copy: `tail` may point into the shared read buffer.
+    if (this.length === -1) this.tail = Buffer.from(tail.subarray(Math.max(0, tail.length - 5)));
     if ((this.length >= 0 && body >= this.length) || (this.length === -1 && tail.length >= 5 && tail.subarray(tail.length - 5).equals(CHUNKED_END))) {
       this.finish(null);
       // The client closes first: its side of the connection goes to TIME_WAIT.

@@ -65,6 +65,17 @@ describe('runLoad counts what the server counts', () => {
     expect(report.config['transport']).toMatch(/churn/);
   });
 
+  it('--no-keepalive reads chunked and 1 MiB responses to their end', async () => {
+    const chunked = await load({ chunked: true }, { connections: 4, requests: 200, keepAlive: false, workers: 1 });
+    expect(chunked.report.requests.ok).toBe(200);
+    expect(chunked.report.requests.failed).toBe(0);
+    await server?.close();
+    server = null;
+    const big = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { connections: 4, requests: 40, keepAlive: false, workers: 1 });
+    expect(big.report.requests.ok).toBe(40);
+    expect(big.report.connections.opened).toBe(40);
+  });
+
   it('--no-keepalive --close-by server says Connection: close and still opens one connection per request', async () => {
     const { report, server } = await load({}, { connections: 4, requests: 500, keepAlive: false, closeBy: 'server', workers: 1 });
     expect(report.requests.ok).toBe(500);

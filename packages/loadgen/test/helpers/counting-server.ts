@@ -17,6 +17,8 @@ export interface CountingServerOptions {
   /** Delay before answering, per request (ms). */
   delayMs?: () => number;
   h2c?: boolean;
+  /** Answer with Transfer-Encoding: chunked (two writes). */
+  chunked?: boolean;
   /** node:http maxRequestsPerSocket: the server closes each connection after this many. */
   maxRequestsPerSocket?: number;
 }
@@ -30,7 +32,11 @@ export async function startCountingServer(o: CountingServerOptions = {}): Promis
   const handler = (_req: IncomingMessage | unknown, res: ServerResponse | { end(b: unknown): void }) => {
     state.requests++;
     const d = o.delayMs?.() ?? 0;
-    if (d > 0) setTimeout(() => res.end(body as never), d);
+    if (o.chunked) {
+      const r = res as ServerResponse;
+      r.write('Hello ');
+      setImmediate(() => r.end('world'));
+    } else if (d > 0) setTimeout(() => res.end(body as never), d);
     else res.end(body as never);
   };
   const server: Server | Http2Server = o.h2c ? createH2Server({}, handler as never) : createServer({ keepAliveTimeout: 60_000 }, handler as never);
