@@ -107,7 +107,7 @@ export const TcpSampleSchema = z.object({
 /** What a monitor may ask an agent to run. The agent checks it against its own caps. */
 export const RunOptionsSchema = z.object({
   target: z.string().max(2048),
-  engine: z.enum(['undici', 'http', 'h2c']).optional(),
+  engine: z.enum(['undici', 'http', 'h2c', 'net']).optional(),
   connections: z.number().int().min(1).max(100_000).optional(),
   requests: z.number().int().min(1).optional(),
   durationMs: z.number().int().min(1).optional(),

@@ -23,7 +23,7 @@ export const ConnectMsSchema = z.object({ mean: ms, p50: ms, p99: ms, max: ms })
 export const ReportSchema = z.object({
   schema: z.literal(REPORT_SCHEMA_ID),
   target: z.string().max(2048),
-  engine: z.enum(['undici', 'http', 'h2c']),
+  engine: z.enum(['undici', 'http', 'h2c', 'net']),
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
   requests: z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count }),
