@@ -33,6 +33,7 @@ export function transportOf(o: ResolvedOptions): string {
   if (o.engine === 'http') return 'node:http Agent';
   if (o.engine === 'h2c') return 'node:http2';
   if (!o.keepAlive) return 'net (lean churn engine)';
+  if (o.engine === 'net') return 'net (lean keep-alive engine)';
   if (!o.consumeBody) return 'undici Pool, request() bodies never read';
   return o.rate !== null ? 'undici Pool' : 'undici Client per connection';
 }

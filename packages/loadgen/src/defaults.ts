@@ -30,5 +30,5 @@ export function defaultWorkers(connections: number, engine: string): number {
   return Math.max(1, Math.min(availableParallelism(), connections));
 }
 
-export const ENGINES = ['undici', 'http', 'h2c'] as const;
+export const ENGINES = ['undici', 'http', 'h2c', 'net'] as const;
 export type EngineName = (typeof ENGINES)[number];

@@ -95,7 +95,8 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   const keepAlive = o.keepAlive ?? DEFAULTS.keepAlive;
   const consumeBody = o.consumeBody ?? DEFAULTS.consumeBody;
   const pipelining = int(FLAGS.pipelining, o.pipelining ?? DEFAULTS.pipelining, 1, 1024);
-  if (pipelining > 1 && engine !== 'undici') throw new BadOptionError(FLAGS.pipelining, `${FLAGS.pipelining} needs --engine undici (got ${engine})`);
+  if (pipelining > 1 && engine !== 'undici' && engine !== 'net') throw new BadOptionError(FLAGS.pipelining, `${FLAGS.pipelining} needs --engine undici or net (got ${engine})`);
+  if (engine === 'net' && !consumeBody) throw new BadOptionError('--no-consume-body', '--no-consume-body needs --engine undici or http (the net engine must read each response to find the next)');
   if (!keepAlive && engine === 'h2c') throw new BadOptionError('--no-keepalive', '--no-keepalive does not apply to --engine h2c (one session carries every stream)');
   const maxIdle = int(FLAGS.maxIdle, o.maxIdle ?? DEFAULTS.maxIdle, 0, 1_000_000);
   const localAddresses = o.localAddresses ?? [];

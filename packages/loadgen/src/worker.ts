@@ -4,6 +4,7 @@ import { type Engine, type EngineContext, type WorkerSlice, localAddressRing } f
 import { createChurnEngine } from './engine-churn.js';
 import { createH2cEngine } from './engine-h2c.js';
 import { createHttpEngine } from './engine-http.js';
+import { createNetEngine } from './engine-net.js';
 import { createUndiciEngine } from './engine-undici.js';
 import type { ResolvedOptions } from './options.js';
 import { type StatsEnvelope, WorkerStats } from './worker-stats.js';
@@ -27,8 +28,9 @@ export function createEngine(ctx: EngineContext): Engine {
   const { engine, keepAlive } = ctx.options;
   if (engine === 'http') return createHttpEngine(ctx);
   if (engine === 'h2c') return createH2cEngine(ctx);
-  // Without keep-alive, the default engine hands over to the lean churn engine.
-  return keepAlive ? createUndiciEngine(ctx) : createChurnEngine(ctx);
+  // Without keep-alive, undici and net hand over to the lean churn engine.
+  if (!keepAlive) return createChurnEngine(ctx);
+  return engine === 'net' ? createNetEngine(ctx) : createUndiciEngine(ctx);
 }
 
 /** The piscina task: run this worker's slice and return its final stats. */
@@ -42,7 +44,7 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
     stats,
     nextLocalAddress: localAddressRing(options.localAddresses, slice.index),
   });
-  const pipelined = options.engine === 'undici' && options.keepAlive && options.consumeBody;
+  const pipelined = (options.engine === 'undici' || options.engine === 'net') && options.keepAlive && options.consumeBody;
   const driver = new Driver(engine, stats, { slice, perConnection: pipelined ? options.pipelining : 1, durationMs: options.durationMs });
   let grace = DEADLINE_GRACE_MS;
 

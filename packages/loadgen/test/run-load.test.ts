@@ -108,6 +108,45 @@ describe('runLoad counts what the server counts', () => {
   });
 });
 
+describe('--engine net (lean keep-alive)', () => {
+  it('-c 8 -n 20000 opens 8 connections', async () => {
+    const { report, server } = await load({}, { engine: 'net', connections: 8, requests: 20_000 });
+    expect(report.engine).toBe('net');
+    expect(report.requests.ok).toBe(20_000);
+    expect(server.requests).toBe(20_000);
+    expect(report.connections.opened).toBe(8);
+    expect(server.connections).toBe(8);
+    expect(report.connections.reusedRequests).toBe(20_000 - 8);
+  });
+
+  it('reconnects when the server closes every 100 requests, pipelines, reads chunked and 1 MiB bodies', async () => {
+    const closing = await load({ maxRequestsPerSocket: 100 }, { engine: 'net', connections: 2, requests: 1000, workers: 1 });
+    expect(closing.report.requests.ok).toBe(1000);
+    expect(closing.report.requests.failed).toBe(0);
+    expect(closing.server.connections).toBe(closing.report.connections.opened);
+    expect(closing.report.connections.opened).toBeGreaterThanOrEqual(10);
+    await server?.close();
+    const piped = await load({}, { engine: 'net', connections: 2, pipelining: 8, requests: 4000, workers: 1 });
+    expect(piped.report.requests.ok).toBe(4000);
+    expect(piped.report.connections.opened).toBe(2);
+    await server?.close();
+    const chunked = await load({ chunked: true }, { engine: 'net', connections: 2, requests: 500, workers: 1 });
+    expect(chunked.report.requests.ok).toBe(500);
+    expect(chunked.report.connections.opened).toBe(2);
+    await server?.close();
+    const big = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { engine: 'net', connections: 2, requests: 40, workers: 1 });
+    expect(big.report.requests.ok).toBe(40);
+    expect(big.report.connections.opened).toBe(2);
+  });
+
+  it('-R paces it over its connections', async () => {
+    const { report, server } = await load({}, { engine: 'net', connections: 4, requests: 200, rate: 400, workers: 1 });
+    expect(report.requests.ok).toBe(200);
+    expect(report.connections.opened).toBeLessThanOrEqual(4);
+    expect(server.connections).toBe(report.connections.opened);
+  });
+});
+
 describe('unread bodies', () => {
   it('--engine http --no-consume-body: 10 sequential requests open 10 connections', async () => {
     const { report, server } = await load({}, { engine: 'http', connections: 1, requests: 10, consumeBody: false });

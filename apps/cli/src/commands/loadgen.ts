@@ -25,7 +25,7 @@ export function registerLoadgen(program: Command): void {
     .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
-    .option('--engine <name>', 'undici | http | h2c', 'undici')
+    .option('--engine <name>', 'undici | http | h2c | net (lean raw HTTP/1.1)', 'undici')
     .option('--no-keepalive', 'one connection per request (lean churn engine unless --engine http)')
     .option('--close-by <side>', 'with --no-keepalive: client (default; client holds TIME_WAIT) or server (sends Connection: close, as hey)')
     .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')

@@ -1,0 +1,159 @@
+import { type Socket, connect } from 'node:net';
+import type { Done, Engine, EngineContext } from './engine.js';
+import { targetParts } from './engine.js';
+import { Http1ResponseParser } from './http1-parser.js';
+import type { WorkerStats } from './worker-stats.js';
+
+/** One read buffer per worker, shared by every connection (reads are handled synchronously). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The lean keep-alive engine (`--engine net`): `-c` raw `net` connections per run, a
+ * request buffer built once, `-p` requests in flight on each, and a minimal HTTP/1.1
+ * response parser (status, Content-Length / chunked / until close, Connection). No
+ * request objects, no header parsing beyond framing: what wrk does, in Node. A connection
+ * the server closes (or announces `Connection: close` on) is replaced on the next request.
+ */
+export function createNetEngine(ctx: EngineContext): Engine {
+  const { host, port, path, hostHeader } = targetParts(ctx.url);
+  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`, 'latin1');
+  const conns = Array.from({ length: ctx.slice.connections }, () => new LeanConnection(host, port, request, ctx.stats, ctx.nextLocalAddress));
+  let rr = 0;
+  return {
+    send(slot: number, done: Done): void {
+      if (slot >= 0) {
+        conns[slot % conns.length]!.send(done);
+        return;
+      }
+      // Open model: the connection with the fewest requests in flight, round-robin among equals.
+      let best = conns[rr]!;
+      for (let k = 1; k < conns.length && best.inFlight > 0; k++) {
+        const c = conns[(rr + k) % conns.length]!;
+        if (c.inFlight < best.inFlight) best = c;
+      }
+      rr = (rr + 1) % conns.length;
+      best.send(done);
+    },
+    async close(): Promise<void> {
+      for (const c of conns) c.destroy();
+    },
+  };
+}
+
+class LeanConnection {
+  private socket: Socket | null = null;
+  /** Callbacks of the requests written on the current socket, oldest first. */
+  private pending: Done[] = [];
+  private head = 0;
+  private requestsOnSocket = 0;
+  /** The server said Connection: close (or the body ran to the close): no more requests on this socket. */
+  private spent = false;
+  private parser: Http1ResponseParser | null = null;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly request: Buffer,
+    private readonly stats: WorkerStats,
+    private readonly nextLocalAddress: () => string | undefined,
+  ) {}
+
+  get inFlight(): number {
+    return this.pending.length - this.head;
+  }
+
+  send(done: Done): void {
+    if (this.socket === null || this.spent) this.open();
+    if (this.requestsOnSocket++ > 0) this.stats.c.reusedRequests++;
+    this.pending.push(done);
+    this.socket!.write(this.request);
+  }
+
+  destroy(): void {
+    this.socket?.destroy();
+  }
+
+  private open(): void {
+    // A spent socket keeps its own requests; they finish (or fail) on it.
+    if (this.socket !== null) this.detach(this.socket);
+    const t0 = performance.now();
+    const localAddress = this.nextLocalAddress();
+    // One parser per socket: responses of a replaced socket can never reach the new one's requests.
+    const parser = new Http1ResponseParser((status, keepAlive) => {
+      if (this.socket === s) this.onResponse(status, keepAlive);
+    });
+    const onread = {
+      buffer: READ_BUFFER,
+      callback: (n: number, buf: Uint8Array) => {
+        if (this.socket === s) this.onData(parser, (buf as Buffer).subarray(0, n));
+        return true;
+      },
+    };
+    const s = connect(localAddress ? { host: this.host, port: this.port, localAddress, noDelay: true, onread } : { host: this.host, port: this.port, noDelay: true, onread });
+    let connected = false;
+    s.once('connect', () => {
+      connected = true;
+      this.stats.opened((performance.now() - t0) * 1000);
+    });
+    s.on('error', (err) => this.onGone(s, err));
+    s.on('end', () => this.onGone(s, null));
+    s.once('close', () => {
+      if (connected) this.stats.closed();
+      this.onGone(s, null);
+    });
+    this.socket = s;
+    this.spent = false;
+    this.requestsOnSocket = 0;
+    this.pending = [];
+    this.head = 0;
+    this.parser = parser;
+  }
+
+  /** Leaves an old socket to close by itself; requests still on it are failed. */
+  private detach(s: Socket): void {
+    this.failAll(Object.assign(new Error('the server closed the connection'), { code: 'ECONNRESET' }));
+    s.destroy();
+  }
+
+  private onData(parser: Http1ResponseParser, chunk: Buffer): void {
+    try {
+      parser.execute(chunk);
+    } catch (err) {
+      this.failAll(err as Error);
+      this.socket?.destroy();
+      this.socket = null;
+    }
+  }
+
+  private onResponse(status: number, keepAlive: boolean): void {
+    const done = this.pending[this.head];
+    if (done === undefined) return;
+    this.pending[this.head++] = undefined as unknown as Done;
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    if (!keepAlive) this.spent = true;
+    done(null, status);
+  }
+
+  private onGone(s: Socket, err: Error | null): void {
+    if (this.socket !== s) return;
+    if (err === null && this.parser !== null && this.parser.end() && this.inFlight === 0) {
+      this.socket = null;
+      s.destroy();
+      return;
+    }
+    this.socket = null;
+    this.failAll(err ?? Object.assign(new Error('the server closed the connection with requests in flight'), { code: 'ECONNRESET' }));
+    s.destroy();
+  }
+
+  private failAll(err: Error): void {
+    const list = this.pending;
+    const from = this.head;
+    this.pending = [];
+    this.head = 0;
+    for (let i = from; i < list.length; i++) list[i]!(err, 0);
+  }
+}
