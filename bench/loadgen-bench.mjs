@@ -7,6 +7,7 @@
 // Every tool runs pinned to the same CPU (taskset -c CPU) with the same connections, and
 // the tools alternate within each round so that noise from other processes on the machine
 // (this one is shared) spreads over all of them. The table shows the median of the rounds.
+// kalab runs twice with keep-alive: the default engine (undici) and --engine net.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -93,6 +94,10 @@ const runs = {
     const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--json']).trim().split('\n').at(-1));
     return r.requests.completed / (r.durationMs / 1000);
   },
+  'kalab --engine net keep-alive': (url) => {
+    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--engine', 'net', '--json']).trim().split('\n').at(-1));
+    return r.requests.completed / (r.durationMs / 1000);
+  },
   'autocannon keep-alive': (url) => {
     const r = JSON.parse(pinned(process.execPath, [AUTOCANNON, '-c', String(C), '-d', String(D), '--json', url]));
     return r.requests.total / r.duration;
@@ -140,8 +145,10 @@ const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(
 /** Per-round ratios (the tools of one round ran back to back), then their median. */
 const ratio = (a, b) => median(results[a].map((v, i) => v / results[b][i]));
 const rows = [
-  ['keep-alive req/s', 'kalab / autocannon', m['kalab keep-alive'], m['autocannon keep-alive'], ratio('kalab keep-alive', 'autocannon keep-alive'), 1.0],
-  ['keep-alive req/s', 'kalab / wrk', m['kalab keep-alive'], m['wrk keep-alive'], ratio('kalab keep-alive', 'wrk keep-alive'), 0.6],
+  ['keep-alive req/s', 'kalab (undici) / autocannon', m['kalab keep-alive'], m['autocannon keep-alive'], ratio('kalab keep-alive', 'autocannon keep-alive'), 1.0],
+  ['keep-alive req/s', 'kalab (undici) / wrk', m['kalab keep-alive'], m['wrk keep-alive'], ratio('kalab keep-alive', 'wrk keep-alive'), 0.6],
+  ['keep-alive req/s', 'kalab --engine net / autocannon', m['kalab --engine net keep-alive'], m['autocannon keep-alive'], ratio('kalab --engine net keep-alive', 'autocannon keep-alive'), 1.0],
+  ['keep-alive req/s', 'kalab --engine net / wrk', m['kalab --engine net keep-alive'], m['wrk keep-alive'], ratio('kalab --engine net keep-alive', 'wrk keep-alive'), 0.6],
   ['no-keep-alive conn/s', 'kalab / hey', m['kalab no-keep-alive'], m['hey no-keep-alive'], ratio('kalab no-keep-alive', 'hey no-keep-alive'), 1.0],
   ['no-keep-alive conn/s', 'kalab --close-by server / hey', m['kalab no-keep-alive, server closes'], m['hey no-keep-alive'], ratio('kalab no-keep-alive, server closes', 'hey no-keep-alive'), 1.0],
 ];
