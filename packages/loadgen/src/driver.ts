@@ -26,6 +26,7 @@ export class Driver {
   private stopped = false;
   private abandoned = false;
   private inFlight = 0;
+  private readonly slots: Slot[] = [];
   private deferred = 0;
   private timer: NodeJS.Timeout | null = null;
   // Open model.
@@ -64,8 +65,10 @@ export class Driver {
     }
     if (this.o.slice.rate !== null) this.schedule();
     else {
-      const slots = this.o.slice.connections * this.o.perConnection;
-      for (let i = 0; i < slots; i++) this.kick(i % this.o.slice.connections);
+      // Slot i rides connection i % connections (engines map it): `perConnection` slots each.
+      const n = this.o.slice.connections * this.o.perConnection;
+      for (let i = 0; i < n; i++) this.slots.push(new Slot(this, i));
+      for (const slot of this.slots) this.kick(slot);
     }
     this.maybeFinished();
   }
@@ -102,17 +105,31 @@ export class Driver {
     return true;
   }
 
-  private kick(slot: number): void {
+  /** Closed model: the slot's next request. One callback per slot, made once (no closure per request). */
+  kick(slot: Slot): void {
     if (!this.take()) {
       this.maybeFinished();
       return;
     }
-    this.send(slot, performance.now(), (err) => {
+    this.inFlight++;
+    this.stats.c.sent++;
+    slot.start = performance.now();
+    this.engine.send(slot.index, slot.done);
+  }
+
+  /** Closed model: a slot's request ended. */
+  slotDone(slot: Slot, err: Error | null, status: number): void {
+    this.inFlight--;
+    if (this.abandoned) return;
+    if (err) {
+      this.stats.failed(err);
       // After a failure, go on from a fresh stack: undici is still unwinding its queue, and
       // refused or unbindable connects would otherwise spin synchronously.
-      if (err) this.defer(() => this.kick(slot));
-      else this.kick(slot);
-    });
+      this.defer(() => this.kick(slot));
+    } else {
+      this.stats.response(status, (performance.now() - slot.start) * 1000);
+      this.kick(slot);
+    }
   }
 
   private send(slot: number, start: number, after: Done): void {
@@ -173,5 +190,17 @@ export class Driver {
       this.timer = null;
       this.resolve();
     }
+  }
+}
+
+/** A closed-model slot: one request in flight at a time, its callback bound once. */
+class Slot {
+  start = 0;
+  readonly done: Done;
+  constructor(
+    driver: Driver,
+    readonly index: number,
+  ) {
+    this.done = (err, status) => driver.slotDone(this, err, status);
   }
 }

@@ -52,6 +52,7 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const dispatchOpts: Dispatcher.DispatchOptions = { origin, path, method: 'GET' };
   let clients: Client[] = [];
   let states: ClientState[] = [];
+  const handlers: BareHandler[] = [];
   let pool: Pool | null = null;
   if (!consume) {
     pool = new Pool(origin, { connections: null, pipelining: 1, connect });
@@ -85,8 +86,14 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
       }
       if (pool) pool.dispatch(dispatchOpts, new BareHandler(done, null));
       else {
+        // Closed model: a slot has one request in flight at a time, so its handler is reused.
         const i = slot % clients.length;
-        clients[i]!.dispatch(dispatchOpts, new BareHandler(done, states[i]!));
+        let h = handlers[slot];
+        if (h === undefined || h.busy) {
+          h = new BareHandler(done, states[i]!);
+          handlers[slot] = h;
+        } else h.reuse(done);
+        clients[i]!.dispatch(dispatchOpts, h);
       }
     },
     async close(): Promise<void> {
@@ -112,6 +119,14 @@ class BareHandler implements Dispatcher.DispatchHandler {
   constructor(done: Done, client: ClientState | null) {
     this.done = done;
     this.client = client;
+  }
+  /** True until the request this handler serves has ended. */
+  get busy(): boolean {
+    return this.done !== null;
+  }
+  reuse(done: Done): void {
+    this.done = done;
+    this.status = 0;
   }
   /** Called as the request is written to a connected socket. */
   onConnect(): void {
