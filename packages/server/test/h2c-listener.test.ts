@@ -66,6 +66,15 @@ describe('h2c listener: sessions are connections, streams are requests, same led
     expect(lab.stats().connections.closedBy.idleTimeout).toBe(1);
   });
 
+  it('shutdown ends an idle session with GOAWAY, closed by the server', async () => {
+    const lab = await startLab({ h2cPort: 0 });
+    const session = http2.connect(lab.address().h2cUrl!);
+    onCleanup(() => session.destroy());
+    await request(session);
+    const stats = await lab.close({ graceMs: 2000 });
+    expect(stats.connections).toMatchObject({ opened: 1, open: 0, closed: 1, closedBy: { server: 1 } });
+  });
+
   it('an HTTP/1.1 request on the h2c port is recorded as an error and the listener stays up', async () => {
     const lab = await startLab({ h2cPort: 0 });
     await fetch(lab.address().h2cUrl!).catch(() => undefined);
