@@ -47,14 +47,16 @@ export function findingsFor(input: FindingInput): Finding[] {
   const opened = input.connectionsOpened ?? 0;
   const rpc = opened > 0 ? requests / opened : 0;
 
-  const addrNotAvail = errors['EADDRNOTAVAIL'] ?? 0;
+  // A connect() that picks its own port fails with EADDRNOTAVAIL when the range is full; one
+  // bound first to a chosen source address (--local-address) fails with EADDRINUSE instead.
+  const addrNotAvail = (errors['EADDRNOTAVAIL'] ?? 0) + (errors['EADDRINUSE'] ?? 0);
   if (addrNotAvail > 0) {
     const range = input.ephemeralRange;
     const where = range ? ` (${range[0]}–${range[1]}, ${fmt(rangeSize(range))} ports)` : '';
     out.push({
       id: 'ephemeral-ports-exhausted',
       severity: 'error',
-      message: `connect() failed with EADDRNOTAVAIL ${fmt(addrNotAvail)} times: the ephemeral port range${where} is exhausted, mostly by sockets in TIME_WAIT. Reuse connections (keep-alive), spread source addresses (--local-address) or widen ip_local_port_range.`,
+      message: `connect() failed with ${errors['EADDRINUSE'] ? 'EADDRNOTAVAIL/EADDRINUSE' : 'EADDRNOTAVAIL'} ${fmt(addrNotAvail)} times: the ephemeral port range${where} is exhausted, mostly by sockets in TIME_WAIT. Reuse connections (keep-alive), spread source addresses (--local-address) or widen ip_local_port_range.`,
     });
   }
 

@@ -21,6 +21,12 @@ describe('findingsFor', () => {
     expect(f[0]!.message).toContain('40000–40999, 1,000 ports');
   });
 
+  it('treats EADDRINUSE of connections bound to a source address as exhaustion too', () => {
+    const f = findingsFor({ errors: { EADDRINUSE: 7 } });
+    expect(f.map((x) => x.id)).toEqual(['ephemeral-ports-exhausted']);
+    expect(f[0]!.message).toMatch(/^connect\(\) failed with EADDRNOTAVAIL\/EADDRINUSE 7 times/);
+  });
+
   it('blames a small idle pool when connections churn under concurrency', () => {
     const f = findingsFor({ requests: 100, connectionsOpened: 63, connections: 10, maxIdle: 2 });
     expect(f.map((x) => x.id)).toEqual(['idle-pool-too-small']);
