@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
 import { MONITOR_DEFAULTS, type MonitorOptions, createMonitor, formatRecording, readRecording } from '@kalab/monitor';
 import { action } from '../cli-error.js';
+import { waitForSignal } from '../signals.js';
 
 interface MonitorFlags {
   listen: string;
@@ -39,18 +40,6 @@ export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
   }
   if (flags.hostName !== undefined) o.hostName = flags.hostName;
   return o;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 export function registerMonitor(program: Command): void {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
 import { createLabServer, formatLedgerSummary, type LabServerOptions, MonitorReporter, SERVER_DEFAULTS } from '@kalab/server';
 import { action } from '../cli-error.js';
+import { waitForSignal } from '../signals.js';
 
 interface ServerFlags {
   host: string;
@@ -65,18 +66,6 @@ function renameToFlag(err: unknown): unknown {
     return new BadOptionError(FLAG_OF[err.option]!, message);
   }
   return err;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 export function registerServer(program: Command): void {
