@@ -22,6 +22,7 @@ export function configOf(o: ResolvedOptions): Record<string, unknown> {
     consumeBody: o.consumeBody,
     pipelining: o.pipelining,
     localAddresses: o.localAddresses,
+    timeoutMs: o.timeoutMs,
     ...(o.keepAlive ? {} : { closeBy: o.closeBy }),
     ...(o.scenario ? { scenario: o.scenario } : {}),
     // Which code path carried the requests (docs/loadgen.md, "Engines").

@@ -15,8 +15,15 @@ export const DEFAULTS = {
   maxIdle: 256,
   /** Progress, ticks and host samples. */
   tickMs: 1000,
-  /** Per-connection connect timeout. */
+  /** Per-connection connect timeout (never more than the request timeout). */
   connectTimeoutMs: 10_000,
+  /**
+   * Per-request timeout (`--timeout`, autocannon's default): a request with no complete
+   * response within it fails as ETIMEDOUT and its connection is destroyed.
+   */
+  timeoutMs: 10_000,
+  /** At the end of a run, how long an h2c session may take to close gracefully (GOAWAY, FIN) before it is destroyed. */
+  h2cCloseGraceMs: 1000,
   /** A run whose first tick saw only refused connects and no connection stops early. */
   stopWhenUnreachable: true,
 } as const;

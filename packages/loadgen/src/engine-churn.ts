@@ -2,6 +2,7 @@ import { type Socket, connect } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
 import { Http1ResponseParser } from './http1-parser.js';
+import { Watchdog, timeoutError } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
 /** One read buffer per worker, shared by every connection (reads are handled synchronously). */
@@ -21,16 +22,21 @@ export function createChurnEngine(ctx: EngineContext): Engine {
   const serverCloses = ctx.options.closeBy === 'server';
   // closeBy 'server': say `Connection: close` (RFC 9112 9.3) and let the server close first, as hey and Go's DisableKeepAlives do.
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n${serverCloses ? 'Connection: close\r\n' : ''}\r\n`, 'latin1');
-  const live = new Set<Socket>();
-  // No per-socket timer (a timer per connection costs more than the request): a stalled
-  // connection ends with the run's bound, when the engine is closed.
+  const live = new Set<ChurnRequest>();
+  const timeoutMs = ctx.options.timeoutMs;
+  // --timeout without a timer per connection (one costs more than the request): one coarse
+  // scan per worker over the live requests' start times (taken anyway for the connect time).
+  const watchdog = new Watchdog(timeoutMs, (now) => {
+    for (const r of live) if (now - r.t0 >= timeoutMs) r.expire(timeoutMs);
+  });
   const proto = { host, port, request, stats: ctx.stats, live, serverCloses };
   return {
     send(_slot: number, done: Done): void {
       new ChurnRequest(proto, ctx.nextLocalAddress(), done);
     },
     async close(): Promise<void> {
-      for (const s of live) s.destroy();
+      watchdog.stop();
+      for (const r of live) r.socket.destroy();
       live.clear();
     },
   };
@@ -41,13 +47,13 @@ interface Proto {
   port: number;
   request: Buffer;
   stats: WorkerStats;
-  live: Set<Socket>;
+  live: Set<ChurnRequest>;
   serverCloses: boolean;
 }
 
 class ChurnRequest {
-  private readonly socket: Socket;
-  private readonly t0 = performance.now();
+  readonly socket: Socket;
+  readonly t0 = performance.now();
   private connected = false;
   private done: Done | null;
   private released = false;
@@ -71,7 +77,7 @@ class ChurnRequest {
     };
     const s = connect(localAddress ? { host: p.host, port: p.port, localAddress, noDelay: true, onread } : { host: p.host, port: p.port, noDelay: true, onread });
     this.socket = s;
-    p.live.add(s);
+    p.live.add(this);
     s.on('connect', () => this.onConnect());
     s.on('error', (err) => {
       this.finish(err);
@@ -112,11 +118,17 @@ class ChurnRequest {
     this.release();
   }
 
+  /** --timeout: no complete response in time. Fails as ETIMEDOUT and closes the connection. */
+  expire(timeoutMs: number): void {
+    this.finish(timeoutError(timeoutMs));
+    this.release();
+  }
+
   /** Closes the connection, once. */
   private release(): void {
     if (this.released) return;
     this.released = true;
-    this.p.live.delete(this.socket);
+    this.p.live.delete(this);
     if (this.connected) this.p.stats.closed();
     this.socket.destroy();
   }

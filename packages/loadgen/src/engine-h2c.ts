@@ -1,19 +1,45 @@
 import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
 import { createConnection } from 'node:net';
+import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
+import { Watchdog, timeoutError } from './watchdog.js';
+
+/** A stream in flight, for the --timeout watchdog. */
+interface InFlight {
+  t0: number;
+  session: ClientHttp2Session;
+  finish: Done;
+}
 
 /**
  * h2c engine: one HTTP/2 session over cleartext per worker, `-c` concurrent streams on
  * it. A session that dies is replaced on the next request (and counted as a new connection).
+ * --timeout: a stream with no complete response in time fails as ETIMEDOUT, and so does
+ * every other stream in flight on its session, which is destroyed (a session that leaves a
+ * stream unanswered is treated as a dead connection, as the HTTP/1.1 engines treat theirs).
+ * At the end of the run sessions close gracefully (GOAWAY, then FIN) within a bounded wait.
  */
 export function createH2cEngine(ctx: EngineContext): Engine {
   const { options, stats } = ctx;
   const { host, port, path } = targetParts(ctx.url);
   const consume = options.consumeBody;
+  const timeoutMs = options.timeoutMs;
   let session: ClientHttp2Session | null = null;
   let streams = 0;
   const sessions = new Set<ClientHttp2Session>();
+  const inFlight = new Set<InFlight>();
+
+  const watchdog = new Watchdog(timeoutMs, (now) => {
+    for (const r of inFlight) {
+      if (now - r.t0 < timeoutMs) continue;
+      const dead = r.session;
+      const err = timeoutError(timeoutMs);
+      for (const o of inFlight) if (o.session === dead) o.finish(err, 0);
+      if (session === dead) session = null;
+      dead.destroy();
+    }
+  });
 
   const getSession = (): ClientHttp2Session => {
     if (session && !session.closed && !session.destroyed) return session;
@@ -43,9 +69,11 @@ export function createH2cEngine(ctx: EngineContext): Engine {
   return {
     send(_slot: number, done: Done): void {
       let d: Done | null = done;
+      let rec: InFlight | null = null;
       const finish = (err: Error | null, status: number) => {
         const f = d;
         d = null;
+        if (rec !== null) inFlight.delete(rec);
         f?.(err, status);
       };
       let status = 0;
@@ -54,6 +82,8 @@ export function createH2cEngine(ctx: EngineContext): Engine {
         const s = getSession();
         if (streams++ > 0) stats.c.reusedRequests++;
         st = s.request({ ':path': path, ':method': 'GET' }, { endStream: true });
+        rec = { t0: performance.now(), session: s, finish };
+        inFlight.add(rec);
       } catch (err) {
         queueMicrotask(() => finish(err as Error, 0));
         return;
@@ -73,7 +103,29 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       });
     },
     async close(): Promise<void> {
-      for (const s of sessions) s.destroy();
+      watchdog.stop();
+      await Promise.all([...sessions].map((s) => closeGracefully(s, DEFAULTS.h2cCloseGraceMs)));
     },
   };
+}
+
+/**
+ * session.close() sends GOAWAY, lets open streams end, then ends the socket (FIN) and waits
+ * for the peer's; destroy() right away may send a RST and leave no TIME_WAIT. Bounded: a
+ * session still open after `graceMs` (streams the server never ends, a peer that never
+ * closes) is destroyed.
+ */
+function closeGracefully(s: ClientHttp2Session, graceMs: number): Promise<void> {
+  if (s.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve();
+    }, graceMs);
+    s.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (!s.closed) s.close();
+  });
 }

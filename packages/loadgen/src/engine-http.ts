@@ -2,6 +2,7 @@ import { Agent, type IncomingMessage, request } from 'node:http';
 import { type Socket, type TcpNetConnectOpts, createConnection } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
+import { timeoutError } from './watchdog.js';
 
 const kUsed = Symbol('kalab.used');
 
@@ -38,7 +39,9 @@ export function createHttpEngine(ctx: EngineContext): Engine {
     return s;
   };
 
-  const reqOpts = { agent, host, port, path, method: 'GET', timeout: options.connectTimeoutMs };
+  // --timeout through node's own socket timeout (no timer of ours): the request's socket
+  // idle for timeoutMs (connect included) fails the request as ETIMEDOUT and is destroyed.
+  const reqOpts = { agent, host, port, path, method: 'GET', timeout: options.timeoutMs };
   return {
     send(_slot: number, done: Done): void {
       let d: Done | null = done;
@@ -65,7 +68,7 @@ export function createHttpEngine(ctx: EngineContext): Engine {
         res.resume();
       });
       req.on('error', (err) => finish(err, 0));
-      req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () => req.destroy(timeoutError(options.timeoutMs)));
       req.end();
     },
     async close(): Promise<void> {

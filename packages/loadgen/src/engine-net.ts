@@ -2,6 +2,7 @@ import { type Socket, connect } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
 import { Http1ResponseParser } from './http1-parser.js';
+import { ProgressMark, Watchdog, timeoutError } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
 /** One read buffer per worker, shared by every connection (reads are handled synchronously). */
@@ -19,6 +20,11 @@ export function createNetEngine(ctx: EngineContext): Engine {
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`, 'latin1');
   const conns = Array.from({ length: ctx.slice.connections }, () => new LeanConnection(host, port, request, ctx.stats, ctx.nextLocalAddress));
   let rr = 0;
+  // --timeout: one coarse scan per worker; a connection with no response for the timeout is destroyed.
+  const timeoutMs = ctx.options.timeoutMs;
+  const watchdog = new Watchdog(timeoutMs, (now) => {
+    for (const c of conns) c.checkTimeout(now, timeoutMs);
+  });
   return {
     send(slot: number, done: Done): void {
       if (slot >= 0) {
@@ -35,6 +41,7 @@ export function createNetEngine(ctx: EngineContext): Engine {
       best.send(done);
     },
     async close(): Promise<void> {
+      watchdog.stop();
       for (const c of conns) c.destroy();
     },
   };
@@ -49,6 +56,9 @@ class LeanConnection {
   /** The server said Connection: close (or the body ran to the close): no more requests on this socket. */
   private spent = false;
   private parser: Http1ResponseParser | null = null;
+  /** Requests ended on this connection, ever (responses and failures): the watchdog's progress mark. */
+  private settled = 0;
+  private readonly mark = new ProgressMark();
 
   constructor(
     private readonly host: string,
@@ -71,6 +81,19 @@ class LeanConnection {
 
   destroy(): void {
     this.socket?.destroy();
+  }
+
+  /**
+   * --timeout: no response for `timeoutMs` with requests in flight. Every request on the
+   * socket fails with ETIMEDOUT (those behind the oldest could only be answered after it)
+   * and the socket is destroyed ('close' counts it); the next request opens a new one.
+   */
+  checkTimeout(now: number, timeoutMs: number): void {
+    if (!this.mark.expired(now, this.inFlight, this.settled, timeoutMs)) return;
+    const s = this.socket;
+    this.socket = null;
+    this.failAll(timeoutError(timeoutMs));
+    s?.destroy();
   }
 
   private open(): void {
@@ -134,6 +157,7 @@ class LeanConnection {
       this.head = 0;
     }
     if (!keepAlive) this.spent = true;
+    this.settled++;
     done(null, status);
   }
 
@@ -154,6 +178,7 @@ class LeanConnection {
     const from = this.head;
     this.pending = [];
     this.head = 0;
+    this.settled += list.length - from;
     for (let i = from; i < list.length; i++) list[i]!(err, 0);
   }
 }

@@ -18,6 +18,10 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const origin = url.origin;
   const path = `${url.pathname}${url.search}`;
   const base = buildConnector({ timeout: options.connectTimeoutMs });
+  // --timeout through undici's own parser timers (already armed for every request, with
+  // its 300 s defaults): headers within timeoutMs of the request, and no body stall as long.
+  // undici destroys the socket (the connect hook counts the close) and reconnects.
+  const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
 
   // Every connection undici opens goes through here: counted even if no request uses it.
   const connect: buildConnector.connector = (opts, cb) => {
@@ -55,11 +59,11 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const handlers: BareHandler[] = [];
   let pool: Pool | null = null;
   if (!consume) {
-    pool = new Pool(origin, { connections: null, pipelining: 1, connect });
+    pool = new Pool(origin, { connections: null, pipelining: 1, connect, ...timeouts });
   } else if (openModel) {
-    pool = new Pool(origin, { connections: slice.connections, pipelining: options.pipelining, connect });
+    pool = new Pool(origin, { connections: slice.connections, pipelining: options.pipelining, connect, ...timeouts });
   } else {
-    clients = Array.from({ length: slice.connections }, () => new Client(origin, { pipelining: options.pipelining, connect }));
+    clients = Array.from({ length: slice.connections }, () => new Client(origin, { pipelining: options.pipelining, connect, ...timeouts }));
     states = clients.map((c) => {
       const st: ClientState = { stats, generation: 0, used: -1 };
       c.on('connect', () => {

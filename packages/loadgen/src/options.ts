@@ -33,6 +33,12 @@ export interface LoadOptions {
    */
   closeBy?: 'client' | 'server';
   scenario?: string;
+  /**
+   * Per-request timeout (`--timeout`): a request with no complete response within it fails
+   * under `errors.ETIMEDOUT` and its connection is destroyed (a new one carries the next
+   * request). Default DEFAULTS.timeoutMs.
+   */
+  timeoutMs?: number;
   /** Aborting stops the run early; the report still follows (stoppedEarly: 'stopped'). */
   signal?: AbortSignal;
   tickMs?: number;
@@ -56,6 +62,7 @@ export interface ResolvedOptions {
   scenario: string | null;
   tickMs: number;
   connectTimeoutMs: number;
+  timeoutMs: number;
 }
 
 /** The CLI flag of each option, so every message names what the user typed. */
@@ -71,8 +78,12 @@ export const FLAGS = {
   pipelining: '-p',
   localAddresses: '--local-address',
   closeBy: '--close-by',
+  timeoutMs: '--timeout',
   tickMs: 'tickMs',
 } as const;
+
+/** The longest --timeout accepted: a request that may wait longer is a request that hangs. */
+const MAX_TIMEOUT_MS = 3_600_000;
 
 /** Validates once, at the boundary. Throws BadOptionError naming the flag. */
 export function resolveOptions(o: LoadOptions): ResolvedOptions {
@@ -108,6 +119,10 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   if (closeBy !== 'client' && closeBy !== 'server') throw new BadOptionError(FLAGS.closeBy, `${FLAGS.closeBy} must be client or server, got "${closeBy}"`);
   // Never more workers than connections: a worker without a connection would idle.
   const workers = Math.min(o.workers === undefined ? defaultWorkers(connections, engine) : int(FLAGS.workers, o.workers, 1, 256), connections);
+  const timeoutMs = o.timeoutMs ?? DEFAULTS.timeoutMs;
+  if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMEOUT_MS)) {
+    throw new BadOptionError(FLAGS.timeoutMs, `${FLAGS.timeoutMs} must be a duration from 1ms to 1h, got "${String(timeoutMs)}"`);
+  }
   const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, 10, 60_000);
   return {
     target: url.href,
@@ -125,7 +140,8 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     closeBy,
     scenario: o.scenario ?? null,
     tickMs,
-    connectTimeoutMs: DEFAULTS.connectTimeoutMs,
+    connectTimeoutMs: Math.min(DEFAULTS.connectTimeoutMs, timeoutMs),
+    timeoutMs,
   };
 }
 
@@ -148,6 +164,7 @@ export interface LoadgenFlags {
   pipelining?: string;
   localAddress?: string;
   closeBy?: string;
+  timeout?: string;
 }
 
 /** Turns the CLI's strings into LoadOptions; every error names the flag. */
@@ -172,6 +189,7 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
   if (f.maxIdle !== undefined) o.maxIdle = parseInteger(FLAGS.maxIdle, f.maxIdle, 0, 1_000_000);
   if (f.pipelining !== undefined) o.pipelining = parseInteger(FLAGS.pipelining, f.pipelining, 1, 1024);
   if (f.closeBy !== undefined) o.closeBy = f.closeBy as 'client' | 'server';
+  if (f.timeout !== undefined) o.timeoutMs = parseDuration(FLAGS.timeoutMs, f.timeout, 's');
   if (f.localAddress !== undefined) o.localAddresses = f.localAddress.split(',').map((s) => s.trim()).filter(Boolean);
   return o;
 }

@@ -92,12 +92,16 @@ export class WorkerStats {
   }
 }
 
+const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /** errno code (EADDRNOTAVAIL, ECONNRESET...), undici code (UND_ERR_SOCKET...), or the error's name. */
 export function errorCode(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | null;
   if (e && typeof e.code === 'string' && e.code.length > 0) {
     // undici wraps the socket's own errno in `cause`; the errno says more than UND_ERR_SOCKET.
     if (e.code === 'UND_ERR_SOCKET' && typeof e.cause?.code === 'string') return e.cause.code;
+    // --timeout in every engine counts as ETIMEDOUT (undici's own timeout errors included).
+    if (UNDICI_TIMEOUTS.has(e.code)) return 'ETIMEDOUT';
     return e.code.slice(0, 64);
   }
   if (e && typeof e.name === 'string') return e.name.slice(0, 64);

@@ -31,6 +31,7 @@ export function registerLoadgen(program: Command): void {
     .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')
     .option('--no-consume-body', 'never read response bodies (as the article\'s first Go program)')
     .option('-p, --pipelining <n>', 'requests in flight per connection (undici)')
+    .option('--timeout <d>', 'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)')
     .option('--local-address <list>', 'source addresses, comma-separated, used in turn per connection')
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
