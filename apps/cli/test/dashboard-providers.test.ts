@@ -8,6 +8,7 @@ import { startEmbeddedLab } from '../src/dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../src/dashboard/providers/monitor-viewer.js';
 import { type RunEvent, RunController, type RunHooks } from '../src/dashboard/providers/run-controller.js';
 import { DashboardStore } from '../src/dashboard/store.js';
+import { namespaceSupport, runScenario } from '../src/scenario/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -117,6 +118,43 @@ describe('run controller', () => {
     expect(seen.merged.requests).toBe(10);
     expect(seen.sources.some((s) => s.role === 'agent' && s.name === 'dashboard-runs')).toBe(true);
   });
+
+  it('a real scenario forwarded to the monitor shows its latency and rate in the snapshot', async () => {
+    const m = await monitor();
+    const store = new DashboardStore(initialStatus('embedded', m.url));
+    const sandbox = namespaceSupport().ok ? 'auto' : 'host';
+    const rates: number[] = [];
+    const runs = new RunController({
+      store,
+      monitorUrl: m.url,
+      scenarios: {
+        list: () => [{ name: 'seq-read-body' }],
+        run: (name, hooks) =>
+          runScenario(name, {
+            signal: hooks.signal,
+            onNote: hooks.onNote,
+            sandbox,
+            onEvent: (msg) => {
+              if (msg.type === 'tick') rates.push(msg.rates.rps);
+              hooks.onEvent(msg);
+            },
+          }),
+      },
+    });
+    cleanups.push(() => runs.close());
+    await runs.startScenario('seq-read-body');
+    await until('the run to end', () => store.status.run?.state === 'done', 30_000);
+    const seen = await until('the monitor to merge the run\'s latency', () => {
+      const s: Snapshot = m.snapshot();
+      return s.run?.running === false && s.merged.requests === 10 && s.merged.latencyMs.p50 > 0 && s;
+    });
+    expect(seen.merged.latencyMs.max).toBeGreaterThanOrEqual(seen.merged.latencyMs.p50);
+    expect(seen.merged.connectMs.p50).toBeGreaterThan(0);
+    expect(rates.at(-1)).toBeGreaterThan(0);
+    // The run (well under a second) left its rate in the per-second history before its report zeroed it.
+    expect(seen.history.rps.some((r) => r > 0)).toBe(true);
+    expect(seen.sources.find((s) => s.name === 'dashboard-runs')?.rates.rps).toBe(0);
+  }, 40_000);
 
   it('r stops a running scenario, and r again runs it again', async () => {
     const store = new DashboardStore(initialStatus('embedded', 'ws://127.0.0.1:1/ws'));

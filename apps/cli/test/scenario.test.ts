@@ -1,4 +1,4 @@
-import { ErrorCodes, type SourceMessage, type TcpSocket, type TcpState, getScenario } from '@kalab/core';
+import { ErrorCodes, LatencyHistogram, type SourceMessage, type TcpSocket, type TcpState, type Tick, getScenario } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { formatScenarioList, formatScenarioResult, listScenarios, namespaceSupport, runScenario } from '../src/scenario/index.js';
 import { statesBySide } from '../src/scenario/tcp-view.js';
@@ -19,6 +19,31 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
     expect(sample).toMatchObject({ host: 'sandbox:seq-read-body' });
     const report = events.find((e) => e.type === 'run-report');
     expect(report).toMatchObject({ report: { schema: 'kalab.report/v1', connections: { opened: 1, reusedRequests: 9 } } });
+  });
+
+  it('ticks carry the interval\'s latency and connect histograms: together they count every completed request and connection', async () => {
+    const events: SourceMessage[] = [];
+    // On the host loopback when no namespace can be had: the ticks are the same.
+    const r = await runScenario('seq-read-body', { onEvent: (m) => events.push(m), ...(ns.ok ? {} : { sandbox: 'host' as const }) });
+    const ticks = events.filter((e): e is Tick => e.type === 'tick');
+    expect(ticks.length).toBeGreaterThanOrEqual(1);
+    const latency = new LatencyHistogram();
+    const connect = new LatencyHistogram();
+    for (const t of ticks) {
+      if (t.latencyHistogram) latency.merge(LatencyHistogram.decode(t.latencyHistogram));
+      if (t.connectHistogram) connect.merge(LatencyHistogram.decode(t.connectHistogram));
+    }
+    const last = ticks.at(-1)!;
+    expect(r.observed.requests.ok).toBe(10);
+    expect(latency.count).toBe(r.observed.requests.ok);
+    expect(last.totals.requests).toBe(r.observed.requests.ok);
+    expect(connect.count).toBe(r.observed.connectionsOpened);
+    // A run shorter than a second still has a rate: requests / elapsed, not 0.
+    expect(last.rates.rps).toBeGreaterThan(0);
+    // The final tick comes before the report, so a monitor merges it into the run it ends.
+    expect(events.findIndex((e) => e.type === 'run-report')).toBeGreaterThan(events.indexOf(last));
+    expect(r.observed.latencyMs?.p50).toBeGreaterThan(0);
+    expect(r.observed.latencyMs!.max).toBeGreaterThanOrEqual(r.observed.latencyMs!.p99);
   });
 
   it.skipIf(!ns.ok)('who holds TIME_WAIT: the side that closes first, counted by port side in the namespace table', async () => {

@@ -6,8 +6,8 @@
  *
  *   node child.js NAME [--faithful] [--host]
  */
-import { readEphemeralRange, type ScenarioObserved, type SourceMessage, getScenario, sumObserved } from '@kalab/core';
-import { type PhaseEnv, runPhase } from './phase-runner.js';
+import { getScenario, LatencyHistogram, readEphemeralRange, type SourceMessage, sumObserved } from '@kalab/core';
+import { observedLatency, type PhaseEnv, type PhaseOutcome, runPhase } from './phase-runner.js';
 import { prepareNamespace } from './sandbox.js';
 import type { ChildLine, SandboxInfo } from './types.js';
 
@@ -39,17 +39,22 @@ export async function childMain(argv: string[]): Promise<number> {
     emit: (msg: SourceMessage) => send({ t: 'event', msg }),
     note: (text: string) => send({ t: 'note', text }),
   };
-  const phases: Record<string, ScenarioObserved> = {};
+  const phases: Record<string, PhaseOutcome['observed']> = {};
+  const latency = new LatencyHistogram();
   for (const [index, phase] of def.phases.entries()) {
     if (stop.signal.aborted) break;
-    const observed = await runPhase(phase, index, env);
-    phases[phase.name] = observed;
-    send({ t: 'phase', name: phase.name, observed });
+    const outcome = await runPhase(phase, index, env);
+    phases[phase.name] = outcome.observed;
+    latency.merge(outcome.latency);
+    send({ t: 'phase', name: phase.name, observed: outcome.observed });
   }
   const parts = Object.values(phases);
   const range = await readEphemeralRange().catch(() => null);
-  const observed: ScenarioObserved =
+  const observed: PhaseOutcome['observed'] =
     parts.length === 1 ? { ...parts[0]! } : { ...sumObserved(parts), timeWaitPeak: Math.max(0, ...parts.map((p) => p.timeWaitPeak ?? 0)), phases };
+  // Over every phase's requests (sumObserved knows only counts).
+  const latencyMs = observedLatency(latency);
+  if (latencyMs) observed.latencyMs = latencyMs;
   if (range) observed.portRangeSize = range[1] - range[0] + 1;
   const sandbox: SandboxInfo = { mode: onHost ? 'host' : 'namespace', portRange: range, tcpTwReuse: await readTwReuse() };
   send({ t: 'result', observed, sandbox });

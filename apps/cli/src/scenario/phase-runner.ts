@@ -1,24 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type LatencyHistogram,
   PROTOCOL_VERSION,
+  phaseGapMs,
   REPORT_SCHEMA_ID,
   type Report,
+  readSnmp,
   type ScenarioDefinition,
   type ScenarioObserved,
   type ScenarioPhase,
   type SourceMessage,
-  phaseGapMs,
-  readSnmp,
   sampleTcp,
 } from '@kalab/core';
 import { createLabServer } from '@kalab/server';
-import { type Driver, type DriverContext, PhaseCounters } from './drivers/driver.js';
+import { type Driver, type DriverContext, PhaseCounters, RateMarks } from './drivers/driver.js';
 import { h2cDriver } from './drivers/h2c.js';
 import { httpPoolDriver } from './drivers/http-pool.js';
 import { loadgenDriver } from './drivers/loadgen.js';
 import { raceDriver } from './drivers/race.js';
 import { undiciBodyDriver } from './drivers/undici-body.js';
 import { settledStates } from './tcp-view.js';
+import type { ObservedLatencyMs, RunObserved } from './types.js';
 
 const DRIVERS: Record<ScenarioPhase['driver'], Driver> = {
   'http-pool': httpPoolDriver,
@@ -45,11 +47,25 @@ export interface PhaseEnv {
   note(text: string): void;
 }
 
+/** What a phase measured, with its latency histogram so the scenario can merge its phases'. */
+export interface PhaseOutcome {
+  observed: RunObserved;
+  latency: LatencyHistogram;
+}
+
+export function observedLatency(h: LatencyHistogram): ObservedLatencyMs | undefined {
+  if (h.count === 0) return undefined;
+  const { p50, p99, max } = h.summaryMs();
+  return { p50, p99, max };
+}
+
 /**
  * Runs one phase: a fresh lab server, the phase's client, then the kernel's view — SYNs
  * sent (ActiveOpens delta) and the TCP states on each side once every close has settled.
+ * Its own ticks (drivers not backed by runLoad) carry the interval's latency and connect
+ * histograms; the last one is sent as soon as the client is done, before the settling.
  */
-export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEnv): Promise<ScenarioObserved> {
+export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEnv): Promise<PhaseOutcome> {
   const s = phase.server;
   const basePort = 8080 + 10 * index;
   const server = createLabServer({
@@ -92,18 +108,33 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     });
   }
   let seq = 0;
-  let last = { at: startedPerf, requests: 0, opened: 0 };
+  let last = { at: 0, requests: 0, opened: 0 };
+  const marks = new RateMarks();
   let timeWaitPeak = 0;
-  const tick = async () => {
-    if (ownEvents) env.emit(tickOf(counters, runId, seq++, startedAt, startedPerf, last));
-    last = { at: performance.now(), requests: counters.ok + counters.non2xx + counters.failed, opened: counters.opened };
-    const sample = await sampleTcp({ host, maxSockets: 100 }).catch(() => null);
-    if (sample) {
-      timeWaitPeak = Math.max(timeWaitPeak, sample.states['TIME_WAIT'] ?? 0);
-      env.emit(sample);
+  /** A tick over the interval since the previous one; the final one's rate is over the last second (or the whole run). */
+  const emitTick = (final: boolean) => {
+    if (!ownEvents) return;
+    const elapsed = performance.now() - startedPerf;
+    const done = counters.ok + counters.non2xx;
+    const secs = Math.max(0.001, (elapsed - last.at) / 1000);
+    const rates = final
+      ? marks.since(elapsed, done, counters.opened)
+      : { rps: (done - last.requests) / secs, newConnPerSec: (counters.opened - last.opened) / secs };
+    env.emit(tickOf(counters, runId, seq++, startedAt, elapsed, rates));
+    marks.add(elapsed, done, counters.opened);
+    last = { at: elapsed, requests: done, opened: counters.opened };
+  };
+  const sample = async () => {
+    const s = await sampleTcp({ host, maxSockets: 100 }).catch(() => null);
+    if (s) {
+      timeWaitPeak = Math.max(timeWaitPeak, s.states['TIME_WAIT'] ?? 0);
+      env.emit(s);
     }
   };
-  const ticker = setInterval(() => void tick(), TICK_MS);
+  const ticker = setInterval(() => {
+    emitTick(false);
+    void sample();
+  }, TICK_MS);
 
   const ctx: DriverContext = {
     phase,
@@ -124,16 +155,18 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     clearTimeout(timer);
     clearInterval(ticker);
     env.signal.removeEventListener('abort', onOuterAbort);
+    emitTick(true);
   }
   const { states, rows, settled } = await settledStates(ports);
   if (!settled) env.note(`${phase.name}: some connections were still closing when the table was read`);
   const synSent = (await readSnmp()).Tcp.ActiveOpens - synBefore;
   const ledger = await server.close({ graceMs: 0 });
-  await tick();
+  await sample();
   const durationMs = Math.round(performance.now() - startedPerf);
 
   const fromReport = extras.fromReport;
-  const observed: ScenarioObserved = {
+  const latency = extras.latency ?? counters.latency;
+  const observed: PhaseOutcome['observed'] = {
     connectionsOpened: fromReport?.connectionsOpened ?? counters.opened,
     synSent,
     timeWait: { client: states.client['TIME_WAIT'] ?? 0, server: states.server['TIME_WAIT'] ?? 0 },
@@ -152,36 +185,33 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   }
   if (extras.exhaustedAfterMs !== undefined) observed.exhaustedAfterMs = extras.exhaustedAfterMs;
   if (extras.streams !== undefined) observed.streams = extras.streams;
+  const latencyMs = observedLatency(latency);
+  if (latencyMs) observed.latencyMs = latencyMs;
   if (ownEvents) env.emit({ v: PROTOCOL_VERSION, type: 'run-report', runId, report: reportOf(observed, counters, addr.url, phase, durationMs) });
-  return observed;
+  return { observed, latency };
 }
 
 function engineOf(phase: ScenarioPhase): 'undici' | 'http' | 'h2c' {
   return phase.driver === 'undici' ? 'undici' : phase.driver === 'h2c' ? 'h2c' : 'http';
 }
 
-function tickOf(
-  c: PhaseCounters,
-  runId: string,
-  seq: number,
-  startedAt: number,
-  startedPerf: number,
-  last: { at: number; requests: number; opened: number },
-): SourceMessage {
-  const now = performance.now();
-  const secs = Math.max(0.001, (now - last.at) / 1000);
-  const done = c.ok + c.non2xx + c.failed;
+/**
+ * A tick as the loadgen sends one: totals since the phase began (requests = completed, as in
+ * its report), the rates given, and the interval's latency and connect histograms.
+ */
+function tickOf(c: PhaseCounters, runId: string, seq: number, startedAt: number, elapsedMs: number, rates: { rps: number; newConnPerSec: number }): SourceMessage {
   return {
     v: PROTOCOL_VERSION,
     type: 'tick',
     runId,
     seq,
-    at: startedAt + Math.round(now - startedPerf),
-    elapsedMs: Math.round(now - startedPerf),
-    totals: { requests: done, ok: c.ok, non2xx: c.non2xx, failed: c.failed, connectionsOpened: c.opened, connectionsClosed: c.closed, reusedRequests: c.reused },
-    rates: { rps: (done - last.requests) / secs, newConnPerSec: (c.opened - last.opened) / secs },
+    at: startedAt + Math.round(elapsedMs),
+    elapsedMs: Math.round(elapsedMs),
+    totals: { requests: c.ok + c.non2xx, ok: c.ok, non2xx: c.non2xx, failed: c.failed, connectionsOpened: c.opened, connectionsClosed: c.closed, reusedRequests: c.reused },
+    rates,
     openConnections: Math.max(0, c.opened - c.closed),
     errors: { ...c.errors },
+    ...c.takeInterval(),
   };
 }
 
@@ -209,5 +239,7 @@ function reportOf(o: ScenarioObserved, c: PhaseCounters, target: string, phase: 
     throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 100_000) / 100 : 0 },
     host: { ephemeralRange: null, timeWaitPeak: o.timeWaitPeak ?? 0 },
     findings: [],
+    // The whole phase's histogram: a monitor takes it as the run's latency once the run ends.
+    ...(c.latency.count > 0 ? { latencyHistogram: c.latency.encode() } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { OP_SYMBOL, type ScenarioDefinition, type ScenarioObserved, type ScenarioSetting } from '@kalab/core';
-import type { ScenarioResult } from './types.js';
+import type { RunObserved, ScenarioResult } from './types.js';
 
 /** Pure functions from results to text, like autocannon's printer: the command only writes what they return. */
 
@@ -48,12 +48,13 @@ function errorsText(errors: Record<string, number>): string {
   return e.length === 0 ? 'none' : e.map(([k, n]) => `${k} ${n}`).join(', ');
 }
 
-function packetView(o: ScenarioObserved, indent: string, inNamespace: boolean): string[] {
+function packetView(o: RunObserved, indent: string, inNamespace: boolean): string[] {
   const rows = [
     `${indent}SYNs sent (ActiveOpens delta): ${o.synSent}${inNamespace ? '' : ' (host-wide: includes other traffic)'}   connections the lab counted: ${o.connectionsOpened}`,
     `${indent}requests: ${o.requests.sent} sent, ${o.requests.ok} ok, ${o.requests.failed} failed, ${o.reusedRequests} on a reused connection   errors: ${errorsText(o.errors)}`,
   ];
   const extra: string[] = [];
+  if (o.latencyMs) extra.push(`latency p50 ${o.latencyMs.p50} ms, p99 ${o.latencyMs.p99} ms, max ${o.latencyMs.max} ms`);
   if (o.resetsOnReusedSocket !== undefined) extra.push(`resets on a reused socket: ${o.resetsOnReusedSocket}`);
   if (o.retries) extra.push(`retried: ${o.retries}`);
   if (o.streams !== undefined) extra.push(`HTTP/2 streams: ${o.streams}`);
@@ -88,7 +89,7 @@ export function formatScenarioResult(r: ScenarioResult): string {
     lines.push(...settingsTable(p.settings, '    '));
   }
   if (r.settings.sandbox.length > 0) lines.push('  sandbox', ...settingsTable(r.settings.sandbox, '    '));
-  const phases = r.observed.phases ? Object.entries(r.observed.phases) : [['', r.observed] as [string, ScenarioObserved]];
+  const phases = r.observed.phases ? Object.entries(r.observed.phases) : [['', r.observed] as [string, RunObserved]];
   lines.push('', 'Netstat view (TCP states after the run, by side of the server port)');
   for (const [name, o] of phases) {
     if (name) lines.push(`  phase ${name}`);

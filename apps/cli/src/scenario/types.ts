@@ -11,6 +11,16 @@ export interface SandboxInfo {
   warning?: string;
 }
 
+/** Request latency over a run (response complete, or headers when the body is left unread), in ms. */
+export interface ObservedLatencyMs {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** core's ScenarioObserved plus the lab runner's latency (absent when no request completed); phases carry theirs. */
+export type RunObserved = ScenarioObserved & { latencyMs?: ObservedLatencyMs; phases?: Record<string, ScenarioObserved & { latencyMs?: ObservedLatencyMs }> };
+
 /** What `runScenario` resolves with, and what `kalab scenario NAME --json` prints. */
 export interface ScenarioResult {
   scenario: string;
@@ -18,7 +28,7 @@ export interface ScenarioResult {
   origin: 'article' | 'lab';
   section: string;
   expected: { result: string; checks: Array<{ metric: string; op: string; value: number | string }> };
-  observed: ScenarioObserved;
+  observed: RunObserved;
   pass: boolean;
   checks: CheckResult[];
   settings: {
@@ -50,6 +60,6 @@ export interface RunScenarioOptions {
 export type ChildLine =
   | { t: 'event'; msg: ScenarioEvent }
   | { t: 'note'; text: string }
-  | { t: 'phase'; name: string; observed: ScenarioObserved }
-  | { t: 'result'; observed: ScenarioObserved; sandbox: SandboxInfo }
+  | { t: 'phase'; name: string; observed: RunObserved }
+  | { t: 'result'; observed: RunObserved; sandbox: SandboxInfo }
   | { t: 'error'; code: string; message: string };

@@ -12,8 +12,12 @@ export class PhaseCounters {
   resetsOnReusedSocket = 0;
   retries = 0;
   readonly errors: Record<string, number> = {};
+  /** The phase's request latency and connect time (µs), for its report and observed.latencyMs. */
   readonly latency = new LatencyHistogram();
   readonly connect = new LatencyHistogram();
+  /** The same since the last tick: each tick carries its interval's histograms, then resets them. */
+  private readonly intervalLatency = new LatencyHistogram();
+  private readonly intervalConnect = new LatencyHistogram();
   /** Most connections open at once. */
   maxOpen = 0;
 
@@ -32,7 +36,26 @@ export class PhaseCounters {
   response(status: number, startedAt: number): void {
     if (status >= 200 && status < 300) this.ok++;
     else this.non2xx++;
-    this.latency.recordUs((performance.now() - startedAt) * 1000);
+    const us = (performance.now() - startedAt) * 1000;
+    this.latency.recordUs(us);
+    this.intervalLatency.recordUs(us);
+  }
+
+  /** A connection the client opened finished its handshake; `startedAt` is when it asked for it (performance.now()). */
+  connected(startedAt: number): void {
+    const us = (performance.now() - startedAt) * 1000;
+    this.connect.recordUs(us);
+    this.intervalConnect.recordUs(us);
+  }
+
+  /** The interval's histograms (HdrHistogram compressed base64, absent when empty), then a fresh interval. */
+  takeInterval(): { latencyHistogram?: string; connectHistogram?: string } {
+    const out: { latencyHistogram?: string; connectHistogram?: string } = {};
+    if (this.intervalLatency.count > 0) out.latencyHistogram = this.intervalLatency.encode();
+    if (this.intervalConnect.count > 0) out.connectHistogram = this.intervalConnect.encode();
+    this.intervalLatency.reset();
+    this.intervalConnect.reset();
+    return out;
   }
 }
 
@@ -63,6 +86,8 @@ export type DriverExtras = Partial<Pick<ScenarioObserved, 'exhaustedAfterMs' | '
     requests: { sent: number; ok: number; failed: number };
     errors: Record<string, number>;
   };
+  /** The phase's request latency when the driver's own numbers hold it (runLoad's report). */
+  latency?: LatencyHistogram;
 };
 
 /**
@@ -83,3 +108,27 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+
+/**
+ * Progress marks of one run (ms since it began), so its final tick carries an honest rate:
+ * over the last second, or over the whole run when it is shorter — requests / elapsed. The
+ * interval since the previous tick alone can be a few ms and a handful of requests, and a
+ * monitor shows that rate until the run's report (its per-second history samples it).
+ */
+export class RateMarks {
+  private readonly marks: { atMs: number; requests: number; opened: number }[] = [{ atMs: 0, requests: 0, opened: 0 }];
+
+  add(atMs: number, requests: number, opened: number): void {
+    this.marks.push({ atMs, requests, opened });
+    // Keep one mark at least a second old; older ones are never used again.
+    while (this.marks.length > 2 && this.marks[1]!.atMs <= atMs - 1000) this.marks.shift();
+  }
+
+  /** Rates per second from the newest mark at least a second before `atMs` (else the start) to `atMs`. */
+  since(atMs: number, requests: number, opened: number): { rps: number; newConnPerSec: number } {
+    let from = this.marks[0]!;
+    for (const m of this.marks) if (m.atMs <= atMs - 1000) from = m;
+    const secs = Math.max(0.001, (atMs - from.atMs) / 1000);
+    return { rps: Math.max(0, (requests - from.requests) / secs), newConnPerSec: Math.max(0, (opened - from.opened) / secs) };
+  }
+}

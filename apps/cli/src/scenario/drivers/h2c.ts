@@ -17,7 +17,7 @@ export async function h2cDriver(ctx: DriverContext): Promise<DriverExtras> {
     const startedAt = performance.now();
     const s = connect(`http://${ctx.host}:${ctx.h2cPort}`);
     c.connectionOpened();
-    s.once('connect', () => c.connect.recordUs((performance.now() - startedAt) * 1000));
+    s.once('connect', () => c.connected(startedAt));
     s.once('close', () => c.closed++);
     s.on('error', () => {});
     session = s;

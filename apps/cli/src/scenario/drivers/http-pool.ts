@@ -36,7 +36,9 @@ export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> 
         }
         c.connectionOpened();
         sockets.add(socket);
-        socket.once('connect', () => c.connect.recordUs((performance.now() - startedAt) * 1000));
+        // Connect time: from the socket the Agent handed out to its handshake.
+        const connecting = performance.now();
+        socket.once('connect', () => c.connected(connecting));
         socket.once('close', () => {
           c.closed++;
           sockets.delete(socket);

@@ -1,11 +1,13 @@
-import { PROTOCOL_VERSION } from '@kalab/core';
+import { LatencyHistogram, PROTOCOL_VERSION, type Report, type Tick } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
-import type { DriverContext, DriverExtras } from './driver.js';
+import { type DriverContext, type DriverExtras, RateMarks } from './driver.js';
 
 /**
  * Phases that are load runs (port-exhaustion) go through the lab's own load generator, so
  * the scenario shows what `kalab loadgen --no-keepalive` does: its churn engine, where the
- * client closes each connection. Its ticks and report are relayed as they come.
+ * client closes each connection. Its ticks and report are relayed as they come, with one
+ * tick of ours before the report for what the last interval held (runLoad ticks on a timer
+ * only, so a run shorter than its tick interval would otherwise send no latency at all).
  */
 export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
@@ -22,17 +24,32 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
     tickMs: 250,
   });
   let runId = '';
+  let startedAt = Date.now();
   run.on('start', (info) => {
     runId = info.runId;
+    startedAt = Date.now();
     ctx.emit({ v: PROTOCOL_VERSION, type: 'run-started', runId: info.runId, target: info.target, engine: info.engine, config: info.config, scenario: ctx.scenario });
   });
-  run.on('tick', (tick) => ctx.emit(tick));
+  // What the relayed ticks held, so the last tick carries only the rest.
+  const ticked = new LatencyHistogram();
+  const marks = new RateMarks();
+  let lastTick: Tick | undefined;
+  run.on('tick', (tick) => {
+    if (tick.latencyHistogram) ticked.merge(LatencyHistogram.decode(tick.latencyHistogram));
+    marks.add(tick.elapsedMs, tick.totals.requests, tick.totals.connectionsOpened);
+    lastTick = tick;
+    ctx.emit(tick);
+  });
   let timeWaitPeak = 0;
   run.on('tcp-sample', (s) => {
     timeWaitPeak = Math.max(timeWaitPeak, s.ephemeral?.timeWait ?? 0);
   });
   const report = await run.result;
-  if (runId) ctx.emit({ v: PROTOCOL_VERSION, type: 'run-report', runId, report });
+  const latency = report.latencyHistogram ? LatencyHistogram.decode(report.latencyHistogram) : new LatencyHistogram();
+  if (runId) {
+    ctx.emit(finalTick(runId, startedAt, report, latency, ticked, marks, lastTick));
+    ctx.emit({ v: PROTOCOL_VERSION, type: 'run-report', runId, report });
+  }
   const first = report.firstErrors?.['EADDRNOTAVAIL'];
   return {
     fromReport: {
@@ -41,7 +58,38 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
       requests: { sent: report.requests.sent, ok: report.requests.ok, failed: report.requests.failed },
       errors: report.errors,
     },
+    latency,
     timeWaitPeak: Math.max(timeWaitPeak, report.host.timeWaitPeak),
     exhaustedAfterMs: first ? Math.round(first.atMs) : null,
   };
+}
+
+/** The run's last tick from its report: its totals, the latency no relayed tick carried, the last second's rates. */
+function finalTick(runId: string, startedAt: number, report: Report, latency: LatencyHistogram, ticked: LatencyHistogram, marks: RateMarks, lastTick: Tick | undefined): Tick {
+  const elapsedMs = Math.max(report.durationMs, lastTick?.elapsedMs ?? 0);
+  const tick: Tick = {
+    v: PROTOCOL_VERSION,
+    type: 'tick',
+    runId,
+    seq: (lastTick?.seq ?? -1) + 1,
+    at: Math.max(startedAt + Math.round(elapsedMs), lastTick?.at ?? 0),
+    elapsedMs,
+    totals: {
+      requests: report.requests.completed,
+      ok: report.requests.ok,
+      non2xx: report.requests.non2xx,
+      failed: report.requests.failed,
+      connectionsOpened: report.connections.opened,
+      reusedRequests: report.connections.reusedRequests,
+    },
+    rates: marks.since(elapsedMs, report.requests.completed, report.connections.opened),
+    openConnections: 0,
+    errors: report.errors,
+  };
+  if (latency.count > ticked.count) {
+    const rest = new LatencyHistogram().merge(latency);
+    rest.h.subtract(ticked.h);
+    if (rest.count > 0) tick.latencyHistogram = rest.encode();
+  }
+  return tick;
 }

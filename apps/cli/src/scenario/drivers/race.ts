@@ -72,6 +72,8 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
         }
         c.connectionOpened();
         sockets.add(socket);
+        const connecting = performance.now();
+        socket.once('connect', () => c.connected(connecting));
         socket.once('close', () => {
           c.closed++;
           sockets.delete(socket);
@@ -162,6 +164,10 @@ async function measureIdleClose(ctx: DriverContext): Promise<number> {
             resolve(performance.now() - endedAt);
           });
         });
+      });
+      req.once('socket', (socket: Socket) => {
+        const connecting = performance.now();
+        socket.once('connect', () => c.connected(connecting));
       });
       req.on('error', reject);
       ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), { once: true });

@@ -1,5 +1,5 @@
-import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import { type DriverContext, type DriverExtras, sleep } from './driver.js';
 
 /**
@@ -10,10 +10,19 @@ import { type DriverContext, type DriverExtras, sleep } from './driver.js';
 export async function undiciBodyDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
   const c = ctx.counters;
+  // undici's own connector, timed: connect time is from the pool asking for a socket to the handshake.
+  const base = buildConnector({});
   const pool = new Pool(`http://${ctx.host}:${ctx.port}`, {
     connections: client.maxIdle,
     // A stalled response must not hold the phase: the phase timeout aborts requests instead.
     bodyTimeout: 0,
+    connect: (options, callback) => {
+      const connecting = performance.now();
+      base(options, (...args) => {
+        if (args[0] === null) c.connected(connecting);
+        callback(...args);
+      });
+    },
   });
   pool.on('connect', () => c.connectionOpened());
   pool.on('disconnect', () => c.closed++);
