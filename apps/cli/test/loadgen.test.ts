@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,6 +58,8 @@ describe('kalab loadgen', () => {
     [['http://127.0.0.1:9/', '--engine', 'curl'], /^kalab: --engine must be one of undici, http, h2c/m],
     [['http://127.0.0.1:9/', '-n', '-5'], /^kalab: -n must be/m],
     [['http://127.0.0.1:9/', '--local-address', 'nope'], /^kalab: --local-address must list IP addresses/m],
+    [['http://127.0.0.1:9/', '--timeout', 'soon'], /^kalab: --timeout must be a duration/m],
+    [['http://127.0.0.1:9/', '--timeout', '0'], /^kalab: --timeout must be a duration from 1ms/m],
   ])('bad input %j exits 2 naming the flag', async (args, message) => {
     const r = await kalab(args);
     expect(r.code).toBe(2);
@@ -75,6 +77,33 @@ describe('kalab loadgen', () => {
     expect(connections).toBe(4);
     // Not a terminal: no progress lines.
     expect(r.stderr).toBe('');
+  });
+
+  it('-n 5 --timeout 500ms against a server that accepts and never answers: ends by itself, 5 x ETIMEDOUT', async () => {
+    // Accepts TCP and never writes a byte: without --timeout a run bounded by -n alone would wait forever.
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.once('close', () => sockets.delete(s));
+      s.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+      const started = Date.now();
+      const r = await kalab([url, '-n', '5', '--timeout', '500ms', '--json']);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.code).toBe(0);
+      const report = ReportSchema.parse(lastJson(r.stdout));
+      expect(report.requests.failed).toBe(5);
+      expect(report.requests.completed).toBe(0);
+      expect(report.errors).toEqual({ ETIMEDOUT: 5 });
+      expect(report.config['timeoutMs']).toBe(500);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   it('prints the text report by default', async () => {
