@@ -116,6 +116,7 @@ describe('scenario printer and TCP view', () => {
         reusedRequests: 0,
         states: { client: { TIME_WAIT: 10 }, server: { LISTEN: 1 } },
         durationMs: 300,
+        latencyMs: { p50: 0.75, p99: 13.2, max: 13.2 },
       },
       pass: true,
       checks: [{ metric: 'connectionsOpened', op: 'eq', expected: 10, actual: 10, pass: true, skipped: false, says: 'the article: 10' }],
@@ -129,6 +130,7 @@ describe('scenario printer and TCP view', () => {
     expect(text).toContain('maxFreeSockets');
     expect(text).toMatch(/TIME_WAIT\s+10\s+0/);
     expect(text).toContain('SYNs sent (ActiveOpens delta): 10');
+    expect(text).toContain('latency p50 0.75 ms, p99 13.2 ms, max 13.2 ms');
     expect(text).toContain('Verdict: PASS');
     expect(text).toContain('✓ connectionsOpened = 10: observed 10');
     expect(text).toContain('Why');
