@@ -1,4 +1,4 @@
-import { type ClientHttp2Session, connect as h2connect } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect as h2connect, constants as h2constants } from 'node:http2';
 import { createConnection } from 'node:net';
 import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
@@ -9,6 +9,7 @@ import { Watchdog, timeoutError } from './watchdog.js';
 interface InFlight {
   t0: number;
   session: ClientHttp2Session;
+  stream: ClientHttp2Stream;
   finish: Done;
 }
 
@@ -77,12 +78,12 @@ export function createH2cEngine(ctx: EngineContext): Engine {
         f?.(err, status);
       };
       let status = 0;
-      let st: ReturnType<ClientHttp2Session['request']>;
+      let st: ClientHttp2Stream;
       try {
         const s = getSession();
         if (streams++ > 0) stats.c.reusedRequests++;
         st = s.request({ ':path': path, ':method': 'GET' }, { endStream: true });
-        rec = { t0: performance.now(), session: s, finish };
+        rec = { t0: performance.now(), session: s, stream: st, finish };
         inFlight.add(rec);
       } catch (err) {
         queueMicrotask(() => finish(err as Error, 0));
@@ -104,6 +105,10 @@ export function createH2cEngine(ctx: EngineContext): Engine {
     },
     async close(): Promise<void> {
       watchdog.stop();
+      // Streams still in flight here were abandoned at the bound: cancel them (RST_STREAM,
+      // an HTTP/2 frame) so each session can close at once, rather than wait for them.
+      for (const r of inFlight) if (!r.stream.closed) r.stream.close(h2constants.NGHTTP2_CANCEL);
+      inFlight.clear();
       await Promise.all([...sessions].map((s) => closeGracefully(s, DEFAULTS.h2cCloseGraceMs)));
     },
   };

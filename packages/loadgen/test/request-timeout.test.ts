@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type Http2Server, type ServerHttp2Stream, createServer as createH2Server } from 'node:http2';
 import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
-import { BadOptionError, ReportSchema } from '@kalab/core';
+import { BadOptionError, ReportSchema, filterByPort, readTcpTable } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
 import { errorCode } from '../src/worker-stats.js';
@@ -181,7 +181,36 @@ describe('h2c ends its sessions gracefully', () => {
     expect(server.ends).toBe(1);
     expect(server.resets).toBe(0);
   });
+
+  it('with streams still in flight at the bound: they are cancelled and the session still ends with a FIN, not a reset', async () => {
+    // destroy() right away here sent a RST (no TIME_WAIT on either side, the server's read failing with ECONNRESET).
+    server = await startH2c('silent');
+    const t0 = performance.now();
+    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, durationMs: 300, workers: 1 }).result;
+    ReportSchema.parse(report);
+    expect(report.requests.sent).toBe(4);
+    expect(report.requests.failed).toBe(0);
+    expect(report.connections.opened).toBe(1);
+    expect(await server.waitAllClosed()).toBe(0);
+    expect(server.ends).toBe(1);
+    expect(server.resets).toBe(0);
+    // A FIN-closed connection leaves a TIME_WAIT on one side (with a RST there is none).
+    const port = Number(new URL(server.url).port);
+    expect(await timeWaits(port)).toBe(1);
+    // The bound, the 2 s grace for in-flight requests, and a close that did not wait for its 1 s bound.
+    expect(performance.now() - t0).toBeLessThan(8000);
+  });
 });
+
+/** TIME_WAIT sockets on `port` (either side), polled briefly: the last ACK may still be on its way. */
+async function timeWaits(port: number): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < 20 && n === 0; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 50));
+    n = filterByPort(await readTcpTable(), port).filter((t) => t.state === 'TIME_WAIT').length;
+  }
+  return n;
+}
 
 async function startH2cAnswering(): Promise<StallServer> {
   const sockets = new Set<Socket>();
