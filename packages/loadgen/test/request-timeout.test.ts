@@ -4,6 +4,7 @@ import { type AddressInfo, type Socket, createServer as createNetServer } from '
 import { BadOptionError, ReportSchema, filterByPort, readTcpTable } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
+import { optionsFromFlags, resolveOptions } from '../src/options.js';
 import { errorCode } from '../src/worker-stats.js';
 
 /** A loopback server that accepts and answers only some requests (or none); its sockets are tracked so close() never waits. */
@@ -231,6 +232,15 @@ describe('--timeout validation and codes', () => {
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001])('timeoutMs %s throws BadOptionError naming --timeout', (v) => {
     expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(BadOptionError);
     expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(/^--timeout must be a duration/);
+  });
+
+  it('--timeout takes a duration, a plain number in seconds (as -d), and defaults to 10 s', () => {
+    expect(optionsFromFlags('http://127.0.0.1:9/', { timeout: '500ms' }).timeoutMs).toBe(500);
+    expect(optionsFromFlags('http://127.0.0.1:9/', { timeout: '2' }).timeoutMs).toBe(2000);
+    expect(resolveOptions({ target: 'http://127.0.0.1:9/' }).timeoutMs).toBe(10_000);
+    expect(() => optionsFromFlags('http://127.0.0.1:9/', { timeout: 'later' })).toThrow(/^--timeout must be a duration/);
+    // Connects never wait longer than a request may.
+    expect(resolveOptions({ target: 'http://127.0.0.1:9/', timeoutMs: 300 }).connectTimeoutMs).toBe(300);
   });
 
   it("undici's own timeout errors count as ETIMEDOUT", () => {
