@@ -118,6 +118,8 @@ export const RunOptionsSchema = z.object({
   consumeBody: z.boolean().optional(),
   pipelining: z.number().int().min(1).max(1024).optional(),
   localAddresses: z.array(z.string().max(64)).max(64).optional(),
+  /** Per-request timeout (`kalab loadgen --timeout`); the agent's default applies when absent. */
+  timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   scenario: z.string().max(64).optional(),
 });
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
