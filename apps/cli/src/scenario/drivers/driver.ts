@@ -1,3 +1,5 @@
+import type { ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { LatencyHistogram, type ScenarioObserved, type ScenarioPhase, type SourceMessage } from '@kalab/core';
 
 /** Running totals of one phase, written by its driver and read by the ticker. */
@@ -131,4 +133,26 @@ export class RateMarks {
     const secs = Math.max(0.001, (atMs - from.atMs) / 1000);
     return { rps: Math.max(0, (requests - from.requests) / secs), newConnPerSec: Math.max(0, (opened - from.opened) / secs) };
   }
+}
+
+/**
+ * Counts a node:http request's connection: reused, or newly opened (then its connect time
+ * and its close). `sockets` keeps the open ones so the driver can tear them down at the end.
+ */
+export function trackRequestSocket(req: ClientRequest, c: PhaseCounters, sockets: Set<Socket>): void {
+  req.on('socket', (socket: Socket) => {
+    if (req.reusedSocket) {
+      c.reused++;
+      return;
+    }
+    c.connectionOpened();
+    sockets.add(socket);
+    // Connect time: from the socket the Agent handed out to its handshake.
+    const connecting = performance.now();
+    socket.once('connect', () => c.connected(connecting));
+    socket.once('close', () => {
+      c.closed++;
+      sockets.delete(socket);
+    });
+  });
 }

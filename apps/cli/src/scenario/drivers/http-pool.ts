@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from './driver.js';
 
 /**
  * node:http Agent workers, the article's client in Node's words: `concurrency` loops of
@@ -29,21 +29,7 @@ export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> 
         inFlight.delete(req);
         resolve();
       };
-      req.on('socket', (socket: Socket) => {
-        if (req.reusedSocket) {
-          c.reused++;
-          return;
-        }
-        c.connectionOpened();
-        sockets.add(socket);
-        // Connect time: from the socket the Agent handed out to its handshake.
-        const connecting = performance.now();
-        socket.once('connect', () => c.connected(connecting));
-        socket.once('close', () => {
-          c.closed++;
-          sockets.delete(socket);
-        });
-      });
+      trackRequestSocket(req, c, sockets);
       req.on('response', (res) => {
         if (client.consumeBody) {
           res.resume();

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from './driver.js';
 
 /**
  * A client whose pool never drops idle connections by itself, like Go's Transport with its
@@ -65,20 +65,7 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
         inFlight.delete(req);
         resolve(r);
       };
-      req.on('socket', (socket: Socket) => {
-        if (req.reusedSocket) {
-          c.reused++;
-          return;
-        }
-        c.connectionOpened();
-        sockets.add(socket);
-        const connecting = performance.now();
-        socket.once('connect', () => c.connected(connecting));
-        socket.once('close', () => {
-          c.closed++;
-          sockets.delete(socket);
-        });
-      });
+      trackRequestSocket(req, c, sockets);
       req.on('response', (res) => {
         res.resume();
         res.once('end', () => {
