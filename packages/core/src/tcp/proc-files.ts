@@ -41,62 +41,70 @@ function missing(path: string, target: ProcTarget, err: NodeJS.ErrnoException): 
   return new UnreachableError(`cannot read ${path}: ${err.code ?? err.message}`, { cause: err });
 }
 
-/** Reads a procfs file whole. `optional` files (tcp6 without IPv6) read as undefined when absent. */
-export function readProcFileSync(path: string, target: ProcTarget, optional = false): Buffer | undefined {
-  let fd: number;
+/** Opens a procfs file; `optional` files (tcp6 without IPv6) give undefined when absent. */
+function openProc(path: string, target: ProcTarget, optional: boolean): number | undefined {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (err) {
     if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT' && (target.pid === undefined || existsSync(netDir(target)))) return undefined;
     throw missing(path, target, err as NodeJS.ErrnoException);
   }
-  try {
-    let buf: Buffer = Buffer.allocUnsafe(Math.max(MIN_CHUNK, sizeHint.get(path) ?? 0));
-    let used = 0;
-    for (;;) {
-      if (used === buf.length) buf = grow(buf, used);
-      const n = readSync(fd, buf, used, buf.length - used, null);
-      if (n === 0) break;
-      used += n;
+}
+
+/**
+ * Reads an open procfs file to its end. seq_file hands out at most one page (~4 KB, 27
+ * rows) per read(), so a 30,000-row table is ~1,100 reads. It yields after every SLICE_BYTES
+ * read, so an async caller can give the event loop a turn.
+ */
+function* readAll(fd: number, path: string): Generator<number, Buffer, void> {
+  let buf: Buffer = Buffer.allocUnsafe(Math.max(MIN_CHUNK, sizeHint.get(path) ?? 0));
+  let used = 0;
+  let sliceStart = 0;
+  for (;;) {
+    if (used === buf.length) buf = grow(buf, used);
+    const n = readSync(fd, buf, used, buf.length - used, null);
+    if (n === 0) break;
+    used += n;
+    if (used - sliceStart >= SLICE_BYTES) {
+      sliceStart = used;
+      yield used;
     }
-    sizeHint.set(path, Math.ceil(used * 1.25) + 4096);
-    return buf.subarray(0, used);
+  }
+  sizeHint.set(path, Math.ceil(used * 1.25) + 4096);
+  return buf.subarray(0, used);
+}
+
+/** Reads a procfs file whole. `optional` files (tcp6 without IPv6) read as undefined when absent. */
+export function readProcFileSync(path: string, target: ProcTarget, optional = false): Buffer | undefined {
+  const fd = openProc(path, target, optional);
+  if (fd === undefined) return undefined;
+  try {
+    const it = readAll(fd, path);
+    for (;;) {
+      const r = it.next();
+      if (r.done) return r.value;
+    }
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * The async reader. seq_file hands out at most one page (~4 KB, 27 rows) per read(), so a
- * 30,000-row table is ~1,100 reads: through the thread pool that is ~1,100 round trips,
- * slower than the whole `ss -tan` and worse the busier the machine. procfs reads never wait
- * on a disk, so they are done synchronously in slices of SLICE_BYTES (a millisecond or two
- * each), giving the event loop a turn between slices.
+ * The async reader. Going through the thread pool would make each of the ~1,100 page reads
+ * of a 30,000-row table a round trip, slower than the whole `ss -tan` and worse the busier
+ * the machine. procfs reads never wait on a disk, so they are done synchronously in slices
+ * of SLICE_BYTES (a millisecond or two each), giving the event loop a turn between slices.
  */
 export async function readProcFile(path: string, target: ProcTarget, optional = false): Promise<Buffer | undefined> {
-  let fd: number;
+  const fd = openProc(path, target, optional);
+  if (fd === undefined) return undefined;
   try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT' && (target.pid === undefined || existsSync(netDir(target)))) return undefined;
-    throw missing(path, target, err as NodeJS.ErrnoException);
-  }
-  try {
-    let buf: Buffer = Buffer.allocUnsafe(Math.max(MIN_CHUNK, sizeHint.get(path) ?? 0));
-    let used = 0;
-    let sliceStart = 0;
+    const it = readAll(fd, path);
     for (;;) {
-      if (used === buf.length) buf = grow(buf, used);
-      const n = readSync(fd, buf, used, buf.length - used, null);
-      if (n === 0) break;
-      used += n;
-      if (used - sliceStart >= SLICE_BYTES) {
-        sliceStart = used;
-        await new Promise((r) => setImmediate(r));
-      }
+      const r = it.next();
+      if (r.done) return r.value;
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    sizeHint.set(path, Math.ceil(used * 1.25) + 4096);
-    return buf.subarray(0, used);
   } finally {
     closeSync(fd);
   }
