@@ -133,9 +133,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
         http2: h2,
       },
     };
-    result.recommendations = recommend(result);
-    result.observations.elapsedMs = Math.round(ctx.elapsedMs());
-    return result;
+    return finish(result, ctx);
   } finally {
     ctx.dispose();
   }
@@ -163,6 +161,11 @@ function http2Only(parsed: URL, budgetMs: number, ctx: ProbeContext, h2: Http2Ob
       http2: h2,
     },
   };
+  return finish(result, ctx);
+}
+
+/** Every probe result ends the same way: recommendations from what was seen, and the time taken. */
+function finish(result: DoctorProbe, ctx: ProbeContext): DoctorProbe {
   result.recommendations = recommend(result);
   result.observations.elapsedMs = Math.round(ctx.elapsedMs());
   return result;
