@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from './driver.js';
 
 /**
@@ -37,6 +38,12 @@ const JITTER_MS = 1.5;
 const AIM_RANGE_MS: [number, number] = [-25, 25];
 /** The race phase stops early after this many rounds once it has its reset. */
 const MIN_ROUNDS = 2;
+/**
+ * A race phase that has not met a reset after its `requests` rounds keeps going, up to this
+ * many times as many rounds (~300 ms each, well inside the phase's time limit): hitting the
+ * close is a matter of chance, and an idle machine hits it less often than a busy one.
+ */
+const MAX_ROUNDS_FACTOR = 3;
 
 /**
  * keepalive-race: each worker sends a request, then waits until the moment the server
@@ -107,19 +114,119 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   try {
     const worker = async () => {
       await one(false);
-      for (let round = 0; round < client.requests && !ctx.signal.aborted; round++) {
+      const maxRounds = stopEarly ? client.requests * MAX_ROUNDS_FACTOR : client.requests;
+      for (let round = 0; round < maxRounds && !ctx.signal.aborted; round++) {
         if (stopEarly && round >= MIN_ROUNDS && c.resetsOnReusedSocket > 0) break;
+        if (round >= client.requests && c.resetsOnReusedSocket > 0) break;
         await sleep(Math.max(0, aimMs + (Math.random() * 2 - 1) * JITTER_MS), ctx.signal);
         await one(true);
       }
     };
     await Promise.all(Array.from({ length: client.concurrency }, worker));
+    if (stopEarly && c.resetsOnReusedSocket === 0 && !ctx.signal.aborted) {
+      ctx.note(`${ctx.phase.name}: no request met the close by timing alone; now with the client's event loop busy as the server closes`);
+      await busyClientRace(ctx, idleCloseMs);
+    }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     agent.destroy();
     for (const s of sockets) s.destroy();
   }
   return {};
+}
+
+/** Attempts of the busy-client fallback; the first one almost always gets its reset. */
+const BUSY_TRIES = 3;
+
+/**
+ * The busy client, in a worker thread of its own: in the sandbox the lab server shares this
+ * process, and stalling this event loop would stall the server's idle close too.
+ */
+const BUSY_CLIENT_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { host, port, idleCloseMs, tries } = workerData;
+class IdleForever extends http.Agent {
+  keepSocketAlive(socket) { socket.setKeepAlive(true, 1000); socket.setTimeout(0); return true; }
+}
+const agent = new IdleForever({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+let opened = 0;
+let closed = 0;
+const get = () => new Promise((resolve) => {
+  const t0 = performance.now();
+  const req = http.get({ host, port, path: '/', agent }, (res) => {
+    res.resume();
+    res.once('end', () => resolve({ ok: true, status: res.statusCode, reused: req.reusedSocket, ms: performance.now() - t0 }));
+  });
+  req.once('socket', (socket) => {
+    if (req.reusedSocket) return;
+    opened++;
+    socket.once('close', () => closed++);
+  });
+  req.once('error', (err) => resolve({ ok: false, code: err.code, reused: req.reusedSocket, ms: performance.now() - t0 }));
+});
+(async () => {
+  const results = [];
+  for (let i = 0; i < tries; i++) {
+    results.push(await get());
+    const endedAt = performance.now();
+    await new Promise((r) => setTimeout(r, Math.max(0, idleCloseMs - 20)));
+    while (performance.now() < endedAt + idleCloseMs + 30) {
+      // Busy: the server's FIN reaches the kernel while this loop holds the event loop.
+    }
+    const r = await get();
+    results.push(r);
+    if (!r.ok && r.reused && r.code === 'ECONNRESET') break;
+  }
+  agent.destroy();
+  const deadline = Date.now() + 1000;
+  while (closed < opened && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  parentPort.postMessage({ results, opened, closed });
+})();
+`;
+
+interface BusyResult {
+  ok: boolean;
+  status?: number;
+  code?: string;
+  reused: boolean;
+  ms: number;
+}
+
+/**
+ * The race as it happens in production, deterministically: a client whose event loop is busy
+ * (a long synchronous task) while the server's idle close arrives has not seen the FIN yet, so
+ * its pool still hands out that socket and the request is written into a closed connection.
+ * On an idle loopback the window between the FIN and the client noticing it is microseconds,
+ * so timing alone may miss it. Bounded: at most BUSY_TRIES pairs of requests, a ~50 ms stall each.
+ */
+async function busyClientRace(ctx: DriverContext, idleCloseMs: number): Promise<void> {
+  const c = ctx.counters;
+  const worker = new Worker(BUSY_CLIENT_SOURCE, { eval: true, workerData: { host: ctx.host, port: ctx.port, idleCloseMs, tries: BUSY_TRIES } });
+  const onAbort = () => void worker.terminate();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const out = await new Promise<{ results: BusyResult[]; opened: number; closed: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`busy client exited with ${code}`)));
+    });
+    for (let i = 0; i < out.opened; i++) c.connectionOpened();
+    c.closed += out.closed;
+    for (const r of out.results) {
+      c.sent++;
+      if (r.reused) c.reused++;
+      if (r.ok) {
+        c.response(r.status ?? 0, performance.now() - r.ms);
+        continue;
+      }
+      if (r.reused && r.code === 'ECONNRESET') c.resetsOnReusedSocket++;
+      c.error({ code: r.code });
+    }
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    await worker.terminate();
+  }
 }
 
 /** Probes run at once to measure the server's idle close; a stall can skew one either way, so take the median. */
