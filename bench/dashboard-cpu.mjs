@@ -78,7 +78,9 @@ async function syntheticHub(port) {
       ws.send(JSON.stringify({ v: 1, type: 'welcome', id: 'bench', heartbeatMs: 5000, serverTime: Date.now() }));
       timer = setInterval(() => {
         const rps = rate * (0.9 + Math.random() * 0.2);
-        ws.send(JSON.stringify(syntheticSnapshot({ at: Date.now(), rps: Math.round(rps), connections: 200, seconds: 120 })));
+        ws.send(
+          JSON.stringify(syntheticSnapshot({ at: Date.now(), rps: Math.round(rps), connections: 200, seconds: 120 })),
+        );
       }, 250);
     });
     ws.on('close', () => clearInterval(timer));
@@ -98,9 +100,13 @@ let hub;
 let loadgen;
 const startLoad = (serverUrl) => {
   const duration = warmup + seconds + 5;
-  loadgen = spawn(process.execPath, [BIN, 'loadgen', serverUrl, '-R', String(rate), '-c', '64', '-d', `${duration}s`, '--monitor', wsUrl, '--json'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  loadgen = spawn(
+    process.execPath,
+    [BIN, 'loadgen', serverUrl, '-R', String(rate), '-c', '64', '-d', `${duration}s`, '--monitor', wsUrl, '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   children.push(loadgen);
 };
 if (synthetic) {
@@ -115,8 +121,20 @@ if (synthetic) {
 }
 
 const dashboardCommand = embedded ? `start --monitor-port ${monitorPort}` : `dashboard ${wsUrl}`;
-execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '48', `exec ${process.execPath} ${BIN} ${dashboardCommand}`]);
-const pid = Number(execFileSync('tmux', ['display-message', '-p', '-t', session, '#{pane_pid}'], { encoding: 'utf8' }).trim());
+execFileSync('tmux', [
+  'new-session',
+  '-d',
+  '-s',
+  session,
+  '-x',
+  '160',
+  '-y',
+  '48',
+  `exec ${process.execPath} ${BIN} ${dashboardCommand}`,
+]);
+const pid = Number(
+  execFileSync('tmux', ['display-message', '-p', '-t', session, '#{pane_pid}'], { encoding: 'utf8' }).trim(),
+);
 if (embedded) {
   let target;
   for (let i = 0; i < 100 && !target; i++) {
@@ -159,7 +177,9 @@ hub?.close();
 
 console.log(screen.split('\n').slice(0, 6).join('\n'));
 console.log('');
-console.log('| mode | target rate | loadgen achieved rps | req/s shown (last) | window | CPU of the measured process (% of one core) |');
+console.log(
+  '| mode | target rate | loadgen achieved rps | req/s shown (last) | window | CPU of the measured process (% of one core) |',
+);
 console.log('|---|---|---|---|---|---|');
 console.log(
   `| ${synthetic ? 'synthetic snapshots (4/s)' : embedded ? 'kalab start (dashboard + embedded monitor + server)' : 'real: monitor + server + loadgen'} | ${rate.toLocaleString('en-US')}/s | ${achieved} | ${shown.at(-1) ?? '-'} | ${wall.toFixed(1)} s | ${cpuPct.toFixed(1)}% |`,

@@ -69,7 +69,9 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let i = 0; i < 100; i++) {
     if (spawnSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { shell: false }).status === 0) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -85,17 +87,45 @@ http {
   };
 }
 
-const pinned = (cmd, argv) => execFileSync('taskset', ['-c', args.cpu, cmd, ...argv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+const pinned = (cmd, argv) =>
+  execFileSync('taskset', ['-c', args.cpu, cmd, ...argv], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 /** Lets TIME_WAIT from a churn run not weigh on the next one. */
 const settle = () => new Promise((r) => setTimeout(r, 1000));
 
 const runs = {
   'kalab keep-alive': (url) => {
-    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--json']).trim().split('\n').at(-1));
+    const r = JSON.parse(
+      pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--json'])
+        .trim()
+        .split('\n')
+        .at(-1),
+    );
     return r.requests.completed / (r.durationMs / 1000);
   },
   'kalab --engine net keep-alive': (url) => {
-    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--engine', 'net', '--json']).trim().split('\n').at(-1));
+    const r = JSON.parse(
+      pinned(process.execPath, [
+        KALAB,
+        'loadgen',
+        url,
+        '-c',
+        String(C),
+        '-d',
+        `${D}s`,
+        '-w',
+        '1',
+        '--engine',
+        'net',
+        '--json',
+      ])
+        .trim()
+        .split('\n')
+        .at(-1),
+    );
     return r.requests.completed / (r.durationMs / 1000);
   },
   'autocannon keep-alive': (url) => {
@@ -107,11 +137,47 @@ const runs = {
     return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   },
   'kalab no-keep-alive': (url) => {
-    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--no-keepalive', '--json']).trim().split('\n').at(-1));
+    const r = JSON.parse(
+      pinned(process.execPath, [
+        KALAB,
+        'loadgen',
+        url,
+        '-c',
+        String(C),
+        '-d',
+        `${D}s`,
+        '-w',
+        '1',
+        '--no-keepalive',
+        '--json',
+      ])
+        .trim()
+        .split('\n')
+        .at(-1),
+    );
     return r.connections.opened / (r.durationMs / 1000);
   },
   'kalab no-keep-alive, server closes': (url) => {
-    const r = JSON.parse(pinned(process.execPath, [KALAB, 'loadgen', url, '-c', String(C), '-d', `${D}s`, '-w', '1', '--no-keepalive', '--close-by', 'server', '--json']).trim().split('\n').at(-1));
+    const r = JSON.parse(
+      pinned(process.execPath, [
+        KALAB,
+        'loadgen',
+        url,
+        '-c',
+        String(C),
+        '-d',
+        `${D}s`,
+        '-w',
+        '1',
+        '--no-keepalive',
+        '--close-by',
+        'server',
+        '--json',
+      ])
+        .trim()
+        .split('\n')
+        .at(-1),
+    );
     return r.connections.opened / (r.durationMs / 1000);
   },
   'hey no-keep-alive': (url) => {
@@ -145,16 +211,62 @@ const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(
 /** Per-round ratios (the tools of one round ran back to back), then their median. */
 const ratio = (a, b) => median(results[a].map((v, i) => v / results[b][i]));
 const rows = [
-  ['keep-alive req/s', 'kalab (undici) / autocannon', m['kalab keep-alive'], m['autocannon keep-alive'], ratio('kalab keep-alive', 'autocannon keep-alive'), 1.0],
-  ['keep-alive req/s', 'kalab (undici) / wrk', m['kalab keep-alive'], m['wrk keep-alive'], ratio('kalab keep-alive', 'wrk keep-alive'), 0.6],
-  ['keep-alive req/s', 'kalab --engine net / autocannon', m['kalab --engine net keep-alive'], m['autocannon keep-alive'], ratio('kalab --engine net keep-alive', 'autocannon keep-alive'), 1.0],
-  ['keep-alive req/s', 'kalab --engine net / wrk', m['kalab --engine net keep-alive'], m['wrk keep-alive'], ratio('kalab --engine net keep-alive', 'wrk keep-alive'), 0.6],
-  ['no-keep-alive conn/s', 'kalab / hey', m['kalab no-keep-alive'], m['hey no-keep-alive'], ratio('kalab no-keep-alive', 'hey no-keep-alive'), 1.0],
-  ['no-keep-alive conn/s', 'kalab --close-by server / hey', m['kalab no-keep-alive, server closes'], m['hey no-keep-alive'], ratio('kalab no-keep-alive, server closes', 'hey no-keep-alive'), 1.0],
+  [
+    'keep-alive req/s',
+    'kalab (undici) / autocannon',
+    m['kalab keep-alive'],
+    m['autocannon keep-alive'],
+    ratio('kalab keep-alive', 'autocannon keep-alive'),
+    1.0,
+  ],
+  [
+    'keep-alive req/s',
+    'kalab (undici) / wrk',
+    m['kalab keep-alive'],
+    m['wrk keep-alive'],
+    ratio('kalab keep-alive', 'wrk keep-alive'),
+    0.6,
+  ],
+  [
+    'keep-alive req/s',
+    'kalab --engine net / autocannon',
+    m['kalab --engine net keep-alive'],
+    m['autocannon keep-alive'],
+    ratio('kalab --engine net keep-alive', 'autocannon keep-alive'),
+    1.0,
+  ],
+  [
+    'keep-alive req/s',
+    'kalab --engine net / wrk',
+    m['kalab --engine net keep-alive'],
+    m['wrk keep-alive'],
+    ratio('kalab --engine net keep-alive', 'wrk keep-alive'),
+    0.6,
+  ],
+  [
+    'no-keep-alive conn/s',
+    'kalab / hey',
+    m['kalab no-keep-alive'],
+    m['hey no-keep-alive'],
+    ratio('kalab no-keep-alive', 'hey no-keep-alive'),
+    1.0,
+  ],
+  [
+    'no-keep-alive conn/s',
+    'kalab --close-by server / hey',
+    m['kalab no-keep-alive, server closes'],
+    m['hey no-keep-alive'],
+    ratio('kalab no-keep-alive, server closes', 'hey no-keep-alive'),
+    1.0,
+  ],
 ];
-console.log(`\nnginx (1 worker, CPU ${args['nginx-cpu']}), every client on CPU ${args.cpu}, ${C} connections, ${D} s x ${ROUNDS} rounds (median), kalab -w 1\n`);
+console.log(
+  `\nnginx (1 worker, CPU ${args['nginx-cpu']}), every client on CPU ${args.cpu}, ${C} connections, ${D} s x ${ROUNDS} rounds (median), kalab -w 1\n`,
+);
 console.log('| metric | pair | kalab | peer | ratio | target |');
 console.log('|---|---|---:|---:|---:|---:|');
 for (const [metric, pair, a, b, r, target] of rows) {
-  console.log(`| ${metric} | ${pair} | ${fmt(a)} | ${fmt(b)} | ${r.toFixed(2)} | >= ${target.toFixed(1)} ${r >= target ? 'met' : 'not met'} |`);
+  console.log(
+    `| ${metric} | ${pair} | ${fmt(a)} | ${fmt(b)} | ${r.toFixed(2)} | >= ${target.toFixed(1)} ${r >= target ? 'met' : 'not met'} |`,
+  );
 }

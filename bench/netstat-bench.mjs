@@ -38,7 +38,9 @@ const script = [
   `exec "${process.execPath}" "${FILL}" --established ${established} --time-wait ${timeWait} --hold 120`,
 ].join(' && ');
 
-console.log(`filling a private namespace: ${established} open connections (${2 * established} sockets) + ${timeWait} closed client-first...`);
+console.log(
+  `filling a private namespace: ${established} open connections (${2 * established} sockets) + ${timeWait} closed client-first...`,
+);
 // `-rn` needs no root; as root where user namespaces are off (some containers), `-n`.
 const flag = ['-rn', '-n'].find((f) => spawnSync('unshare', [f, 'true']).status === 0);
 if (!flag) throw new Error('unshare -rn / -n is not available here: the bench needs a private network namespace');
@@ -48,12 +50,15 @@ const ready = await new Promise((resolve, reject) => {
   fill.once('exit', (code) => reject(new Error(`netstat-fill exited with ${code} before it was ready`)));
 });
 const { pid } = ready;
-console.log(`namespace ready in ${ready.churnMs} ms of churn (pid ${pid}): ${JSON.stringify({ established: ready.established, timeWait: ready.timeWait, failed: ready.failed })}`);
+console.log(
+  `namespace ready in ${ready.churnMs} ms of churn (pid ${pid}): ${JSON.stringify({ established: ready.established, timeWait: ready.timeWait, failed: ready.failed })}`,
+);
 
 // A whole Node process that loads only the light entry point, reads and prints the summary.
 const coldScript = `import { countTcpStatesSync } from '@kalab/core/tcp'; console.log(JSON.stringify(countTcpStatesSync({ pid: ${pid} })));`;
 
-const nsenter = (args) => spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+const nsenter = (args) =>
+  spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 
 /** ss -tan inside the namespace, its output summarised by state (what the lab's summary gives). */
 function ssSummary() {
@@ -138,9 +143,13 @@ for (let i = 0; i < runs; i++) {
   const e = time(() => nsenter(['true']));
   cases[names[4]].push(e.ms);
   if (i < 5) {
-    const g = time(() => spawnSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: BENCH_DIR, maxBuffer: 1 << 28 }));
+    const g = time(() =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', coldScript], { cwd: BENCH_DIR, maxBuffer: 1 << 28 }),
+    );
     cases[names[5]].push(g.ms);
-    const f = time(() => spawnSync(process.execPath, [KALAB, 'netstat', '--pid', String(pid), '--json'], { maxBuffer: 1 << 28 }));
+    const f = time(() =>
+      spawnSync(process.execPath, [KALAB, 'netstat', '--pid', String(pid), '--json'], { maxBuffer: 1 << 28 }),
+    );
     cases[names[6]].push(f.ms);
   }
   cpu['lab countTcpStates'].push(cpuMs(() => countTcpStatesSync({ pid })));
@@ -148,7 +157,11 @@ for (let i = 0; i < runs; i++) {
   cpu['ss -tan > /dev/null'].push(ssCpuMs());
   last = { lab: a.out, labRows: b.out.rows, ss: d.out };
   // Same table for both? (the table holds still: TIME_WAIT lasts 60 s, nothing else churns)
-  const labCounts = JSON.stringify(Object.entries(a.out).filter(([, n]) => n > 0).sort());
+  const labCounts = JSON.stringify(
+    Object.entries(a.out)
+      .filter(([, n]) => n > 0)
+      .sort(),
+  );
   if (labCounts !== JSON.stringify(Object.entries(d.out.counts).sort()) || b.out.rows !== d.out.rows) mismatches++;
 }
 
@@ -163,7 +176,9 @@ const nonZero = (o) => Object.fromEntries(Object.entries(o).filter(([, n]) => n 
 const ssMs = median(cases[names[3]]);
 const rowsTotal = last.labRows;
 
-console.log(`\ntable: ${rowsTotal} sockets (lab) / ${last.ss.rows} (ss); by state: lab ${JSON.stringify(nonZero(last.lab))}, ss ${JSON.stringify(last.ss.counts)}`);
+console.log(
+  `\ntable: ${rowsTotal} sockets (lab) / ${last.ss.rows} (ss); by state: lab ${JSON.stringify(nonZero(last.lab))}, ss ${JSON.stringify(last.ss.counts)}`,
+);
 console.log(`runs where the lab's counts differed from ss's: ${mismatches} of ${runs}`);
 console.log(`${runs} interleaved runs, median ms (min-max); ratio = ss median / this median (> 1: faster than ss)\n`);
 const w = Math.max(...names.map((n) => n.length));
@@ -181,5 +196,7 @@ console.log(`\nCPU time (user + sys), median ms of ${runs} runs; ratio = ss / th
 const wc = Math.max(...Object.keys(cpu).map((n) => n.length));
 for (const [n, xs] of Object.entries(cpu)) {
   const m = median(xs);
-  console.log(`${n.padEnd(wc)}  ${m.toFixed(1).padStart(8)}  ${n.startsWith('ss') ? '' : `${(ssCpu / m).toFixed(2)}x`.padStart(6)}`);
+  console.log(
+    `${n.padEnd(wc)}  ${m.toFixed(1).padStart(8)}  ${n.startsWith('ss') ? '' : `${(ssCpu / m).toFixed(2)}x`.padStart(6)}`,
+  );
 }

@@ -70,8 +70,15 @@ held.length = 0;
 held.push(...stillOpen);
 
 process.stdout.write(
-  JSON.stringify({ ready: true, pid: process.pid, port: listenPort, established: clients.length, timeWait: tw, failed, churnMs: Date.now() - started }) +
-    '\n',
+  JSON.stringify({
+    ready: true,
+    pid: process.pid,
+    port: listenPort,
+    established: clients.length,
+    timeWait: tw,
+    failed,
+    churnMs: Date.now() - started,
+  }) + '\n',
 );
 
 function finish() {

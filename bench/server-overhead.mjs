@@ -43,7 +43,9 @@ const SAME = peer(`(req, res) => { res.writeHead(200, headers); res.end(body, 'l
 
 function start(name, args) {
   return new Promise((resolve, reject) => {
-    const [cmd, argv] = values['server-cpu'] ? ['taskset', ['-c', values['server-cpu'], process.execPath, ...args]] : [process.execPath, args];
+    const [cmd, argv] = values['server-cpu']
+      ? ['taskset', ['-c', values['server-cpu'], process.execPath, ...args]]
+      : [process.execPath, args];
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {
@@ -65,7 +67,12 @@ function wrk(url, duration) {
       const total = /(\d+) requests in/.exec(stdout);
       const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
       const errors = /Socket errors:.*/.exec(stdout);
-      resolve({ rps: rps ? Number(rps[1]) : 0, requests: total ? Number(total[1]) : 0, non2xx: non2xx ? Number(non2xx[1]) : 0, errors: errors ? errors[0] : '' });
+      resolve({
+        rps: rps ? Number(rps[1]) : 0,
+        requests: total ? Number(total[1]) : 0,
+        non2xx: non2xx ? Number(non2xx[1]) : 0,
+        errors: errors ? errors[0] : '',
+      });
     });
   });
 }
@@ -108,7 +115,9 @@ try {
       results.get(s).push(r.rps);
       if (cpu0 !== null && cpu1 !== null && r.requests > 0) cpuPerRequest.get(s).push((cpu1 - cpu0) / r.requests);
     }
-    process.stderr.write(`round ${i + 1}/${rounds}: ${servers.map((s) => `${s.name} ${fmt(results.get(s)[i])}`).join(', ')} rps\n`);
+    process.stderr.write(
+      `round ${i + 1}/${rounds}: ${servers.map((s) => `${s.name} ${fmt(results.get(s)[i])}`).join(', ')} rps\n`,
+    );
   }
 } finally {
   kalab.child.kill('SIGINT');
@@ -117,16 +126,31 @@ try {
 await new Promise((r) => kalab.child.once('exit', r));
 
 const [k, b, same] = servers.map((s) => results.get(s));
-const rows = k.map((_, i) => [`${i + 1}`, fmt(k[i]), fmt(b[i]), fmt(same[i]), (k[i] / b[i]).toFixed(3), (k[i] / same[i]).toFixed(3)]);
+const rows = k.map((_, i) => [
+  `${i + 1}`,
+  fmt(k[i]),
+  fmt(b[i]),
+  fmt(same[i]),
+  (k[i] / b[i]).toFixed(3),
+  (k[i] / same[i]).toFixed(3),
+]);
 const [mk, mb, ms] = [k, b, same].map(median);
 rows.push(['median', fmt(mk), fmt(mb), fmt(ms), (mk / mb).toFixed(3), (mk / ms).toFixed(3)]);
-const pinned = values['server-cpu'] ? `, servers on CPU ${values['server-cpu']}, wrk on CPU ${values['wrk-cpu'] ?? 'any'}` : '';
-console.log(`wrk -t${values.threads} -c${values.connections} -d${values.duration}, ${rounds} rotating rounds, node ${process.version}${pinned}\n`);
-console.log('| round | kalab server rps | bare node:http rps | node:http, same response rps | kalab / bare | kalab / same response |');
+const pinned = values['server-cpu']
+  ? `, servers on CPU ${values['server-cpu']}, wrk on CPU ${values['wrk-cpu'] ?? 'any'}`
+  : '';
+console.log(
+  `wrk -t${values.threads} -c${values.connections} -d${values.duration}, ${rounds} rotating rounds, node ${process.version}${pinned}\n`,
+);
+console.log(
+  '| round | kalab server rps | bare node:http rps | node:http, same response rps | kalab / bare | kalab / same response |',
+);
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 const perRound = (xs) => median(k.map((v, i) => v / xs[i])).toFixed(3);
-console.log(`\nmedian of per-round ratios: kalab / bare ${perRound(b)}, kalab / same response ${perRound(same)} (target >= 0.90, aim 0.95)`);
+console.log(
+  `\nmedian of per-round ratios: kalab / bare ${perRound(b)}, kalab / same response ${perRound(same)} (target >= 0.90, aim 0.95)`,
+);
 if (cpuPerRequest.get(kalab).length > 0) {
   const [ck, cb, cs] = servers.map((s) => median(cpuPerRequest.get(s)));
   console.log(
@@ -135,4 +159,10 @@ if (cpuPerRequest.get(kalab).length > 0) {
   );
 }
 // The kalab server's own ledger summary, to show every wrk connection was accounted for.
-console.log(`\n${kalab.output().split('\n').filter((l) => /^(ledger|closed by|errors):/.test(l)).join('\n')}`);
+console.log(
+  `\n${kalab
+    .output()
+    .split('\n')
+    .filter((l) => /^(ledger|closed by|errors):/.test(l))
+    .join('\n')}`,
+);

@@ -11,7 +11,15 @@ const TOKEN = 'e2e-token-for-a-private-namespace';
 const canRun = isRoot && have('ip') && have('unshare');
 
 interface Snap {
-  sources: { name: string; host: string; role: string; connected: boolean; lost: boolean; runId?: string; totals: { requests: number; connectionsOpened: number } }[];
+  sources: {
+    name: string;
+    host: string;
+    role: string;
+    connected: boolean;
+    lost: boolean;
+    runId?: string;
+    totals: { requests: number; connectionsOpened: number };
+  }[];
   hosts: Record<string, { states: Record<string, number> }>;
 }
 interface Rep {
@@ -40,7 +48,21 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     const i = ++agentN;
     const name = `agent-${i}`;
     const port = new URL(serverUrl).port;
-    const proc = pair.kalab(agentHost(i), ['loadgen', '--agent', '--monitor', monitorUrl, '--token', TOKEN, '--name', name, '--allow-target', `${pair.hostAddr}:${port}`, '--max-duration', '30s', '--json']);
+    const proc = pair.kalab(agentHost(i), [
+      'loadgen',
+      '--agent',
+      '--monitor',
+      monitorUrl,
+      '--token',
+      TOKEN,
+      '--name',
+      name,
+      '--allow-target',
+      `${pair.hostAddr}:${port}`,
+      '--max-duration',
+      '30s',
+      '--json',
+    ]);
     procs.push(proc);
     return { proc, name, host: agentHost(i) };
   }
@@ -57,7 +79,19 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
   beforeAll(async () => {
     pair.up();
     recordDir = mkdtempSync(join(tmpdir(), 'kalab-e2e-rec-'));
-    monitor = kalab(['monitor', '--listen', `${pair.hostAddr}:0`, '--token', TOKEN, '--record', recordDir, '--heartbeat', String(HEARTBEAT_MS), '--snapshot-interval', '100']);
+    monitor = kalab([
+      'monitor',
+      '--listen',
+      `${pair.hostAddr}:0`,
+      '--token',
+      TOKEN,
+      '--record',
+      recordDir,
+      '--heartbeat',
+      String(HEARTBEAT_MS),
+      '--snapshot-interval',
+      '100',
+    ]);
     procs.push(monitor);
     monitorUrl = (await monitor.waitFor(/listening on (ws:\/\/\S+)/))[1]!;
     // The server reports its own ledger to the monitor too: an independent count of the same run.
@@ -82,22 +116,35 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     const report = JSON.parse(line[1]!) as Rep;
     expect(report.requests.completed).toBe(400);
     expect(report.connections.opened).toBe(400);
-    const s = await snapshot((x) => x.sources.find((y) => y.name === agent.name)?.totals.requests === 400 && (x.hosts[agent.host]?.states['TIME_WAIT'] ?? 0) >= 400);
+    const s = await snapshot(
+      (x) =>
+        x.sources.find((y) => y.name === agent.name)?.totals.requests === 400 &&
+        (x.hosts[agent.host]?.states['TIME_WAIT'] ?? 0) >= 400,
+    );
     expect(() => SnapshotSchema.parse(s)).not.toThrow();
     const src = s.sources.find((y) => y.name === agent.name)!;
     expect(src).toMatchObject({ role: 'agent', host: agent.host, connected: true, lost: false });
-    expect(src.totals).toEqual({ requests: report.requests.completed, connectionsOpened: report.connections.opened, errors: 0 });
+    expect(src.totals).toEqual({
+      requests: report.requests.completed,
+      connectionsOpened: report.connections.opened,
+      errors: 0,
+    });
     // The server's own ledger, reported separately, counts the same 400 requests on 400 connections;
     // the merged totals count the load side once, not twice.
     const withServer = await snapshot((x) => x.sources.some((y) => y.role === 'server' && y.totals.requests === 400));
-    expect(withServer.sources.find((y) => y.role === 'server')!.totals).toMatchObject({ requests: 400, connectionsOpened: 400 });
+    expect(withServer.sources.find((y) => y.role === 'server')!.totals).toMatchObject({
+      requests: 400,
+      connectionsOpened: 400,
+    });
     expect((withServer as unknown as { merged: { requests: number } }).merged.requests).toBe(400);
     // The client closed first, so the 400 TIME_WAIT sockets sit in the agent's namespace, not on the server's side.
     expect(s.hosts[agent.host]!.states['TIME_WAIT']).toBe(400);
     // Two distinct hosts: the monitor's own (sampled locally) and the agent's.
     expect(Object.keys(s.hosts).length).toBeGreaterThanOrEqual(2);
     // The same picture over HTTP.
-    const api = (await (await fetch(monitorUrl.replace('ws://', 'http://').replace(/\/ws$/, '/api/snapshot'))).json()) as Snap;
+    const api = (await (
+      await fetch(monitorUrl.replace('ws://', 'http://').replace(/\/ws$/, '/api/snapshot'))
+    ).json()) as Snap;
     expect(api.sources.find((y) => y.name === agent.name)?.totals.requests).toBe(400);
     expect(api.hosts[agent.host]?.states['TIME_WAIT']).toBe(400);
     // The run was recorded, ending with the agent's report.
@@ -143,7 +190,10 @@ describe.skipIf(!canRun)('monitor with an agent on another (emulated) machine', 
     expect(back.sources.filter((x) => x.name === agent.name)).toHaveLength(1);
     const line = await agent.proc.waitFor(/^(\{"schema":"kalab\.report\/v1".*)$/m, 30_000);
     const report = JSON.parse(line[1]!) as Rep;
-    await snapshot((s) => s.sources.find((x) => x.name === agent.name)?.totals.requests === report.requests.completed, 15_000);
+    await snapshot(
+      (s) => s.sources.find((x) => x.name === agent.name)?.totals.requests === report.requests.completed,
+      15_000,
+    );
     agent.proc.kill('SIGTERM');
     await agent.proc.exited;
   });

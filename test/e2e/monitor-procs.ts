@@ -21,10 +21,12 @@ export class Proc {
       this.stderr += d;
       this.wake();
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
-      this.wake();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        this.wake();
+        resolve(code);
+      }),
+    );
   }
 
   private wake(): void {
@@ -37,9 +39,13 @@ export class Proc {
     for (;;) {
       const m = re.exec(where === 'stdout' ? this.stdout : this.stderr);
       if (m) return m;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`process exited before ${re}: ${this.stdout}\n${this.stderr}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`process exited before ${re}: ${this.stdout}\n${this.stderr}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for ${re}; stdout: ${this.stdout.slice(-2000)}; stderr: ${this.stderr.slice(-2000)}`);
+      if (left <= 0)
+        throw new Error(
+          `timeout waiting for ${re}; stdout: ${this.stdout.slice(-2000)}; stderr: ${this.stderr.slice(-2000)}`,
+        );
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
         this.waiters.push(() => {
@@ -95,13 +101,24 @@ export class NetnsPair {
     sh(`ip link add ${this.hostIf} type veth peer name ${peer}`);
     sh(`ip link set ${peer} netns ${this.ns}`);
     sh(`ip addr add ${this.hostAddr}/30 dev ${this.hostIf} && ip link set ${this.hostIf} up`);
-    sh(`ip netns exec ${this.ns} sh -c 'ip addr add ${this.nsAddr}/30 dev ${peer} && ip link set ${peer} up && ip link set lo up'`);
+    sh(
+      `ip netns exec ${this.ns} sh -c 'ip addr add ${this.nsAddr}/30 dev ${peer} && ip link set ${peer} up && ip link set lo up'`,
+    );
   }
 
   /** Runs `kalab ARGS` inside the namespace, in its own UTS namespace so it has its own host name. */
   kalab(hostName: string, args: string[]): Proc {
     const quoted = [process.execPath, KALAB, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    return new Proc('ip', ['netns', 'exec', this.ns, 'unshare', '--uts', 'sh', '-c', `hostname ${hostName} && exec ${quoted}`]);
+    return new Proc('ip', [
+      'netns',
+      'exec',
+      this.ns,
+      'unshare',
+      '--uts',
+      'sh',
+      '-c',
+      `hostname ${hostName} && exec ${quoted}`,
+    ]);
   }
 
   down(): void {

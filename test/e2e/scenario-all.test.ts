@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 const BIN = fileURLToPath(new URL('../../apps/cli/bin/kalab.js', import.meta.url));
 const hasNamespace = spawnSync('unshare', ['-rn', 'ip', 'link', 'set', 'lo', 'up']).status === 0;
 
-function kalab(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function kalab(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,7 +41,15 @@ interface Result {
     streams?: number;
     portRangeSize?: number;
     exhaustedAfterMs?: number | null;
-    phases?: Record<string, { connectionsOpened: number; resetsOnReusedSocket?: number; requests: { failed: number }; timeWait: { client: number; server: number } }>;
+    phases?: Record<
+      string,
+      {
+        connectionsOpened: number;
+        resetsOnReusedSocket?: number;
+        requests: { failed: number };
+        timeWait: { client: number; server: number };
+      }
+    >;
   };
 }
 
@@ -58,7 +69,11 @@ describe.skipIf(!hasNamespace)('kalab scenario --all (each in its own network na
     const o = (name: string) => by[name]!.observed;
 
     // 10 sequential requests, bodies unread: 10 connections = 10 SYNs = 10 TIME_WAIT (client side).
-    expect(o('seq-unread-body')).toMatchObject({ connectionsOpened: 10, synSent: 10, timeWait: { client: 10, server: 0 } });
+    expect(o('seq-unread-body')).toMatchObject({
+      connectionsOpened: 10,
+      synSent: 10,
+      timeWait: { client: 10, server: 0 },
+    });
     // Bodies read: 1 connection, one SYN.
     expect(o('seq-read-body')).toMatchObject({ connectionsOpened: 1, synSent: 1, timeWait: { client: 1, server: 0 } });
     // 10 workers x 10 requests, 2 idle kept: far more than 10, every one a SYN and a TIME_WAIT.
@@ -67,7 +82,11 @@ describe.skipIf(!hasNamespace)('kalab scenario --all (each in its own network na
     expect(def.synSent).toBe(def.connectionsOpened);
     expect(def.timeWait.client).toBe(def.connectionsOpened);
     // 10 idle kept: 10.
-    expect(o('concurrent-tuned-pool')).toMatchObject({ connectionsOpened: 10, synSent: 10, timeWait: { client: 10, server: 0 } });
+    expect(o('concurrent-tuned-pool')).toMatchObject({
+      connectionsOpened: 10,
+      synSent: 10,
+      timeWait: { client: 10, server: 0 },
+    });
     // No reuse in a 500-port range with tcp_tw_reuse=0: EADDRNOTAVAIL once TIME_WAIT holds every port.
     const ex = o('port-exhaustion');
     expect(ex.errors['EADDRNOTAVAIL']).toBeGreaterThan(0);
@@ -105,7 +124,10 @@ describe('kalab scenario (usage)', () => {
     expect(run.code).toBe(0);
     const list = JSON.parse(run.stdout) as Array<{ name: string; origin: string; expected: string }>;
     expect(list.map((s) => s.name)).toContain('keepalive-race');
-    expect(list.find((s) => s.name === 'seq-read-body')).toMatchObject({ origin: 'article', expected: '1 TCP connection, one SYN in the capture' });
+    expect(list.find((s) => s.name === 'seq-read-body')).toMatchObject({
+      origin: 'article',
+      expected: '1 TCP connection, one SYN in the capture',
+    });
   });
 
   it('exits 2 naming the argument for an unknown scenario', async () => {
@@ -133,13 +155,16 @@ describe('kalab scenario (usage)', () => {
     });
   });
 
-  it.skipIf(!hasNamespace)('prints the settings with Go and Node names, the netstat and packet views and the verdict', async () => {
-    const run = await kalab(['scenario', 'concurrent-tuned-pool'], 60_000);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Transport.MaxIdleConnsPerHost');
-    expect(run.stdout).toContain('maxFreeSockets');
-    expect(run.stdout).toMatch(/TIME_WAIT\s+10\s+0/);
-    expect(run.stdout).toContain('SYNs sent (ActiveOpens delta): 10');
-    expect(run.stdout).toContain('Verdict: PASS');
-  });
+  it.skipIf(!hasNamespace)(
+    'prints the settings with Go and Node names, the netstat and packet views and the verdict',
+    async () => {
+      const run = await kalab(['scenario', 'concurrent-tuned-pool'], 60_000);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('Transport.MaxIdleConnsPerHost');
+      expect(run.stdout).toContain('maxFreeSockets');
+      expect(run.stdout).toMatch(/TIME_WAIT\s+10\s+0/);
+      expect(run.stdout).toContain('SYNs sent (ActiveOpens delta): 10');
+      expect(run.stdout).toContain('Verdict: PASS');
+    },
+  );
 });

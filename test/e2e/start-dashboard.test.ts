@@ -27,7 +27,12 @@ const capture = (target: string) => tmux('capture-pane', '-p', '-t', target);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the pane until `test` accepts it; fails with the last screen after `timeoutMs`. */
-async function waitForScreen(what: string, test: (text: string) => boolean, timeoutMs: number, target = session): Promise<string> {
+async function waitForScreen(
+  what: string,
+  test: (text: string) => boolean,
+  timeoutMs: number,
+  target = session,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
@@ -37,7 +42,8 @@ async function waitForScreen(what: string, test: (text: string) => boolean, time
     if (target === session && existsSync(exitFile)) break;
     await sleep(250);
   }
-  const exited = target === session && existsSync(exitFile) ? ` (pnpm start ended: ${readFileSync(exitFile, 'utf8').trim()})` : '';
+  const exited =
+    target === session && existsSync(exitFile) ? ` (pnpm start ended: ${readFileSync(exitFile, 'utf8').trim()})` : '';
   throw new Error(`gave up waiting for ${what}${exited}; the screen was:\n${text}`);
 }
 
@@ -52,7 +58,9 @@ function panelsIntact(text: string, cols: number, rows: number): boolean {
     .every(([, r]) => {
       const bottom = r.top + r.height - 1;
       const right = r.left + r.width - 1;
-      return at(r.top, r.left) === '┌' && at(r.top, right) === '┐' && at(bottom, r.left) === '└' && at(bottom, right) === '┘';
+      return (
+        at(r.top, r.left) === '┌' && at(r.top, right) === '┐' && at(bottom, r.left) === '└' && at(bottom, right) === '┘'
+      );
     });
 }
 
@@ -70,12 +78,23 @@ afterAll(() => {
 describe.skipIf(!hasTmux)('pnpm start in tmux at 160x48', () => {
   it('shows the panels, runs the first article scenario from the picker, counts its connections, and quits with exit 0', async () => {
     // The shell waits a little after the exit so the pane can still be read if it failed.
-    tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '48', `cd '${ROOT}' && pnpm start; echo EXIT=$? > '${exitFile}'; sleep 5`);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '160',
+      '-y',
+      '48',
+      `cd '${ROOT}' && pnpm start; echo EXIT=$? > '${exitFile}'; sleep 5`,
+    );
 
     // `pnpm start` builds first (turbo, cached in CI after `pnpm test`'s build).
     const first = await waitForScreen(
       'the dashboard panels',
-      (t) => ['Connections', 'TIME_WAIT', 'Latency', 'Errors', 'Throughput', 'Findings'].every((title) => t.includes(title)),
+      (t) =>
+        ['Connections', 'TIME_WAIT', 'Latency', 'Errors', 'Throughput', 'Findings'].every((title) => t.includes(title)),
       120_000,
     );
     expect(first).toMatch(/target http:\/\/127\.0\.0\.1:\d+\//);
@@ -91,11 +110,19 @@ describe.skipIf(!hasTmux)('pnpm start in tmux at 160x48', () => {
       [160, 48],
     ] as const) {
       tmux('resize-window', '-t', session, '-x', String(cols), '-y', String(rows));
-      await waitForScreen(`the panels at ${cols}x${rows}`, (t) => panelsIntact(t, cols, rows) && t.includes('TIME_WAIT') && t.includes('Connections'), 10_000);
+      await waitForScreen(
+        `the panels at ${cols}x${rows}`,
+        (t) => panelsIntact(t, cols, rows) && t.includes('TIME_WAIT') && t.includes('Connections'),
+        10_000,
+      );
     }
 
     tmux('send-keys', '-t', session, 's');
-    const picker = await waitForScreen('the scenario picker', (t) => t.includes('Scenarios') && t.includes('seq-unread-body'), 10_000);
+    const picker = await waitForScreen(
+      'the scenario picker',
+      (t) => t.includes('Scenarios') && t.includes('seq-unread-body'),
+      10_000,
+    );
     // The first entry is the article's first experiment.
     const entries = picker.split('\n').filter((l) => /│\s*[a-z0-9]+(-[a-z0-9]+)+\s+(article|lab)\s/.test(l));
     expect(entries[0]).toMatch(/seq-unread-body\s+article/);
@@ -110,12 +137,33 @@ describe.skipIf(!hasTmux)('pnpm start in tmux at 160x48', () => {
     expect(done).toMatch(/seq-unread-body done: 10 connections opened/);
 
     // The connections the scenario opened reach the monitor: its table's title counts them.
-    expect(await waitForScreen('the monitor to count them', (t) => /Connections · (\d+) opened/.exec(t)?.[1] === '10', 10_000)).toBeTruthy();
+    expect(
+      await waitForScreen(
+        'the monitor to count them',
+        (t) => /Connections · (\d+) opened/.exec(t)?.[1] === '10',
+        10_000,
+      ),
+    ).toBeTruthy();
 
     // `kalab dashboard URL` attaches a second, view-only screen to the same monitor.
     const viewerExit = join(dir, 'viewer-exit');
-    tmux('new-session', '-d', '-s', viewerSession, '-x', '80', '-y', '24', `cd '${ROOT}' && node apps/cli/bin/kalab.js dashboard ${monitorUrl}; echo EXIT=$? > '${viewerExit}'; sleep 5`);
-    const viewer = await waitForScreen('the viewer dashboard', (t) => panelsIntact(t, 80, 24) && /sources [1-9]\d*\/\d+/.test(t), 30_000, viewerSession);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      viewerSession,
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `cd '${ROOT}' && node apps/cli/bin/kalab.js dashboard ${monitorUrl}; echo EXIT=$? > '${viewerExit}'; sleep 5`,
+    );
+    const viewer = await waitForScreen(
+      'the viewer dashboard',
+      (t) => panelsIntact(t, 80, 24) && /sources [1-9]\d*\/\d+/.test(t),
+      30_000,
+      viewerSession,
+    );
     expect(viewer).toMatch(/Connections · 10 opened/);
     tmux('send-keys', '-t', viewerSession, 's');
     await waitForScreen('the view-only notice', (t) => t.includes('view only'), 10_000, viewerSession);

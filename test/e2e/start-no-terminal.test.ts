@@ -11,7 +11,14 @@ describe('kalab start without a terminal', () => {
       const r = spawnSync(process.execPath, [BIN, ...command], { encoding: 'utf8', timeout: 20_000 });
       expect(r.status).toBe(2);
       expect(r.stderr).toContain('needs a terminal');
-      for (const headless of ['kalab server', 'kalab loadgen', 'kalab monitor', 'kalab scenario', 'kalab netstat', 'kalab doctor']) {
+      for (const headless of [
+        'kalab server',
+        'kalab loadgen',
+        'kalab monitor',
+        'kalab scenario',
+        'kalab netstat',
+        'kalab doctor',
+      ]) {
         expect(r.stderr).toContain(headless);
       }
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

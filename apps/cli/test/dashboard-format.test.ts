@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { bar, blockChart, fit, fitStart, fmtCount, fmtDuration, fmtMs, fmtRate, pick, sparkline, spread, wrap } from '../src/dashboard/format.js';
+import {
+  bar,
+  blockChart,
+  fit,
+  fitStart,
+  fmtCount,
+  fmtDuration,
+  fmtMs,
+  fmtRate,
+  pick,
+  sparkline,
+  spread,
+  wrap,
+} from '../src/dashboard/format.js';
 
 describe('dashboard number formats', () => {
   it('counts: separators below 100k, k/M/G above', () => {
@@ -37,11 +50,17 @@ describe('dashboard text primitives', () => {
     expect(spread('req/s 10', 'peak 12', 20)).toBe('req/s 10     peak 12');
   });
   it('pick takes the longest candidate that fits', () => {
-    expect(pick([' TCP states · TIME_WAIT · CLOSE_WAIT ', ' TCP states · TIME_WAIT ', ' TIME_WAIT '], 26)).toBe(' TCP states · TIME_WAIT ');
+    expect(pick([' TCP states · TIME_WAIT · CLOSE_WAIT ', ' TCP states · TIME_WAIT ', ' TIME_WAIT '], 26)).toBe(
+      ' TCP states · TIME_WAIT ',
+    );
     expect(pick(['abcdef'], 3)).toBe('ab…');
   });
   it('wrap breaks on words and splits words longer than the width', () => {
-    expect(wrap('TIME_WAIT grows 900/s: the range is full', 16)).toEqual(['TIME_WAIT grows', '900/s: the range', 'is full']);
+    expect(wrap('TIME_WAIT grows 900/s: the range is full', 16)).toEqual([
+      'TIME_WAIT grows',
+      '900/s: the range',
+      'is full',
+    ]);
     expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
   });
 });

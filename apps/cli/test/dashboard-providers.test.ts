@@ -38,7 +38,15 @@ function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 
 function fakeScenario(connections: number) {
   return async (_name: string, { signal, onEvent }: RunHooks) => {
     const runId = `fake-${Date.now()}`;
-    onEvent({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: 'http://127.0.0.1:1/', engine: 'http', config: {}, scenario: 'seq-unread-body' });
+    onEvent({
+      v: PROTOCOL_VERSION,
+      type: 'run-started',
+      runId,
+      target: 'http://127.0.0.1:1/',
+      engine: 'http',
+      config: {},
+      scenario: 'seq-unread-body',
+    });
     for (let i = 1; i <= connections; i++) {
       if (signal.aborted) throw new Error('stopped');
       onEvent({
@@ -55,7 +63,17 @@ function fakeScenario(connections: number) {
       } as RunEvent);
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { scenario: 'seq-unread-body', pass: true, explanation: 'Nobody read the bodies.', checks: [{ metric: 'synSent', pass: true, skipped: false, says: 'SYNs', expected: 10, actual: 10 }], observed: { connectionsOpened: connections, requests: { sent: connections, ok: connections, failed: 0 }, errors: {} } };
+    return {
+      scenario: 'seq-unread-body',
+      pass: true,
+      explanation: 'Nobody read the bodies.',
+      checks: [{ metric: 'synSent', pass: true, skipped: false, says: 'SYNs', expected: 10, actual: 10 }],
+      observed: {
+        connectionsOpened: connections,
+        requests: { sent: connections, ok: connections, failed: 0 },
+        errors: {},
+      },
+    };
   };
 }
 
@@ -73,7 +91,7 @@ describe('monitorWsUrl', () => {
 });
 
 describe('viewer provider', () => {
-  it('writes the monitor\'s snapshots into the store and shows the link state', async () => {
+  it("writes the monitor's snapshots into the store and shows the link state", async () => {
     const m = await monitor();
     const store = new DashboardStore(initialStatus('remote', m.url));
     const viewer = connectViewer(store, { url: m.url, intervalMs: 100 });
@@ -102,7 +120,11 @@ describe('run controller', () => {
   it('runs a scenario, counts its connections from its ticks, and forwards them to the monitor', async () => {
     const m = await monitor();
     const store = new DashboardStore(initialStatus('embedded', m.url));
-    const runs = new RunController({ store, monitorUrl: m.url, scenarios: { list: () => [{ name: 'seq-unread-body' }], run: fakeScenario(10) } });
+    const runs = new RunController({
+      store,
+      monitorUrl: m.url,
+      scenarios: { list: () => [{ name: 'seq-unread-body' }], run: fakeScenario(10) },
+    });
     cleanups.push(() => runs.close());
     await runs.startScenario('seq-unread-body');
     expect(store.status.run?.state).toBe('running');
@@ -144,7 +166,7 @@ describe('run controller', () => {
     cleanups.push(() => runs.close());
     await runs.startScenario('seq-read-body');
     await until('the run to end', () => store.status.run?.state === 'done', 30_000);
-    const seen = await until('the monitor to merge the run\'s latency', () => {
+    const seen = await until("the monitor to merge the run's latency", () => {
       const s: Snapshot = m.snapshot();
       return s.run?.running === false && s.merged.requests === 10 && s.merged.latencyMs.p50 > 0 && s;
     });
@@ -196,7 +218,9 @@ describe('embedded lab (kalab start)', () => {
     expect(lab.serverUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(lab.serverUrl).not.toContain(`:${taken.port}/`);
     // The embedded server reports to the embedded monitor.
-    await until('the server source', () => lab.monitor.snapshot().sources.some((s) => s.role === 'server' && s.connected));
+    await until('the server source', () =>
+      lab.monitor.snapshot().sources.some((s) => s.role === 'server' && s.connected),
+    );
   });
 
   it('no free monitor port in the range: UnreachableError naming the range (exit 3)', async () => {

@@ -13,12 +13,21 @@ function fakeScreen(cols: number, rows: number) {
   const output = Object.assign(new PassThrough(), { columns: cols, rows, isTTY: true });
   output.resume();
   const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
-  const screen = blessed.screen({ input, output, terminal: 'xterm-256color', fullUnicode: true, warnings: false, smartCSR: true });
+  const screen = blessed.screen({
+    input,
+    output,
+    terminal: 'xterm-256color',
+    fullUnicode: true,
+    warnings: false,
+    smartCSR: true,
+  });
   return { screen, output, input };
 }
 
 const text = (screen: blessed.Widgets.Screen) =>
-  ((screen as unknown as { lines: unknown }).lines as [unknown, string][][]).map((line) => line.map((cell) => cell[1]).join(''));
+  ((screen as unknown as { lines: unknown }).lines as [unknown, string][][]).map((line) =>
+    line.map((cell) => cell[1]).join(''),
+  );
 
 let open: Dashboard | null = null;
 afterEach(() => {
@@ -26,7 +35,12 @@ afterEach(() => {
   open = null;
 });
 
-function render(cols: number, rows: number, snapshot: ReturnType<typeof syntheticSnapshot> | null = syntheticSnapshot({ at: Date.now() }), extra: Partial<DashboardOptions> = {}) {
+function render(
+  cols: number,
+  rows: number,
+  snapshot: ReturnType<typeof syntheticSnapshot> | null = syntheticSnapshot({ at: Date.now() }),
+  extra: Partial<DashboardOptions> = {},
+) {
   const { screen, output, input } = fakeScreen(cols, rows);
   const store = new DashboardStore(initialStatus('embedded', 'ws://127.0.0.1:7070/ws', 'http://127.0.0.1:8080/'));
   store.patchStatus({ link: 'connected' });
@@ -35,7 +49,11 @@ function render(cols: number, rows: number, snapshot: ReturnType<typeof syntheti
     store,
     screen,
     scenarios: () => [
-      { name: 'seq-unread-body', description: '10 sequential requests, bodies never read', detail: 'Expected: 10 TCP connections.' },
+      {
+        name: 'seq-unread-body',
+        description: '10 sequential requests, bodies never read',
+        detail: 'Expected: 10 TCP connections.',
+      },
       { name: 'seq-read-body', description: 'the same, bodies read', detail: 'Expected: 1 TCP connection.' },
     ],
     ...extra,
@@ -97,7 +115,16 @@ describe('dashboard render at fixed sizes', () => {
       const screen = lines();
       const all = screen.join('\n');
       expectPanelsIntact(screen, cols, rows);
-      for (const title of ['Throughput', 'TCP states', 'TIME_WAIT', 'Ephemeral ports', 'Latency', 'Errors', 'Connections', 'Findings']) {
+      for (const title of [
+        'Throughput',
+        'TCP states',
+        'TIME_WAIT',
+        'Ephemeral ports',
+        'Latency',
+        'Errors',
+        'Connections',
+        'Findings',
+      ]) {
         expect(all, title).toContain(title);
       }
       expect(all).toMatch(/req\/s 10,000/);
@@ -156,10 +183,17 @@ describe('dashboard render at fixed sizes', () => {
 });
 
 describe('findings panel', () => {
-  it('explains the scenario this dashboard ran before the monitor\'s findings', () => {
+  it("explains the scenario this dashboard ran before the monitor's findings", () => {
     const { store, dashboard, lines } = render(80, 24);
     store.patchStatus({
-      run: { kind: 'scenario', name: 'seq-unread-body', state: 'done', startedAt: 0, endedAt: 1, explanation: ['Nobody read the bodies, so each request dialed anew.'] },
+      run: {
+        kind: 'scenario',
+        name: 'seq-unread-body',
+        state: 'done',
+        startedAt: 0,
+        endedAt: 1,
+        explanation: ['Nobody read the bodies, so each request dialed anew.'],
+      },
     });
     dashboard.draw();
     const all = lines().join('\n');

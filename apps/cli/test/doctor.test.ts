@@ -36,9 +36,13 @@ afterAll(async () => {
 
 /** `kalab server ...` as a child process; resolves with the URL it prints. */
 async function labServer(args: string[]): Promise<{ url: string; h2cUrl?: string }> {
-  const child: ChildProcess = spawn(process.execPath, [KALAB, 'server', '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [KALAB, 'server', '--host', '127.0.0.1', '--port', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   cleanup.push(async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -79,7 +83,10 @@ async function nodeServer(keepAliveTimeout: number): Promise<string> {
 describe('kalab doctor', () => {
   it('measures `kalab server --keep-alive-timeout 2000` at 2 s ±10% and prints the DESIGN.md JSON', async () => {
     const { url } = await labServer(['--keep-alive-timeout', '2000']);
-    const [json, table] = await Promise.all([kalab(['doctor', url, '--json', '--budget', '20s']), kalab(['doctor', url, '--budget', '20s'])]);
+    const [json, table] = await Promise.all([
+      kalab(['doctor', url, '--json', '--budget', '20s']),
+      kalab(['doctor', url, '--budget', '20s']),
+    ]);
     expect(json.code, json.stderr).toBe(0);
     const out = JSON.parse(json.stdout);
     expect(Object.keys(out)).toEqual([
@@ -111,7 +118,12 @@ describe('kalab doctor', () => {
     const { url } = await labServer(['--close']);
     const run = await kalab(['doctor', url, '--json', '--budget', '5s']);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: 1, pipelining: false });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      keepAlive: false,
+      idleTimeoutMs: null,
+      maxRequestsPerConnection: 1,
+      pipelining: false,
+    });
   });
 
   it('reports none found for a server without an idle timeout and finishes within --budget 5s', async () => {

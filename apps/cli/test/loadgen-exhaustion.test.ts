@@ -10,7 +10,8 @@ const NS_PORT = 47913;
 
 // Port exhaustion only ever happens inside a private network namespace (DESIGN.md invariant).
 // Skipped where the platform cannot do it (no user namespaces, read-only /proc/sys), never faked.
-const NS_SETUP = 'ip link set lo up && echo "20000 20999" > /proc/sys/net/ipv4/ip_local_port_range && echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse';
+const NS_SETUP =
+  'ip link set lo up && echo "20000 20999" > /proc/sys/net/ipv4/ip_local_port_range && echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse';
 const canUnshare = process.platform === 'linux' && spawnSync('unshare', ['-rn', 'sh', '-c', NS_SETUP]).status === 0;
 
 const SERVER = `require('node:http').createServer((q, s) => s.end('Hello world')).listen(${NS_PORT}, '127.0.0.1')`;
@@ -19,7 +20,9 @@ const SERVER = `require('node:http').createServer((q, s) => s.end('Hello world')
  * Runs `kalab loadgen --no-keepalive` and a server inside `unshare -rn`: lo up,
  * ip_local_port_range narrowed to 1,000 ports, tcp_tw_reuse=0. Returns the JSON report.
  */
-function exhaust(extra: string[]): ReturnType<typeof ReportSchema.parse> & { firstErrors?: Record<string, { atMs: number; afterConnections: number }> } {
+function exhaust(extra: string[]): ReturnType<typeof ReportSchema.parse> & {
+  firstErrors?: Record<string, { atMs: number; afterConnections: number }>;
+} {
   const script = [
     'set -e',
     'ip link set lo up',

@@ -13,7 +13,10 @@ interface Result {
   stderr: string;
 }
 
-function kalab(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void, stderr: () => string) => void): Promise<Result> {
+function kalab(
+  args: string[],
+  onSpawn?: (kill: (sig: NodeJS.Signals) => void, stderr: () => string) => void,
+): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [KALAB, 'loadgen', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -29,7 +32,10 @@ function kalab(args: string[], onSpawn?: (kill: (sig: NodeJS.Signals) => void, s
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    onSpawn?.((sig) => child.kill(sig), () => stderr);
+    onSpawn?.(
+      (sig) => child.kill(sig),
+      () => stderr,
+    );
   });
 }
 
@@ -126,27 +132,34 @@ describe('kalab loadgen', () => {
     expect(r.stderr).toMatch(/could not be reached \(ECONNREFUSED\)/);
   });
 
-  it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)('prints one progress line a second on stderr when it is a terminal', async () => {
-    const url = await startServer();
-    // util-linux script gives the CLI a pseudo-terminal; stdout (the report) goes to /dev/null.
-    // Asynchronously: the test server lives in this process and must keep answering.
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn('script', ['-qec', `"${process.execPath}" "${KALAB}" loadgen ${url} -c 2 -d 2500ms -w 1 >/dev/null`, '/dev/null'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let text = '';
-      child.stdout.on('data', (d) => {
-        text += d;
+  it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)(
+    'prints one progress line a second on stderr when it is a terminal',
+    async () => {
+      const url = await startServer();
+      // util-linux script gives the CLI a pseudo-terminal; stdout (the report) goes to /dev/null.
+      // Asynchronously: the test server lives in this process and must keep answering.
+      const out = await new Promise<string>((resolve) => {
+        const child = spawn(
+          'script',
+          ['-qec', `"${process.execPath}" "${KALAB}" loadgen ${url} -c 2 -d 2500ms -w 1 >/dev/null`, '/dev/null'],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        let text = '';
+        child.stdout.on('data', (d) => {
+          text += d;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('exit', () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
       });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('exit', () => {
-        clearTimeout(timer);
-        resolve(text);
-      });
-    });
-    const lines = out.split(/\r?\n/).filter((l) => /req\/s/.test(l));
-    expect(lines.length).toBeGreaterThanOrEqual(2);
-    expect(lines.some((l) => !/ 0 req\/s/.test(l))).toBe(true);
-    for (const l of lines) expect(l).toMatch(/^ +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
-  });
+      const lines = out.split(/\r?\n/).filter((l) => /req\/s/.test(l));
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.some((l) => !/ 0 req\/s/.test(l))).toBe(true);
+      for (const l of lines) expect(l).toMatch(/^ +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
+    },
+  );
 
   it('SIGINT stops the run early and still prints the report', async () => {
     const url = await startServer();

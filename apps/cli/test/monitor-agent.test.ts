@@ -31,7 +31,9 @@ describe('kalab loadgen --agent', () => {
   });
 
   it('exits 3 when the monitor refuses its token', async () => {
-    const mon = spawn(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0', '--token', 'right'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const mon = spawn(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0', '--token', 'right'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     children.push(mon);
     const url = await new Promise<string>((resolve) => {
       let out = '';
@@ -41,7 +43,9 @@ describe('kalab loadgen --agent', () => {
         if (m) resolve(m[1]!);
       });
     });
-    const agent = spawn(process.execPath, [KALAB, 'loadgen', '--agent', '--monitor', url, '--token', 'wrong'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(process.execPath, [KALAB, 'loadgen', '--agent', '--monitor', url, '--token', 'wrong'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(agent);
     let err = '';
     agent.stderr!.on('data', (d) => {

@@ -48,7 +48,8 @@ describe('kalab monitor / kalab report', () => {
 
   it('generates and prints a token for a non-loopback bind', async () => {
     const { child, out, url } = await startMonitor(['--listen', '0.0.0.0:0']);
-    if (!/token \S+\s/.test(out())) await new Promise<void>((r) => child.stdout!.on('data', () => /token \S+\s/.test(out()) && r()));
+    if (!/token \S+\s/.test(out()))
+      await new Promise<void>((r) => child.stdout!.on('data', () => /token \S+\s/.test(out()) && r()));
     const token = /token (\S+)/.exec(out())?.[1];
     expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
@@ -73,12 +74,49 @@ describe('kalab monitor / kalab report', () => {
     try {
       const file = join(dir, 'run.jsonl');
       const at = 1_700_000_000_000;
-      const merged = { requests: 10, connectionsOpened: 10, rps: 10, newConnPerSec: 10, requestsPerConnection: 1, latencyMs: { mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }, connectMs: { mean: 0, p50: 0, p99: 0, max: 0 }, errors: {} };
-      const run = { id: 'demo', target: 'http://127.0.0.1:8080/', source: { name: 'agent-1', host: 'client' }, startedAt: at, running: false, outcome: 'completed' };
+      const merged = {
+        requests: 10,
+        connectionsOpened: 10,
+        rps: 10,
+        newConnPerSec: 10,
+        requestsPerConnection: 1,
+        latencyMs: { mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
+        connectMs: { mean: 0, p50: 0, p99: 0, max: 0 },
+        errors: {},
+      };
+      const run = {
+        id: 'demo',
+        target: 'http://127.0.0.1:8080/',
+        source: { name: 'agent-1', host: 'client' },
+        startedAt: at,
+        running: false,
+        outcome: 'completed',
+      };
       const lines = [
-        { kind: 'run', schema: 'kalab.recording/v1', at, run: { ...run, running: true, outcome: undefined }, monitor: { host: 'm', version: '0.1.0' } },
-        { kind: 'tick', at: at + 1000, elapsedMs: 1000, sources: [], merged, hosts: { client: { states: { TIME_WAIT: 10 }, exhaustionSeconds: null, at } } },
-        { kind: 'summary', at: at + 1500, run, report: null, merged, hosts: { client: { states: { TIME_WAIT: 10 }, exhaustionSeconds: null, at } }, findings: [] },
+        {
+          kind: 'run',
+          schema: 'kalab.recording/v1',
+          at,
+          run: { ...run, running: true, outcome: undefined },
+          monitor: { host: 'm', version: '0.1.0' },
+        },
+        {
+          kind: 'tick',
+          at: at + 1000,
+          elapsedMs: 1000,
+          sources: [],
+          merged,
+          hosts: { client: { states: { TIME_WAIT: 10 }, exhaustionSeconds: null, at } },
+        },
+        {
+          kind: 'summary',
+          at: at + 1500,
+          run,
+          report: null,
+          merged,
+          hosts: { client: { states: { TIME_WAIT: 10 }, exhaustionSeconds: null, at } },
+          findings: [],
+        },
       ];
       writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       const r = spawnSync(process.execPath, [KALAB, 'report', file], { encoding: 'utf8' });

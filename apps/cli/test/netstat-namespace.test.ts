@@ -64,56 +64,65 @@ interface NetstatJson {
 
 const nonZero = (s: Record<string, number>) => Object.fromEntries(Object.entries(s).filter(([, n]) => n > 0));
 
-describe.runIf(UNSHARE !== undefined)('kalab netstat --pid of a process in its own network namespace (unshare -rn)', () => {
-  let child: ChildProcess | undefined;
-  afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const gone = new Promise((r) => child!.once('exit', r));
-      child.stdin?.end();
-      await gone;
-    }
-  });
-
-  it('shows that namespace’s table, and not the host’s', async () => {
-    child = spawn('unshare', [UNSHARE!, 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, NS_SCRIPT], {
-      stdio: ['pipe', 'pipe', 'inherit'],
+describe.runIf(UNSHARE !== undefined)(
+  'kalab netstat --pid of a process in its own network namespace (unshare -rn)',
+  () => {
+    let child: ChildProcess | undefined;
+    afterAll(async () => {
+      if (child && child.exitCode === null) {
+        const gone = new Promise((r) => child!.once('exit', r));
+        child.stdin?.end();
+        await gone;
+      }
     });
-    const first = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child!.stdout! }).once('line', resolve);
-      child!.once('exit', (code) => reject(new Error(`namespace process exited with ${code}`)));
+
+    it('shows that namespace’s table, and not the host’s', async () => {
+      child = spawn(
+        'unshare',
+        [UNSHARE!, 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, NS_SCRIPT],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child!.stdout! }).once('line', resolve);
+        child!.once('exit', (code) => reject(new Error(`namespace process exited with ${code}`)));
+      });
+      const { pid } = JSON.parse(first) as { pid: number };
+      expect(pid).toBe(child.pid); // unshare and sh exec'd into node: same process
+
+      const r = await kalab(['netstat', '--pid', String(pid), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const ns = JSON.parse(r.stdout) as NetstatJson;
+      // A fresh namespace holds exactly what the script made: nothing of the host's.
+      expect(nonZero(ns.states)).toEqual({ LISTEN: 1, ESTABLISHED: 4, TIME_WAIT: 3 });
+      expect(ns.sockets).toHaveLength(8);
+      for (const s of ns.sockets) expect([s.local, s.remote]).toContain('127.0.0.1:8080');
+
+      // The host's table does not hold the namespace's connections (their 4-tuples are unique to it).
+      const host = JSON.parse((await kalab(['netstat', '--json'])).stdout) as NetstatJson;
+      const hostKeys = new Set(host.sockets.map((s) => `${s.local} ${s.remote}`));
+      const nsConnections = ns.sockets.filter((s) => s.state !== 'LISTEN');
+      expect(nsConnections.filter((s) => hostKeys.has(`${s.local} ${s.remote}`))).toEqual([]);
+
+      // --port filters within the namespace too, and ss inside it agrees when nsenter is allowed here.
+      const filtered = JSON.parse(
+        (await kalab(['netstat', '--pid', String(pid), '--port', '8080', '--side', 'local', '--json'])).stdout,
+      ) as NetstatJson;
+      expect(nonZero(filtered.states)).toEqual({ LISTEN: 1, ESTABLISHED: 2 });
+      let ss: string | undefined;
+      try {
+        ss = execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, 'ss', '-H', '-tan'], { encoding: 'utf8' });
+      } catch {}
+      if (ss !== undefined) {
+        const states = ss
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/)[0]);
+        expect(states.filter((s) => s === 'ESTAB')).toHaveLength(4);
+        expect(states.filter((s) => s === 'TIME-WAIT')).toHaveLength(3);
+        expect(states.filter((s) => s === 'LISTEN')).toHaveLength(1);
+      }
     });
-    const { pid } = JSON.parse(first) as { pid: number };
-    expect(pid).toBe(child.pid); // unshare and sh exec'd into node: same process
-
-    const r = await kalab(['netstat', '--pid', String(pid), '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const ns = JSON.parse(r.stdout) as NetstatJson;
-    // A fresh namespace holds exactly what the script made: nothing of the host's.
-    expect(nonZero(ns.states)).toEqual({ LISTEN: 1, ESTABLISHED: 4, TIME_WAIT: 3 });
-    expect(ns.sockets).toHaveLength(8);
-    for (const s of ns.sockets) expect([s.local, s.remote]).toContain('127.0.0.1:8080');
-
-    // The host's table does not hold the namespace's connections (their 4-tuples are unique to it).
-    const host = JSON.parse((await kalab(['netstat', '--json'])).stdout) as NetstatJson;
-    const hostKeys = new Set(host.sockets.map((s) => `${s.local} ${s.remote}`));
-    const nsConnections = ns.sockets.filter((s) => s.state !== 'LISTEN');
-    expect(nsConnections.filter((s) => hostKeys.has(`${s.local} ${s.remote}`))).toEqual([]);
-
-    // --port filters within the namespace too, and ss inside it agrees when nsenter is allowed here.
-    const filtered = JSON.parse((await kalab(['netstat', '--pid', String(pid), '--port', '8080', '--side', 'local', '--json'])).stdout) as NetstatJson;
-    expect(nonZero(filtered.states)).toEqual({ LISTEN: 1, ESTABLISHED: 2 });
-    let ss: string | undefined;
-    try {
-      ss = execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, 'ss', '-H', '-tan'], { encoding: 'utf8' });
-    } catch {}
-    if (ss !== undefined) {
-      const states = ss
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/)[0]);
-      expect(states.filter((s) => s === 'ESTAB')).toHaveLength(4);
-      expect(states.filter((s) => s === 'TIME-WAIT')).toHaveLength(3);
-      expect(states.filter((s) => s === 'LISTEN')).toHaveLength(1);
-    }
-  });
-});
+  },
+);

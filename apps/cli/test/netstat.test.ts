@@ -60,7 +60,10 @@ function ssEndpoint(text: string): { text: string; port: number } {
 /** `ss -Htan` rows touching `port` (either side), states in the kernel's names. */
 function ssRows(port: number, nsPid?: number): { local: string; remote: string; state: string }[] {
   const args = ['-H', '-t', '-a', '-n'];
-  const out = nsPid === undefined ? execFileSync('ss', args, { encoding: 'utf8' }) : execFileSync('nsenter', [`--net=/proc/${nsPid}/ns/net`, 'ss', ...args], { encoding: 'utf8' });
+  const out =
+    nsPid === undefined
+      ? execFileSync('ss', args, { encoding: 'utf8' })
+      : execFileSync('nsenter', [`--net=/proc/${nsPid}/ns/net`, 'ss', ...args], { encoding: 'utf8' });
   const rows: { local: string; remote: string; state: string }[] = [];
   for (const line of out.split('\n')) {
     const t = line.trim().split(/\s+/);
@@ -135,7 +138,8 @@ async function makeSockets(host: string, open: number, closed: number) {
   const half = await connect(true);
   halfOpen.add(half.localPort!);
   const halfSeen = new Promise<void>((r) => {
-    const check = () => (accepted.some((a) => a.remotePort === half.localPort && a.readableEnded) ? r() : setTimeout(check, 5));
+    const check = () =>
+      accepted.some((a) => a.remotePort === half.localPort && a.readableEnded) ? r() : setTimeout(check, 5);
     check();
   });
   half.end();
@@ -158,72 +162,84 @@ async function settled(port: number): Promise<NetstatJson> {
     const r = await kalab(['netstat', '--port', String(port), '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as NetstatJson;
-    if ((j.states.LAST_ACK === 0 && j.states.FIN_WAIT1 === 0 && j.states.CLOSING === 0) || Date.now() > deadline) return j;
+    if ((j.states.LAST_ACK === 0 && j.states.FIN_WAIT1 === 0 && j.states.CLOSING === 0) || Date.now() > deadline)
+      return j;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-describe.runIf(hasSs && process.platform === 'linux')('kalab netstat --port P --json against ss -tan (real loopback sockets)', () => {
-  const made: Awaited<ReturnType<typeof makeSockets>>[] = [];
-  afterAll(async () => {
-    for (const m of made) await m.close();
-  });
+describe.runIf(hasSs && process.platform === 'linux')(
+  'kalab netstat --port P --json against ss -tan (real loopback sockets)',
+  () => {
+    const made: Awaited<ReturnType<typeof makeSockets>>[] = [];
+    afterAll(async () => {
+      for (const m of made) await m.close();
+    });
 
-  it('127.0.0.1: 3 open, 4 closed client-first, 1 half-closed count exactly as ss counts them', async () => {
-    const m = await makeSockets('127.0.0.1', 3, 4);
-    made.push(m);
-    const lab = await settled(m.port);
-    const ss = ssRows(m.port);
-    expect(nonZero(lab.states)).toEqual({ LISTEN: 1, ESTABLISHED: 6, TIME_WAIT: 4, FIN_WAIT2: 1, CLOSE_WAIT: 1 });
-    expect(nonZero(lab.states)).toEqual(countBy(ss));
-    expect(lab.sockets.map(key).sort()).toEqual(ss.map(key).sort());
-    // The side that closed first holds TIME_WAIT: the clients, whose remote port is P.
-    for (const s of lab.sockets.filter((x) => x.state === 'TIME_WAIT')) expect(s.remote).toBe(`127.0.0.1:${m.port}`);
-    // states are counted over the sockets listed
-    expect(Object.values(lab.states).reduce((a, b) => a + b, 0)).toBe(lab.sockets.length);
-  });
+    it('127.0.0.1: 3 open, 4 closed client-first, 1 half-closed count exactly as ss counts them', async () => {
+      const m = await makeSockets('127.0.0.1', 3, 4);
+      made.push(m);
+      const lab = await settled(m.port);
+      const ss = ssRows(m.port);
+      expect(nonZero(lab.states)).toEqual({ LISTEN: 1, ESTABLISHED: 6, TIME_WAIT: 4, FIN_WAIT2: 1, CLOSE_WAIT: 1 });
+      expect(nonZero(lab.states)).toEqual(countBy(ss));
+      expect(lab.sockets.map(key).sort()).toEqual(ss.map(key).sort());
+      // The side that closed first holds TIME_WAIT: the clients, whose remote port is P.
+      for (const s of lab.sockets.filter((x) => x.state === 'TIME_WAIT')) expect(s.remote).toBe(`127.0.0.1:${m.port}`);
+      // states are counted over the sockets listed
+      expect(Object.values(lab.states).reduce((a, b) => a + b, 0)).toBe(lab.sockets.length);
+    });
 
-  it('::1: IPv6 rows print as [::1]:port and count as ss counts them', async (ctx) => {
-    let m: Awaited<ReturnType<typeof makeSockets>>;
-    try {
-      m = await makeSockets('::1', 2, 3);
-    } catch {
-      ctx.skip(); // no IPv6 on this machine
-      return;
-    }
-    made.push(m);
-    const lab = await settled(m.port);
-    expect(nonZero(lab.states)).toEqual({ LISTEN: 1, ESTABLISHED: 4, TIME_WAIT: 3, FIN_WAIT2: 1, CLOSE_WAIT: 1 });
-    expect(nonZero(lab.states)).toEqual(countBy(ssRows(m.port)));
-    expect(lab.sockets.map(key).sort()).toEqual(ssRows(m.port).map(key).sort());
-    expect(lab.sockets.find((s) => s.state === 'LISTEN')!.local).toBe(`[::1]:${m.port}`);
-  });
+    it('::1: IPv6 rows print as [::1]:port and count as ss counts them', async (ctx) => {
+      let m: Awaited<ReturnType<typeof makeSockets>>;
+      try {
+        m = await makeSockets('::1', 2, 3);
+      } catch {
+        ctx.skip(); // no IPv6 on this machine
+        return;
+      }
+      made.push(m);
+      const lab = await settled(m.port);
+      expect(nonZero(lab.states)).toEqual({ LISTEN: 1, ESTABLISHED: 4, TIME_WAIT: 3, FIN_WAIT2: 1, CLOSE_WAIT: 1 });
+      expect(nonZero(lab.states)).toEqual(countBy(ssRows(m.port)));
+      expect(lab.sockets.map(key).sort()).toEqual(ssRows(m.port).map(key).sort());
+      expect(lab.sockets.find((s) => s.state === 'LISTEN')!.local).toBe(`[::1]:${m.port}`);
+    });
 
-  it('prints a table with a summary by state', async () => {
-    const m = made[0]!;
-    const r = await kalab(['netstat', '--port', String(m.port)]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^Proto\s+Local Address\s+Foreign Address\s+State$/);
-    expect(lines.filter((l) => /^tcp\s/.test(l))).toHaveLength(13);
-    expect(lines.at(-1)).toBe('ESTABLISHED 6, FIN_WAIT2 1, TIME_WAIT 4, CLOSE_WAIT 1, LISTEN 1 (13 sockets)');
-  });
+    it('prints a table with a summary by state', async () => {
+      const m = made[0]!;
+      const r = await kalab(['netstat', '--port', String(m.port)]);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^Proto\s+Local Address\s+Foreign Address\s+State$/);
+      expect(lines.filter((l) => /^tcp\s/.test(l))).toHaveLength(13);
+      expect(lines.at(-1)).toBe('ESTABLISHED 6, FIN_WAIT2 1, TIME_WAIT 4, CLOSE_WAIT 1, LISTEN 1 (13 sockets)');
+    });
 
-  it('the netstat -an fallback of systems without /proc (--source netstat) lists the same sockets', async (ctx) => {
-    if (!hasNetstat) return ctx.skip(); // net-tools not installed
-    const m = made[0]!;
-    const viaNetstat = JSON.parse((await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'netstat'])).stdout) as NetstatJson;
-    const viaProc = JSON.parse((await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'proc'])).stdout) as NetstatJson;
-    expect(viaNetstat.sockets.map(key).sort()).toEqual(viaProc.sockets.map(key).sort());
-    expect(viaNetstat.states).toEqual(viaProc.states);
-  });
+    it('the netstat -an fallback of systems without /proc (--source netstat) lists the same sockets', async (ctx) => {
+      if (!hasNetstat) return ctx.skip(); // net-tools not installed
+      const m = made[0]!;
+      const viaNetstat = JSON.parse(
+        (await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'netstat'])).stdout,
+      ) as NetstatJson;
+      const viaProc = JSON.parse(
+        (await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'proc'])).stdout,
+      ) as NetstatJson;
+      expect(viaNetstat.sockets.map(key).sort()).toEqual(viaProc.sockets.map(key).sort());
+      expect(viaNetstat.states).toEqual(viaProc.states);
+    });
 
-  it('--side local keeps the server side only', async () => {
-    const m = made[0]!;
-    const r = await kalab(['netstat', '--port', String(m.port), '--side', 'local', '--json']);
-    expect(nonZero((JSON.parse(r.stdout) as NetstatJson).states)).toEqual({ LISTEN: 1, ESTABLISHED: 3, CLOSE_WAIT: 1 });
-  });
-});
+    it('--side local keeps the server side only', async () => {
+      const m = made[0]!;
+      const r = await kalab(['netstat', '--port', String(m.port), '--side', 'local', '--json']);
+      expect(nonZero((JSON.parse(r.stdout) as NetstatJson).states)).toEqual({
+        LISTEN: 1,
+        ESTABLISHED: 3,
+        CLOSE_WAIT: 1,
+      });
+    });
+  },
+);
 
 describe('kalab netstat --watch', () => {
   let server: net.Server;
@@ -236,7 +252,17 @@ describe('kalab netstat --watch', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('--count 3 --json prints three JSON lines and exits 0', async () => {
-    const r = await kalab(['netstat', '--port', String(port), '--watch', '--interval', '100ms', '--count', '3', '--json']);
+    const r = await kalab([
+      'netstat',
+      '--port',
+      String(port),
+      '--watch',
+      '--interval',
+      '100ms',
+      '--count',
+      '3',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);

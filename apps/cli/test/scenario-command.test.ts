@@ -22,7 +22,9 @@ vi.mock('../src/scenario/index.js', async (importOriginal) => {
         durationMs: 1,
       },
       pass: false,
-      checks: [{ metric: 'connectionsOpened', op: 'eq', expected: 10, actual: 9, pass: false, skipped: false, says: 'x' }],
+      checks: [
+        { metric: 'connectionsOpened', op: 'eq', expected: 10, actual: 9, pass: false, skipped: false, says: 'x' },
+      ],
       settings: { phases: [], sandbox: [] },
       sandbox: { mode: 'namespace', portRange: null, tcpTwReuse: null },
       faithful: false,
@@ -58,7 +60,11 @@ describe('kalab scenario (command wiring)', () => {
     const io = capture();
     await main(['node', 'kalab', 'scenario', 'seq-unread-body', '--json']);
     expect(process.exitCode).toBe(1);
-    expect(JSON.parse(io.out())).toMatchObject({ scenario: 'seq-unread-body', pass: false, observed: { connectionsOpened: 9 } });
+    expect(JSON.parse(io.out())).toMatchObject({
+      scenario: 'seq-unread-body',
+      pass: false,
+      observed: { connectionsOpened: 9 },
+    });
     expect(io.err()).toMatch(/seq-unread-body: the result does not match the expected one/);
   });
 

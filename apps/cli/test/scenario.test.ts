@@ -1,30 +1,58 @@
-import { ErrorCodes, LatencyHistogram, type SourceMessage, type TcpSocket, type TcpState, type Tick, getScenario } from '@kalab/core';
+import {
+  ErrorCodes,
+  LatencyHistogram,
+  type SourceMessage,
+  type TcpSocket,
+  type TcpState,
+  type Tick,
+  getScenario,
+} from '@kalab/core';
 import { describe, expect, it } from 'vitest';
-import { formatScenarioList, formatScenarioResult, listScenarios, namespaceSupport, runScenario } from '../src/scenario/index.js';
+import {
+  formatScenarioList,
+  formatScenarioResult,
+  listScenarios,
+  namespaceSupport,
+  runScenario,
+} from '../src/scenario/index.js';
 import { statesBySide } from '../src/scenario/tcp-view.js';
 
 // runScenario starts the built child (dist/scenario/child.js): CI builds before testing.
 const ns = namespaceSupport();
 
 describe('runScenario (programmatic API the dashboard uses)', () => {
-  it.skipIf(!ns.ok)('10 sequential requests with read bodies: 1 connection, 1 SYN, 1 TIME_WAIT, events relayed from the namespace', async () => {
-    const events: SourceMessage[] = [];
-    const r = await runScenario('seq-read-body', { onEvent: (m) => events.push(m) });
-    expect(r.sandbox.mode).toBe('namespace');
-    expect(r.pass).toBe(true);
-    expect(r.observed).toMatchObject({ connectionsOpened: 1, synSent: 1, timeWait: { client: 1, server: 0 }, reusedRequests: 9, requests: { sent: 10, ok: 10, failed: 0 } });
-    const types = new Set(events.map((e) => e.type));
-    expect([...types]).toEqual(expect.arrayContaining(['run-started', 'tcp-sample', 'run-report']));
-    const sample = events.find((e) => e.type === 'tcp-sample');
-    expect(sample).toMatchObject({ host: 'sandbox:seq-read-body' });
-    const report = events.find((e) => e.type === 'run-report');
-    expect(report).toMatchObject({ report: { schema: 'kalab.report/v1', connections: { opened: 1, reusedRequests: 9 } } });
-  });
+  it.skipIf(!ns.ok)(
+    '10 sequential requests with read bodies: 1 connection, 1 SYN, 1 TIME_WAIT, events relayed from the namespace',
+    async () => {
+      const events: SourceMessage[] = [];
+      const r = await runScenario('seq-read-body', { onEvent: (m) => events.push(m) });
+      expect(r.sandbox.mode).toBe('namespace');
+      expect(r.pass).toBe(true);
+      expect(r.observed).toMatchObject({
+        connectionsOpened: 1,
+        synSent: 1,
+        timeWait: { client: 1, server: 0 },
+        reusedRequests: 9,
+        requests: { sent: 10, ok: 10, failed: 0 },
+      });
+      const types = new Set(events.map((e) => e.type));
+      expect([...types]).toEqual(expect.arrayContaining(['run-started', 'tcp-sample', 'run-report']));
+      const sample = events.find((e) => e.type === 'tcp-sample');
+      expect(sample).toMatchObject({ host: 'sandbox:seq-read-body' });
+      const report = events.find((e) => e.type === 'run-report');
+      expect(report).toMatchObject({
+        report: { schema: 'kalab.report/v1', connections: { opened: 1, reusedRequests: 9 } },
+      });
+    },
+  );
 
-  it('ticks carry the interval\'s latency and connect histograms: together they count every completed request and connection', async () => {
+  it("ticks carry the interval's latency and connect histograms: together they count every completed request and connection", async () => {
     const events: SourceMessage[] = [];
     // On the host loopback when no namespace can be had: the ticks are the same.
-    const r = await runScenario('seq-read-body', { onEvent: (m) => events.push(m), ...(ns.ok ? {} : { sandbox: 'host' as const }) });
+    const r = await runScenario('seq-read-body', {
+      onEvent: (m) => events.push(m),
+      ...(ns.ok ? {} : { sandbox: 'host' as const }),
+    });
     const ticks = events.filter((e): e is Tick => e.type === 'tick');
     expect(ticks.length).toBeGreaterThanOrEqual(1);
     const latency = new LatencyHistogram();
@@ -46,13 +74,16 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
     expect(r.observed.latencyMs!.max).toBeGreaterThanOrEqual(r.observed.latencyMs!.p99);
   });
 
-  it.skipIf(!ns.ok)('who holds TIME_WAIT: the side that closes first, counted by port side in the namespace table', async () => {
-    const r = await runScenario('who-holds-time-wait');
-    expect(r.pass).toBe(true);
-    expect(r.observed.phases?.['client-closes']?.timeWait).toEqual({ client: 10, server: 0 });
-    expect(r.observed.phases?.['server-closes']?.timeWait).toEqual({ client: 0, server: 10 });
-    expect(r.observed.synSent).toBe(20);
-  });
+  it.skipIf(!ns.ok)(
+    'who holds TIME_WAIT: the side that closes first, counted by port side in the namespace table',
+    async () => {
+      const r = await runScenario('who-holds-time-wait');
+      expect(r.pass).toBe(true);
+      expect(r.observed.phases?.['client-closes']?.timeWait).toEqual({ client: 10, server: 0 });
+      expect(r.observed.phases?.['server-closes']?.timeWait).toEqual({ client: 0, server: 10 });
+      expect(r.observed.synSent).toBe(20);
+    },
+  );
 
   it('runs on the host loopback with a warning when asked, skipping the kernel-counter checks', async () => {
     const notes: string[] = [];
@@ -67,7 +98,10 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
   });
 
   it('refuses port-exhaustion on the host rather than exhaust its ports', async () => {
-    await expect(runScenario('port-exhaustion', { sandbox: 'host' })).rejects.toMatchObject({ code: ErrorCodes.UNSUPPORTED, message: /private network namespace/ });
+    await expect(runScenario('port-exhaustion', { sandbox: 'host' })).rejects.toMatchObject({
+      code: ErrorCodes.UNSUPPORTED,
+      message: /private network namespace/,
+    });
   });
 
   it('answers an unknown name with a bad-option error', async () => {
@@ -85,7 +119,12 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
 describe('scenario printer and TCP view', () => {
   it('counts states by side of the server port', () => {
     const ep = (port: number) => ({ address: '127.0.0.1', port });
-    const row = (l: number, r: number, state: TcpState): TcpSocket => ({ family: 4, local: ep(l), remote: ep(r), state });
+    const row = (l: number, r: number, state: TcpState): TcpSocket => ({
+      family: 4,
+      local: ep(l),
+      remote: ep(r),
+      state,
+    });
     const s = statesBySide(
       [
         row(8080, 0, 'LISTEN'),
@@ -119,8 +158,34 @@ describe('scenario printer and TCP view', () => {
         latencyMs: { p50: 0.75, p99: 13.2, max: 13.2 },
       },
       pass: true,
-      checks: [{ metric: 'connectionsOpened', op: 'eq', expected: 10, actual: 10, pass: true, skipped: false, says: 'the article: 10' }],
-      settings: { phases: [{ name: 'main', title: 'x', settings: [{ label: 'idle connections kept per host', value: '2', go: 'Transport.MaxIdleConnsPerHost (default 2)', node: 'http.Agent({ maxFreeSockets })' }] }], sandbox: [] },
+      checks: [
+        {
+          metric: 'connectionsOpened',
+          op: 'eq',
+          expected: 10,
+          actual: 10,
+          pass: true,
+          skipped: false,
+          says: 'the article: 10',
+        },
+      ],
+      settings: {
+        phases: [
+          {
+            name: 'main',
+            title: 'x',
+            settings: [
+              {
+                label: 'idle connections kept per host',
+                value: '2',
+                go: 'Transport.MaxIdleConnsPerHost (default 2)',
+                node: 'http.Agent({ maxFreeSockets })',
+              },
+            ],
+          },
+        ],
+        sandbox: [],
+      },
       sandbox: { mode: 'namespace', portRange: [32768, 60999], tcpTwReuse: 0 },
       faithful: false,
       explanation: def.explanation,

@@ -40,7 +40,8 @@ async function listening(run: Running, lines = 1): Promise<string[]> {
   for (;;) {
     const urls = [...run.stdout().matchAll(/listening on (http:\/\/\S+)/g)].map((m) => m[1]!);
     if (urls.length >= lines) return urls;
-    if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`no listening line: ${run.stdout()} ${run.stderr()}`);
+    if (run.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`no listening line: ${run.stdout()} ${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -72,14 +73,29 @@ describe('kalab server', () => {
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(0);
     agent.destroy();
-    expect(run.stdout()).toContain('ledger: 1 connection opened, 0 open, 1 closed; 3 requests (3 per connection, max 3)');
+    expect(run.stdout()).toContain(
+      'ledger: 1 connection opened, 0 open, 1 closed; 3 requests (3 per connection, max 3)',
+    );
     expect(run.stdout()).toContain('closed by: client 0, idleTimeout 0, maxRequests 0, error 0, server 1');
   });
 
   it('also prints the h2c listener, and SIGTERM works too', async () => {
-    const run = kalab(['server', '--port', '0', '--h2c-port', '0', '--max-requests-per-socket', '5', '--delay-us', '50', '--close']);
+    const run = kalab([
+      'server',
+      '--port',
+      '0',
+      '--h2c-port',
+      '0',
+      '--max-requests-per-socket',
+      '5',
+      '--delay-us',
+      '50',
+      '--close',
+    ]);
     const urls = await listening(run, 2);
-    expect(run.stdout()).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\nh2c listening on http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(run.stdout()).toMatch(
+      /^listening on http:\/\/127\.0\.0\.1:\d+\nh2c listening on http:\/\/127\.0\.0\.1:\d+\n/,
+    );
     expect(urls[0]).not.toBe(urls[1]);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);

@@ -70,7 +70,11 @@ export function findingsFor(input: FindingInput): Finding[] {
         message: `TIME_WAIT grows ${fmt(input.timeWaitPerSec)}/s: the ${fmt(rangeSize(input.ephemeralRange))}-port range is exhausted in ~${fmt(Math.ceil(eta))} s.`,
       });
     }
-  } else if (input.ephemeralRange && input.ephemeralInUse !== undefined && input.ephemeralInUse > 0.8 * rangeSize(input.ephemeralRange)) {
+  } else if (
+    input.ephemeralRange &&
+    input.ephemeralInUse !== undefined &&
+    input.ephemeralInUse > 0.8 * rangeSize(input.ephemeralRange)
+  ) {
     out.push({
       id: 'ephemeral-ports-nearly-full',
       severity: 'error',
@@ -89,28 +93,49 @@ export function findingsFor(input: FindingInput): Finding[] {
 
   const refused = errors['ECONNREFUSED'] ?? 0;
   if (refused > 0) {
-    out.push({ id: 'connection-refused', severity: 'error', message: `${fmt(refused)} connections were refused: nothing is listening at the target.` });
+    out.push({
+      id: 'connection-refused',
+      severity: 'error',
+      message: `${fmt(refused)} connections were refused: nothing is listening at the target.`,
+    });
   }
 
   if (opened > 0 && requests >= 10) {
     if (rpc <= 1.05) {
       if (input.keepAlive === false) {
-        out.push({ id: 'no-keepalive', severity: 'info', message: `${fmt(rpc, 1)} requests per connection: keep-alive is off, so every request opens (and TIME_WAITs) a connection.` });
+        out.push({
+          id: 'no-keepalive',
+          severity: 'info',
+          message: `${fmt(rpc, 1)} requests per connection: keep-alive is off, so every request opens (and TIME_WAITs) a connection.`,
+        });
       } else {
         const why =
           input.consumeBody === false
             ? 'responses are not being consumed, so their connections cannot be reused'
             : 'responses are not being consumed, or the server closes every connection';
-        out.push({ id: 'one-request-per-connection', severity: 'warn', message: `${fmt(rpc, 1)} requests per connection: ${why}.` });
+        out.push({
+          id: 'one-request-per-connection',
+          severity: 'warn',
+          message: `${fmt(rpc, 1)} requests per connection: ${why}.`,
+        });
       }
-    } else if (input.connections !== undefined && input.maxIdle !== undefined && input.maxIdle < input.connections && opened > input.connections * 1.5) {
+    } else if (
+      input.connections !== undefined &&
+      input.maxIdle !== undefined &&
+      input.maxIdle < input.connections &&
+      opened > input.connections * 1.5
+    ) {
       out.push({
         id: 'idle-pool-too-small',
         severity: 'warn',
         message: `${fmt(opened)} connections opened for a concurrency of ${fmt(input.connections)}: only ${fmt(input.maxIdle)} idle connections are kept (node maxFreeSockets, Go MaxIdleConnsPerHost), so the others are closed after each request and reopened. Keep as many idle as you run concurrently.`,
       });
     } else if (rpc >= 2) {
-      out.push({ id: 'connections-reused', severity: 'info', message: `${fmt(rpc, 1)} requests per connection: connections are being reused.` });
+      out.push({
+        id: 'connections-reused',
+        severity: 'info',
+        message: `${fmt(rpc, 1)} requests per connection: connections are being reused.`,
+      });
     }
   }
 

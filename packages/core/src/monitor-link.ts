@@ -2,7 +2,15 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { ErrorCodes, KalabError } from './errors.js';
-import { type HubMessage, HubMessageSchema, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type Role, type Welcome, decodeMessage } from './protocol.js';
+import {
+  type HubMessage,
+  HubMessageSchema,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  type Role,
+  type Welcome,
+  decodeMessage,
+} from './protocol.js';
 import { LAB_VERSION } from './version.js';
 
 export interface MonitorLinkOptions {
@@ -36,7 +44,8 @@ export interface MonitorLinkEvents {
  * detection from the heartbeat the hub announces in its welcome.
  */
 export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
-  readonly options: Required<Omit<MonitorLinkOptions, 'token' | 'maxAttempts'>> & Pick<MonitorLinkOptions, 'token' | 'maxAttempts'>;
+  readonly options: Required<Omit<MonitorLinkOptions, 'token' | 'maxAttempts'>> &
+    Pick<MonitorLinkOptions, 'token' | 'maxAttempts'>;
   private ws: WebSocket | undefined;
   private queue: string[] = [];
   private ready = false;
@@ -93,7 +102,9 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('connected', onConnected);
-        reject(new KalabError(ErrorCodes.UNREACHABLE, `monitor ${this.options.url} did not answer within ${timeoutMs} ms`));
+        reject(
+          new KalabError(ErrorCodes.UNREACHABLE, `monitor ${this.options.url} did not answer within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       const onConnected = (w: Welcome) => {
         clearTimeout(timer);
@@ -201,7 +212,13 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
     this.attempts++;
     if (this.options.maxAttempts !== undefined && this.attempts >= this.options.maxAttempts) {
       this.closing = true;
-      this.emit('fatal', new KalabError(ErrorCodes.UNREACHABLE, `monitor ${this.options.url} unreachable after ${this.attempts} attempts`));
+      this.emit(
+        'fatal',
+        new KalabError(
+          ErrorCodes.UNREACHABLE,
+          `monitor ${this.options.url} unreachable after ${this.attempts} attempts`,
+        ),
+      );
       return;
     }
     const { initial, max } = this.options.backoffMs;

@@ -8,7 +8,8 @@ const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h:
  */
 export function parseDuration(option: string, value: string | number, plainUnit: 's' | 'ms' = 'ms'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new BadOptionError(option, `${option} must be a non-negative duration, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new BadOptionError(option, `${option} must be a non-negative duration, got ${value}`);
     return value * UNITS[plainUnit]!;
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)?\s*$/.exec(value);
@@ -17,7 +18,12 @@ export function parseDuration(option: string, value: string | number, plainUnit:
 }
 
 /** An integer in [min, max]; the message names the option and the range, piscina-style. */
-export function parseInteger(option: string, value: string | number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function parseInteger(
+  option: string,
+  value: string | number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const n = typeof value === 'number' ? value : /^\s*-?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;

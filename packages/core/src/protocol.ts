@@ -42,7 +42,12 @@ export const WelcomeSchema = z.object({
 });
 
 /** Hub → peer before it closes a connection on purpose. */
-export const ErrorMessageSchema = z.object({ v, type: z.literal('error'), code: z.string().max(64), message: z.string().max(1000) });
+export const ErrorMessageSchema = z.object({
+  v,
+  type: z.literal('error'),
+  code: z.string().max(64),
+  message: z.string().max(1000),
+});
 
 /** Source → hub, about once a second: what happened during the last interval and in total. */
 export const TickSchema = z.object({
@@ -85,9 +90,17 @@ export const ConnectionEventSchema = z.object({
 export type ConnectionEvent = z.infer<typeof ConnectionEventSchema>;
 
 /** Server → hub: connection lifecycle events, batched (at most 1000 a message). */
-export const ConnectionEventsSchema = z.object({ v, type: z.literal('conn-events'), events: z.array(ConnectionEventSchema).max(1000) });
+export const ConnectionEventsSchema = z.object({
+  v,
+  type: z.literal('conn-events'),
+  events: z.array(ConnectionEventSchema).max(1000),
+});
 
-export const SocketRowSchema = z.object({ local: z.string().max(64), remote: z.string().max(64), state: z.string().max(32) });
+export const SocketRowSchema = z.object({
+  local: z.string().max(64),
+  remote: z.string().max(64),
+  state: z.string().max(32),
+});
 
 /** Any role → hub: a sample of the sender's own host TCP table. */
 export const TcpSampleSchema = z.object({
@@ -125,7 +138,12 @@ export const RunOptionsSchema = z.object({
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
 
 /** Monitor → agent: start a run. */
-export const RunStartSchema = z.object({ v, type: z.literal('run-start'), runId: z.string().min(1).max(64), options: RunOptionsSchema });
+export const RunStartSchema = z.object({
+  v,
+  type: z.literal('run-start'),
+  runId: z.string().min(1).max(64),
+  options: RunOptionsSchema,
+});
 /** Monitor → agent: stop a run early (the report still follows). */
 export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId: z.string().min(1).max(64) });
 /** Agent → hub: a run began (also sent by a standalone `kalab loadgen URL --monitor`). */
@@ -139,12 +157,27 @@ export const RunStartedSchema = z.object({
   scenario: z.string().max(64).optional(),
 });
 /** Agent → hub: a run ended; the same report the agent prints. */
-export const RunReportSchema = z.object({ v, type: z.literal('run-report'), runId: z.string().min(1).max(64), report: ReportSchema });
+export const RunReportSchema = z.object({
+  v,
+  type: z.literal('run-report'),
+  runId: z.string().min(1).max(64),
+  report: ReportSchema,
+});
 /** Agent → hub: a run was refused (caps, bad target). */
-export const RunRefusedSchema = z.object({ v, type: z.literal('run-refused'), runId: z.string().min(1).max(64), code: z.string().max(64), message: z.string().max(1000) });
+export const RunRefusedSchema = z.object({
+  v,
+  type: z.literal('run-refused'),
+  runId: z.string().min(1).max(64),
+  code: z.string().max(64),
+  message: z.string().max(1000),
+});
 
 /** Viewer → hub: ask for a run on a named agent (viewers can only read; the hub rejects this from viewers without the token). */
-export const SubscribeSchema = z.object({ v, type: z.literal('subscribe'), intervalMs: z.number().int().min(100).max(60_000).optional() });
+export const SubscribeSchema = z.object({
+  v,
+  type: z.literal('subscribe'),
+  intervalMs: z.number().int().min(100).max(60_000).optional(),
+});
 
 export const SourceSnapshotSchema = z.object({
   id: z.string().max(64),
@@ -200,11 +233,23 @@ export const SnapshotSchema = z.object({
     states: z.record(name, z.record(z.string().max(32), z.array(count))),
   }),
   connections: z.array(
-    z.object({ state: z.string().max(32), local: z.string().max(64), remote: z.string().max(64), ageMs: count.nullable(), requests: count.nullable() }),
+    z.object({
+      state: z.string().max(32),
+      local: z.string().max(64),
+      remote: z.string().max(64),
+      ageMs: count.nullable(),
+      requests: count.nullable(),
+    }),
   ),
   findings: z.array(FindingSchema),
   run: z
-    .object({ id: z.string().max(64), scenario: z.string().max(64).optional(), target: z.string().max(2048).optional(), startedAt: count, running: z.boolean() })
+    .object({
+      id: z.string().max(64),
+      scenario: z.string().max(64).optional(),
+      target: z.string().max(2048).optional(),
+      startedAt: count,
+      running: z.boolean(),
+    })
     .nullable(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
@@ -219,7 +264,13 @@ export const SourceMessageSchema = z.discriminatedUnion('type', [
   RunRefusedSchema,
 ]);
 /** Every message the hub may send to a peer. */
-export const HubMessageSchema = z.discriminatedUnion('type', [WelcomeSchema, ErrorMessageSchema, RunStartSchema, RunStopSchema, SnapshotSchema]);
+export const HubMessageSchema = z.discriminatedUnion('type', [
+  WelcomeSchema,
+  ErrorMessageSchema,
+  RunStartSchema,
+  RunStopSchema,
+  SnapshotSchema,
+]);
 /** Every message a viewer may send after its hello. */
 export const ViewerMessageSchema = z.discriminatedUnion('type', [SubscribeSchema, RunStartSchema, RunStopSchema]);
 

@@ -27,7 +27,12 @@ export const ReportSchema = z.object({
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
   requests: z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count }),
-  connections: z.object({ opened: count, reusedRequests: count, maxOpen: count, requestsPerConnection: z.number().nonnegative() }),
+  connections: z.object({
+    opened: count,
+    reusedRequests: count,
+    maxOpen: count,
+    requestsPerConnection: z.number().nonnegative(),
+  }),
   errors: ErrorCountsSchema,
   latencyMs: LatencyMsSchema,
   connectMs: ConnectMsSchema,

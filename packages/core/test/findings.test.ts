@@ -16,7 +16,13 @@ describe('findingsFor', () => {
   });
 
   it('explains EADDRNOTAVAIL and resets on reused connections, errors first', () => {
-    const f = findingsFor({ errors: { EADDRNOTAVAIL: 3, ECONNRESET: 2 }, reusedRequests: 5, requests: 100, connectionsOpened: 10, ephemeralRange: [40000, 40999] });
+    const f = findingsFor({
+      errors: { EADDRNOTAVAIL: 3, ECONNRESET: 2 },
+      reusedRequests: 5,
+      requests: 100,
+      connectionsOpened: 10,
+      ephemeralRange: [40000, 40999],
+    });
     expect(f.map((x) => x.id)).toEqual(['ephemeral-ports-exhausted', 'reset-on-reuse', 'connections-reused']);
     expect(f[0]!.message).toContain('40000–40999, 1,000 ports');
   });

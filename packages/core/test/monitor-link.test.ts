@@ -19,7 +19,15 @@ function startHub(opts: { token?: string; heartbeatMs?: number } = {}) {
         ws.close(1008);
         return;
       }
-      ws.send(JSON.stringify({ v: 1, type: 'welcome', id: String(hellos), heartbeatMs: opts.heartbeatMs ?? 0, serverTime: Date.now() }));
+      ws.send(
+        JSON.stringify({
+          v: 1,
+          type: 'welcome',
+          id: String(hellos),
+          heartbeatMs: opts.heartbeatMs ?? 0,
+          serverTime: Date.now(),
+        }),
+      );
       ws.on('message', (d: Buffer) => received.push(JSON.parse(d.toString())));
     });
   });
@@ -33,10 +41,11 @@ function startHub(opts: { token?: string; heartbeatMs?: number } = {}) {
     },
     ready,
     url: () => `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
-    close: () => new Promise<void>((r) => {
-      for (const p of peers) p.terminate();
-      wss.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const p of peers) p.terminate();
+        wss.close(() => r());
+      }),
   };
 }
 
@@ -93,11 +102,16 @@ describe('MonitorLink', () => {
     const hub = startHub({ token: 'right' });
     cleanups.push(hub.close);
     await hub.ready;
-    const link = new MonitorLink({ url: hub.url(), role: 'agent', token: 'wrong', backoffMs: { initial: 10, max: 20 } });
+    const link = new MonitorLink({
+      url: hub.url(),
+      role: 'agent',
+      token: 'wrong',
+      backoffMs: { initial: 10, max: 20 },
+    });
     cleanups.push(() => link.close());
     const fatal = new Promise<Error>((r) => link.once('fatal', r));
     link.start();
-    expect((await fatal as { code?: string }).code).toBe('KALAB_ERR_AUTH');
+    expect(((await fatal) as { code?: string }).code).toBe('KALAB_ERR_AUTH');
     await new Promise((r) => setTimeout(r, 100));
     expect(hub.hellos).toBe(1);
   });

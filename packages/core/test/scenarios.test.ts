@@ -58,8 +58,14 @@ describe('scenario catalog', () => {
   it('reproduces Go defaults: 2 idle connections per host, 10 when tuned', () => {
     expect(getScenario('concurrent-default-pool').phases[0]!.client.maxIdle).toBe(2);
     expect(getScenario('concurrent-tuned-pool').phases[0]!.client.maxIdle).toBe(10);
-    const idle = describePhase(getScenario('concurrent-default-pool').phases[0]!).find((s) => s.label.startsWith('idle connections'));
-    expect(idle).toMatchObject({ value: '2', go: expect.stringContaining('MaxIdleConnsPerHost'), node: expect.stringContaining('maxFreeSockets') });
+    const idle = describePhase(getScenario('concurrent-default-pool').phases[0]!).find((s) =>
+      s.label.startsWith('idle connections'),
+    );
+    expect(idle).toMatchObject({
+      value: '2',
+      go: expect.stringContaining('MaxIdleConnsPerHost'),
+      node: expect.stringContaining('maxFreeSockets'),
+    });
   });
 
   it('runs port-exhaustion only in a namespace with a narrow range and tcp_tw_reuse=0', () => {
@@ -94,7 +100,13 @@ describe('judgeScenario', () => {
     const v = judgeScenario(getScenario('seq-unread-body'), observed(), { inNamespace: true });
     expect(v.pass).toBe(true);
     expect(v.checks).toHaveLength(3);
-    expect(v.checks[1]).toMatchObject({ metric: 'synSent', expected: 10, expectedFrom: 'connectionsOpened', actual: 10, pass: true });
+    expect(v.checks[1]).toMatchObject({
+      metric: 'synSent',
+      expected: 10,
+      expectedFrom: 'connectionsOpened',
+      actual: 10,
+      pass: true,
+    });
   });
 
   it('fails when the kernel counted more SYNs than the lab counted connections', () => {
@@ -118,7 +130,12 @@ describe('judgeScenario', () => {
 
   it('fails port-exhaustion without EADDRNOTAVAIL', () => {
     const def = getScenario('port-exhaustion');
-    const o = observed({ connectionsOpened: 500, synSent: 500, timeWait: { client: 500, server: 0 }, portRangeSize: 500 });
+    const o = observed({
+      connectionsOpened: 500,
+      synSent: 500,
+      timeWait: { client: 500, server: 0 },
+      portRangeSize: 500,
+    });
     expect(judgeScenario(def, o, { inNamespace: true }).pass).toBe(false);
     expect(judgeScenario(def, { ...o, errors: { EADDRNOTAVAIL: 500 } }, { inNamespace: true }).pass).toBe(true);
   });
@@ -131,7 +148,16 @@ describe('judgeScenario', () => {
   });
 
   it('sums phases', () => {
-    const s = sumObserved([observed(), observed({ timeWait: { client: 0, server: 10 }, errors: { ECONNRESET: 1 }, retries: 2 })]);
-    expect(s).toMatchObject({ connectionsOpened: 20, synSent: 20, timeWait: { client: 10, server: 10 }, errors: { ECONNRESET: 1 }, retries: 2 });
+    const s = sumObserved([
+      observed(),
+      observed({ timeWait: { client: 0, server: 10 }, errors: { ECONNRESET: 1 }, retries: 2 }),
+    ]);
+    expect(s).toMatchObject({
+      connectionsOpened: 20,
+      synSent: 20,
+      timeWait: { client: 10, server: 10 },
+      errors: { ECONNRESET: 1 },
+      retries: 2,
+    });
   });
 });

@@ -17,7 +17,15 @@ const procRoot = fileURLToPath(new URL('./fixtures/proc', import.meta.url));
 describe('kernel counters from a procfs root', () => {
   it('reads /proc/net/snmp Tcp counters by name', async () => {
     const snmp = await readSnmp({ procRoot });
-    expect(snmp.Tcp).toMatchObject({ ActiveOpens: 2252, PassiveOpens: 2194, AttemptFails: 2, EstabResets: 50, CurrEstab: 0, RetransSegs: 11, MaxConn: -1 });
+    expect(snmp.Tcp).toMatchObject({
+      ActiveOpens: 2252,
+      PassiveOpens: 2194,
+      AttemptFails: 2,
+      EstabResets: 50,
+      CurrEstab: 0,
+      RetransSegs: 11,
+      MaxConn: -1,
+    });
     expect(snmp.Ip?.Forwarding).toBe(2);
     expect(Object.keys(snmp)).toEqual(expect.arrayContaining(['Ip', 'Icmp', 'IcmpMsg', 'Tcp', 'Udp', 'UdpLite']));
   });

@@ -14,7 +14,15 @@ describe('ephemeralUsage', () => {
     expect(u.inUse).toBe(6);
     expect(u.timeWait).toBe(3);
     expect(u.ports.get(44170)).toEqual(['TIME_WAIT']);
-    expect(u.ports.get(44164)).toEqual(['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'CLOSE', 'LAST_ACK', 'CLOSING']);
+    expect(u.ports.get(44164)).toEqual([
+      'ESTABLISHED',
+      'SYN_SENT',
+      'SYN_RECV',
+      'FIN_WAIT1',
+      'CLOSE',
+      'LAST_ACK',
+      'CLOSING',
+    ]);
     expect(u.byState).toMatchObject({ TIME_WAIT: 3, ESTABLISHED: 2, FIN_WAIT2: 1 });
   });
 

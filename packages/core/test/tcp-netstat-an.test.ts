@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { countStates, formatEndpoint, parseNetstatAn, readTcpTable } from '../src/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/netstat/${name}`, import.meta.url), 'utf8');
-const ends = (rows: ReturnType<typeof parseNetstatAn>) => rows.map((s) => `${formatEndpoint(s.local)} ${formatEndpoint(s.remote)} ${s.state}`);
+const ends = (rows: ReturnType<typeof parseNetstatAn>) =>
+  rows.map((s) => `${formatEndpoint(s.local)} ${formatEndpoint(s.remote)} ${s.state}`);
 
 describe('parseNetstatAn', () => {
   it('reads macOS rows: dot before the port, tcp4/tcp6/tcp46, BSD state names mapped to the kernel’s', () => {
@@ -75,7 +76,9 @@ describe('parseNetstatAn', () => {
 
   it('skips what it cannot read instead of throwing', () => {
     expect(parseNetstatAn('')).toEqual([]);
-    expect(parseNetstatAn('tcp4 0 0 nonsense also-nonsense ESTABLISHED\ntcp4 0 0 1.2.3.4.5 6.7.8.9.10 WEIRD\n')).toEqual([]);
+    expect(
+      parseNetstatAn('tcp4 0 0 nonsense also-nonsense ESTABLISHED\ntcp4 0 0 1.2.3.4.5 6.7.8.9.10 WEIRD\n'),
+    ).toEqual([]);
   });
 });
 

@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,12 +45,16 @@ describe('@kalab/core packed tarball', () => {
     expect(files.some((f) => f.startsWith('test/'))).toBe(false);
     // every target of the exports map is in the tarball
     for (const target of Object.values(pkg.exports)) {
-      for (const p of typeof target === 'string' ? [target] : [target.types, target.default]) expect(files).toContain(p.replace(/^\.\//, ''));
+      for (const p of typeof target === 'string' ? [target] : [target.types, target.default])
+        expect(files).toContain(p.replace(/^\.\//, ''));
     }
     const project = join(work, 'consumer');
     mkdirSync(join(project, 'node_modules', '@kalab'), { recursive: true });
     execFileSync('tar', ['xzf', join(work, info[0]!.filename), '-C', join(project, 'node_modules', '@kalab')]);
-    execFileSync('mv', [join(project, 'node_modules', '@kalab', 'package'), join(project, 'node_modules', '@kalab', 'core')]);
+    execFileSync('mv', [
+      join(project, 'node_modules', '@kalab', 'package'),
+      join(project, 'node_modules', '@kalab', 'core'),
+    ]);
     for (const dep of Object.keys(pkg.dependencies)) {
       symlinkSync(realpathSync(join(pkgDir, 'node_modules', dep)), join(project, 'node_modules', dep));
     }

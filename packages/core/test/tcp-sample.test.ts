@@ -17,7 +17,14 @@ describe('sampleTcp', () => {
       states: { LISTEN: 2, ESTABLISHED: 2, TIME_WAIT: 1, FIN_WAIT2: 1, CLOSE_WAIT: 1 },
       // over every socket, not only port 8080's
       ephemeral: { range: [32768, 60999], inUse: 6, timeWait: 3 },
-      counters: { ActiveOpens: 2252, PassiveOpens: 2194, AttemptFails: 2, EstabResets: 50, CurrEstab: 0, RetransSegs: 11 },
+      counters: {
+        ActiveOpens: 2252,
+        PassiveOpens: 2194,
+        AttemptFails: 2,
+        EstabResets: 50,
+        CurrEstab: 0,
+        RetransSegs: 11,
+      },
       sockets: [
         { local: '127.0.0.1:8080', remote: '0.0.0.0:0', state: 'LISTEN' },
         { local: '127.0.0.1:44164', remote: '127.0.0.1:8080', state: 'ESTABLISHED' },

@@ -22,14 +22,20 @@ import {
 const procRoot = fileURLToPath(new URL('./fixtures/proc', import.meta.url));
 const tcp = readFileSync(`${procRoot}/net/tcp`);
 const tcp6 = readFileSync(`${procRoot}/net/tcp6`);
-const ends = (rows: ReturnType<typeof parseProcNetTcp>) => rows.map((s) => `${formatEndpoint(s.local)} ${formatEndpoint(s.remote)} ${s.state}`);
+const ends = (rows: ReturnType<typeof parseProcNetTcp>) =>
+  rows.map((s) => `${formatEndpoint(s.local)} ${formatEndpoint(s.remote)} ${s.state}`);
 
 describe('parseProcNetTcp on real /proc/net/tcp lines', () => {
   const rows = parseProcNetTcp(tcp, 4);
 
   it('decodes little-endian IPv4 words and hex ports: 0100007F:1F90 is 127.0.0.1:8080', () => {
     expect(rows).toHaveLength(15);
-    expect(rows[0]).toEqual({ local: { address: '0.0.0.0', port: 2024 }, remote: { address: '0.0.0.0', port: 0 }, state: 'LISTEN', family: 4 });
+    expect(rows[0]).toEqual({
+      local: { address: '0.0.0.0', port: 2024 },
+      remote: { address: '0.0.0.0', port: 0 },
+      state: 'LISTEN',
+      family: 4,
+    });
     expect(ends(rows.slice(1, 8))).toEqual([
       '127.0.0.1:8080 0.0.0.0:0 LISTEN',
       '127.0.0.1:44164 127.0.0.1:8080 ESTABLISHED',
@@ -77,7 +83,12 @@ describe('parseProcNetTcp on real /proc/net/tcp lines', () => {
   });
 
   it('counts without building rows and agrees with parse + countStates', () => {
-    for (const filter of [{}, { port: 8080 }, { port: 8080, side: 'local' as const }, { port: 2024, side: 'remote' as const }]) {
+    for (const filter of [
+      {},
+      { port: 8080 },
+      { port: 8080, side: 'local' as const },
+      { port: 2024, side: 'remote' as const },
+    ]) {
       const counts = emptyStateCounts();
       const n = countProcNetTcp(tcp, 4, counts, filter);
       const parsed = parseProcNetTcp(tcp, 4, filter);
@@ -88,7 +99,9 @@ describe('parseProcNetTcp on real /proc/net/tcp lines', () => {
 
   it('rejects a line that is not in the kernel format with a ParseError', () => {
     expect(() => parseProcNetTcp('  sl  local_address\n   0: 0100007F-1F90 00000000:0000 0A\n', 4)).toThrow(ParseError);
-    expect(() => parseProcNetTcp('  sl  local_address\n   0: 0100007F:1F90 00000000:0000 0Z 00000000:00000000\n', 4)).toThrow(ParseError);
+    expect(() =>
+      parseProcNetTcp('  sl  local_address\n   0: 0100007F:1F90 00000000:0000 0Z 00000000:00000000\n', 4),
+    ).toThrow(ParseError);
     expect(() => parseProcNetTcp('  sl  local_address\ngarbage\n', 4)).toThrow(/unexpected line in \/proc\/net\/tcp/);
     expect(parseProcNetTcp('  sl  local_address\n\n', 4)).toEqual([]);
     expect(parseProcNetTcp('', 4)).toEqual([]);
@@ -116,9 +129,15 @@ describe('parseProcNetTcp on real /proc/net/tcp6 lines', () => {
     const line = (a: string, r: string) =>
       `  sl  local_address remote_address st\n   0: ${a}:1F90 ${r}:0050 01 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n`;
     const one = (a: string, r: string) => ends(parseProcNetTcp(line(a, r), 6))[0];
-    expect(one('00000000000000000100000001000000', '0000000000000000FFFF00000A00000A')).toBe('[::1:0:1]:8080 10.0.0.10:80 ESTABLISHED');
-    expect(one('0000000000000000FFFF0000FFFFFFFF', '000000000000000000000000FFFF0000')).toBe('255.255.255.255:8080 [::ffff]:80 ESTABLISHED');
-    expect(one('00000000000000010000000000000000', 'B80D0120000000000000000000000000')).toBe('[0:0:100::]:8080 [2001:db8::]:80 ESTABLISHED');
+    expect(one('00000000000000000100000001000000', '0000000000000000FFFF00000A00000A')).toBe(
+      '[::1:0:1]:8080 10.0.0.10:80 ESTABLISHED',
+    );
+    expect(one('0000000000000000FFFF0000FFFFFFFF', '000000000000000000000000FFFF0000')).toBe(
+      '255.255.255.255:8080 [::ffff]:80 ESTABLISHED',
+    );
+    expect(one('00000000000000010000000000000000', 'B80D0120000000000000000000000000')).toBe(
+      '[0:0:100::]:8080 [2001:db8::]:80 ESTABLISHED',
+    );
   });
 });
 

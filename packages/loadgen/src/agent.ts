@@ -77,12 +77,20 @@ function parseTargetSpec(spec: string): Target {
   const s = spec.trim();
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
   const m = v6 ?? /^([^:\s]+)(?::(\d+))?$/.exec(s);
-  if (!m?.[1]) throw new BadOptionError('--allow-target', `--allow-target takes HOST or HOST:PORT entries, got "${spec}"`);
-  return { host: m[1].toLowerCase(), port: m[2] === undefined ? null : parseInteger('--allow-target', m[2], 1, 65_535) };
+  if (!m?.[1])
+    throw new BadOptionError('--allow-target', `--allow-target takes HOST or HOST:PORT entries, got "${spec}"`);
+  return {
+    host: m[1].toLowerCase(),
+    port: m[2] === undefined ? null : parseInteger('--allow-target', m[2], 1, 65_535),
+  };
 }
 
 /** Validates caps once, at the boundary. */
-export function resolveCaps(caps: AgentCaps = {}): { maxConnections: number; maxDurationMs: number; allowTargets: Target[] | null } {
+export function resolveCaps(caps: AgentCaps = {}): {
+  maxConnections: number;
+  maxDurationMs: number;
+  allowTargets: Target[] | null;
+} {
   return {
     maxConnections: parseInteger('--max-connections', caps.maxConnections ?? AGENT_DEFAULTS.maxConnections, 1, 100_000),
     maxDurationMs: parseInteger('--max-duration', caps.maxDurationMs ?? AGENT_DEFAULTS.maxDurationMs, 1, 86_400_000),
@@ -91,15 +99,23 @@ export function resolveCaps(caps: AgentCaps = {}): { maxConnections: number; max
 }
 
 /** `--max-connections`, `--max-duration`, `--allow-target` strings → caps (messages name the flag). */
-export function agentCapsFromFlags(f: { maxConnections?: string; maxDuration?: string; allowTarget?: string }): AgentCaps {
+export function agentCapsFromFlags(f: {
+  maxConnections?: string;
+  maxDuration?: string;
+  allowTarget?: string;
+}): AgentCaps {
   const caps: AgentCaps = {};
-  if (f.maxConnections !== undefined) caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
+  if (f.maxConnections !== undefined)
+    caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
   if (f.maxDuration !== undefined) {
     const ms = Math.round(parseDuration('--max-duration', f.maxDuration, 's'));
     caps.maxDurationMs = parseInteger('--max-duration', ms, 1, 86_400_000);
   }
   if (f.allowTarget !== undefined) {
-    caps.allowTargets = f.allowTarget.split(',').map((s) => s.trim()).filter(Boolean);
+    caps.allowTargets = f.allowTarget
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     caps.allowTargets.forEach(parseTargetSpec);
   }
   return caps;
@@ -121,7 +137,8 @@ export function checkCaps(options: RunOptions, caps: ReturnType<typeof resolveCa
     return `target ${host}:${port} is not in this agent's --allow-target list`;
   }
   const connections = options.connections ?? DEFAULTS.connections;
-  if (connections > caps.maxConnections) return `${connections} connections is more than this agent's --max-connections ${caps.maxConnections}`;
+  if (connections > caps.maxConnections)
+    return `${connections} connections is more than this agent's --max-connections ${caps.maxConnections}`;
   if (options.durationMs !== undefined && options.durationMs > caps.maxDurationMs) {
     return `a ${options.durationMs} ms run is longer than this agent's --max-duration ${caps.maxDurationMs} ms`;
   }
@@ -241,7 +258,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     // A count-bounded run still ends by the duration cap.
     this.capTimer = setTimeout(() => run.stop('max-duration'), this.caps.maxDurationMs);
     run.on('start', (s) => {
-      this.link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: s.target, engine: s.engine, config: s.config, ...(options.scenario ? { scenario: options.scenario } : {}) });
+      this.link.send({
+        v: PROTOCOL_VERSION,
+        type: 'run-started',
+        runId,
+        target: s.target,
+        engine: s.engine,
+        config: s.config,
+        ...(options.scenario ? { scenario: options.scenario } : {}),
+      });
     });
     run.on('tick', (t) => this.link.send(t));
     run.on('tcp-sample', (s) => this.link.send({ ...s, host: this.host }));
@@ -269,8 +294,10 @@ export class Agent extends EventEmitter<AgentEvents> {
 /** Starts an agent (see Agent). */
 export function runAgent(options: AgentOptions): Agent {
   if (typeof options?.monitor !== 'string' || !/^wss?:\/\//.test(options.monitor)) {
-    throw new BadOptionError('--monitor', `--monitor must be a ws:// URL like ws://127.0.0.1:7070/ws, got "${String(options?.monitor)}"`);
+    throw new BadOptionError(
+      '--monitor',
+      `--monitor must be a ws:// URL like ws://127.0.0.1:7070/ws, got "${String(options?.monitor)}"`,
+    );
   }
   return new Agent(options).start();
 }
-

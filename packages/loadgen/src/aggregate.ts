@@ -86,7 +86,10 @@ export class Aggregate {
         connectionsClosed: t.closed,
         reusedRequests: t.reusedRequests,
       },
-      rates: { rps: Math.max(0, (completed - this.last.completed) / dt), newConnPerSec: Math.max(0, (t.opened - this.last.opened) / dt) },
+      rates: {
+        rps: Math.max(0, (completed - this.last.completed) / dt),
+        newConnPerSec: Math.max(0, (t.opened - this.last.opened) / dt),
+      },
       openConnections: Math.max(0, t.opened - t.closed),
       errors: this.errors(),
     };

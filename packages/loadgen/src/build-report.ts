@@ -39,7 +39,14 @@ export function transportOf(o: ResolvedOptions): string {
   return o.rate !== null ? 'undici Pool' : 'undici Client per connection';
 }
 
-export function buildReport(o: ResolvedOptions, agg: Aggregate, host: HostPeak, durationMs: number, stoppedEarly: string | null, timeWaitPerSec?: number): LoadReport {
+export function buildReport(
+  o: ResolvedOptions,
+  agg: Aggregate,
+  host: HostPeak,
+  durationMs: number,
+  stoppedEarly: string | null,
+  timeWaitPerSec?: number,
+): LoadReport {
   const t = agg.totals();
   const completed = t.ok + t.non2xx;
   const errors = agg.errors();
@@ -62,7 +69,11 @@ export function buildReport(o: ResolvedOptions, agg: Aggregate, host: HostPeak, 
     latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
     connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
     throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
-    host: { ephemeralRange: host.ephemeralRange, timeWaitPeak: host.timeWaitPeak, ephemeralInUsePeak: host.ephemeralInUsePeak },
+    host: {
+      ephemeralRange: host.ephemeralRange,
+      timeWaitPeak: host.timeWaitPeak,
+      ephemeralInUsePeak: host.ephemeralInUsePeak,
+    },
     findings: findingsFor({
       requests: completed,
       connectionsOpened: t.opened,

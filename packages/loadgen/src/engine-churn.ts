@@ -21,7 +21,10 @@ export function createChurnEngine(ctx: EngineContext): Engine {
   const { host, port, path, hostHeader } = targetParts(ctx.url);
   const serverCloses = ctx.options.closeBy === 'server';
   // closeBy 'server': say `Connection: close` (RFC 9112 9.3) and let the server close first, as hey and Go's DisableKeepAlives do.
-  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n${serverCloses ? 'Connection: close\r\n' : ''}\r\n`, 'latin1');
+  const request = Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n${serverCloses ? 'Connection: close\r\n' : ''}\r\n`,
+    'latin1',
+  );
   const live = new Set<ChurnRequest>();
   const timeoutMs = ctx.options.timeoutMs;
   // --timeout without a timer per connection (one costs more than the request): one coarse
@@ -75,7 +78,11 @@ class ChurnRequest {
         return true;
       },
     };
-    const s = connect(localAddress ? { host: p.host, port: p.port, localAddress, noDelay: true, onread } : { host: p.host, port: p.port, noDelay: true, onread });
+    const s = connect(
+      localAddress
+        ? { host: p.host, port: p.port, localAddress, noDelay: true, onread }
+        : { host: p.host, port: p.port, noDelay: true, onread },
+    );
     this.socket = s;
     p.live.add(this);
     s.on('connect', () => this.onConnect());
@@ -113,7 +120,12 @@ class ChurnRequest {
     if (this.done !== null) {
       // Completes a body delimited by the close (through onResponse).
       this.parser.end();
-      if (this.done !== null) this.finish(Object.assign(new Error('the server closed the connection before the response was complete'), { code: 'ECONNRESET' }));
+      if (this.done !== null)
+        this.finish(
+          Object.assign(new Error('the server closed the connection before the response was complete'), {
+            code: 'ECONNRESET',
+          }),
+        );
     }
     this.release();
   }

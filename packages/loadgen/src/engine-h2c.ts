@@ -1,4 +1,9 @@
-import { type ClientHttp2Session, type ClientHttp2Stream, connect as h2connect, constants as h2constants } from 'node:http2';
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect as h2connect,
+  constants as h2constants,
+} from 'node:http2';
 import { createConnection } from 'node:net';
 import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
@@ -100,7 +105,11 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       }
       st.on('close', () => {
         if (d !== null && status !== 0) finish(null, status);
-        else if (d !== null) finish(Object.assign(new Error(`stream closed (rst code ${st.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }), 0);
+        else if (d !== null)
+          finish(
+            Object.assign(new Error(`stream closed (rst code ${st.rstCode})`), { code: 'ERR_HTTP2_STREAM_ERROR' }),
+            0,
+          );
       });
     },
     async close(): Promise<void> {

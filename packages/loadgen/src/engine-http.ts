@@ -26,7 +26,9 @@ export function createHttpEngine(ctx: EngineContext): Engine {
   const sockets = new Set<Socket>();
   const held = new Set<IncomingMessage>();
 
-  (agent as unknown as { createConnection: (o: TcpNetConnectOpts, cb?: unknown) => Socket }).createConnection = (o: TcpNetConnectOpts) => {
+  (agent as unknown as { createConnection: (o: TcpNetConnectOpts, cb?: unknown) => Socket }).createConnection = (
+    o: TcpNetConnectOpts,
+  ) => {
     const localAddress = ctx.nextLocalAddress();
     const t = performance.now();
     const s = createConnection(localAddress ? { ...o, localAddress } : o);

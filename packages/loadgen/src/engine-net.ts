@@ -17,8 +17,14 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
  */
 export function createNetEngine(ctx: EngineContext): Engine {
   const { host, port, path, hostHeader } = targetParts(ctx.url);
-  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`, 'latin1');
-  const conns = Array.from({ length: ctx.slice.connections }, () => new LeanConnection(host, port, request, ctx.stats, ctx.nextLocalAddress));
+  const request = Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`,
+    'latin1',
+  );
+  const conns = Array.from(
+    { length: ctx.slice.connections },
+    () => new LeanConnection(host, port, request, ctx.stats, ctx.nextLocalAddress),
+  );
   let rr = 0;
   // --timeout: one coarse scan per worker; a connection with no response for the timeout is destroyed.
   const timeoutMs = ctx.options.timeoutMs;
@@ -112,7 +118,11 @@ class LeanConnection {
         return true;
       },
     };
-    const s = connect(localAddress ? { host: this.host, port: this.port, localAddress, noDelay: true, onread } : { host: this.host, port: this.port, noDelay: true, onread });
+    const s = connect(
+      localAddress
+        ? { host: this.host, port: this.port, localAddress, noDelay: true, onread }
+        : { host: this.host, port: this.port, noDelay: true, onread },
+    );
     let connected = false;
     s.once('connect', () => {
       connected = true;
@@ -169,7 +179,10 @@ class LeanConnection {
       return;
     }
     this.socket = null;
-    this.failAll(err ?? Object.assign(new Error('the server closed the connection with requests in flight'), { code: 'ECONNRESET' }));
+    this.failAll(
+      err ??
+        Object.assign(new Error('the server closed the connection with requests in flight'), { code: 'ECONNRESET' }),
+    );
     s.destroy();
   }
 

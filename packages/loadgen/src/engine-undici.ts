@@ -63,7 +63,10 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   } else if (openModel) {
     pool = new Pool(origin, { connections: slice.connections, pipelining: options.pipelining, connect, ...timeouts });
   } else {
-    clients = Array.from({ length: slice.connections }, () => new Client(origin, { pipelining: options.pipelining, connect, ...timeouts }));
+    clients = Array.from(
+      { length: slice.connections },
+      () => new Client(origin, { pipelining: options.pipelining, connect, ...timeouts }),
+    );
     states = clients.map((c) => {
       const st: ClientState = { stats, generation: 0, used: -1 };
       c.on('connect', () => {

@@ -142,7 +142,8 @@ export class Http1ResponseParser {
     // "HTTP/1.1 200 ..."
     this.status = (buf[from + 9]! - 48) * 100 + (buf[from + 10]! - 48) * 10 + (buf[from + 11]! - 48);
     const minor = buf[from + 7]! - 48;
-    if (this.status >= 200 && this.status !== 204 && this.status !== 304 && this.fastHead(buf, from, end, minor)) return;
+    if (this.status >= 200 && this.status !== 204 && this.status !== 304 && this.fastHead(buf, from, end, minor))
+      return;
     const head = buf.toString('latin1', from, end).toLowerCase();
     const conn = /\r\nconnection:[ \t]*([^\r]*)/.exec(head);
     this.keepAlive = conn ? !/\bclose\b/.test(conn[1]!) : minor >= 1;

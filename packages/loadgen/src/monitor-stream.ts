@@ -19,7 +19,15 @@ export function streamToMonitor(run: LoadRun, o: MonitorStreamOptions): Promise<
   link.on('error', () => {});
   link.start();
   run.on('start', (s) => {
-    link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId: s.runId, target: s.target, engine: s.engine, config: s.config, ...(run.options.scenario ? { scenario: run.options.scenario } : {}) });
+    link.send({
+      v: PROTOCOL_VERSION,
+      type: 'run-started',
+      runId: s.runId,
+      target: s.target,
+      engine: s.engine,
+      config: s.config,
+      ...(run.options.scenario ? { scenario: run.options.scenario } : {}),
+    });
   });
   run.on('tick', (t) => link.send(t));
   run.on('tcp-sample', (s) => link.send(s));

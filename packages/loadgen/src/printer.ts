@@ -1,13 +1,19 @@
 import type { Report, Tick } from '@kalab/core';
 
-const n = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+const n = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const ms = (v: number) => `${n(v, 2)} ms`;
 
 /** The final report as text: a pure function from report to lines (autocannon's printer split). */
-export function formatReport(r: Report & { firstErrors?: Record<string, { atMs: number; afterConnections: number }> }): string {
+export function formatReport(
+  r: Report & { firstErrors?: Record<string, { atMs: number; afterConnections: number }> },
+): string {
   const lines: string[] = [];
   const c = r.config as Record<string, unknown>;
-  const bound = [c['requests'] != null ? `${n(c['requests'] as number)} requests` : null, c['durationMs'] != null ? `${n((c['durationMs'] as number) / 1000, 1)} s` : null]
+  const bound = [
+    c['requests'] != null ? `${n(c['requests'] as number)} requests` : null,
+    c['durationMs'] != null ? `${n((c['durationMs'] as number) / 1000, 1)} s` : null,
+  ]
     .filter(Boolean)
     .join(' or ');
   lines.push(`kalab loadgen ${r.target}  engine ${r.engine} (${String(c['transport'] ?? r.engine)})`);
@@ -17,12 +23,16 @@ export function formatReport(r: Report & { firstErrors?: Record<string, { atMs: 
       `${r.stoppedEarly ? `, stopped early (${r.stoppedEarly})` : ''}`,
   );
   lines.push('');
-  lines.push(`requests     ${n(r.requests.completed)} completed in ${n(r.durationMs / 1000, 2)} s = ${n(r.throughput.rps, 1)} req/s  (ok ${n(r.requests.ok)}, non-2xx ${n(r.requests.non2xx)}, failed ${n(r.requests.failed)}, sent ${n(r.requests.sent)})`);
+  lines.push(
+    `requests     ${n(r.requests.completed)} completed in ${n(r.durationMs / 1000, 2)} s = ${n(r.throughput.rps, 1)} req/s  (ok ${n(r.requests.ok)}, non-2xx ${n(r.requests.non2xx)}, failed ${n(r.requests.failed)}, sent ${n(r.requests.sent)})`,
+  );
   lines.push(
     `connections  ${n(r.connections.opened)} opened, ${n(r.connections.requestsPerConnection, 2)} requests per connection, ${n(r.connections.reusedRequests)} requests on reused connections, at most ${n(r.connections.maxOpen)} open`,
   );
   const l = r.latencyMs;
-  lines.push(`latency      p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)}  max ${ms(l.max)}  mean ${ms(l.mean)}`);
+  lines.push(
+    `latency      p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)}  max ${ms(l.max)}  mean ${ms(l.mean)}`,
+  );
   const k = r.connectMs;
   lines.push(`connect      p50 ${ms(k.p50)}  p99 ${ms(k.p99)}  max ${ms(k.max)}  mean ${ms(k.mean)}`);
   const errs = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
@@ -32,8 +42,12 @@ export function formatReport(r: Report & { firstErrors?: Record<string, { atMs: 
     if (firsts.length > 0) lines.push(`first error  ${firsts.join(', ')}`);
   }
   const h = r.host;
-  const range = h.ephemeralRange ? `${h.ephemeralRange[0]}-${h.ephemeralRange[1]} (${n(h.ephemeralRange[1] - h.ephemeralRange[0] + 1)} ports)` : 'unknown';
-  lines.push(`this host    TIME_WAIT peak ${n(h.timeWaitPeak)}, ephemeral ports in use peak ${n(h.ephemeralInUsePeak ?? 0)} of range ${range}`);
+  const range = h.ephemeralRange
+    ? `${h.ephemeralRange[0]}-${h.ephemeralRange[1]} (${n(h.ephemeralRange[1] - h.ephemeralRange[0] + 1)} ports)`
+    : 'unknown';
+  lines.push(
+    `this host    TIME_WAIT peak ${n(h.timeWaitPeak)}, ephemeral ports in use peak ${n(h.ephemeralInUsePeak ?? 0)} of range ${range}`,
+  );
   if (r.findings.length > 0) {
     lines.push('');
     for (const f of r.findings) lines.push(`${f.severity.padEnd(5)}  ${f.message}`);

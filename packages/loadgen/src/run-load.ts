@@ -138,7 +138,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       const tick = agg.tick(this.runId, startedAt, Date.now());
       this.emit('tick', tick);
       // Nothing listening: the first tick saw only refused connects. Stop rather than hammer.
-      if (tick.totals.connectionsOpened === 0 && (tick.errors['ECONNREFUSED'] ?? 0) > 0 && tick.totals.requests === 0) this.stop('unreachable');
+      if (tick.totals.connectionsOpened === 0 && (tick.errors['ECONNREFUSED'] ?? 0) > 0 && tick.totals.requests === 0)
+        this.stop('unreachable');
       void sampler.sample().then((s) => {
         if (!s) return;
         if (s.ephemeral) {
@@ -158,8 +159,15 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       startedPerf = performance.now();
       this.started = true;
       for (const p of this.ports) p.postMessage({ type: 'go' } satisfies ControlMessage);
-      if (this.stopReason !== null) for (const p of this.ports) p.postMessage({ type: 'stop', graceMs: STOP_GRACE_MS } satisfies ControlMessage);
-      this.emit('start', { runId: this.runId, target: o.target, engine: o.engine, config: configOf(o), workers: slices.length });
+      if (this.stopReason !== null)
+        for (const p of this.ports) p.postMessage({ type: 'stop', graceMs: STOP_GRACE_MS } satisfies ControlMessage);
+      this.emit('start', {
+        runId: this.runId,
+        target: o.target,
+        engine: o.engine,
+        config: configOf(o),
+        workers: slices.length,
+      });
       void sampler.sample();
       // Each tick asks every worker for its envelope and emits once all have answered
       // (or after a quarter of the interval), so a tick covers the same interval everywhere.

@@ -44,8 +44,13 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
     stats,
     nextLocalAddress: localAddressRing(options.localAddresses, slice.index),
   });
-  const pipelined = (options.engine === 'undici' || options.engine === 'net') && options.keepAlive && options.consumeBody;
-  const driver = new Driver(engine, stats, { slice, perConnection: pipelined ? options.pipelining : 1, durationMs: options.durationMs });
+  const pipelined =
+    (options.engine === 'undici' || options.engine === 'net') && options.keepAlive && options.consumeBody;
+  const driver = new Driver(engine, stats, {
+    slice,
+    perConnection: pipelined ? options.pipelining : 1,
+    durationMs: options.durationMs,
+  });
   let grace = DEADLINE_GRACE_MS;
 
   const go = new Promise<void>((resolve) => {
@@ -78,4 +83,3 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   port.close();
   return final;
 }
-

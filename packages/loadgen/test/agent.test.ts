@@ -11,7 +11,8 @@ class TinyHub {
   readonly wss: WebSocketServer;
   readonly received: Record<string, unknown>[] = [];
   ws: WebSocket | undefined;
-  private waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  private waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] =
+    [];
 
   constructor() {
     this.wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
@@ -19,7 +20,16 @@ class TinyHub {
       this.ws = ws;
       ws.on('message', (data) => {
         const m = JSON.parse(data.toString()) as Record<string, unknown>;
-        if (m['type'] === 'hello') ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'welcome', id: 'a1', heartbeatMs: 1000, serverTime: Date.now() }));
+        if (m['type'] === 'hello')
+          ws.send(
+            JSON.stringify({
+              v: PROTOCOL_VERSION,
+              type: 'welcome',
+              id: 'a1',
+              heartbeatMs: 1000,
+              serverTime: Date.now(),
+            }),
+          );
         this.received.push(m);
         this.waiters = this.waiters.filter((w) => {
           if (!w.pred(m)) return true;
@@ -84,14 +94,24 @@ describe('loadgen agent', () => {
     const def = resolveCaps({});
     expect(checkCaps({ target: 'http://127.0.0.1:8080/' }, def)).toBeNull();
     expect(checkCaps({ target: 'http://10.0.0.1:8080/' }, def)).toMatch(/not loopback/);
-    const allow = resolveCaps({ allowTargets: ['10.0.0.1:8080', 'example.test'], maxConnections: 5, maxDurationMs: 2000 });
+    const allow = resolveCaps({
+      allowTargets: ['10.0.0.1:8080', 'example.test'],
+      maxConnections: 5,
+      maxDurationMs: 2000,
+    });
     expect(checkCaps({ target: 'http://10.0.0.1:8080/', connections: 5 }, allow)).toBeNull();
-    expect(checkCaps({ target: 'http://10.0.0.1:9090/', connections: 1 }, allow)).toMatch(/not in this agent's --allow-target list/);
+    expect(checkCaps({ target: 'http://10.0.0.1:9090/', connections: 1 }, allow)).toMatch(
+      /not in this agent's --allow-target list/,
+    );
     expect(checkCaps({ target: 'http://example.test/x', connections: 1 }, allow)).toBeNull();
     expect(checkCaps({ target: 'http://127.0.0.1/', connections: 1 }, allow)).toMatch(/--allow-target/);
-    expect(checkCaps({ target: 'http://10.0.0.1:8080/' }, allow)).toMatch(/10 connections is more than this agent's --max-connections 5/);
+    expect(checkCaps({ target: 'http://10.0.0.1:8080/' }, allow)).toMatch(
+      /10 connections is more than this agent's --max-connections 5/,
+    );
     expect(checkCaps({ target: 'http://10.0.0.1:8080/', connections: 6 }, allow)).toMatch(/--max-connections 5/);
-    expect(checkCaps({ target: 'http://10.0.0.1:8080/', connections: 1, durationMs: 2001 }, allow)).toMatch(/--max-duration 2000/);
+    expect(checkCaps({ target: 'http://10.0.0.1:8080/', connections: 1, durationMs: 2001 }, allow)).toMatch(
+      /--max-duration 2000/,
+    );
     expect(() => resolveCaps({ allowTargets: ['a:b:c'] })).toThrow(/--allow-target/);
   });
 
@@ -107,7 +127,9 @@ describe('loadgen agent', () => {
     expect(report.connections.opened).toBe(300);
     expect(server.requests).toBe(300);
     // The host sample after the run shows the TIME_WAIT that 300 closed connections left on this side.
-    const sample = [...hub.received].reverse().find((m) => m['type'] === 'tcp-sample') as { host: string; states: Record<string, number> } | undefined;
+    const sample = [...hub.received].reverse().find((m) => m['type'] === 'tcp-sample') as
+      | { host: string; states: Record<string, number> }
+      | undefined;
     expect(sample?.host).toBe('agent-box');
     expect(sample?.states['TIME_WAIT']).toBeGreaterThanOrEqual(1);
     expect(hub.received[0]).toMatchObject({ type: 'hello', role: 'agent', name: 'agent-test', host: 'agent-box' });
@@ -116,13 +138,20 @@ describe('loadgen agent', () => {
   it('refuses over the wire with KALAB_ERR_CAP_EXCEEDED whatever the monitor asks, and when busy', async () => {
     const { hub, server } = await setup({ maxConnections: 4 });
     const r1 = hub.start({ target: server.url, requests: 10, connections: 5 });
-    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r1)).toMatchObject({ code: 'KALAB_ERR_CAP_EXCEEDED' });
+    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r1)).toMatchObject({
+      code: 'KALAB_ERR_CAP_EXCEEDED',
+    });
     const r2 = hub.start({ target: 'http://192.0.2.1:80/', requests: 10 });
-    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r2)).toMatchObject({ code: 'KALAB_ERR_CAP_EXCEEDED' });
+    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r2)).toMatchObject({
+      code: 'KALAB_ERR_CAP_EXCEEDED',
+    });
     const long = hub.start({ target: server.url, durationMs: 1500, connections: 1, workers: 1 });
     await hub.next((m) => m['type'] === 'run-started' && m['runId'] === long);
     const r3 = hub.start({ target: server.url, requests: 10 });
-    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r3)).toMatchObject({ code: 'KALAB_ERR_CAP_EXCEEDED', message: expect.stringMatching(/busy/) });
+    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r3)).toMatchObject({
+      code: 'KALAB_ERR_CAP_EXCEEDED',
+      message: expect.stringMatching(/busy/),
+    });
     hub.ws!.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'run-stop', runId: long }));
     const rep = await hub.next((m) => m['type'] === 'run-report' && m['runId'] === long);
     expect((rep['report'] as { stoppedEarly?: string }).stoppedEarly).toBe('stopped');
@@ -151,7 +180,9 @@ describe('loadgen agent', () => {
 
   it('finishes a run and emits its report when the monitor vanishes mid-run', async () => {
     const { hub, server, agent } = await setup();
-    const reported = new Promise<{ runId: string; report: { requests: { completed: number } } }>((r) => agent.once('report', r));
+    const reported = new Promise<{ runId: string; report: { requests: { completed: number } } }>((r) =>
+      agent.once('report', r),
+    );
     const id = hub.start({ target: server.url, durationMs: 1500, connections: 1, workers: 1 });
     await hub.next((m) => m['type'] === 'tick' && m['runId'] === id);
     await hub.close();

@@ -65,7 +65,10 @@ async function freePort(): Promise<number> {
 
 function within(actual: number | null, expected: number, fraction: number): void {
   expect(actual, `expected ${expected} ms ±${fraction * 100}%`).not.toBeNull();
-  expect(Math.abs(actual! - expected), `measured ${actual} ms, expected ${expected} ms ±${fraction * 100}%`).toBeLessThanOrEqual(expected * fraction);
+  expect(
+    Math.abs(actual! - expected),
+    `measured ${actual} ms, expected ${expected} ms ±${fraction * 100}%`,
+  ).toBeLessThanOrEqual(expected * fraction);
 }
 
 function expectContract(p: DoctorProbe): void {
@@ -82,7 +85,9 @@ function expectContract(p: DoctorProbe): void {
   expect(p.observations.maxOpenConnections).toBeLessThanOrEqual(5);
 }
 
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
+const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) =>
+  existsSync(p),
+);
 
 describe('probeKeepAlive against nginx (keepalive_timeout 3s, keepalive_requests 7)', () => {
   let url = '';
@@ -92,7 +97,9 @@ describe('probeKeepAlive against nginx (keepalive_timeout 3s, keepalive_requests
 
   beforeAll(async () => {
     if (!NGINX) {
-      throw new Error('nginx not found in /usr/sbin, /usr/local/sbin, /usr/bin: install it (apt-get install nginx-light; .ci/run does)');
+      throw new Error(
+        'nginx not found in /usr/sbin, /usr/local/sbin, /usr/bin: install it (apt-get install nginx-light; .ci/run does)',
+      );
     }
     dir = mkdtempSync(join(tmpdir(), 'kalab-doctor-nginx-'));
     const port = await freePort();
@@ -286,7 +293,12 @@ describe('probeKeepAlive on odd servers', () => {
     const server = http2.createServer((_req, res) => res.end('Hello world'));
     const url = await listen(server);
     const p = await probeKeepAlive(url, { budgetMs: 5_000 });
-    expect(doctorJson(p)).toMatchObject({ keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: null, http2: { h2c: true, alpn: null } });
+    expect(doctorJson(p)).toMatchObject({
+      keepAlive: false,
+      idleTimeoutMs: null,
+      maxRequestsPerConnection: null,
+      http2: { h2c: true, alpn: null },
+    });
     expect(p.recommendations.join('\n')).toMatch(/only HTTP\/2/);
   });
 });
@@ -319,7 +331,9 @@ describe('probeKeepAlive errors', () => {
       child.kill('SIGKILL');
       await exited;
     });
-    const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const port = await new Promise<number>((resolve) =>
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const fillers = await Promise.all(
       [0, 1].map(
@@ -343,7 +357,13 @@ describe('probeKeepAlive errors', () => {
 
   it('throws KALAB_ERR_BAD_OPTION naming URL for a bad URL or scheme', async () => {
     await expect(probeKeepAlive('not a url')).rejects.toMatchObject({ code: 'KALAB_ERR_BAD_OPTION', option: 'URL' });
-    await expect(probeKeepAlive('ftp://127.0.0.1/')).rejects.toMatchObject({ code: 'KALAB_ERR_BAD_OPTION', option: 'URL' });
-    await expect(probeKeepAlive('http://127.0.0.1:1/', { budgetMs: 10 })).rejects.toMatchObject({ code: 'KALAB_ERR_BAD_OPTION', option: 'budgetMs' });
+    await expect(probeKeepAlive('ftp://127.0.0.1/')).rejects.toMatchObject({
+      code: 'KALAB_ERR_BAD_OPTION',
+      option: 'URL',
+    });
+    await expect(probeKeepAlive('http://127.0.0.1:1/', { budgetMs: 10 })).rejects.toMatchObject({
+      code: 'KALAB_ERR_BAD_OPTION',
+      option: 'budgetMs',
+    });
   });
 });

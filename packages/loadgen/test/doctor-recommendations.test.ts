@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { advertisedTimeoutMs, clientIdleTimeoutMs, type DoctorProbe, formatDoctor, recommend } from '../src/doctor/index.js';
+import {
+  advertisedTimeoutMs,
+  clientIdleTimeoutMs,
+  type DoctorProbe,
+  formatDoctor,
+  recommend,
+} from '../src/doctor/index.js';
 
 function probe(over: Partial<DoctorProbe> = {}, obs: Partial<DoctorProbe['observations']> = {}): DoctorProbe {
   return {
@@ -74,7 +80,12 @@ describe('recommend', () => {
     const text = recommend(
       probe(
         { keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: 1, pipelining: false },
-        { first: { statusCode: 200, httpVersion: '1.1', connection: 'close', closeAfter: true }, idle: null, maxRequests: null, pipelining: null },
+        {
+          first: { statusCode: 200, httpVersion: '1.1', connection: 'close', closeAfter: true },
+          idle: null,
+          maxRequests: null,
+          pipelining: null,
+        },
       ),
     ).join('\n');
     expect(text).toMatch(/DisableKeepAlives: true/);
@@ -84,14 +95,19 @@ describe('recommend', () => {
 
   it('does not call a server non-keep-alive when the budget ran out before a second answer', () => {
     const text = recommend(
-      probe({ keepAlive: false, idleTimeoutMs: null, pipelining: false }, { maxRequests: { served: 1, endedBy: 'budget' }, pipelining: null }),
+      probe(
+        { keepAlive: false, idleTimeoutMs: null, pipelining: false },
+        { maxRequests: { served: 1, endedBy: 'budget' }, pipelining: null },
+      ),
     ).join('\n');
     expect(text).toMatch(/could not be confirmed/);
     expect(text).not.toMatch(/DisableKeepAlives/);
   });
 
   it('explains a per-connection request limit', () => {
-    const text = recommend(probe({ maxRequestsPerConnection: 100 }, { maxRequests: { served: 100, endedBy: 'connection-close' } })).join('\n');
+    const text = recommend(
+      probe({ maxRequestsPerConnection: 100 }, { maxRequests: { served: 100, endedBy: 'connection-close' } }),
+    ).join('\n');
     expect(text).toMatch(/after 100 requests/);
   });
 

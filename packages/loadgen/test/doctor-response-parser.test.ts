@@ -24,7 +24,8 @@ describe('ResponseParser', () => {
   });
 
   it('reads a chunked body split byte by byte, with trailers', () => {
-    const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nHello\r\n6\r\n world\r\n0\r\nX-Trailer: y\r\n\r\n';
+    const wire =
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nHello\r\n6\r\n world\r\n0\r\nX-Trailer: y\r\n\r\n';
     const rs = parse([...wire].map((ch) => ch));
     expect(rs).toHaveLength(1);
     expect(rs[0]!.bodyBytes).toBe(11);
@@ -33,7 +34,9 @@ describe('ResponseParser', () => {
   it('marks Connection: close and HTTP/1.0 without keep-alive as the last response', () => {
     expect(parse(['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'])[0]!.closeAfter).toBe(true);
     expect(parse(['HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n'])[0]!.closeAfter).toBe(true);
-    expect(parse(['HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n'])[0]!.closeAfter).toBe(false);
+    expect(parse(['HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n'])[0]!.closeAfter).toBe(
+      false,
+    );
   });
 
   it('completes a close-delimited body at FIN', () => {
@@ -43,12 +46,16 @@ describe('ResponseParser', () => {
   });
 
   it('skips 1xx interim responses and reads 204/304 without a body', () => {
-    const rs = parse(['HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n']);
+    const rs = parse([
+      'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n',
+    ]);
     expect(rs.map((r) => r.statusCode)).toEqual([204, 304]);
     expect(rs.map((r) => r.bodyBytes)).toEqual([0, 0]);
   });
 
   it('throws KALAB_ERR_PROTOCOL on a line that is not a status line', () => {
-    expect(() => parse(['SSH-2.0-OpenSSH_9.2\r\n\r\n'])).toThrow(expect.objectContaining({ code: 'KALAB_ERR_PROTOCOL' }));
+    expect(() => parse(['SSH-2.0-OpenSSH_9.2\r\n\r\n'])).toThrow(
+      expect.objectContaining({ code: 'KALAB_ERR_PROTOCOL' }),
+    );
   });
 });

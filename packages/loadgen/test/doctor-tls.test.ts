@@ -51,7 +51,9 @@ describe('probeKeepAlive over TLS', () => {
   });
 
   it('reports ALPN h2 for an HTTP/2 server that also answers HTTP/1.1', async () => {
-    const server = http2.createSecureServer({ key: KEY, cert: CERT, allowHTTP1: true }, (_req, res) => res.end('Hello world'));
+    const server = http2.createSecureServer({ key: KEY, cert: CERT, allowHTTP1: true }, (_req, res) =>
+      res.end('Hello world'),
+    );
     const url = await listen(server);
     const p = await probeKeepAlive(url, { budgetMs: 3_000, rejectUnauthorized: false });
     expect(p.keepAlive).toBe(true);

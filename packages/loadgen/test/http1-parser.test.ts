@@ -25,8 +25,12 @@ describe('Http1ResponseParser', () => {
   });
 
   it('honours Connection: close and HTTP/1.0, in any case', () => {
-    expect(parse(['HTTP/1.1 503 X\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n']).responses).toEqual([[503, false]]);
-    expect(parse(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n']).responses).toEqual([[200, false]]);
+    expect(parse(['HTTP/1.1 503 X\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n']).responses).toEqual([
+      [503, false],
+    ]);
+    expect(parse(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n']).responses).toEqual([
+      [200, false],
+    ]);
     expect(parse(['HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok']).responses).toEqual([[200, false]]);
     expect(parse(['HTTP/1.1 204 No Content\r\n\r\n', OK]).responses).toEqual([
       [204, true],
@@ -35,7 +39,8 @@ describe('Http1ResponseParser', () => {
   });
 
   it('frames chunked bodies, split anywhere, with trailers', () => {
-    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nHello \r\n5\r\nworld\r\n0\r\nX-T: 1\r\n\r\n';
+    const chunked =
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nHello \r\n5\r\nworld\r\n0\r\nX-T: 1\r\n\r\n';
     expect(parse([chunked + OK]).responses).toEqual([
       [200, true],
       [200, true],

@@ -28,7 +28,15 @@ describe('streamToMonitor', () => {
           if (first) {
             first = false;
             hellos.push(decodeMessage(HelloSchema, data));
-            ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'welcome', id: 'src-1', heartbeatMs: 5000, serverTime: Date.now() }));
+            ws.send(
+              JSON.stringify({
+                v: PROTOCOL_VERSION,
+                type: 'welcome',
+                id: 'src-1',
+                heartbeatMs: 5000,
+                serverTime: Date.now(),
+              }),
+            );
             return;
           }
           received.push(decodeMessage(SourceMessageSchema, data));

@@ -47,8 +47,25 @@ describe('resolveOptions', () => {
 
 describe('optionsFromFlags', () => {
   it('parses the CLI strings', () => {
-    const o = optionsFromFlags(T, { connections: '8', requests: '100', duration: '2', rate: '50.5', keepalive: false, consumeBody: false, localAddress: '127.0.0.1, 127.0.0.2', maxIdle: '2' });
-    expect(o).toMatchObject({ connections: 8, requests: 100, durationMs: 2000, rate: 50.5, keepAlive: false, consumeBody: false, maxIdle: 2 });
+    const o = optionsFromFlags(T, {
+      connections: '8',
+      requests: '100',
+      duration: '2',
+      rate: '50.5',
+      keepalive: false,
+      consumeBody: false,
+      localAddress: '127.0.0.1, 127.0.0.2',
+      maxIdle: '2',
+    });
+    expect(o).toMatchObject({
+      connections: 8,
+      requests: 100,
+      durationMs: 2000,
+      rate: 50.5,
+      keepAlive: false,
+      consumeBody: false,
+      maxIdle: 2,
+    });
     expect(o.localAddresses).toEqual(['127.0.0.1', '127.0.0.2']);
     expect(optionsFromFlags(T, { duration: '500ms' }).durationMs).toBe(500);
   });
@@ -63,7 +80,9 @@ describe('optionsFromFlags', () => {
 
 describe('splitSlices', () => {
   it('splits connections, requests, rate and idle connections across workers, remainders first', () => {
-    const s = splitSlices(resolveOptions({ target: T, connections: 10, requests: 1001, rate: 300, workers: 3, maxIdle: 2 }));
+    const s = splitSlices(
+      resolveOptions({ target: T, connections: 10, requests: 1001, rate: 300, workers: 3, maxIdle: 2 }),
+    );
     expect(s.map((x) => x.connections)).toEqual([4, 3, 3]);
     expect(s.map((x) => x.requests)).toEqual([334, 334, 333]);
     expect(s.map((x) => x.rate)).toEqual([100, 100, 100]);

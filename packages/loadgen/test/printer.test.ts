@@ -6,7 +6,16 @@ const report: Report = {
   schema: REPORT_SCHEMA_ID,
   target: 'http://127.0.0.1:8080/',
   engine: 'undici',
-  config: { connections: 8, workers: 2, keepAlive: false, consumeBody: true, requests: 2000, durationMs: null, rate: null, transport: 'net (lean churn engine)' },
+  config: {
+    connections: 8,
+    workers: 2,
+    keepAlive: false,
+    consumeBody: true,
+    requests: 2000,
+    durationMs: null,
+    rate: null,
+    transport: 'net (lean churn engine)',
+  },
   durationMs: 1000,
   requests: { sent: 2000, completed: 1990, ok: 1990, non2xx: 0, failed: 10 },
   connections: { opened: 2000, reusedRequests: 0, maxOpen: 8, requestsPerConnection: 1 },
@@ -22,10 +31,14 @@ describe('formatReport', () => {
   it('prints requests, connections, latency, errors, the host and the findings', () => {
     const text = formatReport(report);
     expect(text).toContain('engine undici (net (lean churn engine))');
-    expect(text).toMatch(/^requests +1,990 completed in 1 s = 1,990 req\/s {2}\(ok 1,990, non-2xx 0, failed 10, sent 2,000\)$/m);
+    expect(text).toMatch(
+      /^requests +1,990 completed in 1 s = 1,990 req\/s {2}\(ok 1,990, non-2xx 0, failed 10, sent 2,000\)$/m,
+    );
     expect(text).toMatch(/^connections +2,000 opened, 1 requests per connection/m);
     expect(text).toMatch(/^errors +EADDRNOTAVAIL 10$/m);
-    expect(text).toMatch(/TIME_WAIT peak 2,000, ephemeral ports in use peak 2,010 of range 32768-60999 \(28,232 ports\)/);
+    expect(text).toMatch(
+      /TIME_WAIT peak 2,000, ephemeral ports in use peak 2,010 of range 32768-60999 \(28,232 ports\)/,
+    );
     expect(text).toMatch(/^error +ports exhausted$/m);
   });
 });

@@ -30,7 +30,11 @@ afterEach(async () => {
   server = null;
 });
 
-async function listen(srv: Server | Http2Server | ReturnType<typeof createNetServer>, sockets: Set<Socket>, state: { received: number; answered: number }): Promise<StallServer> {
+async function listen(
+  srv: Server | Http2Server | ReturnType<typeof createNetServer>,
+  sockets: Set<Socket>,
+  state: { received: number; answered: number },
+): Promise<StallServer> {
   const conn = { accepted: 0, ends: 0, resets: 0 };
   const waiters = new Set<() => void>();
   srv.on('connection', (s: Socket) => {
@@ -127,54 +131,66 @@ const ENGINES: [string, Omit<LoadOptions, 'target'>, (k: Kind) => Promise<StallS
   ['h2c', { engine: 'h2c' }, startH2c],
 ];
 
-async function run(start: (k: Kind) => Promise<StallServer>, kind: Kind, o: Omit<LoadOptions, 'target'>): Promise<{ report: LoadReport; wallMs: number }> {
+async function run(
+  start: (k: Kind) => Promise<StallServer>,
+  kind: Kind,
+  o: Omit<LoadOptions, 'target'>,
+): Promise<{ report: LoadReport; wallMs: number }> {
   server = await start(kind);
   const t0 = performance.now();
-  const report = await runLoad({ target: server.url, requests: 5, timeoutMs: 500, workers: 1, tickMs: 200, ...o }).result;
+  const report = await runLoad({ target: server.url, requests: 5, timeoutMs: 500, workers: 1, tickMs: 200, ...o })
+    .result;
   const wallMs = performance.now() - t0;
   ReportSchema.parse(report);
   return { report, wallMs };
 }
 
 describe('--timeout: a run bounded by -n against a server that never answers ends by itself', () => {
-  it.each(ENGINES)('%s: -n 5 -c 5 --timeout 500ms, silent server: 5 x ETIMEDOUT, connections destroyed', async (_name, o, start) => {
-    const { report, wallMs } = await run(start, 'silent', { ...o, connections: 5 });
-    expect(report.requests.sent).toBe(5);
-    expect(report.requests.completed).toBe(0);
-    expect(report.requests.failed).toBe(5);
-    expect(report.errors).toEqual({ ETIMEDOUT: 5 });
-    // Each engine's own connections: -c 5 of them, one h2c session.
-    expect(report.connections.opened).toBe(_name === 'h2c' ? 1 : 5);
-    // Every timed-out connection was destroyed by the client.
-    expect(await server!.waitAllClosed()).toBe(0);
-    expect(report.config['timeoutMs']).toBe(500);
-    expect(report.stoppedEarly).toBeUndefined();
-    // All five wait in parallel: one timeout (plus a watchdog tick, worker start-up, a noisy machine).
-    expect(wallMs).toBeLessThan(10_000);
-  });
+  it.each(ENGINES)(
+    '%s: -n 5 -c 5 --timeout 500ms, silent server: 5 x ETIMEDOUT, connections destroyed',
+    async (_name, o, start) => {
+      const { report, wallMs } = await run(start, 'silent', { ...o, connections: 5 });
+      expect(report.requests.sent).toBe(5);
+      expect(report.requests.completed).toBe(0);
+      expect(report.requests.failed).toBe(5);
+      expect(report.errors).toEqual({ ETIMEDOUT: 5 });
+      // Each engine's own connections: -c 5 of them, one h2c session.
+      expect(report.connections.opened).toBe(_name === 'h2c' ? 1 : 5);
+      // Every timed-out connection was destroyed by the client.
+      expect(await server!.waitAllClosed()).toBe(0);
+      expect(report.config['timeoutMs']).toBe(500);
+      expect(report.stoppedEarly).toBeUndefined();
+      // All five wait in parallel: one timeout (plus a watchdog tick, worker start-up, a noisy machine).
+      expect(wallMs).toBeLessThan(10_000);
+    },
+  );
 
-  it.each(ENGINES)('%s: -n 5 -c 1 --timeout 500ms, every other request answered: 3 ok, 2 x ETIMEDOUT, a new connection after each', async (_name, o, start) => {
-    const { report, wallMs } = await run(start, 'every-other', { ...o, connections: 1 });
-    expect(report.requests.sent).toBe(5);
-    expect(report.requests.ok).toBe(3);
-    expect(report.requests.failed).toBe(2);
-    expect(report.errors).toEqual({ ETIMEDOUT: 2 });
-    expect(server!.answered).toBe(3);
-    expect(server!.received).toBe(5);
-    // Keep-alive: the first connection, and one after each timed-out request (whose connection
-    // was destroyed). Churn: one per request anyway.
-    const expected = _name.startsWith('churn') ? 5 : 3;
-    expect(report.connections.opened).toBe(expected);
-    expect(server!.accepted).toBe(expected);
-    expect(await server!.waitAllClosed()).toBe(0);
-    expect(wallMs).toBeLessThan(15_000);
-  });
+  it.each(ENGINES)(
+    '%s: -n 5 -c 1 --timeout 500ms, every other request answered: 3 ok, 2 x ETIMEDOUT, a new connection after each',
+    async (_name, o, start) => {
+      const { report, wallMs } = await run(start, 'every-other', { ...o, connections: 1 });
+      expect(report.requests.sent).toBe(5);
+      expect(report.requests.ok).toBe(3);
+      expect(report.requests.failed).toBe(2);
+      expect(report.errors).toEqual({ ETIMEDOUT: 2 });
+      expect(server!.answered).toBe(3);
+      expect(server!.received).toBe(5);
+      // Keep-alive: the first connection, and one after each timed-out request (whose connection
+      // was destroyed). Churn: one per request anyway.
+      const expected = _name.startsWith('churn') ? 5 : 3;
+      expect(report.connections.opened).toBe(expected);
+      expect(server!.accepted).toBe(expected);
+      expect(await server!.waitAllClosed()).toBe(0);
+      expect(wallMs).toBeLessThan(15_000);
+    },
+  );
 });
 
 describe('h2c ends its sessions gracefully', () => {
   it('at the end of the run: GOAWAY then FIN (the server sees an end, no reset), within the bounded wait', async () => {
     server = await startH2cAnswering();
-    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, requests: 40, workers: 1 }).result;
+    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, requests: 40, workers: 1 })
+      .result;
     ReportSchema.parse(report);
     expect(report.requests.ok).toBe(40);
     expect(report.connections.opened).toBe(1);
@@ -187,7 +203,8 @@ describe('h2c ends its sessions gracefully', () => {
     // destroy() right away here sent a RST (no TIME_WAIT on either side, the server's read failing with ECONNRESET).
     server = await startH2c('silent');
     const t0 = performance.now();
-    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, durationMs: 300, workers: 1 }).result;
+    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, durationMs: 300, workers: 1 })
+      .result;
     ReportSchema.parse(report);
     expect(report.requests.sent).toBe(4);
     expect(report.requests.failed).toBe(0);
@@ -229,16 +246,21 @@ async function startH2cAnswering(): Promise<StallServer> {
 }
 
 describe('--timeout validation and codes', () => {
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001])('timeoutMs %s throws BadOptionError naming --timeout', (v) => {
-    expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(BadOptionError);
-    expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(/^--timeout must be a duration/);
-  });
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001])(
+    'timeoutMs %s throws BadOptionError naming --timeout',
+    (v) => {
+      expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(BadOptionError);
+      expect(() => runLoad({ target: 'http://127.0.0.1:9/', timeoutMs: v })).toThrow(/^--timeout must be a duration/);
+    },
+  );
 
   it('--timeout takes a duration, a plain number in seconds (as -d), and defaults to 10 s', () => {
     expect(optionsFromFlags('http://127.0.0.1:9/', { timeout: '500ms' }).timeoutMs).toBe(500);
     expect(optionsFromFlags('http://127.0.0.1:9/', { timeout: '2' }).timeoutMs).toBe(2000);
     expect(resolveOptions({ target: 'http://127.0.0.1:9/' }).timeoutMs).toBe(10_000);
-    expect(() => optionsFromFlags('http://127.0.0.1:9/', { timeout: 'later' })).toThrow(/^--timeout must be a duration/);
+    expect(() => optionsFromFlags('http://127.0.0.1:9/', { timeout: 'later' })).toThrow(
+      /^--timeout must be a duration/,
+    );
     // Connects never wait longer than a request may.
     expect(resolveOptions({ target: 'http://127.0.0.1:9/', timeoutMs: 300 }).connectTimeoutMs).toBe(300);
   });

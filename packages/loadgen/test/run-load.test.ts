@@ -9,7 +9,10 @@ afterEach(async () => {
   server = null;
 });
 
-async function load(s: CountingServerOptions, o: Omit<LoadOptions, 'target'>): Promise<{ report: LoadReport; server: CountingServer }> {
+async function load(
+  s: CountingServerOptions,
+  o: Omit<LoadOptions, 'target'>,
+): Promise<{ report: LoadReport; server: CountingServer }> {
   server = await startCountingServer(s);
   const report = await runLoad({ target: server.url, ...o }).result;
   ReportSchema.parse(report);
@@ -32,7 +35,10 @@ describe('runLoad counts what the server counts', () => {
 
   it('keep-alive against a server that closes every 100 requests: 1000 requests over 2 connections open 10 or 11', async () => {
     // The two connections share the budget, so one may carry 501 requests (a 6th connection for it).
-    const { report, server } = await load({ maxRequestsPerSocket: 100 }, { connections: 2, requests: 1000, workers: 1 });
+    const { report, server } = await load(
+      { maxRequestsPerSocket: 100 },
+      { connections: 2, requests: 1000, workers: 1 },
+    );
     expect(report.requests.ok).toBe(1000);
     expect(report.connections.opened).toBeGreaterThanOrEqual(10);
     expect(report.connections.opened).toBeLessThanOrEqual(11);
@@ -71,13 +77,19 @@ describe('runLoad counts what the server counts', () => {
     expect(chunked.report.requests.failed).toBe(0);
     await server?.close();
     server = null;
-    const big = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { connections: 4, requests: 40, keepAlive: false, workers: 1 });
+    const big = await load(
+      { body: Buffer.alloc(1024 * 1024, 120) },
+      { connections: 4, requests: 40, keepAlive: false, workers: 1 },
+    );
     expect(big.report.requests.ok).toBe(40);
     expect(big.report.connections.opened).toBe(40);
   });
 
   it('--no-keepalive --close-by server says Connection: close and still opens one connection per request', async () => {
-    const { report, server } = await load({}, { connections: 4, requests: 500, keepAlive: false, closeBy: 'server', workers: 1 });
+    const { report, server } = await load(
+      {},
+      { connections: 4, requests: 500, keepAlive: false, closeBy: 'server', workers: 1 },
+    );
     expect(report.requests.ok).toBe(500);
     expect(report.connections.opened).toBe(500);
     expect(server.connections).toBe(500);
@@ -86,7 +98,10 @@ describe('runLoad counts what the server counts', () => {
 
   it('--engine http --max-idle 2 -c 10 with request gaps opens more than 10, as many as the server saw', async () => {
     // Open model: requests arrive on a schedule, so sockets idle between them and the Agent closes all but 2.
-    const { report, server } = await load({ delayMs: () => Math.random() * 30 }, { engine: 'http', connections: 10, maxIdle: 2, requests: 300, rate: 300, workers: 1 });
+    const { report, server } = await load(
+      { delayMs: () => Math.random() * 30 },
+      { engine: 'http', connections: 10, maxIdle: 2, requests: 300, rate: 300, workers: 1 },
+    );
     expect(report.requests.ok).toBe(300);
     expect(report.connections.opened).toBeGreaterThan(10);
     expect(server.connections).toBe(report.connections.opened);
@@ -94,7 +109,10 @@ describe('runLoad counts what the server counts', () => {
   });
 
   it('--engine http --max-idle 10 -c 10 with the same gaps keeps 10 connections', async () => {
-    const { report, server } = await load({ delayMs: () => Math.random() * 30 }, { engine: 'http', connections: 10, maxIdle: 10, requests: 300, rate: 300, workers: 1 });
+    const { report, server } = await load(
+      { delayMs: () => Math.random() * 30 },
+      { engine: 'http', connections: 10, maxIdle: 10, requests: 300, rate: 300, workers: 1 },
+    );
     expect(report.connections.opened).toBeLessThanOrEqual(10);
     expect(server.connections).toBe(report.connections.opened);
   });
@@ -120,7 +138,10 @@ describe('--engine net (lean keep-alive)', () => {
   });
 
   it('reconnects when the server closes every 100 requests, pipelines, reads chunked and 1 MiB bodies', async () => {
-    const closing = await load({ maxRequestsPerSocket: 100 }, { engine: 'net', connections: 2, requests: 1000, workers: 1 });
+    const closing = await load(
+      { maxRequestsPerSocket: 100 },
+      { engine: 'net', connections: 2, requests: 1000, workers: 1 },
+    );
     expect(closing.report.requests.ok).toBe(1000);
     expect(closing.report.requests.failed).toBe(0);
     expect(closing.server.connections).toBe(closing.report.connections.opened);
@@ -134,7 +155,10 @@ describe('--engine net (lean keep-alive)', () => {
     expect(chunked.report.requests.ok).toBe(500);
     expect(chunked.report.connections.opened).toBe(2);
     await server?.close();
-    const big = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { engine: 'net', connections: 2, requests: 40, workers: 1 });
+    const big = await load(
+      { body: Buffer.alloc(1024 * 1024, 120) },
+      { engine: 'net', connections: 2, requests: 40, workers: 1 },
+    );
     expect(big.report.requests.ok).toBe(40);
     expect(big.report.connections.opened).toBe(2);
   });
@@ -156,7 +180,10 @@ describe('unread bodies', () => {
   });
 
   it('--engine undici --no-consume-body with a 1 MiB body opens more than 1 connection', async () => {
-    const { report, server } = await load({ body: Buffer.alloc(1024 * 1024, 120) }, { engine: 'undici', connections: 1, requests: 10, consumeBody: false });
+    const { report, server } = await load(
+      { body: Buffer.alloc(1024 * 1024, 120) },
+      { engine: 'undici', connections: 1, requests: 10, consumeBody: false },
+    );
     expect(report.requests.ok).toBe(10);
     expect(report.connections.opened).toBe(10);
     expect(server.connections).toBe(10);

@@ -127,7 +127,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
 
   onRunReport(source: SourceState, runId: string, report: Report): void {
     source.onRunReport(runId, report, this.now());
-    const run = this.runs.get(runId) ?? this.beginRun(source, { runId, target: report.target, engine: report.engine, config: report.config });
+    const run =
+      this.runs.get(runId) ??
+      this.beginRun(source, { runId, target: report.target, engine: report.engine, config: report.config });
     run.report = report;
     if (run.running || run.outcome === 'lost') this.endRun(run, 'completed');
   }
@@ -161,7 +163,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       else {
         const c = this.openConns.get(key);
         if (c) c.requests = e.requests ?? (e.kind === 'request' ? c.requests + 1 : c.requests);
-        else if (this.openConns.size < MAX_TRACKED_CONNECTIONS) this.openConns.set(key, { openedAt: e.at, requests: e.requests ?? (e.kind === 'request' ? 1 : 0) });
+        else if (this.openConns.size < MAX_TRACKED_CONNECTIONS)
+          this.openConns.set(key, { openedAt: e.at, requests: e.requests ?? (e.kind === 'request' ? 1 : 0) });
       }
     }
   }
@@ -248,7 +251,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         }
       }
     });
-    return { at: pts.map((p) => p.at), rps: pts.map((p) => p.rps), newConnPerSec: pts.map((p) => p.newConnPerSec), states };
+    return {
+      at: pts.map((p) => p.at),
+      rps: pts.map((p) => p.rps),
+      newConnPerSec: pts.map((p) => p.newConnPerSec),
+      states,
+    };
   }
 
   /**
@@ -295,7 +303,12 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const now = this.now();
     const run = this.currentRun();
     if (run && !run.running && run.report) return run.report.findings.slice(0, 20);
-    let counts: { requests: number; connectionsOpened: number; reusedRequests: number; errors: Record<string, number> } = m;
+    let counts: {
+      requests: number;
+      connectionsOpened: number;
+      reusedRequests: number;
+      errors: Record<string, number>;
+    } = m;
     let hostName: string | undefined;
     if (run) {
       const source = [...this.sources.values()].find((s) => s.id === run.sourceId);
@@ -303,7 +316,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       if (rt) counts = { ...rt.totals, errors: rt.errors };
       if (source && this.hosts.has(source.host)) hostName = source.host;
     }
-    let tcp: { inUse: number; range: readonly [number, number] | null; timeWait: number; timeWaitPerSec: number } | undefined;
+    let tcp:
+      | { inUse: number; range: readonly [number, number] | null; timeWait: number; timeWaitPerSec: number }
+      | undefined;
     for (const h of this.hosts.values()) {
       if (hostName !== undefined && h.name !== hostName) continue;
       const s = h.snapshot(now);
@@ -326,7 +341,14 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
         consumeBody: bool(cfg['consumeBody']),
         connections: num(cfg['connections']),
         maxIdle: num(cfg['maxIdle']),
-        ...(tcp ? { timeWait: tcp.timeWait, timeWaitPerSec: tcp.timeWaitPerSec, ephemeralRange: tcp.range, ephemeralInUse: tcp.inUse } : {}),
+        ...(tcp
+          ? {
+              timeWait: tcp.timeWait,
+              timeWaitPerSec: tcp.timeWaitPerSec,
+              ephemeralRange: tcp.range,
+              ephemeralInUse: tcp.inUse,
+            }
+          : {}),
       }).slice(0, 20);
     } catch {
       return [];
@@ -344,14 +366,22 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
       } catch {}
     }
     const rank = (r: { local: string; remote: string; state: string }) =>
-      (port !== undefined && (r.local.endsWith(`:${port}`) || r.remote.endsWith(`:${port}`)) ? 0 : 2) + (r.state === 'LISTEN' ? 1 : 0);
+      (port !== undefined && (r.local.endsWith(`:${port}`) || r.remote.endsWith(`:${port}`)) ? 0 : 2) +
+      (r.state === 'LISTEN' ? 1 : 0);
     const all: { local: string; remote: string; state: string; host: string; rank: number }[] = [];
-    for (const h of this.hosts.values()) for (const r of h.sockets(now)) all.push({ ...r, host: h.name, rank: rank(r) });
+    for (const h of this.hosts.values())
+      for (const r of h.sockets(now)) all.push({ ...r, host: h.name, rank: rank(r) });
     all.sort((a, b) => a.rank - b.rank);
     return all.slice(0, this.o.maxConnectionRows).map((r) => {
       // A server's ledger knows the age and request count of the connection from this peer.
       const c = this.openConns.get(`${r.host}\u0000${r.remote}`);
-      return { state: r.state, local: r.local, remote: r.remote, ageMs: c ? Math.max(0, now - c.openedAt) : null, requests: c ? c.requests : null };
+      return {
+        state: r.state,
+        local: r.local,
+        remote: r.remote,
+        ageMs: c ? Math.max(0, now - c.openedAt) : null,
+        requests: c ? c.requests : null,
+      };
     });
   }
 

@@ -59,7 +59,8 @@ export interface MonitorOptions {
   sampleLocalTcp?: false | LocalSampler;
 }
 
-export interface ResolvedMonitorOptions extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp'>> {
+export interface ResolvedMonitorOptions
+  extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp'>> {
   token: string | undefined;
   /** True when the token was generated because a non-loopback bind needs one. */
   tokenGenerated: boolean;
@@ -73,7 +74,8 @@ export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOp
   const int = (name: string, v: number | undefined, def: number, min: number, max?: number) =>
     v === undefined ? def : parseInteger(`options.${name}`, v, min, max);
   const host = o.host ?? d.host;
-  if (typeof host !== 'string' || host.length === 0) throw new BadOptionError('options.host', 'options.host must be a non-empty string');
+  if (typeof host !== 'string' || host.length === 0)
+    throw new BadOptionError('options.host', 'options.host must be a non-empty string');
   let token = o.token;
   if (token !== undefined && (typeof token !== 'string' || token.length < 1 || token.length > 256)) {
     throw new BadOptionError('options.token', 'options.token must be a string of 1 to 256 characters');

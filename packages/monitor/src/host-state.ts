@@ -84,7 +84,8 @@ export class HostState {
   snapshot(now: number): HostSnapshot {
     const core = this.snapshotCore(now);
     let exhaustionSeconds: number | null = null;
-    if (core.ephemeral) exhaustionSeconds = secondsToExhaustion(core.ephemeral.range, core.ephemeral.inUse, this.growth().inUsePerSec);
+    if (core.ephemeral)
+      exhaustionSeconds = secondsToExhaustion(core.ephemeral.range, core.ephemeral.inUse, this.growth().inUsePerSec);
     return { ...core, exhaustionSeconds };
   }
 

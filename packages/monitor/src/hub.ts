@@ -72,7 +72,13 @@ export class Hub {
     /** The current snapshot as JSON text (cached by the caller). */
     private readonly snapshotText: () => string,
   ) {
-    this.wss = new WebSocketServer({ server, path: '/ws', maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({
+      server,
+      path: '/ws',
+      maxPayload: MAX_MESSAGE_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
     this.wss.on('connection', (ws, req) => this.onConnection(ws, req));
     this.wss.on('error', () => {}); // the http server reports listen errors
     this.heartbeat = setInterval(() => this.beat(), o.heartbeatMs);
@@ -86,10 +92,18 @@ export class Hub {
   }
 
   /** Sends a run-start to an agent: the one named, else the first idle connected one. */
-  startRun(options: RunStart['options'], agentName?: string, runId: string = randomUUID()): { runId: string; agent: string } {
+  startRun(
+    options: RunStart['options'],
+    agentName?: string,
+    runId: string = randomUUID(),
+  ): { runId: string; agent: string } {
     const agent = this.pickAgent(agentName);
     if (!agent) {
-      throw new ProtocolError(agentName ? `no connected agent named "${agentName}"` : 'no idle agent is connected', 1008, ErrorCodes.UNREACHABLE);
+      throw new ProtocolError(
+        agentName ? `no connected agent named "${agentName}"` : 'no idle agent is connected',
+        1008,
+        ErrorCodes.UNREACHABLE,
+      );
     }
     this.send(agent, envelope({ type: 'run-start' as const, runId, options }));
     return { runId, agent: agent.source!.name };
@@ -206,7 +220,11 @@ export class Hub {
     if (this.o.token !== undefined) {
       const ok = tokensEqual(hello.token, this.o.token);
       if (!ok && (hello.role !== 'viewer' || hello.token !== undefined)) {
-        throw new ProtocolError(hello.token === undefined ? 'a token is required' : 'wrong token', 1008, ErrorCodes.AUTH);
+        throw new ProtocolError(
+          hello.token === undefined ? 'a token is required' : 'wrong token',
+          1008,
+          ErrorCodes.AUTH,
+        );
       }
       peer.mayControl = ok;
     } else {
@@ -225,7 +243,15 @@ export class Hub {
       peer.source = source;
     }
     peer.role = hello.role;
-    this.send(peer, envelope({ type: 'welcome' as const, id: peer.source?.id ?? peer.id, heartbeatMs: this.o.heartbeatMs, serverTime: Date.now() }));
+    this.send(
+      peer,
+      envelope({
+        type: 'welcome' as const,
+        id: peer.source?.id ?? peer.id,
+        heartbeatMs: this.o.heartbeatMs,
+        serverTime: Date.now(),
+      }),
+    );
     if (hello.role === 'viewer') this.schedule(peer, this.o.snapshotIntervalMs);
   }
 
@@ -273,16 +299,31 @@ export class Hub {
       this.sendSnapshot(peer);
       return;
     }
-    if (!peer.mayControl) throw new ProtocolError(`${msg.type} needs the monitor's token; this viewer can only read`, 1008, ErrorCodes.AUTH);
+    if (!peer.mayControl)
+      throw new ProtocolError(
+        `${msg.type} needs the monitor's token; this viewer can only read`,
+        1008,
+        ErrorCodes.AUTH,
+      );
     if (msg.type === 'run-start') {
       try {
         this.startRun(msg.options, undefined, msg.runId);
       } catch (err) {
         // Not the viewer's fault: tell it and keep the connection.
-        this.send(peer, envelope({ type: 'error' as const, code: (err as ProtocolError).code ?? ErrorCodes.UNREACHABLE, message: (err as Error).message }));
+        this.send(
+          peer,
+          envelope({
+            type: 'error' as const,
+            code: (err as ProtocolError).code ?? ErrorCodes.UNREACHABLE,
+            message: (err as Error).message,
+          }),
+        );
       }
     } else if (!this.stopRun(msg.runId)) {
-      this.send(peer, envelope({ type: 'error' as const, code: ErrorCodes.PROTOCOL, message: `no running run "${msg.runId}"` }));
+      this.send(
+        peer,
+        envelope({ type: 'error' as const, code: ErrorCodes.PROTOCOL, message: `no running run "${msg.runId}"` }),
+      );
     }
   }
 

@@ -1,5 +1,11 @@
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
-export { MONITOR_DEFAULTS, type LocalSampler, type MonitorOptions, type ResolvedMonitorOptions, resolveMonitorOptions } from './defaults.js';
+export {
+  MONITOR_DEFAULTS,
+  type LocalSampler,
+  type MonitorOptions,
+  type ResolvedMonitorOptions,
+  resolveMonitorOptions,
+} from './defaults.js';
 export type { HubStats } from './hub.js';
 export type { RunState } from './aggregator.js';
 export { renderMetrics, escapeLabelValue } from './prometheus.js';

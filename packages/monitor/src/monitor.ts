@@ -3,7 +3,13 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { type RunStart, type Snapshot, type TcpSample, UnreachableError, sampleTcp } from '@kalab/core';
 import { Aggregator, type RunState } from './aggregator.js';
-import { type LocalSampler, MONITOR_DEFAULTS, type MonitorOptions, type ResolvedMonitorOptions, resolveMonitorOptions } from './defaults.js';
+import {
+  type LocalSampler,
+  MONITOR_DEFAULTS,
+  type MonitorOptions,
+  type ResolvedMonitorOptions,
+  resolveMonitorOptions,
+} from './defaults.js';
 import { Hub, type HubStats } from './hub.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
@@ -38,7 +44,10 @@ export interface Monitor extends EventEmitter<MonitorEvents> {
 async function defaultSampler(host: string, port?: number): Promise<TcpSample> {
   if (port === undefined) return sampleTcp({ host, maxSockets: 200 });
   // Counts over every socket; rows of the run's port, so a busy host does not crowd them out.
-  const [all, rows] = await Promise.all([sampleTcp({ host, maxSockets: 0 }), sampleTcp({ host, port, maxSockets: 200 })]);
+  const [all, rows] = await Promise.all([
+    sampleTcp({ host, maxSockets: 0 }),
+    sampleTcp({ host, port, maxSockets: 200 }),
+  ]);
   return rows.sockets ? { ...all, sockets: rows.sockets } : all;
 }
 
@@ -109,7 +118,12 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(new UnreachableError(`monitor cannot listen on ${this.options.host}:${this.options.port}: ${err.code ?? err.message}`, { cause: err }));
+        reject(
+          new UnreachableError(
+            `monitor cannot listen on ${this.options.host}:${this.options.port}: ${err.code ?? err.message}`,
+            { cause: err },
+          ),
+        );
       };
       this.server.once('error', onError);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -146,7 +160,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   /** Viewers at the same instant share one serialisation. */
   private snapshotText(): string {
     const now = Date.now();
-    if (!this.cached || now - this.cached.at >= 20) this.cached = { at: now, text: JSON.stringify(this.agg.snapshot()) };
+    if (!this.cached || now - this.cached.at >= 20)
+      this.cached = { at: now, text: JSON.stringify(this.agg.snapshot()) };
     return this.cached.text;
   }
 
@@ -203,8 +218,13 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         return;
       case '/api/snapshot': {
         const { rss, heapUsed } = process.memoryUsage();
-        const body = JSON.stringify({ ...this.agg.snapshot(), hub: { ...this.hub.getStats(), process: { rss, heapUsed } } });
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(body);
+        const body = JSON.stringify({
+          ...this.agg.snapshot(),
+          hub: { ...this.hub.getStats(), process: { rss, heapUsed } },
+        });
+        res
+          .writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+          .end(body);
         return;
       }
       case '/metrics':
@@ -213,7 +233,9 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
           .end(renderMetrics(this.agg.snapshot(), this.hub.getStats()));
         return;
       default:
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /api/snapshot, /metrics, /healthz or ws /ws\n');
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('not found: try /api/snapshot, /metrics, /healthz or ws /ws\n');
     }
   }
 

@@ -20,7 +20,12 @@ function num(n: number): string {
 
 class Exposition {
   private readonly lines: string[] = [];
-  family(name: string, type: 'counter' | 'gauge' | 'summary', help: string, samples: [Record<string, string>, number][]): void {
+  family(
+    name: string,
+    type: 'counter' | 'gauge' | 'summary',
+    help: string,
+    samples: [Record<string, string>, number][],
+  ): void {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
     this.lines.push(`# TYPE ${name} ${type}`);
     for (const [l, v] of samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
@@ -36,25 +41,70 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
   const src = (x: Snapshot['sources'][number]) => ({ host: x.host, role: x.role, name: x.name });
 
   e.family('kalab_up', 'gauge', 'Always 1 while the monitor answers.', [[{}, 1]]);
-  e.family('kalab_source_connected', 'gauge', 'Whether the source is connected to the monitor (1) or not (0).', s.sources.map((x) => [src(x), x.connected ? 1 : 0]));
-  e.family('kalab_source_lost', 'gauge', 'Whether the source died without saying goodbye or missed a heartbeat.', s.sources.map((x) => [src(x), x.lost ? 1 : 0]));
-  e.family('kalab_requests_total', 'counter', 'Requests the source counted (loadgen: sent; server: served).', s.sources.map((x) => [src(x), x.totals.requests]));
-  e.family('kalab_connections_opened_total', 'counter', 'TCP connections the source opened (loadgen) or accepted (server).', s.sources.map((x) => [src(x), x.totals.connectionsOpened]));
-  e.family('kalab_requests_per_second', 'gauge', 'Requests per second over the last interval.', s.sources.map((x) => [src(x), x.rates.rps]));
-  e.family('kalab_new_connections_per_second', 'gauge', 'New TCP connections per second over the last interval.', s.sources.map((x) => [src(x), x.rates.newConnPerSec]));
-  e.family('kalab_open_connections', 'gauge', 'TCP connections the source holds open now.', s.sources.map((x) => [src(x), x.openConnections]));
+  e.family(
+    'kalab_source_connected',
+    'gauge',
+    'Whether the source is connected to the monitor (1) or not (0).',
+    s.sources.map((x) => [src(x), x.connected ? 1 : 0]),
+  );
+  e.family(
+    'kalab_source_lost',
+    'gauge',
+    'Whether the source died without saying goodbye or missed a heartbeat.',
+    s.sources.map((x) => [src(x), x.lost ? 1 : 0]),
+  );
+  e.family(
+    'kalab_requests_total',
+    'counter',
+    'Requests the source counted (loadgen: sent; server: served).',
+    s.sources.map((x) => [src(x), x.totals.requests]),
+  );
+  e.family(
+    'kalab_connections_opened_total',
+    'counter',
+    'TCP connections the source opened (loadgen) or accepted (server).',
+    s.sources.map((x) => [src(x), x.totals.connectionsOpened]),
+  );
+  e.family(
+    'kalab_requests_per_second',
+    'gauge',
+    'Requests per second over the last interval.',
+    s.sources.map((x) => [src(x), x.rates.rps]),
+  );
+  e.family(
+    'kalab_new_connections_per_second',
+    'gauge',
+    'New TCP connections per second over the last interval.',
+    s.sources.map((x) => [src(x), x.rates.newConnPerSec]),
+  );
+  e.family(
+    'kalab_open_connections',
+    'gauge',
+    'TCP connections the source holds open now.',
+    s.sources.map((x) => [src(x), x.openConnections]),
+  );
   const errs: [Record<string, string>, number][] = [];
   for (const x of s.sources) for (const [code, n] of Object.entries(x.errors)) errs.push([{ ...src(x), code }, n]);
   e.family('kalab_errors_total', 'counter', 'Failed requests by error code.', errs);
 
   const m = s.merged;
-  e.family('kalab_merged_requests_per_connection', 'gauge', 'Requests per TCP connection over every load source.', [[{}, m.requestsPerConnection]]);
+  e.family('kalab_merged_requests_per_connection', 'gauge', 'Requests per TCP connection over every load source.', [
+    [{}, m.requestsPerConnection],
+  ]);
   const lat = m.latencyMs;
   e.family(
     'kalab_merged_latency_milliseconds',
     'gauge',
     'Request latency percentiles merged over every load source (HDR histograms).',
-    ([['0.5', lat.p50], ['0.9', lat.p90], ['0.99', lat.p99], ['0.999', lat.p999], ['1', lat.max]] as const).map(([q, v]) => [{ percentile: q }, v]),
+    (
+      [
+        ['0.5', lat.p50],
+        ['0.9', lat.p90],
+        ['0.99', lat.p99],
+        ['0.999', lat.p999],
+        ['1', lat.max],
+      ] as const
+    ).map(([q, v]) => [{ percentile: q }, v]),
   );
 
   const states: [Record<string, string>, number][] = [];
@@ -72,12 +122,32 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
   e.family('kalab_tcp_sockets', 'gauge', 'TCP sockets on the host by kernel state.', states);
   e.family('kalab_ephemeral_ports_in_use', 'gauge', 'Ephemeral ports in use on the host (TIME_WAIT included).', inUse);
   e.family('kalab_ephemeral_ports_range_size', 'gauge', 'Size of the host ip_local_port_range.', range);
-  e.family('kalab_ephemeral_ports_exhaustion_seconds', 'gauge', 'Seconds until the ephemeral range is full at the current growth (absent when not growing).', eta);
+  e.family(
+    'kalab_ephemeral_ports_exhaustion_seconds',
+    'gauge',
+    'Seconds until the ephemeral range is full at the current growth (absent when not growing).',
+    eta,
+  );
 
-  e.family('kalab_hub_peers', 'gauge', 'ws peers connected to the monitor by role (pending: no hello yet).', Object.entries(hub.peers).map(([role, n]) => [{ role }, n]));
+  e.family(
+    'kalab_hub_peers',
+    'gauge',
+    'ws peers connected to the monitor by role (pending: no hello yet).',
+    Object.entries(hub.peers).map(([role, n]) => [{ role }, n]),
+  );
   e.family('kalab_hub_messages_total', 'counter', 'Valid ws messages received.', [[{}, hub.messages]]);
-  e.family('kalab_hub_rejected_total', 'counter', 'ws connections closed by the monitor, by reason.', Object.entries(hub.rejected).map(([reason, n]) => [{ reason }, n]));
+  e.family(
+    'kalab_hub_rejected_total',
+    'counter',
+    'ws connections closed by the monitor, by reason.',
+    Object.entries(hub.rejected).map(([reason, n]) => [{ reason }, n]),
+  );
   e.family('kalab_hub_snapshots_sent_total', 'counter', 'Snapshots sent to viewers.', [[{}, hub.snapshotsSent]]);
-  e.family('kalab_hub_snapshots_skipped_total', 'counter', 'Snapshots not sent because the viewer had not drained the previous ones.', [[{}, hub.snapshotsSkipped]]);
+  e.family(
+    'kalab_hub_snapshots_skipped_total',
+    'counter',
+    'Snapshots not sent because the viewer had not drained the previous ones.',
+    [[{}, hub.snapshotsSkipped]],
+  );
   return e.toString();
 }

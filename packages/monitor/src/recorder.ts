@@ -8,9 +8,30 @@ export const RECORDING_SCHEMA_ID = 'kalab.recording/v1';
 
 /** One line of a recording: the run's header, one per tick while it runs, then its summary. */
 export type RecordingLine =
-  | { kind: 'run'; schema: typeof RECORDING_SCHEMA_ID; at: number; run: RunInfo; monitor: { host: string; version: string } }
-  | { kind: 'tick'; at: number; elapsedMs: number; sources: Snapshot['sources']; merged: Snapshot['merged']; hosts: Snapshot['hosts'] }
-  | { kind: 'summary'; at: number; run: RunInfo; report: RunState['report'] | null; merged: Snapshot['merged']; hosts: Snapshot['hosts']; findings: Snapshot['findings'] };
+  | {
+      kind: 'run';
+      schema: typeof RECORDING_SCHEMA_ID;
+      at: number;
+      run: RunInfo;
+      monitor: { host: string; version: string };
+    }
+  | {
+      kind: 'tick';
+      at: number;
+      elapsedMs: number;
+      sources: Snapshot['sources'];
+      merged: Snapshot['merged'];
+      hosts: Snapshot['hosts'];
+    }
+  | {
+      kind: 'summary';
+      at: number;
+      run: RunInfo;
+      report: RunState['report'] | null;
+      merged: Snapshot['merged'];
+      hosts: Snapshot['hosts'];
+      findings: Snapshot['findings'];
+    };
 
 export type RunInfo = Omit<RunState, 'report' | 'sourceId'>;
 
@@ -51,21 +72,42 @@ export class RunRecorder {
     const file = join(this.dir, `${stamp}-${run.id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.jsonl`);
     this.files.set(run.id, file);
     this.open.add(run.id);
-    this.write(run.id, { kind: 'run', schema: RECORDING_SCHEMA_ID, at: run.startedAt, run: runInfo(run), monitor: { host: this.monitorHost, version: LAB_VERSION } });
+    this.write(run.id, {
+      kind: 'run',
+      schema: RECORDING_SCHEMA_ID,
+      at: run.startedAt,
+      run: runInfo(run),
+      monitor: { host: this.monitorHost, version: LAB_VERSION },
+    });
   }
 
   tick(s: Snapshot, runs: Iterable<RunState>): void {
     for (const run of runs) {
       if (!this.open.has(run.id)) continue;
       const own = s.sources.filter((x) => x.runId === run.id);
-      this.write(run.id, { kind: 'tick', at: s.at, elapsedMs: s.at - run.startedAt, sources: own.length ? own : s.sources, merged: s.merged, hosts: s.hosts });
+      this.write(run.id, {
+        kind: 'tick',
+        at: s.at,
+        elapsedMs: s.at - run.startedAt,
+        sources: own.length ? own : s.sources,
+        merged: s.merged,
+        hosts: s.hosts,
+      });
     }
   }
 
   end(run: RunState, s: Snapshot): void {
     if (!this.files.has(run.id)) return;
     this.open.delete(run.id);
-    this.write(run.id, { kind: 'summary', at: run.endedAt ?? s.at, run: runInfo(run), report: run.report ?? null, merged: s.merged, hosts: s.hosts, findings: run.report?.findings ?? s.findings });
+    this.write(run.id, {
+      kind: 'summary',
+      at: run.endedAt ?? s.at,
+      run: runInfo(run),
+      report: run.report ?? null,
+      merged: s.merged,
+      hosts: s.hosts,
+      findings: run.report?.findings ?? s.findings,
+    });
     if (this.files.size > 1000) this.files.delete(this.files.keys().next().value as string);
   }
 
@@ -97,7 +139,10 @@ function ensureDir(dir: string): void {
     } catch (err) {
       if (err instanceof BadOptionError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) {
-        throw new BadOptionError('recordDir', `recordDir: cannot use ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new BadOptionError(
+          'recordDir',
+          `recordDir: cannot use ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
       missing.unshift(p);
       p = dirname(p);
@@ -108,7 +153,10 @@ function ensureDir(dir: string): void {
       mkdirSync(m);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new BadOptionError('recordDir', `recordDir: cannot create ${m}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new BadOptionError(
+          'recordDir',
+          `recordDir: cannot create ${m}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
   }

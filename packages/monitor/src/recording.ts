@@ -28,7 +28,8 @@ export function parseRecording(text: string, where = 'recording'): Recording {
     }
     if (typeof line !== 'object' || line === null) throw new ParseError(`${where}:${i + 1}: not a recording line`);
     if (line.kind === 'run') {
-      if (line.schema !== RECORDING_SCHEMA_ID) throw new ParseError(`${where}:${i + 1}: schema "${String(line.schema)}" is not ${RECORDING_SCHEMA_ID}`);
+      if (line.schema !== RECORDING_SCHEMA_ID)
+        throw new ParseError(`${where}:${i + 1}: schema "${String(line.schema)}" is not ${RECORDING_SCHEMA_ID}`);
       header = line;
     } else if (line.kind === 'tick') ticks.push(line);
     else if (line.kind === 'summary') summary = line;
@@ -43,12 +44,15 @@ export function readRecording(file: string): Recording {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ParseError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new ParseError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseRecording(text, file);
 }
 
-const n = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+const n = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const pad = (s: string, w: number) => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
 
 /** Renders a recorded run as text: what ran, second by second, and how it ended. A pure function. */
@@ -58,11 +62,16 @@ export function formatRecording(rec: Recording, opts: { maxRows?: number } = {})
   out.push(`run ${run.id}${run.scenario ? ` (scenario ${run.scenario})` : ''}`);
   if (run.target) out.push(`  target   ${run.target}${run.engine ? `  engine ${run.engine}` : ''}`);
   out.push(`  source   ${run.source.name} on ${run.source.host}`);
-  out.push(`  started  ${new Date(run.startedAt).toISOString()}  (monitor ${rec.header.monitor.host}, kalab ${rec.header.monitor.version})`);
-  const outcome = rec.summary ? (rec.summary.run.outcome ?? 'ended') : 'incomplete: the recording stops before the run ended';
+  out.push(
+    `  started  ${new Date(run.startedAt).toISOString()}  (monitor ${rec.header.monitor.host}, kalab ${rec.header.monitor.version})`,
+  );
+  const outcome = rec.summary
+    ? (rec.summary.run.outcome ?? 'ended')
+    : 'incomplete: the recording stops before the run ended';
   const dur = rec.summary ? ` after ${n((rec.summary.at - run.startedAt) / 1000, 1)} s` : '';
   out.push(`  outcome  ${outcome}${dur}`);
-  if (rec.summary?.run.refused) out.push(`  refused  ${rec.summary.run.refused.code}: ${rec.summary.run.refused.message}`);
+  if (rec.summary?.run.refused)
+    out.push(`  refused  ${rec.summary.run.refused.code}: ${rec.summary.run.refused.message}`);
 
   // Per-second table: time, rps, new conns/s, open, TIME_WAIT per host.
   const hosts = new Set<string>();
@@ -74,7 +83,12 @@ export function formatRecording(rec: Recording, opts: { maxRows?: number } = {})
   const step = Math.max(1, Math.ceil(rec.ticks.length / max));
   rec.ticks.forEach((t, i) => {
     if (i % step !== 0 && i !== rec.ticks.length - 1) return;
-    const cells = [pad(n(t.elapsedMs / 1000, 1), 8), pad(n(t.merged.rps), 8), pad(n(t.merged.newConnPerSec), 7), pad(n(t.merged.requests), 9)];
+    const cells = [
+      pad(n(t.elapsedMs / 1000, 1), 8),
+      pad(n(t.merged.rps), 8),
+      pad(n(t.merged.newConnPerSec), 7),
+      pad(n(t.merged.requests), 9),
+    ];
     for (const h of hostList) cells.push(pad(n(t.hosts[h]?.states['TIME_WAIT'] ?? 0), 4 + Math.min(h.length, 14)));
     out.push(cells.join(''));
   });
@@ -84,11 +98,17 @@ export function formatRecording(rec: Recording, opts: { maxRows?: number } = {})
   out.push('');
   if (report) {
     const r = report;
-    out.push(`requests     ${n(r.requests.sent)} sent, ${n(r.requests.completed)} completed (${n(r.requests.ok)} ok, ${n(r.requests.non2xx)} non-2xx), ${n(r.requests.failed)} failed`);
-    out.push(`connections  ${n(r.connections.opened)} opened, ${n(r.connections.requestsPerConnection, 2)} requests per connection, max ${n(r.connections.maxOpen)} open`);
+    out.push(
+      `requests     ${n(r.requests.sent)} sent, ${n(r.requests.completed)} completed (${n(r.requests.ok)} ok, ${n(r.requests.non2xx)} non-2xx), ${n(r.requests.failed)} failed`,
+    );
+    out.push(
+      `connections  ${n(r.connections.opened)} opened, ${n(r.connections.requestsPerConnection, 2)} requests per connection, max ${n(r.connections.maxOpen)} open`,
+    );
     out.push(`throughput   ${n(r.throughput.rps)} req/s over ${n(r.durationMs / 1000, 1)} s`);
     const l = r.latencyMs;
-    out.push(`latency ms   mean ${n(l.mean, 3)}  p50 ${n(l.p50, 3)}  p90 ${n(l.p90, 3)}  p99 ${n(l.p99, 3)}  p99.9 ${n(l.p999, 3)}  max ${n(l.max, 3)}`);
+    out.push(
+      `latency ms   mean ${n(l.mean, 3)}  p50 ${n(l.p50, 3)}  p90 ${n(l.p90, 3)}  p99 ${n(l.p99, 3)}  p99.9 ${n(l.p999, 3)}  max ${n(l.max, 3)}`,
+    );
     const errs = Object.entries(r.errors).filter(([, c]) => c > 0);
     out.push(`errors       ${errs.length ? errs.map(([c, k]) => `${c} ${n(k)}`).join(', ') : 'none'}`);
     if (r.host.timeWaitPeak > 0) out.push(`TIME_WAIT    peak ${n(r.host.timeWaitPeak)} on the client`);
@@ -96,7 +116,9 @@ export function formatRecording(rec: Recording, opts: { maxRows?: number } = {})
     const m = rec.summary?.merged ?? rec.ticks[rec.ticks.length - 1]?.merged;
     if (m) {
       out.push(`requests     ${n(m.requests)} (from the monitor's ticks; no report arrived)`);
-      out.push(`connections  ${n(m.connectionsOpened)} opened, ${n(m.requestsPerConnection, 2)} requests per connection`);
+      out.push(
+        `connections  ${n(m.connectionsOpened)} opened, ${n(m.requestsPerConnection, 2)} requests per connection`,
+      );
     }
   }
   const finalHosts = rec.summary?.hosts ?? rec.ticks[rec.ticks.length - 1]?.hosts ?? {};
@@ -105,7 +127,9 @@ export function formatRecording(rec: Recording, opts: { maxRows?: number } = {})
       .filter(([, c]) => c > 0)
       .map(([st, c]) => `${st} ${n(c)}`)
       .join(', ');
-    out.push(`host ${h}: ${states || 'no sockets'}${s.ephemeral ? `; ephemeral ports ${n(s.ephemeral.inUse)} in use of ${n(s.ephemeral.range[1] - s.ephemeral.range[0] + 1)}` : ''}`);
+    out.push(
+      `host ${h}: ${states || 'no sockets'}${s.ephemeral ? `; ephemeral ports ${n(s.ephemeral.inUse)} in use of ${n(s.ephemeral.range[1] - s.ephemeral.range[0] + 1)}` : ''}`,
+    );
   }
   const findings = rec.summary?.findings ?? [];
   if (findings.length) {

@@ -1,4 +1,11 @@
-import { type ErrorCounts, LatencyHistogram, type Report, type Role, type SourceSnapshot, type Tick } from '@kalab/core';
+import {
+  type ErrorCounts,
+  LatencyHistogram,
+  type Report,
+  type Role,
+  type SourceSnapshot,
+  type Tick,
+} from '@kalab/core';
 import { decodeHistogram } from './histogram-guard.js';
 
 interface Totals {
@@ -63,9 +70,14 @@ export class SourceState {
     // Decode first: a bad histogram must not leave the source half updated.
     const latency = t.latencyHistogram ? decodeHistogram(t.latencyHistogram) : undefined;
     const connect = t.connectHistogram ? decodeHistogram(t.connectHistogram) : undefined;
-    const totals: Totals = { requests: t.totals.requests, connectionsOpened: t.totals.connectionsOpened, reusedRequests: t.totals.reusedRequests ?? 0 };
+    const totals: Totals = {
+      requests: t.totals.requests,
+      connectionsOpened: t.totals.connectionsOpened,
+      reusedRequests: t.totals.reusedRequests ?? 0,
+    };
     // A new run, or a server that restarted (its totals went backwards): keep what came before.
-    if (this.current && (this.current.runKey !== runKey || totals.requests < this.current.totals.requests)) this.foldCurrent();
+    if (this.current && (this.current.runKey !== runKey || totals.requests < this.current.totals.requests))
+      this.foldCurrent();
     if (!this.current) this.beginRun(runKey);
     this.current = { runKey, totals, errors: t.errors };
     if (t.runId !== undefined) {
@@ -100,7 +112,11 @@ export class SourceState {
     if (!this.current) this.beginRun(runId);
     this.current = {
       runKey: runId,
-      totals: { requests: report.requests.completed, connectionsOpened: report.connections.opened, reusedRequests: report.connections.reusedRequests },
+      totals: {
+        requests: report.requests.completed,
+        connectionsOpened: report.connections.opened,
+        reusedRequests: report.connections.reusedRequests,
+      },
       errors: report.errors,
     };
     if (latency) this.latency = latency;

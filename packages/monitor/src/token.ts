@@ -10,7 +10,9 @@ export function generateToken(): string {
  * so timingSafeEqual always sees equal lengths and the comparison leaks neither content nor length.
  */
 export function tokensEqual(presented: string | undefined, expected: string): boolean {
-  const a = createHash('sha256').update(presented ?? '').digest();
+  const a = createHash('sha256')
+    .update(presented ?? '')
+    .digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b) && presented !== undefined;
 }

@@ -6,14 +6,26 @@ import { report, tcpSample, tick } from './test-peer.js';
 function setup(o: Partial<ConstructorParameters<typeof Aggregator>[0]> = {}) {
   const clock = { now: 1_000_000 };
   const agg = new Aggregator(
-    { historySize: 5, maxSources: 3, maxHosts: 2, maxRuns: 10, maxConnectionRows: 10, sampleFreshMs: 3000, snapshotHistory: 5, ...o },
+    {
+      historySize: 5,
+      maxSources: 3,
+      maxHosts: 2,
+      maxRuns: 10,
+      maxConnectionRows: 10,
+      sampleFreshMs: 3000,
+      snapshotHistory: 5,
+      ...o,
+    },
     () => clock.now,
   );
   return { agg, clock };
 }
-const T = (seq: number, totals: { requests: number; connectionsOpened: number }, extra: Record<string, unknown> = {}) => tick(seq, totals, extra) as unknown as Tick;
-const S = (host: string, states: Record<string, number>, extra: Record<string, unknown> = {}) => tcpSample(host, states, extra) as unknown as TcpSample;
-const R = (sent: number, opened: number, extra: Record<string, unknown> = {}) => report('http://127.0.0.1:1/', sent, opened, extra) as unknown as Report;
+const T = (seq: number, totals: { requests: number; connectionsOpened: number }, extra: Record<string, unknown> = {}) =>
+  tick(seq, totals, extra) as unknown as Tick;
+const S = (host: string, states: Record<string, number>, extra: Record<string, unknown> = {}) =>
+  tcpSample(host, states, extra) as unknown as TcpSample;
+const R = (sent: number, opened: number, extra: Record<string, unknown> = {}) =>
+  report('http://127.0.0.1:1/', sent, opened, extra) as unknown as Report;
 
 describe('Aggregator', () => {
   it('keeps totals cumulative over runs; a report replaces its ticks; a late tick of an ended run is ignored', () => {
@@ -57,7 +69,10 @@ describe('Aggregator', () => {
     const { agg, clock } = setup();
     const range: [number, number] = [30000, 39999]; // 10,000 ports
     for (let i = 0; i <= 4; i++) {
-      agg.onTcpSample('agent', S('client', { TIME_WAIT: i * 1000 }, { ephemeral: { range, inUse: i * 1000, timeWait: i * 1000 } }));
+      agg.onTcpSample(
+        'agent',
+        S('client', { TIME_WAIT: i * 1000 }, { ephemeral: { range, inUse: i * 1000, timeWait: i * 1000 } }),
+      );
       agg.tick();
       clock.now += 1000;
     }
@@ -76,7 +91,14 @@ describe('Aggregator', () => {
   it('diagnoses the running run from its own totals and configuration, then shows its report findings', () => {
     const { agg } = setup();
     const a = agg.attach('agent', 'a', 'h', 'p')!;
-    agg.onRunStarted(a, { v: 1, type: 'run-started', runId: 'r', target: 'http://127.0.0.1:1/', engine: 'undici', config: { keepAlive: false, connections: 4 } });
+    agg.onRunStarted(a, {
+      v: 1,
+      type: 'run-started',
+      runId: 'r',
+      target: 'http://127.0.0.1:1/',
+      engine: 'undici',
+      config: { keepAlive: false, connections: 4 },
+    });
     agg.onTick(a, T(1, { requests: 200, connectionsOpened: 200 }, { runId: 'r' }));
     agg.tick();
     expect(agg.snapshot().findings.map((f) => f.id)).toContain('no-keepalive');
@@ -95,11 +117,26 @@ describe('Aggregator', () => {
       { local: '127.0.0.1:8080', remote: '127.0.0.1:50001', state: 'ESTABLISHED' },
     ];
     agg.onTcpSample('monitor', S('box', {}, { sockets }));
-    agg.onConnEvents(srv, [{ kind: 'open', id: 1, at: clock.now - 1500, remote: '127.0.0.1:50001' }, { kind: 'request', id: 1, at: clock.now, remote: '127.0.0.1:50001', requests: 3 }]);
+    agg.onConnEvents(srv, [
+      { kind: 'open', id: 1, at: clock.now - 1500, remote: '127.0.0.1:50001' },
+      { kind: 'request', id: 1, at: clock.now, remote: '127.0.0.1:50001', requests: 3 },
+    ]);
     const a = agg.attach('agent', 'a', 'box', 'p2')!;
-    agg.onRunStarted(a, { v: 1, type: 'run-started', runId: 'r', target: 'http://127.0.0.1:8080/', engine: 'undici', config: {} });
+    agg.onRunStarted(a, {
+      v: 1,
+      type: 'run-started',
+      runId: 'r',
+      target: 'http://127.0.0.1:8080/',
+      engine: 'undici',
+      config: {},
+    });
     const rows = agg.snapshot().connections;
-    expect(rows.map((r) => `${r.state} ${r.local}`)).toEqual(['ESTABLISHED 127.0.0.1:8080', 'LISTEN 127.0.0.1:8080', 'ESTABLISHED 10.0.0.1:5432', 'LISTEN 0.0.0.0:22']);
+    expect(rows.map((r) => `${r.state} ${r.local}`)).toEqual([
+      'ESTABLISHED 127.0.0.1:8080',
+      'LISTEN 127.0.0.1:8080',
+      'ESTABLISHED 10.0.0.1:5432',
+      'LISTEN 0.0.0.0:22',
+    ]);
     expect(rows[0]).toMatchObject({ ageMs: 1500, requests: 3 });
     expect(rows[2]).toMatchObject({ ageMs: null, requests: null });
   });

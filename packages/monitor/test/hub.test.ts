@@ -42,12 +42,25 @@ describe('monitor hub', () => {
     const m = await start();
     const s = await peer(m, { role: 'server', name: 'srv', host: 'box-a' });
     s.send(tick(1, { requests: 42, connectionsOpened: 7 }));
-    s.send(tcpSample('box-a', { ESTABLISHED: 3, TIME_WAIT: 11 }, { ephemeral: { range: [32768, 60999], inUse: 14, timeWait: 11 } }));
+    s.send(
+      tcpSample(
+        'box-a',
+        { ESTABLISHED: 3, TIME_WAIT: 11 },
+        { ephemeral: { range: [32768, 60999], inUse: 14, timeWait: 11 } },
+      ),
+    );
     const snap = await until(
       () => getJson(m, '/api/snapshot'),
       (j) => j.sources.length === 1 && j.sources[0].totals.requests === 42 && j.hosts['box-a'] !== undefined,
     );
-    expect(snap.sources[0]).toMatchObject({ role: 'server', name: 'srv', host: 'box-a', connected: true, lost: false, totals: { requests: 42, connectionsOpened: 7 } });
+    expect(snap.sources[0]).toMatchObject({
+      role: 'server',
+      name: 'srv',
+      host: 'box-a',
+      connected: true,
+      lost: false,
+      totals: { requests: 42, connectionsOpened: 7 },
+    });
     expect(snap.hosts['box-a'].states).toEqual({ ESTABLISHED: 3, TIME_WAIT: 11 });
     expect(snap.hosts['box-a'].ephemeral).toEqual({ range: [32768, 60999], inUse: 14, timeWait: 11 });
     expect(snap.hub.peers.server).toBe(1);
@@ -61,7 +74,10 @@ describe('monitor hub', () => {
     const cases: [string, (p: TestPeer) => void][] = [
       ['bad json', (p) => p.send('{not json')],
       ['tick before hello', (p) => p.send(tick(1, { requests: 1, connectionsOpened: 1 }))],
-      ['hello with a bad role', (p) => p.send({ v: V, type: 'hello', role: 'root', name: 'x', host: 'y', version: '1' })],
+      [
+        'hello with a bad role',
+        (p) => p.send({ v: V, type: 'hello', role: 'root', name: 'x', host: 'y', version: '1' }),
+      ],
       ['binary frame', (p) => p.ws.send(Buffer.from([1, 2, 3]))],
     ];
     for (const [what, act] of cases) {
@@ -95,7 +111,10 @@ describe('monitor hub', () => {
     const p = await peer(m, { role: 'agent' });
     p.send('x'.repeat(1024 * 1024 + 1));
     expect((await p.closed).code).toBe(1009);
-    await until(() => m.stats().rejected.tooLarge, (n) => n === 1);
+    await until(
+      () => m.stats().rejected.tooLarge,
+      (n) => n === 1,
+    );
   });
 
   it('merges the sources latency histograms, and closes a source whose histogram is a bomb or garbage', async () => {
@@ -108,7 +127,10 @@ describe('monitor hub', () => {
     for (let i = 0; i < 100; i++) hb.recordUs(9000); // 9 ms
     a.send(tick(1, { requests: 100, connectionsOpened: 1 }, { latencyHistogram: ha.encode() }));
     b.send(tick(1, { requests: 100, connectionsOpened: 1 }, { latencyHistogram: hb.encode() }));
-    const s = await until(() => m.snapshot(), (x) => x.merged.requests === 200);
+    const s = await until(
+      () => m.snapshot(),
+      (x) => x.merged.requests === 200,
+    );
     expect(s.merged.latencyMs.p50).toBeCloseTo(1, 1);
     expect(s.merged.latencyMs.p99).toBeCloseTo(9, 1);
     expect(s.sources.find((x) => x.name === 'b')?.latencyMs?.p50).toBeCloseTo(9, 1);
@@ -118,7 +140,13 @@ describe('monitor hub', () => {
     head.writeInt32BE(0x1c849314, 0);
     head.writeInt32BE(bomb.length, 4);
     const c = await peer(m, { role: 'agent', name: 'c' });
-    c.send(tick(1, { requests: 1, connectionsOpened: 1 }, { latencyHistogram: Buffer.concat([head, bomb]).toString('base64') }));
+    c.send(
+      tick(
+        1,
+        { requests: 1, connectionsOpened: 1 },
+        { latencyHistogram: Buffer.concat([head, bomb]).toString('base64') },
+      ),
+    );
     expect((await c.closed).code).toBe(1008);
     const d = await peer(m, { role: 'agent', name: 'd' });
     d.send(tick(1, { requests: 1, connectionsOpened: 1 }, { latencyHistogram: 'bm90IGEgaGlzdG9ncmFt' }));
@@ -160,22 +188,57 @@ describe('monitor hub', () => {
   it('passes a controlling viewer run-start to the first idle agent; the report sets the totals exactly', async () => {
     const m = await start({ token: 't' });
     const busy = await peer(m, { role: 'agent', token: 't', name: 'busy' });
-    busy.send({ v: V, type: 'run-started', runId: 'other', target: 'http://127.0.0.1:9/', engine: 'undici', config: {} });
+    busy.send({
+      v: V,
+      type: 'run-started',
+      runId: 'other',
+      target: 'http://127.0.0.1:9/',
+      engine: 'undici',
+      config: {},
+    });
     const idle = await peer(m, { role: 'agent', token: 't', name: 'idle', host: 'agent-host' });
-    await until(() => m.snapshot().sources.find((s) => s.name === 'busy')?.runId, (r) => r === 'other');
+    await until(
+      () => m.snapshot().sources.find((s) => s.name === 'busy')?.runId,
+      (r) => r === 'other',
+    );
     const viewer = await peer(m, { role: 'viewer', token: 't' });
-    viewer.send({ v: V, type: 'run-start', runId: 'r2', options: { target: 'http://127.0.0.1:8080/', requests: 50, keepAlive: false } });
+    viewer.send({
+      v: V,
+      type: 'run-start',
+      runId: 'r2',
+      options: { target: 'http://127.0.0.1:8080/', requests: 50, keepAlive: false },
+    });
     const startMsg = await idle.next((x) => x['type'] === 'run-start');
-    expect(startMsg).toMatchObject({ runId: 'r2', options: { target: 'http://127.0.0.1:8080/', requests: 50, keepAlive: false } });
-    idle.send({ v: V, type: 'run-started', runId: 'r2', target: 'http://127.0.0.1:8080/', engine: 'undici', config: { keepAlive: false } });
+    expect(startMsg).toMatchObject({
+      runId: 'r2',
+      options: { target: 'http://127.0.0.1:8080/', requests: 50, keepAlive: false },
+    });
+    idle.send({
+      v: V,
+      type: 'run-started',
+      runId: 'r2',
+      target: 'http://127.0.0.1:8080/',
+      engine: 'undici',
+      config: { keepAlive: false },
+    });
     idle.send(tick(1, { requests: 20, connectionsOpened: 20 }, { runId: 'r2' }));
-    await until(() => m.snapshot().sources.find((s) => s.name === 'idle')?.totals.requests, (n) => n === 20);
+    await until(
+      () => m.snapshot().sources.find((s) => s.name === 'idle')?.totals.requests,
+      (n) => n === 20,
+    );
     expect(m.snapshot().run).toMatchObject({ id: 'r2', running: true });
     viewer.send({ v: V, type: 'run-stop', runId: 'r2' });
     await idle.next((x) => x['type'] === 'run-stop');
     idle.send({ v: V, type: 'run-report', runId: 'r2', report: report('http://127.0.0.1:8080/', 50, 50) });
-    const s = await until(() => m.snapshot(), (x) => x.sources.find((y) => y.name === 'idle')?.totals.requests === 50);
-    expect(s.sources.find((x) => x.name === 'idle')?.totals).toEqual({ requests: 50, connectionsOpened: 50, errors: 0 });
+    const s = await until(
+      () => m.snapshot(),
+      (x) => x.sources.find((y) => y.name === 'idle')?.totals.requests === 50,
+    );
+    expect(s.sources.find((x) => x.name === 'idle')?.totals).toEqual({
+      requests: 50,
+      connectionsOpened: 50,
+      errors: 0,
+    });
     expect(s.merged.requestsPerConnection).toBe(1);
     // What viewers get is exactly the protocol's snapshot (MonitorLink viewers decode it strictly).
     const sent = await viewer.next((x) => x['type'] === 'snapshot');
@@ -196,9 +259,17 @@ describe('monitor hub', () => {
     const p = await TestPeer.connect(m.url, { role: 'agent', name: 'mute' }, { autoPong: false });
     peers.push(p);
     p.send(tick(1, { requests: 9, connectionsOpened: 3 }));
-    await until(() => m.snapshot().sources[0]?.totals.requests, (n) => n === 9);
+    await until(
+      () => m.snapshot().sources[0]?.totals.requests,
+      (n) => n === 9,
+    );
     const t0 = Date.now();
-    const s = await until(() => m.snapshot().sources[0]!, (x) => x.lost, 2000, 10);
+    const s = await until(
+      () => m.snapshot().sources[0]!,
+      (x) => x.lost,
+      2000,
+      10,
+    );
     expect(Date.now() - t0).toBeLessThanOrEqual(2 * 200 + 250);
     expect(s).toMatchObject({ connected: false, lost: true, totals: { requests: 9, connectionsOpened: 3 } });
     expect(m.stats().rejected.heartbeat).toBe(1);
@@ -208,14 +279,23 @@ describe('monitor hub', () => {
     const m = await start();
     const a = await peer(m, { role: 'server', name: 'srv' });
     a.send(tick(1, { requests: 5, connectionsOpened: 1 }));
-    await until(() => m.snapshot().sources[0]?.totals.requests, (n) => n === 5);
+    await until(
+      () => m.snapshot().sources[0]?.totals.requests,
+      (n) => n === 5,
+    );
     a.close();
-    await until(() => m.snapshot().sources[0]!, (s) => !s.connected);
+    await until(
+      () => m.snapshot().sources[0]!,
+      (s) => !s.connected,
+    );
     expect(m.snapshot().sources[0]!.lost).toBe(false);
     const b = await peer(m, { role: 'server', name: 'srv' });
     // The server restarted: its totals start again from zero, the monitor keeps the old ones.
     b.send(tick(1, { requests: 2, connectionsOpened: 1 }));
-    const s = await until(() => m.snapshot().sources, (x) => x[0]?.totals.requests === 7);
+    const s = await until(
+      () => m.snapshot().sources,
+      (x) => x[0]?.totals.requests === 7,
+    );
     expect(s).toHaveLength(1);
     expect(s[0]!.connected).toBe(true);
   });
@@ -224,12 +304,27 @@ describe('monitor hub', () => {
     const m = await start({ snapshotIntervalMs: 20, viewerBufferBytes: 1024 });
     const src = await peer(m, { role: 'server' });
     // Make snapshots big enough to fill a socket quickly.
-    src.send(tcpSample('big', { ESTABLISHED: 1 }, { sockets: Array.from({ length: 500 }, (_, i) => ({ local: `10.0.0.1:${i}`, remote: '10.0.0.2:80', state: 'ESTABLISHED' })) }));
+    src.send(
+      tcpSample(
+        'big',
+        { ESTABLISHED: 1 },
+        {
+          sockets: Array.from({ length: 500 }, (_, i) => ({
+            local: `10.0.0.1:${i}`,
+            remote: '10.0.0.2:80',
+            state: 'ESTABLISHED',
+          })),
+        },
+      ),
+    );
     const slow = await peer(m, { role: 'viewer', name: 'slow' });
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     const good = await peer(m, { role: 'viewer', name: 'good' });
     const before = good.messages.length;
-    await until(() => m.stats().snapshotsSkipped, (n) => n > 20);
+    await until(
+      () => m.stats().snapshotsSkipped,
+      (n) => n > 20,
+    );
     expect(good.messages.length - before).toBeGreaterThan(5);
   });
 });

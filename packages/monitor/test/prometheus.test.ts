@@ -36,7 +36,8 @@ export function parseExposition(text: string): { name: string; labels: Record<st
         if (/\\[^\\n]/.test(rest.replace(/\\\\/g, ''))) throw new Error(`${where}: bad escape in HELP`);
         helps.add(name);
       } else {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`${where}: bad type`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest))
+          throw new Error(`${where}: bad type`);
         if (types.has(name)) throw new Error(`${where}: second TYPE for ${name}`);
         if (samplesOf.has(name)) throw new Error(`${where}: TYPE after samples of ${name}`);
         types.set(name, rest);
@@ -119,20 +120,36 @@ describe('/metrics', () => {
     const p = await TestPeer.connect(m.url, { role: 'agent', name: 'we"ird\\name\nx', host: 'host "b"' });
     peers.push(p);
     p.send(tick(1, { requests: 120, connectionsOpened: 12 }, { errors: { ECONNRESET: 2 } }));
-    p.send(tcpSample('host "b"', { TIME_WAIT: 7, ESTABLISHED: 1 }, { ephemeral: { range: [32768, 60999], inUse: 8, timeWait: 7 } }));
+    p.send(
+      tcpSample(
+        'host "b"',
+        { TIME_WAIT: 7, ESTABLISHED: 1 },
+        { ephemeral: { range: [32768, 60999], inUse: 8, timeWait: 7 } },
+      ),
+    );
     const s = await TestPeer.connect(m.url, { role: 'server', name: 'srv', host: 'a' });
     peers.push(s);
     s.send({ v: V, type: 'tcp-sample', host: 'a', at: Date.now(), states: { LISTEN: 1 } });
-    await until(() => m.snapshot(), (x) => x.sources.length === 2 && Object.keys(x.hosts).length === 2);
+    await until(
+      () => m.snapshot(),
+      (x) => x.sources.length === 2 && Object.keys(x.hosts).length === 2,
+    );
     const res = await fetch(`${m.httpUrl}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
     const samples = parseExposition(text);
     for (const x of samples) expect(x.name).toMatch(/^kalab_/);
     const req = samples.find((x) => x.name === 'kalab_requests_total' && x.labels['role'] === 'agent');
-    expect(req).toEqual({ name: 'kalab_requests_total', labels: { host: 'host "b"', role: 'agent', name: 'we"ird\\name\nx' }, value: 120 });
+    expect(req).toEqual({
+      name: 'kalab_requests_total',
+      labels: { host: 'host "b"', role: 'agent', name: 'we"ird\\name\nx' },
+      value: 120,
+    });
     expect(samples.find((x) => x.name === 'kalab_errors_total')?.labels['code']).toBe('ECONNRESET');
-    expect(samples.find((x) => x.name === 'kalab_tcp_sockets' && x.labels['state'] === 'TIME_WAIT')).toMatchObject({ labels: { host: 'host "b"' }, value: 7 });
+    expect(samples.find((x) => x.name === 'kalab_tcp_sockets' && x.labels['state'] === 'TIME_WAIT')).toMatchObject({
+      labels: { host: 'host "b"' },
+      value: 7,
+    });
     expect(samples.find((x) => x.name === 'kalab_hub_peers' && x.labels['role'] === 'agent')?.value).toBe(1);
     // Every family has HELP and TYPE.
     const families = new Set(samples.map((x) => x.name));
@@ -145,14 +162,24 @@ describe('/metrics', () => {
   it('samples the monitor own host TCP table (real /proc) and exposes it', async () => {
     const m = await createMonitor({ port: 0, hostName: 'the-monitor', tickMs: 50 });
     monitors.push(m);
-    const snap = await until(() => m.snapshot(), (x) => x.hosts['the-monitor'] !== undefined);
+    const snap = await until(
+      () => m.snapshot(),
+      (x) => x.hosts['the-monitor'] !== undefined,
+    );
     // Real samples (socket rows included) still make a snapshot that passes the protocol schema.
-    await until(() => m.snapshot(), (x) => x.history.at.length >= 2);
+    await until(
+      () => m.snapshot(),
+      (x) => x.history.at.length >= 2,
+    );
     expect(() => SnapshotSchema.parse(m.snapshot())).not.toThrow();
     expect(m.snapshot().connections.length).toBeGreaterThan(0);
     // The monitor's own listening socket is in its table.
     expect(snap.hosts['the-monitor']!.states['LISTEN']).toBeGreaterThanOrEqual(1);
     const samples = parseExposition(await (await fetch(`${m.httpUrl}/metrics`)).text());
-    expect(samples.some((x) => x.name === 'kalab_tcp_sockets' && x.labels['host'] === 'the-monitor' && x.labels['state'] === 'LISTEN')).toBe(true);
+    expect(
+      samples.some(
+        (x) => x.name === 'kalab_tcp_sockets' && x.labels['host'] === 'the-monitor' && x.labels['state'] === 'LISTEN',
+      ),
+    ).toBe(true);
   });
 });

@@ -7,7 +7,8 @@ export class TestPeer {
   readonly messages: Record<string, unknown>[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  private waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] =
+    [];
 
   constructor(url: string, options: WebSocket.ClientOptions = {}) {
     this.ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024, ...options });
@@ -16,7 +17,9 @@ export class TestPeer {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
     });
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     this.ws.on('message', (data) => {
       const m = JSON.parse(data.toString()) as Record<string, unknown>;
       this.messages.push(m);
@@ -29,11 +32,22 @@ export class TestPeer {
     });
   }
 
-  static async connect(url: string, hello: Partial<Record<string, unknown>> & { role: string }, options?: WebSocket.ClientOptions): Promise<TestPeer> {
+  static async connect(
+    url: string,
+    hello: Partial<Record<string, unknown>> & { role: string },
+    options?: WebSocket.ClientOptions,
+  ): Promise<TestPeer> {
     const p = new TestPeer(url, options);
     await p.opened;
     const welcome = p.next((m) => m['type'] === 'welcome' || m['type'] === 'error');
-    p.send({ v: PROTOCOL_VERSION, type: 'hello', name: `${hello.role}-test`, host: 'test-host', version: LAB_VERSION, ...hello });
+    p.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      name: `${hello.role}-test`,
+      host: 'test-host',
+      version: LAB_VERSION,
+      ...hello,
+    });
     const m = await welcome;
     if (m['type'] !== 'welcome') throw new Error(`hello refused: ${JSON.stringify(m)}`);
     return p;
@@ -63,7 +77,11 @@ export class TestPeer {
 
 export const V = PROTOCOL_VERSION;
 
-export function tick(seq: number, totals: { requests: number; connectionsOpened: number }, extra: Record<string, unknown> = {}) {
+export function tick(
+  seq: number,
+  totals: { requests: number; connectionsOpened: number },
+  extra: Record<string, unknown> = {},
+) {
   return {
     v: V,
     type: 'tick',
@@ -86,7 +104,12 @@ export function report(target: string, sent: number, opened: number, extra: Reco
     config: { connections: 1, keepAlive: false },
     durationMs: 1000,
     requests: { sent, completed: sent, ok: sent, non2xx: 0, failed: 0 },
-    connections: { opened, reusedRequests: sent - opened, maxOpen: 1, requestsPerConnection: opened ? sent / opened : 0 },
+    connections: {
+      opened,
+      reusedRequests: sent - opened,
+      maxOpen: 1,
+      requestsPerConnection: opened ? sent / opened : 0,
+    },
     errors: {},
     latencyMs: { mean: 1, p50: 1, p90: 1, p99: 1, p999: 1, max: 1 },
     connectMs: { mean: 0.1, p50: 0.1, p99: 0.1, max: 0.1 },
@@ -102,12 +125,18 @@ export function tcpSample(host: string, states: Record<string, number>, extra: R
 }
 
 /** Resolves when `pred` holds, polling (for state that has no event). */
-export async function until<T>(fn: () => T | Promise<T>, pred: (v: T) => boolean, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function until<T>(
+  fn: () => T | Promise<T>,
+  pred: (v: T) => boolean,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (pred(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

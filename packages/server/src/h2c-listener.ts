@@ -1,4 +1,9 @@
-import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import http2, {
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import type { Socket } from 'node:net';
 import { STATS_PATH } from './defaults.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
@@ -15,7 +20,11 @@ type LabSession = Http2Session & { [kRecord]?: ConnectionRecord };
  * `Connection: close`, so `close` and `maxRequestsPerSocket` end the session with GOAWAY
  * after the response, and keepAliveTimeout is the session's idle timeout.
  */
-export function createH2cServer(ledger: ConnectionLedger, options: ResolvedServerOptions, state: { shuttingDown: boolean }): Http2Server {
+export function createH2cServer(
+  ledger: ConnectionLedger,
+  options: ResolvedServerOptions,
+  state: { shuttingDown: boolean },
+): Http2Server {
   const server = http2.createServer();
   const body = responseBody(options.bodyBytes);
   const { keepAliveTimeout, maxRequestsPerSocket, delayUs: delay } = options;
@@ -25,7 +34,9 @@ export function createH2cServer(ledger: ConnectionLedger, options: ResolvedServe
     const rec = ledger.open('h2c', socket);
     socket[kRecord] = rec;
     socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
-    socket.on('error', (err: NodeJS.ErrnoException) => ledger.intend(rec, err.code === 'ECONNRESET' ? 'client' : 'error', err.code ?? 'UNKNOWN'));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      ledger.intend(rec, err.code === 'ECONNRESET' ? 'client' : 'error', err.code ?? 'UNKNOWN'),
+    );
     socket.once('close', (hadError: boolean) => ledger.close(rec, hadError));
   });
 
@@ -71,7 +82,12 @@ export function createH2cServer(ledger: ConnectionLedger, options: ResolvedServe
       if (stream.destroyed) return;
       if (headers[':path'] === STATS_PATH) {
         const json = JSON.stringify(ledger.stats());
-        stream.respond({ ':status': 200, 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(json) });
+        stream.respond({
+          ':status': 200,
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'content-length': Buffer.byteLength(json),
+        });
         stream.end(json);
       } else {
         stream.respond({ ':status': 200, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });

@@ -39,7 +39,12 @@ export function responseBody(bodyBytes: number | null): Buffer {
 }
 
 /** Wires the ledger into a node:http server: connection, request, error and close hooks. */
-export function instrumentHttp1(server: Server, ledger: ConnectionLedger, options: ResolvedServerOptions, state: { shuttingDown: boolean }): void {
+export function instrumentHttp1(
+  server: Server,
+  ledger: ConnectionLedger,
+  options: ResolvedServerOptions,
+  state: { shuttingDown: boolean },
+): void {
   const bytes = responseBody(options.bodyBytes);
   const body: string | Buffer = bytes.length <= STRING_BODY_MAX ? bytes.toString('latin1') : bytes;
   const okHeaders = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(bytes.length)];
@@ -102,7 +107,15 @@ export function instrumentHttp1(server: Server, ledger: ConnectionLedger, option
     else if (close) ledger.intend(rec, 'server');
     if (req.url === STATS_PATH) {
       const json = JSON.stringify(ledger.stats());
-      res.writeHead(200, ['Content-Type', 'application/json', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(json)), ...(close ? ['Connection', 'close'] : [])]);
+      res.writeHead(200, [
+        'Content-Type',
+        'application/json',
+        'Cache-Control',
+        'no-store',
+        'Content-Length',
+        String(Buffer.byteLength(json)),
+        ...(close ? ['Connection', 'close'] : []),
+      ]);
       res.end(json);
       return;
     }

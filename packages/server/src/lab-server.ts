@@ -43,11 +43,19 @@ function listenOn(server: NetServer, host: string, port: number, what: string): 
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const why =
-        err.code === 'EADDRINUSE' ? 'address already in use'
-        : err.code === 'EACCES' ? 'permission denied'
-        : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host'
-        : err.message;
-      reject(new UnreachableError(`cannot listen on ${urlFor(host, port).slice(7)} (${what}): ${why} (${err.code ?? 'error'})`, { cause: err }));
+        err.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.code === 'EADDRNOTAVAIL'
+              ? 'address not available on this host'
+              : err.message;
+      reject(
+        new UnreachableError(
+          `cannot listen on ${urlFor(host, port).slice(7)} (${what}): ${why} (${err.code ?? 'error'})`,
+          { cause: err },
+        ),
+      );
     };
     const onListening = () => {
       server.off('error', onError);
@@ -101,7 +109,13 @@ export function createLabServer(options: LabServerOptions = {}): LabServer {
           throw err;
         }
       }
-      bound = { host: opts.host, port, url: urlFor(opts.host, port), h2cPort, h2cUrl: h2cPort === null ? null : urlFor(opts.host, h2cPort) };
+      bound = {
+        host: opts.host,
+        port,
+        url: urlFor(opts.host, port),
+        h2cPort,
+        h2cUrl: h2cPort === null ? null : urlFor(opts.host, h2cPort),
+      };
       return bound;
     },
     address() {

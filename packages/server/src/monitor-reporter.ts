@@ -1,4 +1,12 @@
-import { type ConnectionEvent, CounterRate, MonitorLink, PROTOCOL_VERSION, type SampleTcpOptions, type TcpSample, sampleTcp } from '@kalab/core';
+import {
+  type ConnectionEvent,
+  CounterRate,
+  MonitorLink,
+  PROTOCOL_VERSION,
+  type SampleTcpOptions,
+  type TcpSample,
+  sampleTcp,
+} from '@kalab/core';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
 import { MONITOR_DEFAULTS } from './defaults.js';
@@ -45,7 +53,13 @@ export class MonitorReporter {
   private started = false;
 
   constructor(private readonly options: MonitorReporterOptions) {
-    this.link = new MonitorLink({ url: options.url, token: options.token, role: 'server', name: options.name ?? `server@${options.port}`, host: options.host });
+    this.link = new MonitorLink({
+      url: options.url,
+      token: options.token,
+      role: 'server',
+      name: options.name ?? `server@${options.port}`,
+      host: options.host,
+    });
     this.sampleTcp = options.sampleTcp === undefined ? sampleTcp : options.sampleTcp;
     // A failing monitor must never take the server down: errors are reported, not thrown.
     this.link.on('error', () => {});
@@ -92,7 +106,8 @@ export class MonitorReporter {
     };
     every(this.options.flushIntervalMs ?? MONITOR_DEFAULTS.flushIntervalMs, () => this.flush());
     every(this.options.tickIntervalMs ?? MONITOR_DEFAULTS.tickIntervalMs, () => this.tick());
-    if (this.sampleTcp) every(this.options.sampleIntervalMs ?? MONITOR_DEFAULTS.sampleIntervalMs, () => void this.sample());
+    if (this.sampleTcp)
+      every(this.options.sampleIntervalMs ?? MONITOR_DEFAULTS.sampleIntervalMs, () => void this.sample());
     this.link.start();
     return this;
   }
@@ -127,7 +142,12 @@ export class MonitorReporter {
     this.sampling = true;
     try {
       // Both sides of the port: the server's accepted sockets and, on one host, its clients'.
-      const sample = await this.sampleTcp({ host: this.link.options.host, port: this.options.port, side: 'either', maxSockets: MONITOR_DEFAULTS.maxSampleSockets });
+      const sample = await this.sampleTcp({
+        host: this.link.options.host,
+        port: this.options.port,
+        side: 'either',
+        maxSockets: MONITOR_DEFAULTS.maxSampleSockets,
+      });
       this.link.send(sample);
     } catch {
       // No /proc (macOS) or a transient read error: the tick still goes out.

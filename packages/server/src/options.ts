@@ -41,8 +41,18 @@ export interface ResolvedServerOptions {
 }
 
 const KNOWN = new Set<string>([
-  'host', 'port', 'keepAliveTimeout', 'headersTimeout', 'requestTimeout', 'maxRequestsPerSocket',
-  'close', 'delayUs', 'bodyBytes', 'h2cPort', 'ledgerHistory', 'shutdownGraceMs',
+  'host',
+  'port',
+  'keepAliveTimeout',
+  'headersTimeout',
+  'requestTimeout',
+  'maxRequestsPerSocket',
+  'close',
+  'delayUs',
+  'bodyBytes',
+  'h2cPort',
+  'ledgerHistory',
+  'shutdownGraceMs',
 ]);
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -78,7 +88,13 @@ export function resolveServerOptions(options: LabServerOptions = {}): ResolvedSe
     keepAliveTimeout: int('keepAliveTimeout', options.keepAliveTimeout, SERVER_DEFAULTS.keepAliveTimeoutMs, 0, max),
     headersTimeout: int('headersTimeout', options.headersTimeout, SERVER_DEFAULTS.headersTimeoutMs, 0, max),
     requestTimeout: int('requestTimeout', options.requestTimeout, SERVER_DEFAULTS.requestTimeoutMs, 0, max),
-    maxRequestsPerSocket: int('maxRequestsPerSocket', options.maxRequestsPerSocket, SERVER_DEFAULTS.maxRequestsPerSocket, 0, 2 ** 31 - 1),
+    maxRequestsPerSocket: int(
+      'maxRequestsPerSocket',
+      options.maxRequestsPerSocket,
+      SERVER_DEFAULTS.maxRequestsPerSocket,
+      0,
+      2 ** 31 - 1,
+    ),
     close,
     delayUs: int('delayUs', options.delayUs, SERVER_DEFAULTS.delayUs, 0, LIMITS.maxDelayUs),
     bodyBytes: nullableInt('bodyBytes', options.bodyBytes, SERVER_DEFAULTS.bodyBytes, 0, LIMITS.maxBodyBytes),

@@ -2,7 +2,12 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_NAMES, ConnectionLedger } from '../src/index.js';
 
-const socket = (port: number) => ({ remoteAddress: '127.0.0.1', remotePort: port, localAddress: '127.0.0.1', localPort: 8080 });
+const socket = (port: number) => ({
+  remoteAddress: '127.0.0.1',
+  remotePort: port,
+  localAddress: '127.0.0.1',
+  localPort: 8080,
+});
 
 describe('ConnectionLedger', () => {
   it('counts opens, requests and closes into the DESIGN.md stats', () => {
@@ -14,7 +19,12 @@ describe('ConnectionLedger', () => {
     ledger.request(b, 'GET', '/');
     ledger.close(a);
     expect(ledger.stats()).toEqual({
-      connections: { opened: 2, open: 1, closed: 1, closedBy: { client: 1, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 } },
+      connections: {
+        opened: 2,
+        open: 1,
+        closed: 1,
+        closedBy: { client: 1, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 },
+      },
       requests: { total: 3 },
       requestsPerConnection: { mean: 1.5, max: 2 },
     });
@@ -65,7 +75,8 @@ describe('ConnectionLedger', () => {
     const seen: string[] = [];
     const onOpen = (m: unknown) => seen.push(`open ${(m as { connection: { id: number } }).connection.id}`);
     const onRequest = (m: unknown) => seen.push(`request ${(m as { url: string }).url}`);
-    const onClose = (m: unknown) => seen.push(`close ${(m as { connection: { closedBy: string } }).connection.closedBy}`);
+    const onClose = (m: unknown) =>
+      seen.push(`close ${(m as { connection: { closedBy: string } }).connection.closedBy}`);
     expect(diagnosticsChannel.channel(CHANNEL_NAMES.request).hasSubscribers).toBe(false);
     diagnosticsChannel.subscribe(CHANNEL_NAMES.connectionOpen, onOpen);
     diagnosticsChannel.subscribe(CHANNEL_NAMES.request, onRequest);

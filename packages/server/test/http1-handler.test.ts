@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { get, startLab, waitUntil } from './helpers.js';
 
 /** Sends raw bytes, collects what the server answers until it closes (bounded). */
-function rawExchange(port: number, send: (socket: net.Socket) => void, timeoutMs = 10_000): Promise<{ text: string; closedAfterMs: number }> {
+function rawExchange(
+  port: number,
+  send: (socket: net.Socket) => void,
+  timeoutMs = 10_000,
+): Promise<{ text: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const socket = net.connect(port, '127.0.0.1');
@@ -40,7 +44,9 @@ describe('bad input is answered, recorded as error, and never takes the server d
 
   it('headers over 16 KiB get 431', async () => {
     const lab = await startLab();
-    const r = await rawExchange(lab.port, (s) => s.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`));
+    const r = await rawExchange(lab.port, (s) =>
+      s.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`),
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 431 /);
     await waitUntil('recorded', () => lab.ledger.closed === 1);
     expect(lab.ledger.errors).toEqual({ HPE_HEADER_OVERFLOW: 1 });

@@ -16,11 +16,22 @@ describe('createLabServer: the ledger equals what happened on the wire', () => {
     expect(lab.stats().connections).toMatchObject({ opened: 10, open: 10, closed: 0 });
     const kernel = await establishedOnServerPort(lab.port);
     expect(kernel.count).toBe(lab.stats().connections.open);
-    expect(kernel.remotePorts).toEqual(lab.ledger.openConnections().map((c) => c.remotePort).sort((a, b) => a - b));
+    expect(kernel.remotePorts).toEqual(
+      lab.ledger
+        .openConnections()
+        .map((c) => c.remotePort)
+        .sort((a, b) => a - b),
+    );
     // Like the article's program exiting: the client closes every connection.
     agent.destroy();
     await waitUntil('all 10 closed', () => lab.ledger.closed === 10);
-    expect(lab.stats().connections.closedBy).toEqual({ client: 10, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 });
+    expect(lab.stats().connections.closedBy).toEqual({
+      client: 10,
+      idleTimeout: 0,
+      maxRequests: 0,
+      error: 0,
+      server: 0,
+    });
     expect(lab.stats().requestsPerConnection).toEqual({ mean: 1, max: 1 });
   });
 
@@ -35,7 +46,11 @@ describe('createLabServer: the ledger equals what happened on the wire', () => {
       reused.push(r.reusedSocket);
     }
     expect(reused.filter(Boolean)).toHaveLength(9);
-    expect(lab.stats()).toMatchObject({ connections: { opened: 1, open: 1 }, requests: { total: 10 }, requestsPerConnection: { mean: 10, max: 10 } });
+    expect(lab.stats()).toMatchObject({
+      connections: { opened: 1, open: 1 },
+      requests: { total: 10 },
+      requestsPerConnection: { mean: 10, max: 10 },
+    });
     expect((await establishedOnServerPort(lab.port)).count).toBe(1);
     agent.destroy();
     await waitUntil('the connection closed', () => lab.ledger.closed === 1);
@@ -53,7 +68,12 @@ describe('createLabServer: the ledger equals what happened on the wire', () => {
     expect(lab.stats()).toMatchObject({ connections: { opened: 5, open: 5, closed: 0 }, requests: { total: 20 } });
     const kernel = await establishedOnServerPort(lab.port);
     expect(kernel.count).toBe(5);
-    expect(kernel.remotePorts).toEqual(lab.ledger.openConnections().map((c) => c.remotePort).sort((a, b) => a - b));
+    expect(kernel.remotePorts).toEqual(
+      lab.ledger
+        .openConnections()
+        .map((c) => c.remotePort)
+        .sort((a, b) => a - b),
+    );
   });
 
   it('maxRequestsPerSocket 5 with 50 sequential keep-alive requests opens 10 connections, closed for maxRequests', async () => {
@@ -109,7 +129,12 @@ describe('createLabServer: the ledger equals what happened on the wire', () => {
     const r = await get(`${lab.url}/_kalab/stats`, { agent });
     expect(r.headers['content-type']).toBe('application/json');
     expect(JSON.parse(r.body)).toEqual({
-      connections: { opened: 1, open: 1, closed: 0, closedBy: { client: 0, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 } },
+      connections: {
+        opened: 1,
+        open: 1,
+        closed: 0,
+        closedBy: { client: 0, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 },
+      },
       requests: { total: 3 },
       requestsPerConnection: { mean: 3, max: 3 },
     });

@@ -1,16 +1,32 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConnectionEventsSchema, HelloSchema, type SourceMessage, SourceMessageSchema, decodeMessage } from '@kalab/core';
+import {
+  ConnectionEventsSchema,
+  HelloSchema,
+  type SourceMessage,
+  SourceMessageSchema,
+  decodeMessage,
+} from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { ConnectionLedger, MonitorReporter } from '../src/index.js';
 import { get, onCleanup, startLab, waitUntil } from './helpers.js';
 
 /** A stand-in monitor: checks the hello, welcomes, and validates every message against core's schemas. */
-async function testMonitor(): Promise<{ url: string; messages: SourceMessage[]; hellos: unknown[]; invalid: string[] }> {
+async function testMonitor(): Promise<{
+  url: string;
+  messages: SourceMessage[];
+  hellos: unknown[];
+  invalid: string[];
+}> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws' });
   await new Promise((r) => wss.once('listening', r));
-  const state = { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`, messages: [] as SourceMessage[], hellos: [] as unknown[], invalid: [] as string[] };
+  const state = {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
+    messages: [] as SourceMessage[],
+    hellos: [] as unknown[],
+    invalid: [] as string[],
+  };
   wss.on('connection', (ws) => {
     let greeted = false;
     ws.on('message', (data: Buffer) => {
@@ -41,14 +57,25 @@ describe('MonitorReporter', () => {
   it('sends hello (role server), batched conn-events, ticks and tcp-samples that validate against the protocol', async () => {
     const monitor = await testMonitor();
     const lab = await startLab();
-    const reporter = new MonitorReporter({ ledger: lab.ledger, url: monitor.url, port: lab.port, flushIntervalMs: 50, tickIntervalMs: 100, sampleIntervalMs: 100 });
+    const reporter = new MonitorReporter({
+      ledger: lab.ledger,
+      url: monitor.url,
+      port: lab.port,
+      flushIntervalMs: 50,
+      tickIntervalMs: 100,
+      sampleIntervalMs: 100,
+    });
     onCleanup(() => reporter.close());
     reporter.start();
     await reporter.link.waitConnected();
     for (let i = 0; i < 3; i++) await get(lab.url, { agent: false });
     await waitUntil('3 close events, a tick with 3 requests and a tcp sample', () => {
-      const closes = monitor.messages.flatMap((m) => (m.type === 'conn-events' ? m.events.filter((e) => e.kind === 'close') : []));
-      const tick = monitor.messages.some((m) => m.type === 'tick' && m.totals.requests === 3 && m.totals.connectionsClosed === 3);
+      const closes = monitor.messages.flatMap((m) =>
+        m.type === 'conn-events' ? m.events.filter((e) => e.kind === 'close') : [],
+      );
+      const tick = monitor.messages.some(
+        (m) => m.type === 'tick' && m.totals.requests === 3 && m.totals.connectionsClosed === 3,
+      );
       const sample = monitor.messages.some((m) => m.type === 'tcp-sample');
       return closes.length === 3 && tick && sample;
     });
@@ -62,14 +89,25 @@ describe('MonitorReporter', () => {
       [3, 1, 'client'],
     ]);
     const tick = monitor.messages.filter((m) => m.type === 'tick').at(-1)!;
-    expect(tick).toMatchObject({ totals: { requests: 3, connectionsOpened: 3, connectionsClosed: 3 }, openConnections: 0, closedBy: { client: 3 } });
+    expect(tick).toMatchObject({
+      totals: { requests: 3, connectionsOpened: 3, connectionsClosed: 3 },
+      openConnections: 0,
+      closedBy: { client: 3 },
+    });
   });
 
   it('splits a burst into messages of at most 1000 events and ignores other ledgers', async () => {
     const monitor = await testMonitor();
     const ledger = new ConnectionLedger();
     const other = new ConnectionLedger();
-    const reporter = new MonitorReporter({ ledger, url: monitor.url, port: 1, flushIntervalMs: 60_000, tickIntervalMs: 60_000, sampleTcp: null });
+    const reporter = new MonitorReporter({
+      ledger,
+      url: monitor.url,
+      port: 1,
+      flushIntervalMs: 60_000,
+      tickIntervalMs: 60_000,
+      sampleTcp: null,
+    });
     onCleanup(() => reporter.close());
     reporter.start();
     await reporter.link.waitConnected();
@@ -77,10 +115,16 @@ describe('MonitorReporter', () => {
     for (let i = 0; i < 1300; i++) ledger.close(ledger.open('http1', socket));
     other.close(other.open('http1', socket));
     reporter.flush();
-    await waitUntil('2600 events', () => monitor.messages.reduce((n, m) => n + (m.type === 'conn-events' ? m.events.length : 0), 0) >= 2600);
-    const sizes = monitor.messages.filter((m) => m.type === 'conn-events').map((m) => (m.type === 'conn-events' ? m.events.length : 0));
+    await waitUntil(
+      '2600 events',
+      () => monitor.messages.reduce((n, m) => n + (m.type === 'conn-events' ? m.events.length : 0), 0) >= 2600,
+    );
+    const sizes = monitor.messages
+      .filter((m) => m.type === 'conn-events')
+      .map((m) => (m.type === 'conn-events' ? m.events.length : 0));
     expect(sizes).toEqual([1000, 1000, 600]);
-    for (const m of monitor.messages) if (m.type === 'conn-events') expect(ConnectionEventsSchema.safeParse(m).success).toBe(true);
+    for (const m of monitor.messages)
+      if (m.type === 'conn-events') expect(ConnectionEventsSchema.safeParse(m).success).toBe(true);
     expect(monitor.invalid).toEqual([]);
   });
 
@@ -91,7 +135,14 @@ describe('MonitorReporter', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const deadPort = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const reporter = new MonitorReporter({ ledger: lab.ledger, url: `ws://127.0.0.1:${deadPort}/ws`, port: lab.port, flushIntervalMs: 50, tickIntervalMs: 100, sampleTcp: null });
+    const reporter = new MonitorReporter({
+      ledger: lab.ledger,
+      url: `ws://127.0.0.1:${deadPort}/ws`,
+      port: lab.port,
+      flushIntervalMs: 50,
+      tickIntervalMs: 100,
+      sampleTcp: null,
+    });
     onCleanup(() => reporter.close());
     reporter.start();
     expect((await get(lab.url, { agent: false })).status).toBe(200);

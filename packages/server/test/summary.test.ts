@@ -5,7 +5,12 @@ describe('formatLedgerSummary', () => {
   it('prints counts, reasons and error codes', () => {
     const text = formatLedgerSummary(
       {
-        connections: { opened: 10, open: 0, closed: 10, closedBy: { client: 7, idleTimeout: 1, maxRequests: 0, error: 1, server: 1 } },
+        connections: {
+          opened: 10,
+          open: 0,
+          closed: 10,
+          closedBy: { client: 7, idleTimeout: 1, maxRequests: 0, error: 1, server: 1 },
+        },
         requests: { total: 25 },
         requestsPerConnection: { mean: 2.5, max: 9 },
       },

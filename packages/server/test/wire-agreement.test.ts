@@ -22,11 +22,16 @@ const canCapture = process.platform === 'linux' && process.getuid?.() === 0 && h
  * tcpdump. `live` is the ledger's count just before the first dial the capture saw, so
  * `ledger.opened - live` and `syns` count the same span of time.
  */
-async function startSynCapture(lab: { port: number; ledger: { opened: number } }): Promise<{ live: number; syns: () => number; stop: () => Promise<number> }> {
+async function startSynCapture(lab: {
+  port: number;
+  ledger: { opened: number };
+}): Promise<{ live: number; syns: () => number; stop: () => Promise<number> }> {
   const filter = `tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst port ${lab.port}`;
   // -l and --immediate-mode: every packet is printed as it is captured (with TPACKET_V3 they
   // otherwise wait in a ring block for up to a second and are lost when tcpdump stops).
-  const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-n', '-l', '--immediate-mode', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-n', '-l', '--immediate-mode', filter], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   onCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -79,8 +84,17 @@ async function buildGoClient(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'kalab-go-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   copyFileSync(new URL('./fixtures/article-client.go', import.meta.url), join(dir, 'main.go'));
-  const env = { ...process.env, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'kalab-go-cache') };
-  const r = await run('go', ['build', '-o', join(dir, 'article-client'), join(dir, 'main.go')], { env, cwd: dir, timeoutMs: 120_000 });
+  const env = {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOFLAGS: '',
+    GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'kalab-go-cache'),
+  };
+  const r = await run('go', ['build', '-o', join(dir, 'article-client'), join(dir, 'main.go')], {
+    env,
+    cwd: dir,
+    timeoutMs: 120_000,
+  });
   if (r.code !== 0) throw new Error(`go build failed: ${r.stderr}`);
   return join(dir, 'article-client');
 }
@@ -95,22 +109,48 @@ function dialAndLeave(port: number): Promise<void> {
 }
 
 describe.skipIf(!canCapture)('the ledger agrees with the packets: connections opened = SYNs captured', () => {
-  it.skipIf(!has('curl'))('curl (separate runs and one run reusing its connection) and a dial that is never used', async () => {
-    const lab = await startLab();
-    const capture = await startSynCapture(lab);
-    const base = lab.ledger.opened;
-    for (let i = 0; i < 3; i++) expect((await run('curl', ['-s', '-o', '/dev/null', lab.url])).code).toBe(0);
-    // One curl run with four URLs reuses its one connection.
-    expect((await run('curl', ['-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', lab.url, lab.url, lab.url, lab.url])).code).toBe(0);
-    await dialAndLeave(lab.port);
-    await waitUntil('connections closed', () => lab.ledger.openCount === 0);
-    expect(lab.ledger.opened - base).toBe(5);
-    const syns = await capture.stop();
-    await waitUntil('connections closed', () => lab.ledger.openCount === 0);
-    expect(lab.ledger.opened - capture.live).toBe(syns);
-    expect(lab.stats().requests.total).toBe(7);
-    expect(lab.ledger.recentlyClosed().slice(-6, -1).map((c) => c.requests)).toEqual([1, 1, 1, 4, 0]);
-  });
+  it.skipIf(!has('curl'))(
+    'curl (separate runs and one run reusing its connection) and a dial that is never used',
+    async () => {
+      const lab = await startLab();
+      const capture = await startSynCapture(lab);
+      const base = lab.ledger.opened;
+      for (let i = 0; i < 3; i++) expect((await run('curl', ['-s', '-o', '/dev/null', lab.url])).code).toBe(0);
+      // One curl run with four URLs reuses its one connection.
+      expect(
+        (
+          await run('curl', [
+            '-s',
+            '-o',
+            '/dev/null',
+            '-o',
+            '/dev/null',
+            '-o',
+            '/dev/null',
+            '-o',
+            '/dev/null',
+            lab.url,
+            lab.url,
+            lab.url,
+            lab.url,
+          ])
+        ).code,
+      ).toBe(0);
+      await dialAndLeave(lab.port);
+      await waitUntil('connections closed', () => lab.ledger.openCount === 0);
+      expect(lab.ledger.opened - base).toBe(5);
+      const syns = await capture.stop();
+      await waitUntil('connections closed', () => lab.ledger.openCount === 0);
+      expect(lab.ledger.opened - capture.live).toBe(syns);
+      expect(lab.stats().requests.total).toBe(7);
+      expect(
+        lab.ledger
+          .recentlyClosed()
+          .slice(-6, -1)
+          .map((c) => c.requests),
+      ).toEqual([1, 1, 1, 4, 0]);
+    },
+  );
 
   it.skipIf(!has('go'))("Go's net/http client: the article's three experiments", async () => {
     const client = await buildGoClient();

@@ -21,10 +21,16 @@ It connects only to the URL given, at most ${DOCTOR_DEFAULTS.maxOpenConnections}
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description("probe a server's keep-alive behaviour (idle timeout, max requests, pipelining, HTTP/2) and say how to configure clients")
+    .description(
+      "probe a server's keep-alive behaviour (idle timeout, max requests, pipelining, HTTP/2) and say how to configure clients",
+    )
     .argument('<URL>', 'http:// or https:// URL to probe (only this host and port are contacted)')
     .option('--json', 'print the result as one JSON object')
-    .option('--budget <D>', 'time for the whole probe (30s, 2m; plain number = seconds)', `${DOCTOR_DEFAULTS.budgetMs / 1000}s`)
+    .option(
+      '--budget <D>',
+      'time for the whole probe (30s, 2m; plain number = seconds)',
+      `${DOCTOR_DEFAULTS.budgetMs / 1000}s`,
+    )
     .addHelpText('after', EXAMPLES)
     .action(
       action(async (urlArg: string, flags: DoctorFlags) => {
@@ -32,7 +38,8 @@ export function registerDoctor(program: Command): void {
         const budgetMs = parseBudget('--budget', flags.budget);
         const json = flags.json === true;
         // Progress goes to stderr, so stdout stays the table or the one JSON object.
-        const onProgress = json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
+        const onProgress =
+          json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
         // The budget covers the whole command: take out what node's start-up already used.
         const left = Math.max(DOCTOR_DEFAULTS.apiMinBudgetMs, Math.floor(budgetMs - performance.now()));
         const probe = await probeKeepAlive(url, { budgetMs: left, onProgress });

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import { BadOptionError, parseUrl } from '@kalab/core';
-import { type LoadgenFlags, agentCapsFromFlags, formatProgress, formatReport, optionsFromFlags, runAgent, runLoad, streamToMonitor } from '@kalab/loadgen';
+import {
+  type LoadgenFlags,
+  agentCapsFromFlags,
+  formatProgress,
+  formatReport,
+  optionsFromFlags,
+  runAgent,
+  runLoad,
+  streamToMonitor,
+} from '@kalab/loadgen';
 import { action } from '../cli-error.js';
 
 interface Flags extends LoadgenFlags {
@@ -19,29 +28,46 @@ export function registerLoadgen(program: Command): void {
   program
     .command('loadgen')
     .description('generate HTTP load and report what happened to the connections (new, reused, TIME_WAIT, errors)')
-    .argument('[url]', 'target URL, e.g. http://127.0.0.1:8080/ (only http://; any non-loopback host must be typed here)')
-    .option('-c, --connections <n>', 'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), concurrent streams (h2c)', undefined)
+    .argument(
+      '[url]',
+      'target URL, e.g. http://127.0.0.1:8080/ (only http://; any non-loopback host must be typed here)',
+    )
+    .option(
+      '-c, --connections <n>',
+      'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), concurrent streams (h2c)',
+      undefined,
+    )
     .option('-n, --requests <n>', 'total requests (bound)')
     .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
     .option('--engine <name>', 'undici | http | h2c | net (lean raw HTTP/1.1)', 'undici')
     .option('--no-keepalive', 'one connection per request (lean churn engine unless --engine http)')
-    .option('--close-by <side>', 'with --no-keepalive: client (default; client holds TIME_WAIT) or server (sends Connection: close, as hey)')
+    .option(
+      '--close-by <side>',
+      'with --no-keepalive: client (default; client holds TIME_WAIT) or server (sends Connection: close, as hey)',
+    )
     .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')
-    .option('--no-consume-body', 'never read response bodies (as the article\'s first Go program)')
+    .option('--no-consume-body', "never read response bodies (as the article's first Go program)")
     .option('-p, --pipelining <n>', 'requests in flight per connection (undici)')
-    .option('--timeout <d>', 'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)')
+    .option(
+      '--timeout <d>',
+      'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)',
+    )
     .option('--local-address <list>', 'source addresses, comma-separated, used in turn per connection')
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
     .option('--token <t>', 'monitor token')
-    .option('--name <name>', 'this source\'s name in the monitor')
+    .option('--name <name>', "this source's name in the monitor")
     .option('--agent', 'wait for runs from --monitor instead of running one (on this or another machine)')
     .option('--max-connections <n>', 'with --agent: refuse runs asking for more connections (default 1000)')
     .option('--max-duration <d>', 'with --agent: refuse longer runs, stop any run at this bound (default 60s)')
     .option('--allow-target <list>', 'with --agent: HOST[:PORT],... a monitor may aim at (default: loopback only)')
-    .action(action(async (url: string | undefined, flags: Flags) => (flags.agent ? runAgentMode(url, flags) : runLoadgen(url, flags))));
+    .action(
+      action(async (url: string | undefined, flags: Flags) =>
+        flags.agent ? runAgentMode(url, flags) : runLoadgen(url, flags),
+      ),
+    );
 }
 
 async function runLoadgen(url: string | undefined, flags: Flags): Promise<number> {
@@ -51,7 +77,9 @@ async function runLoadgen(url: string | undefined, flags: Flags): Promise<number
   const onSigint = () => run.stop('signal');
   process.once('SIGINT', onSigint);
   if (process.stderr.isTTY) run.on('tick', (t) => process.stderr.write(`${formatProgress(t)}\n`));
-  const streamed = flags.monitor ? streamToMonitor(run, { url: flags.monitor, token: flags.token, name: flags.name }) : null;
+  const streamed = flags.monitor
+    ? streamToMonitor(run, { url: flags.monitor, token: flags.token, name: flags.name })
+    : null;
   try {
     const report = await run.result;
     await streamed;
@@ -88,7 +116,9 @@ async function runAgentMode(url: string | undefined, flags: Flags): Promise<numb
   agent.on('disconnected', (d) => log(`monitor connection closed (${d.code}); reconnecting`));
   agent.on('run-start', ({ runId, options }) => log(`run ${runId}: ${options.target}`));
   agent.on('run-refused', ({ runId, message }) => log(`refused run ${runId}: ${message}`));
-  agent.on('report', ({ report }) => process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report)));
+  agent.on('report', ({ report }) =>
+    process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report)),
+  );
   return new Promise<number>((resolve, reject) => {
     const stop = () => {
       process.off('SIGINT', stop);

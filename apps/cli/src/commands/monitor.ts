@@ -19,7 +19,11 @@ export function parseListen(value: string): { host: string; port: number } {
   if (v6) return { host: v6[1]!, port: parsePort('--listen', v6[2]!) };
   if (/^\d+$/.test(value)) return { host: MONITOR_DEFAULTS.host, port: parsePort('--listen', value) };
   const m = /^([^:\s]*):(\d+)$/.exec(value);
-  if (!m) throw new BadOptionError('--listen', `--listen must be HOST:PORT like 127.0.0.1:7070 or [::1]:7070, got "${value}"`);
+  if (!m)
+    throw new BadOptionError(
+      '--listen',
+      `--listen must be HOST:PORT like 127.0.0.1:7070 or [::1]:7070, got "${value}"`,
+    );
   return { host: m[1] || MONITOR_DEFAULTS.host, port: parsePort('--listen', m[2]!) };
 }
 
@@ -27,16 +31,28 @@ export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
   const { host, port } = parseListen(flags.listen);
   const o: MonitorOptions = { host, port };
   if (flags.token !== undefined) {
-    if (flags.token.length < 1 || flags.token.length > 256) throw new BadOptionError('--token', '--token must be 1 to 256 characters');
+    if (flags.token.length < 1 || flags.token.length > 256)
+      throw new BadOptionError('--token', '--token must be 1 to 256 characters');
     o.token = flags.token;
   }
   if (flags.record !== undefined) {
     if (flags.record === '') throw new BadOptionError('--record', '--record needs a directory');
     o.recordDir = flags.record;
   }
-  if (flags.heartbeat !== undefined) o.heartbeatMs = parseInteger('--heartbeat', Math.round(parseDuration('--heartbeat', flags.heartbeat, 'ms')), 50, 3_600_000);
+  if (flags.heartbeat !== undefined)
+    o.heartbeatMs = parseInteger(
+      '--heartbeat',
+      Math.round(parseDuration('--heartbeat', flags.heartbeat, 'ms')),
+      50,
+      3_600_000,
+    );
   if (flags.snapshotInterval !== undefined) {
-    o.snapshotIntervalMs = parseInteger('--snapshot-interval', Math.round(parseDuration('--snapshot-interval', flags.snapshotInterval, 'ms')), 20, 60_000);
+    o.snapshotIntervalMs = parseInteger(
+      '--snapshot-interval',
+      Math.round(parseDuration('--snapshot-interval', flags.snapshotInterval, 'ms')),
+      20,
+      60_000,
+    );
   }
   if (flags.hostName !== undefined) o.hostName = flags.hostName;
   return o;
@@ -45,8 +61,14 @@ export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
 export function registerMonitor(program: Command): void {
   program
     .command('monitor')
-    .description('run the hub that gathers servers, loadgen agents and TCP samples (ws /ws, /api/snapshot, /metrics, /healthz)')
-    .option('--listen <host:port>', 'address to listen on; a non-loopback address needs a token (one is generated and printed)', `${MONITOR_DEFAULTS.host}:${MONITOR_DEFAULTS.port}`)
+    .description(
+      'run the hub that gathers servers, loadgen agents and TCP samples (ws /ws, /api/snapshot, /metrics, /healthz)',
+    )
+    .option(
+      '--listen <host:port>',
+      'address to listen on; a non-loopback address needs a token (one is generated and printed)',
+      `${MONITOR_DEFAULTS.host}:${MONITOR_DEFAULTS.port}`,
+    )
     .option('--token <token>', 'token sources must present (viewers without it can only read)')
     .option('--record <dir>', 'record each run to DIR as JSON lines (read them with kalab report FILE)')
     .addOption(new Option('--heartbeat <ms>', 'ws ping interval; a peer silent for two is lost').hideHelp())
@@ -61,18 +83,28 @@ export function registerMonitor(program: Command): void {
       action(async (flags: MonitorFlags) => {
         const signal = waitForSignal();
         const monitor = await createMonitor(monitorOptionsFromFlags(flags)).catch((err: unknown) => {
-          if (err instanceof BadOptionError && err.option === 'recordDir') throw new BadOptionError('--record', err.message.replace(/^recordDir/, '--record'));
+          if (err instanceof BadOptionError && err.option === 'recordDir')
+            throw new BadOptionError('--record', err.message.replace(/^recordDir/, '--record'));
           throw err;
         });
         monitor.on('warning', (err) => process.stderr.write(`kalab monitor: ${err.message}\n`));
         monitor.on('run-ended', (run, file) => {
-          const what = run.outcome === 'completed' && run.report ? `${run.report.requests.sent} requests, ${run.report.connections.opened} connections` : run.outcome;
+          const what =
+            run.outcome === 'completed' && run.report
+              ? `${run.report.requests.sent} requests, ${run.report.connections.opened} connections`
+              : run.outcome;
           process.stdout.write(`run ${run.id} on ${run.source.name}: ${what}${file ? `; recorded to ${file}` : ''}\n`);
         });
-        process.stdout.write(`monitor listening on ${monitor.url}  (${monitor.httpUrl}/api/snapshot, ${monitor.httpUrl}/metrics)\n`);
+        process.stdout.write(
+          `monitor listening on ${monitor.url}  (${monitor.httpUrl}/api/snapshot, ${monitor.httpUrl}/metrics)\n`,
+        );
         const bound = monitor.options.host;
-        if (bound === '0.0.0.0' || bound === '::') process.stdout.write(`bound to every interface: agents elsewhere use ws://<this host's address>:${monitor.port}/ws\n`);
-        if (monitor.options.tokenGenerated) process.stdout.write(`token ${monitor.token}  (generated: sources connect with --token ${monitor.token})\n`);
+        if (bound === '0.0.0.0' || bound === '::')
+          process.stdout.write(
+            `bound to every interface: agents elsewhere use ws://<this host's address>:${monitor.port}/ws\n`,
+          );
+        if (monitor.options.tokenGenerated)
+          process.stdout.write(`token ${monitor.token}  (generated: sources connect with --token ${monitor.token})\n`);
         if (monitor.options.recordDir) process.stdout.write(`recording runs to ${monitor.options.recordDir}\n`);
         await signal;
         await monitor.close();

@@ -56,7 +56,8 @@ function parseQuery(flags: NetstatFlags): NetstatQuery {
   q.side = flags.side;
   if (flags.pid !== undefined) {
     const pid = parseInteger('--pid', flags.pid, 1, 4_194_304);
-    if (hasProcNet({}) && !existsSync(`/proc/${pid}`)) throw new BadOptionError('--pid', `--pid ${pid}: no such process`);
+    if (hasProcNet({}) && !existsSync(`/proc/${pid}`))
+      throw new BadOptionError('--pid', `--pid ${pid}: no such process`);
     q.pid = pid;
   }
   return q;
@@ -67,7 +68,8 @@ async function read(q: NetstatQuery): Promise<TcpSocket[]> {
     return await readTcpTable({ pid: q.pid, port: q.port, side: q.side, source: q.source });
   } catch (err) {
     // The process may exit between two redraws: still a --pid problem, still exit 2.
-    if (isKalabError(err) && (err as BadOptionError).option === 'pid') throw new BadOptionError('--pid', `--pid ${q.pid}: ${err.message}`);
+    if (isKalabError(err) && (err as BadOptionError).option === 'pid')
+      throw new BadOptionError('--pid', `--pid ${q.pid}: ${err.message}`);
     throw err;
   }
 }
@@ -99,7 +101,8 @@ export function registerNetstat(program: Command): void {
           return 0;
         }
         const intervalMs = parseDuration('--interval', flags.interval, 's');
-        if (intervalMs < 50) throw new BadOptionError('--interval', `--interval must be at least 50ms, got "${flags.interval}"`);
+        if (intervalMs < 50)
+          throw new BadOptionError('--interval', `--interval must be at least 50ms, got "${flags.interval}"`);
         const count = flags.count === undefined ? Number.POSITIVE_INFINITY : parseInteger('--count', flags.count, 1);
         return watch(q, json, intervalMs, count);
       }),
@@ -124,7 +127,9 @@ async function watch(q: NetstatQuery, json: boolean, intervalMs: number, count: 
       const body = render(await read(q), json);
       if (tty) {
         const what = `${q.port === undefined ? 'all ports' : `port ${q.port}`}${q.pid === undefined ? '' : `, pid ${q.pid}'s namespace`}`;
-        process.stdout.write(`\x1b[H\x1b[2Jkalab netstat: ${what}, every ${intervalMs} ms, ${new Date().toISOString()} (Ctrl-C stops)\n\n${body}`);
+        process.stdout.write(
+          `\x1b[H\x1b[2Jkalab netstat: ${what}, every ${intervalMs} ms, ${new Date().toISOString()} (Ctrl-C stops)\n\n${body}`,
+        );
       } else {
         process.stdout.write(json || frame === 0 ? body : `\n${body}`);
       }

@@ -1,7 +1,13 @@
 import { BadOptionError, ErrorCodes, KalabError, listScenarios } from '@kalab/core';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
-import { formatScenarioList, formatScenarioResult, formatScenarioSummary, runScenario, type ScenarioResult } from '../scenario/index.js';
+import {
+  formatScenarioList,
+  formatScenarioResult,
+  formatScenarioSummary,
+  runScenario,
+  type ScenarioResult,
+} from '../scenario/index.js';
 
 interface ScenarioFlags {
   list?: boolean;
@@ -25,7 +31,9 @@ SYN counter hold only the lab's own sockets. Exit 1 when a result does not match
 export function registerScenario(program: Command): void {
   program
     .command('scenario')
-    .description("run one of the article's experiments (or the lab's own) in a private network namespace and judge the result")
+    .description(
+      "run one of the article's experiments (or the lab's own) in a private network namespace and judge the result",
+    )
     .argument('[name]', 'scenario name (see --list)')
     .option('--list', 'list the scenarios')
     .option('--all', 'run every scenario')
@@ -39,12 +47,15 @@ export function registerScenario(program: Command): void {
           if (name || flags.all) throw new BadOptionError('--list', '--list takes no scenario name and no --all');
           const defs = listScenarios();
           if (flags.json) {
-            out(`${JSON.stringify(defs.map((d) => ({ name: d.name, title: d.title, origin: d.origin, section: d.section, expected: d.expectedText })))}\n`);
+            out(
+              `${JSON.stringify(defs.map((d) => ({ name: d.name, title: d.title, origin: d.origin, section: d.section, expected: d.expectedText })))}\n`,
+            );
           } else out(formatScenarioList(defs));
           return 0;
         }
         if (flags.all && name) throw new BadOptionError('--all', '--all runs every scenario; give no name with it');
-        if (!flags.all && !name) throw new BadOptionError('NAME', 'a scenario name is required (kalab scenario --list shows them), or --all');
+        if (!flags.all && !name)
+          throw new BadOptionError('NAME', 'a scenario name is required (kalab scenario --list shows them), or --all');
         const names = flags.all ? listScenarios().map((d) => d.name) : [name as string];
         const stop = new AbortController();
         const onSigint = () => stop.abort();
@@ -63,7 +74,10 @@ export function registerScenario(program: Command): void {
             let r: ScenarioResult;
             if (flags.all) {
               // One broken scenario must not hide the others' results: report it and go on.
-              const got = await run.then((x) => x, (err: unknown) => err as Error);
+              const got = await run.then(
+                (x) => x,
+                (err: unknown) => err as Error,
+              );
               if (got instanceof Error) {
                 process.stderr.write(`kalab scenario: ${n}: ${got.message}\n`);
                 crashed.push(n);
@@ -81,7 +95,10 @@ export function registerScenario(program: Command): void {
         else if (flags.all) out(formatScenarioSummary(results));
         const failed = [...results.filter((r) => !r.pass).map((r) => r.scenario), ...crashed];
         if (failed.length > 0) {
-          throw new KalabError(ErrorCodes.CHECK_FAILED, `${failed.join(', ')}: the result does not match the expected one`);
+          throw new KalabError(
+            ErrorCodes.CHECK_FAILED,
+            `${failed.join(', ')}: the result does not match the expected one`,
+          );
         }
         return 0;
       }),

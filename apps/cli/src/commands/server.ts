@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
-import { createLabServer, formatLedgerSummary, type LabServerOptions, MonitorReporter, SERVER_DEFAULTS } from '@kalab/server';
+import {
+  createLabServer,
+  formatLedgerSummary,
+  type LabServerOptions,
+  MonitorReporter,
+  SERVER_DEFAULTS,
+} from '@kalab/server';
 import { action } from '../cli-error.js';
 import { waitForSignal } from '../signals.js';
 
@@ -47,10 +53,14 @@ export function serverOptionsFromFlags(flags: ServerFlags): LabServerOptions {
     keepAliveTimeout: ms('--keep-alive-timeout', flags.keepAliveTimeout),
     headersTimeout: ms('--headers-timeout', flags.headersTimeout),
     requestTimeout: ms('--request-timeout', flags.requestTimeout),
-    maxRequestsPerSocket: flags.maxRequestsPerSocket === undefined ? undefined : parseInteger('--max-requests-per-socket', flags.maxRequestsPerSocket, 0),
+    maxRequestsPerSocket:
+      flags.maxRequestsPerSocket === undefined
+        ? undefined
+        : parseInteger('--max-requests-per-socket', flags.maxRequestsPerSocket, 0),
     close: flags.close === true,
     delayUs: flags.delayUs === undefined ? undefined : parseInteger('--delay-us', flags.delayUs, 0, 60_000_000),
-    bodyBytes: flags.bodyBytes === undefined ? undefined : parseInteger('--body-bytes', flags.bodyBytes, 0, 64 * 1024 * 1024),
+    bodyBytes:
+      flags.bodyBytes === undefined ? undefined : parseInteger('--body-bytes', flags.bodyBytes, 0, 64 * 1024 * 1024),
     h2cPort: flags.h2cPort === undefined ? undefined : parsePort('--h2c-port', flags.h2cPort),
   };
   for (const key of Object.keys(options) as (keyof LabServerOptions)[]) {
@@ -62,7 +72,8 @@ export function serverOptionsFromFlags(flags: ServerFlags): LabServerOptions {
 function renameToFlag(err: unknown): unknown {
   if (err instanceof BadOptionError && FLAG_OF[err.option]) {
     let message = err.message;
-    for (const [option, flag] of Object.entries(FLAG_OF)) message = message.replace(new RegExp(`\\b${option}\\b`, 'g'), flag);
+    for (const [option, flag] of Object.entries(FLAG_OF))
+      message = message.replace(new RegExp(`\\b${option}\\b`, 'g'), flag);
     return new BadOptionError(FLAG_OF[err.option]!, message);
   }
   return err;
@@ -71,13 +82,18 @@ function renameToFlag(err: unknown): unknown {
 export function registerServer(program: Command): void {
   program
     .command('server')
-    .description('run the instrumented keep-alive server (GET / answers "Hello world"; GET /_kalab/stats is its connection ledger)')
+    .description(
+      'run the instrumented keep-alive server (GET / answers "Hello world"; GET /_kalab/stats is its connection ledger)',
+    )
     .option('--host <host>', 'address to listen on', SERVER_DEFAULTS.host)
     .option('--port <port>', 'port to listen on (0 = any free port)', String(SERVER_DEFAULTS.port))
     .option('--keep-alive-timeout <ms>', 'close a keep-alive connection idle this long (500ms, 5s; plain number = ms)')
     .option('--headers-timeout <ms>', 'time allowed to receive complete request headers')
     .option('--request-timeout <ms>', 'time allowed to receive a whole request')
-    .option('--max-requests-per-socket <n>', 'answer the n-th request on a connection with Connection: close (0 = unlimited)')
+    .option(
+      '--max-requests-per-socket <n>',
+      'answer the n-th request on a connection with Connection: close (0 = unlimited)',
+    )
     .option('--close', 'answer every request with Connection: close')
     .option('--delay-us <n>', 'delay each response by n microseconds (best effort, never shorter)')
     .option('--body-bytes <n>', 'response body size in bytes (default: "Hello world")')
@@ -92,8 +108,10 @@ export function registerServer(program: Command): void {
     .action(
       action(async (flags: ServerFlags) => {
         const options = serverOptionsFromFlags(flags);
-        const monitorUrl = flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
-        if (flags.token !== undefined && monitorUrl === undefined) throw new BadOptionError('--token', '--token needs --monitor');
+        const monitorUrl =
+          flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
+        if (flags.token !== undefined && monitorUrl === undefined)
+          throw new BadOptionError('--token', '--token needs --monitor');
         let lab: ReturnType<typeof createLabServer>;
         try {
           lab = createLabServer(options);
@@ -107,9 +125,16 @@ export function registerServer(program: Command): void {
 
         let reporter: MonitorReporter | undefined;
         if (monitorUrl) {
-          reporter = new MonitorReporter({ ledger: lab.ledger, url: monitorUrl, token: flags.token, port: address.port });
+          reporter = new MonitorReporter({
+            ledger: lab.ledger,
+            url: monitorUrl,
+            token: flags.token,
+            port: address.port,
+          });
           reporter.link.on('connected', () => process.stderr.write(`monitor ${monitorUrl} connected\n`));
-          reporter.link.on('disconnected', () => process.stderr.write(`monitor ${monitorUrl} disconnected, reconnecting\n`));
+          reporter.link.on('disconnected', () =>
+            process.stderr.write(`monitor ${monitorUrl} disconnected, reconnecting\n`),
+          );
           reporter.link.on('fatal', (err) => process.stderr.write(`kalab: ${err.message}\n`));
           reporter.start();
         }

@@ -15,14 +15,21 @@ const HEADLESS = 'kalab server, kalab loadgen, kalab monitor, kalab scenario, ka
 /** The dashboard draws on a terminal; without one, say which commands work headless (exit 2). */
 function requireTerminal(command: string): void {
   if (process.stdin.isTTY && process.stdout.isTTY) return;
-  throw new KalabError(ErrorCodes.BAD_OPTION, `${command} needs a terminal (stdin and stdout are not a TTY); without one use the headless commands: ${HEADLESS}`);
+  throw new KalabError(
+    ErrorCodes.BAD_OPTION,
+    `${command} needs a terminal (stdin and stdout are not a TTY); without one use the headless commands: ${HEADLESS}`,
+  );
 }
 
 export function registerStart(program: Command): void {
   program
     .command('start')
     .description('open the terminal dashboard with an embedded monitor and server (also `pnpm start`)')
-    .option('--monitor-port <port>', 'first port tried for the embedded monitor', String(DASHBOARD_DEFAULTS.monitorPort))
+    .option(
+      '--monitor-port <port>',
+      'first port tried for the embedded monitor',
+      String(DASHBOARD_DEFAULTS.monitorPort),
+    )
     .action(
       action(async (opts: { monitorPort: string }) => {
         const monitorPort = parsePort('--monitor-port', opts.monitorPort, false);
@@ -33,7 +40,12 @@ export function registerStart(program: Command): void {
         );
         const store = new DashboardStore(initialStatus('embedded', lab.monitor.url, lab.serverUrl));
         const viewer = connectViewer(store, { url: lab.monitor.url });
-        const runs = new RunController({ store, monitorUrl: lab.monitor.url, scenarios: scenarioApi(), load: embeddedLoad(lab.serverUrl) });
+        const runs = new RunController({
+          store,
+          monitorUrl: lab.monitor.url,
+          scenarios: scenarioApi(),
+          load: embeddedLoad(lab.serverUrl),
+        });
         try {
           await runDashboard({ store, runs });
         } finally {
@@ -69,7 +81,7 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .description('attach the terminal dashboard to a running monitor (view only)')
     .argument('[url]', 'the monitor (ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT)', 'ws://127.0.0.1:7070/ws')
-    .option('--token <token>', 'the monitor\'s token, when it has one')
+    .option('--token <token>', "the monitor's token, when it has one")
     .action(
       action(async (input: string, opts: { token?: string }) => {
         const url = monitorWsUrl(input);

@@ -32,7 +32,9 @@ export function runDashboard(options: RunDashboardOptions): Promise<void> {
       scenarios: () => runs?.scenarios() ?? [],
       onScenario: (name) => void runs?.startScenario(name),
       onRunToggle: () => void runs?.toggle(),
-      viewOnly: runs ? undefined : 'view only: scenarios and loads run from `kalab start` (or `kalab scenario NAME`, `kalab loadgen URL --monitor`)',
+      viewOnly: runs
+        ? undefined
+        : 'view only: scenarios and loads run from `kalab start` (or `kalab scenario NAME`, `kalab loadgen URL --monitor`)',
       onQuit: quit,
     });
     process.on('SIGTERM', quit);

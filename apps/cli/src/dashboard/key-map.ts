@@ -39,9 +39,15 @@ export function helpLines(): string[] {
   return [
     'keepalive-lab dashboard',
     '',
-    ...KEY_MAP.map((k) => `${k.keys.filter((x) => !x.startsWith('C-')).join(' / ').padEnd(7)} ${k.help}`),
+    ...KEY_MAP.map(
+      (k) =>
+        `${k.keys
+          .filter((x) => !x.startsWith('C-'))
+          .join(' / ')
+          .padEnd(7)} ${k.help}`,
+    ),
     '',
-    'Panels draw the monitor\'s latest snapshot, 4 times a second.',
+    "Panels draw the monitor's latest snapshot, 4 times a second.",
     'Headless commands (no terminal needed):',
     '  kalab server, loadgen, monitor, scenario, netstat, doctor',
     '',

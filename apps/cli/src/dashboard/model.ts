@@ -43,6 +43,10 @@ export interface LocalRun {
   explanation?: string[];
 }
 
-export function initialStatus(mode: DashboardStatus['mode'], monitorUrl: string, target: string | null = null): DashboardStatus {
+export function initialStatus(
+  mode: DashboardStatus['mode'],
+  monitorUrl: string,
+  target: string | null = null,
+): DashboardStatus {
   return { mode, monitorUrl, link: 'connecting', target, paused: false, run: null, message: null };
 }

@@ -48,7 +48,15 @@ export interface Dashboard {
   destroy(): void;
 }
 
-const BOXED: View[] = [throughputView, tcpStatesView, portsView, latencyView, errorsView, connectionsView, findingsView];
+const BOXED: View[] = [
+  throughputView,
+  tcpStatesView,
+  portsView,
+  latencyView,
+  errorsView,
+  connectionsView,
+  findingsView,
+];
 const FOCUS_ORDER = BOXED.map((v) => v.id);
 
 /** Builds the blessed screen of the dashboard over a store. */
@@ -56,18 +64,43 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const { store } = options;
   const screen =
     options.screen ??
-        blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, autoPadding: true, warnings: false, title: 'kalab dashboard' });
+    blessed.screen({
+      smartCSR: true,
+      fullUnicode: true,
+      forceUnicode: true,
+      autoPadding: true,
+      warnings: false,
+      title: 'kalab dashboard',
+    });
   // UTF-8 box drawing and dots rather than the terminal's line-drawing charset (ACS): the
   // same characters reach the user, tmux capture-pane and the tests.
-  if (!options.screen && process.env.NCURSES_NO_UTF8_ACS === undefined) (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+  if (!options.screen && process.env.NCURSES_NO_UTF8_ACS === undefined)
+    (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
   const minInterval = 1000 / (options.maxRendersPerSecond ?? DASHBOARD_DEFAULTS.maxRendersPerSecond);
 
   const header = blessed.box({ parent: screen, tags: false, wrap: false });
   const footer = blessed.box({ parent: screen, tags: false, wrap: false, style: { fg: 'black', bg: 'cyan' } });
-  const tooSmall = blessed.box({ parent: screen, top: 0, left: 0, width: '100%', height: '100%', hidden: true, tags: false });
+  const tooSmall = blessed.box({
+    parent: screen,
+    top: 0,
+    left: 0,
+    width: '100%',
+    height: '100%',
+    hidden: true,
+    tags: false,
+  });
   const boxes = new Map<View, blessed.Widgets.BoxElement>();
   for (const view of BOXED) {
-    boxes.set(view, blessed.box({ parent: screen, border: { type: 'line' }, tags: false, wrap: false, style: { border: { fg: 'gray' }, label: { fg: 'white' } } }));
+    boxes.set(
+      view,
+      blessed.box({
+        parent: screen,
+        border: { type: 'line' },
+        tags: false,
+        wrap: false,
+        style: { border: { fg: 'gray' }, label: { fg: 'white' } },
+      }),
+    );
   }
   const scroll = new Map<View, number>();
   let focusIndex = -1;
@@ -110,7 +143,15 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     tags: false,
     style: { selected: { bg: 'blue', fg: 'white' }, item: { fg: 'white' } },
   });
-  const pickerDetail = blessed.box({ parent: pickerBox, bottom: 0, left: 0, right: 0, height: 3, tags: false, style: { fg: 'cyan' } });
+  const pickerDetail = blessed.box({
+    parent: pickerBox,
+    bottom: 0,
+    left: 0,
+    right: 0,
+    height: 3,
+    tags: false,
+    style: { fg: 'cyan' },
+  });
   let pickerItems: ScenarioItem[] = [];
   let overlay: Dashboard['overlay'] = 'none';
 
@@ -133,7 +174,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const visible = !layout.tooSmall;
     for (const el of [header, footer, ...boxes.values()]) visible ? el.show() : el.hide();
     if (layout.tooSmall) {
-      tooSmall.setContent(`Terminal ${screen.width}×${screen.height}: the dashboard needs ${MIN_COLS}×${MIN_ROWS} or more.`);
+      tooSmall.setContent(
+        `Terminal ${screen.width}×${screen.height}: the dashboard needs ${MIN_COLS}×${MIN_ROWS} or more.`,
+      );
       tooSmall.show();
       return;
     }

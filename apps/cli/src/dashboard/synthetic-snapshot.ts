@@ -32,7 +32,12 @@ export function syntheticSnapshot(options: SyntheticOptions = {}): Snapshot {
   hosts.forEach((host, h) => {
     const tw = times.map((_, i) => Math.min(27_000, wave(i, newConn) * Math.min(i + 1, 60)) >> h);
     const est = times.map((_, i) => wave(i + h, 50));
-    states[host] = { ESTABLISHED: est, TIME_WAIT: tw, CLOSE_WAIT: times.map(() => h), FIN_WAIT2: times.map((_, i) => i % 3) };
+    states[host] = {
+      ESTABLISHED: est,
+      TIME_WAIT: tw,
+      CLOSE_WAIT: times.map(() => h),
+      FIN_WAIT2: times.map((_, i) => i % 3),
+    };
     hostSnaps[host] = {
       states: { ESTABLISHED: est.at(-1)!, TIME_WAIT: tw.at(-1)!, CLOSE_WAIT: h, FIN_WAIT2: 1, LISTEN: 2 },
       ephemeral: { range: [32768, 60999], inUse: tw.at(-1)! + est.at(-1)!, timeWait: tw.at(-1)! },
@@ -54,8 +59,32 @@ export function syntheticSnapshot(options: SyntheticOptions = {}): Snapshot {
     at,
     startedAt: times[0]!,
     sources: [
-      { id: 's1', name: 'embedded-server', role: 'server', host: hosts[hosts.length - 1]!, connected: true, lost: false, lastSeen: at, totals: { requests, connectionsOpened: opened, errors: 0 }, rates: { rps, newConnPerSec: newConn }, openConnections: 50 },
-      { id: 'a1', name: 'loadgen', role: 'agent', host: hosts[0]!, connected: true, lost: false, lastSeen: at, runId: 'run-1', totals: { requests, connectionsOpened: opened, errors: 12 }, rates: { rps, newConnPerSec: newConn }, openConnections: 50, errors: { ECONNRESET: 12 } },
+      {
+        id: 's1',
+        name: 'embedded-server',
+        role: 'server',
+        host: hosts[hosts.length - 1]!,
+        connected: true,
+        lost: false,
+        lastSeen: at,
+        totals: { requests, connectionsOpened: opened, errors: 0 },
+        rates: { rps, newConnPerSec: newConn },
+        openConnections: 50,
+      },
+      {
+        id: 'a1',
+        name: 'loadgen',
+        role: 'agent',
+        host: hosts[0]!,
+        connected: true,
+        lost: false,
+        lastSeen: at,
+        runId: 'run-1',
+        totals: { requests, connectionsOpened: opened, errors: 12 },
+        rates: { rps, newConnPerSec: newConn },
+        openConnections: 50,
+        errors: { ECONNRESET: 12 },
+      },
     ].map((s) => ({ errors: {}, ...s })) as Snapshot['sources'],
     hosts: hostSnaps,
     merged: {
@@ -68,13 +97,32 @@ export function syntheticSnapshot(options: SyntheticOptions = {}): Snapshot {
       connectMs: { mean: 0.09, p50: 0.07, p99: 0.41, max: 2.3 },
       errors: options.errors ?? { ECONNRESET: 12, EADDRNOTAVAIL: 3 },
     },
-    history: { at: times, rps: times.map((_, i) => wave(i, rps)), newConnPerSec: times.map((_, i) => wave(i + 3, newConn)), states },
+    history: {
+      at: times,
+      rps: times.map((_, i) => wave(i, rps)),
+      newConnPerSec: times.map((_, i) => wave(i + 3, newConn)),
+      states,
+    },
     connections,
     findings: [
-      { id: 'churn', severity: 'warn', message: `${(rps / newConn).toFixed(1)} requests per connection: most requests open a new connection.` },
-      { id: 'time-wait', severity: 'error', message: 'TIME_WAIT grows 900/s: the 28,232-port range is exhausted in ~31 s.' },
+      {
+        id: 'churn',
+        severity: 'warn',
+        message: `${(rps / newConn).toFixed(1)} requests per connection: most requests open a new connection.`,
+      },
+      {
+        id: 'time-wait',
+        severity: 'error',
+        message: 'TIME_WAIT grows 900/s: the 28,232-port range is exhausted in ~31 s.',
+      },
       { id: 'latency', severity: 'info', message: 'p99 latency 3.87 ms.' },
     ],
-    run: { id: 'run-1', scenario: 'port-exhaustion', target: 'http://127.0.0.1:8080/', startedAt: times[0]!, running: true },
+    run: {
+      id: 'run-1',
+      scenario: 'port-exhaustion',
+      target: 'http://127.0.0.1:8080/',
+      startedAt: times[0]!,
+      running: true,
+    },
   };
 }

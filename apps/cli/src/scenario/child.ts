@@ -51,12 +51,18 @@ export async function childMain(argv: string[]): Promise<number> {
   const parts = Object.values(phases);
   const range = await readEphemeralRange().catch(() => null);
   const observed: PhaseOutcome['observed'] =
-    parts.length === 1 ? { ...parts[0]! } : { ...sumObserved(parts), timeWaitPeak: Math.max(0, ...parts.map((p) => p.timeWaitPeak ?? 0)), phases };
+    parts.length === 1
+      ? { ...parts[0]! }
+      : { ...sumObserved(parts), timeWaitPeak: Math.max(0, ...parts.map((p) => p.timeWaitPeak ?? 0)), phases };
   // Over every phase's requests (sumObserved knows only counts).
   const latencyMs = observedLatency(latency);
   if (latencyMs) observed.latencyMs = latencyMs;
   if (range) observed.portRangeSize = range[1] - range[0] + 1;
-  const sandbox: SandboxInfo = { mode: onHost ? 'host' : 'namespace', portRange: range, tcpTwReuse: await readTwReuse() };
+  const sandbox: SandboxInfo = {
+    mode: onHost ? 'host' : 'namespace',
+    portRange: range,
+    tcpTwReuse: await readTwReuse(),
+  };
   send({ t: 'result', observed, sandbox });
   return 0;
 }
@@ -69,7 +75,11 @@ childMain(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const e = err as { code?: unknown; message?: unknown; stack?: unknown };
-    send({ t: 'error', code: typeof e?.code === 'string' ? e.code : 'KALAB_ERR_SCENARIO', message: String(e?.stack ?? e?.message ?? err) });
+    send({
+      t: 'error',
+      code: typeof e?.code === 'string' ? e.code : 'KALAB_ERR_SCENARIO',
+      message: String(e?.stack ?? e?.message ?? err),
+    });
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 50).unref();
   },

@@ -2,4 +2,11 @@ export { getScenario, listScenarios, type ScenarioDefinition, type ScenarioObser
 export { formatScenarioList, formatScenarioResult, formatScenarioSummary } from './printer.js';
 export { CHILD_URL, runScenario, scenarioBoundMs } from './run-scenario.js';
 export { namespaceSupport } from './sandbox.js';
-export type { ObservedLatencyMs, RunObserved, RunScenarioOptions, SandboxInfo, ScenarioEvent, ScenarioResult } from './types.js';
+export type {
+  ObservedLatencyMs,
+  RunObserved,
+  RunScenarioOptions,
+  SandboxInfo,
+  ScenarioEvent,
+  ScenarioResult,
+} from './types.js';

@@ -175,7 +175,12 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     reusedRequests: fromReport?.reusedRequests ?? counters.reused,
     states,
     durationMs,
-    timeWaitPeak: Math.max(timeWaitPeak, extras.timeWaitPeak ?? 0, states.client['TIME_WAIT'] ?? 0, states.server['TIME_WAIT'] ?? 0),
+    timeWaitPeak: Math.max(
+      timeWaitPeak,
+      extras.timeWaitPeak ?? 0,
+      states.client['TIME_WAIT'] ?? 0,
+      states.server['TIME_WAIT'] ?? 0,
+    ),
     serverClosedBy: Object.fromEntries(Object.entries(ledger.connections.closedBy).filter(([, n]) => n > 0)),
     sockets: rows,
   };
@@ -187,7 +192,13 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   if (extras.streams !== undefined) observed.streams = extras.streams;
   const latencyMs = observedLatency(latency);
   if (latencyMs) observed.latencyMs = latencyMs;
-  if (ownEvents) env.emit({ v: PROTOCOL_VERSION, type: 'run-report', runId, report: reportOf(observed, counters, addr.url, phase, durationMs) });
+  if (ownEvents)
+    env.emit({
+      v: PROTOCOL_VERSION,
+      type: 'run-report',
+      runId,
+      report: reportOf(observed, counters, addr.url, phase, durationMs),
+    });
   return { observed, latency };
 }
 
@@ -199,7 +210,14 @@ function engineOf(phase: ScenarioPhase): 'undici' | 'http' | 'h2c' {
  * A tick as the loadgen sends one: totals since the phase began (requests = completed, as in
  * its report), the rates given, and the interval's latency and connect histograms.
  */
-function tickOf(c: PhaseCounters, runId: string, seq: number, startedAt: number, elapsedMs: number, rates: { rps: number; newConnPerSec: number }): SourceMessage {
+function tickOf(
+  c: PhaseCounters,
+  runId: string,
+  seq: number,
+  startedAt: number,
+  elapsedMs: number,
+  rates: { rps: number; newConnPerSec: number },
+): SourceMessage {
   return {
     v: PROTOCOL_VERSION,
     type: 'tick',
@@ -207,7 +225,15 @@ function tickOf(c: PhaseCounters, runId: string, seq: number, startedAt: number,
     seq,
     at: startedAt + Math.round(elapsedMs),
     elapsedMs: Math.round(elapsedMs),
-    totals: { requests: c.ok + c.non2xx, ok: c.ok, non2xx: c.non2xx, failed: c.failed, connectionsOpened: c.opened, connectionsClosed: c.closed, reusedRequests: c.reused },
+    totals: {
+      requests: c.ok + c.non2xx,
+      ok: c.ok,
+      non2xx: c.non2xx,
+      failed: c.failed,
+      connectionsOpened: c.opened,
+      connectionsClosed: c.closed,
+      reusedRequests: c.reused,
+    },
     rates,
     openConnections: Math.max(0, c.opened - c.closed),
     errors: { ...c.errors },
@@ -216,7 +242,13 @@ function tickOf(c: PhaseCounters, runId: string, seq: number, startedAt: number,
 }
 
 /** The phase as a kalab.report/v1 report, so a monitor shows it like any load run. */
-function reportOf(o: ScenarioObserved, c: PhaseCounters, target: string, phase: ScenarioPhase, durationMs: number): Report {
+function reportOf(
+  o: ScenarioObserved,
+  c: PhaseCounters,
+  target: string,
+  phase: ScenarioPhase,
+  durationMs: number,
+): Report {
   const lat = c.latency.summaryMs();
   const con = c.connect.summaryMs();
   const completed = c.ok + c.non2xx;

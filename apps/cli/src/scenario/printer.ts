@@ -19,13 +19,30 @@ function wrap(text: string, width: number, indent: string): string {
 }
 
 function settingsTable(settings: ScenarioSetting[], indent: string): string[] {
-  const w = [Math.max(...settings.map((s) => s.label.length), 7), Math.max(...settings.map((s) => s.value.length), 5), Math.max(...settings.map((s) => s.go.length), 2)];
+  const w = [
+    Math.max(...settings.map((s) => s.label.length), 7),
+    Math.max(...settings.map((s) => s.value.length), 5),
+    Math.max(...settings.map((s) => s.go.length), 2),
+  ];
   const rows = [`${indent}${pad('setting', w[0]!)}  ${pad('value', w[1]!)}  ${pad('Go', w[2]!)}  Node`];
-  for (const s of settings) rows.push(`${indent}${pad(s.label, w[0]!)}  ${pad(s.value, w[1]!)}  ${pad(s.go, w[2]!)}  ${s.node}`);
+  for (const s of settings)
+    rows.push(`${indent}${pad(s.label, w[0]!)}  ${pad(s.value, w[1]!)}  ${pad(s.go, w[2]!)}  ${s.node}`);
   return rows;
 }
 
-const STATE_ORDER = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
+const STATE_ORDER = [
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'CLOSING',
+  'TIME_WAIT',
+  'CLOSE',
+  'LISTEN',
+];
 
 function netstatView(o: ScenarioObserved, indent: string): string[] {
   const rows: string[] = [];
@@ -33,13 +50,19 @@ function netstatView(o: ScenarioObserved, indent: string): string[] {
   if (listed.length > 0) {
     const w = Math.max(...listed.map((s) => s.local.length), 15);
     for (const s of listed) rows.push(`${indent}tcp  ${pad(s.local, w)}  ${pad(s.remote, w)}  ${s.state}`);
-    const total = [...Object.entries(o.states.client), ...Object.entries(o.states.server)].reduce((n, [st, k]) => (st === 'LISTEN' ? n : n + k), 0);
+    const total = [...Object.entries(o.states.client), ...Object.entries(o.states.server)].reduce(
+      (n, [st, k]) => (st === 'LISTEN' ? n : n + k),
+      0,
+    );
     if (total > listed.length) rows.push(`${indent}... ${total - listed.length} more`);
     rows.push('');
   }
-  const states = STATE_ORDER.filter((st) => (o.states.client[st] ?? 0) > 0 || (o.states.server[st] ?? 0) > 0 || st === 'TIME_WAIT');
+  const states = STATE_ORDER.filter(
+    (st) => (o.states.client[st] ?? 0) > 0 || (o.states.server[st] ?? 0) > 0 || st === 'TIME_WAIT',
+  );
   rows.push(`${indent}${pad('state', 12)}  ${pad('client side', 11)}  server side`);
-  for (const st of states) rows.push(`${indent}${pad(st, 12)}  ${pad(String(o.states.client[st] ?? 0), 11)}  ${o.states.server[st] ?? 0}`);
+  for (const st of states)
+    rows.push(`${indent}${pad(st, 12)}  ${pad(String(o.states.client[st] ?? 0), 11)}  ${o.states.server[st] ?? 0}`);
   return rows;
 }
 
@@ -54,7 +77,8 @@ function packetView(o: RunObserved, indent: string, inNamespace: boolean): strin
     `${indent}requests: ${o.requests.sent} sent, ${o.requests.ok} ok, ${o.requests.failed} failed, ${o.reusedRequests} on a reused connection   errors: ${errorsText(o.errors)}`,
   ];
   const extra: string[] = [];
-  if (o.latencyMs) extra.push(`latency p50 ${o.latencyMs.p50} ms, p99 ${o.latencyMs.p99} ms, max ${o.latencyMs.max} ms`);
+  if (o.latencyMs)
+    extra.push(`latency p50 ${o.latencyMs.p50} ms, p99 ${o.latencyMs.p99} ms, max ${o.latencyMs.max} ms`);
   if (o.resetsOnReusedSocket !== undefined) extra.push(`resets on a reused socket: ${o.resetsOnReusedSocket}`);
   if (o.retries) extra.push(`retried: ${o.retries}`);
   if (o.streams !== undefined) extra.push(`HTTP/2 streams: ${o.streams}`);
@@ -65,7 +89,8 @@ function packetView(o: RunObserved, indent: string, inNamespace: boolean): strin
         : `TIME_WAIT filled the range in ${o.exhaustedAfterMs} ms (first EADDRNOTAVAIL)`,
     );
   }
-  if (o.timeWaitPeak) extra.push(`TIME_WAIT peak ${o.timeWaitPeak}${o.portRangeSize ? ` of ${o.portRangeSize} ports` : ''}`);
+  if (o.timeWaitPeak)
+    extra.push(`TIME_WAIT peak ${o.timeWaitPeak}${o.portRangeSize ? ` of ${o.portRangeSize} ports` : ''}`);
   const closedBy = Object.entries(o.serverClosedBy ?? {});
   if (closedBy.length > 0) extra.push(`server ledger, closed by: ${closedBy.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (extra.length > 0) rows.push(indent + extra.join('   '));
@@ -81,7 +106,9 @@ export function formatScenarioResult(r: ScenarioResult): string {
   lines.push(`  expected: ${r.expected.result}`);
   const range = r.sandbox.portRange ? `, ports ${r.sandbox.portRange[0]}-${r.sandbox.portRange[1]}` : '';
   const tw = r.sandbox.tcpTwReuse === null ? '' : `, tcp_tw_reuse=${r.sandbox.tcpTwReuse}`;
-  lines.push(`  sandbox: ${inNs ? 'private network namespace (unshare -rn)' : 'host loopback'}${range}${tw}${r.faithful ? ', the article\'s 1 s gaps' : ''}`);
+  lines.push(
+    `  sandbox: ${inNs ? 'private network namespace (unshare -rn)' : 'host loopback'}${range}${tw}${r.faithful ? ", the article's 1 s gaps" : ''}`,
+  );
   if (r.sandbox.warning) lines.push(`  warning: ${r.sandbox.warning}`);
   lines.push('', 'What was run');
   for (const p of r.settings.phases) {
@@ -95,16 +122,21 @@ export function formatScenarioResult(r: ScenarioResult): string {
     if (name) lines.push(`  phase ${name}`);
     lines.push(...netstatView(o, name ? '    ' : '  '));
   }
-  lines.push('', 'Packet view (the namespace kernel\'s counters)');
+  lines.push('', "Packet view (the namespace kernel's counters)");
   for (const [name, o] of phases) {
     if (name) lines.push(`  phase ${name}`);
     lines.push(...packetView(o, name ? '    ' : '  ', inNs));
   }
-  lines.push('', `Verdict: ${r.pass ? 'PASS — matches the expected result' : 'FAIL — does not match the expected result'}`);
+  lines.push(
+    '',
+    `Verdict: ${r.pass ? 'PASS — matches the expected result' : 'FAIL — does not match the expected result'}`,
+  );
   for (const c of r.checks) {
     const mark = c.skipped ? '-' : c.pass ? '✓' : '✗';
     const want = c.expectedFrom ? `${c.expectedFrom} (${c.expected})` : String(c.expected);
-    lines.push(`  ${mark} ${c.metric} ${OP_SYMBOL[c.op]} ${want}: observed ${c.actual ?? 'nothing'}${c.skipped ? ' (skipped: needs a namespace)' : ''} — ${c.says}`);
+    lines.push(
+      `  ${mark} ${c.metric} ${OP_SYMBOL[c.op]} ${want}: observed ${c.actual ?? 'nothing'}${c.skipped ? ' (skipped: needs a namespace)' : ''} — ${c.says}`,
+    );
   }
   lines.push('', 'Why', wrap(r.explanation, 96, '  '));
   return `${lines.join('\n')}\n`;
@@ -113,7 +145,10 @@ export function formatScenarioResult(r: ScenarioResult): string {
 /** One line per scenario for `kalab scenario --list`. */
 export function formatScenarioList(defs: readonly ScenarioDefinition[]): string {
   const w = Math.max(...defs.map((d) => d.name.length));
-  const rows = defs.map((d) => `  ${pad(d.name, w)}  ${pad(d.origin, 7)}  ${d.title}\n  ${' '.repeat(w)}  ${' '.repeat(7)}  expected: ${d.expectedText}`);
+  const rows = defs.map(
+    (d) =>
+      `  ${pad(d.name, w)}  ${pad(d.origin, 7)}  ${d.title}\n  ${' '.repeat(w)}  ${' '.repeat(7)}  expected: ${d.expectedText}`,
+  );
   return `Scenarios (kalab scenario NAME, or --all):\n${rows.join('\n')}\n`;
 }
 
@@ -121,7 +156,8 @@ export function formatScenarioList(defs: readonly ScenarioDefinition[]): string 
 export function formatScenarioSummary(results: readonly ScenarioResult[]): string {
   const w = Math.max(...results.map((r) => r.scenario.length));
   const rows = results.map(
-    (r) => `  ${r.pass ? 'PASS' : 'FAIL'}  ${pad(r.scenario, w)}  ${pad(String(r.observed.connectionsOpened), 5)} conn  ${pad(String(r.observed.synSent), 5)} SYN  TIME_WAIT ${r.observed.timeWait.client}/${r.observed.timeWait.server} (client/server)  ${(r.durationMs / 1000).toFixed(1)} s`,
+    (r) =>
+      `  ${r.pass ? 'PASS' : 'FAIL'}  ${pad(r.scenario, w)}  ${pad(String(r.observed.connectionsOpened), 5)} conn  ${pad(String(r.observed.synSent), 5)} SYN  TIME_WAIT ${r.observed.timeWait.client}/${r.observed.timeWait.server} (client/server)  ${(r.durationMs / 1000).toFixed(1)} s`,
   );
   const passed = results.filter((r) => r.pass).length;
   const total = results.reduce((s, r) => s + r.durationMs, 0);

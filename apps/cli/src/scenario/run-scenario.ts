@@ -31,7 +31,10 @@ const OVERHEAD_MS = 15_000;
 
 /** The bound of a whole scenario: the sum of its phases' bounds plus overhead. */
 export function scenarioBoundMs(def: ScenarioDefinition, faithful = false): number {
-  const phases = def.phases.reduce((sum, p) => sum + p.timeoutMs + (faithful ? p.client.requests * (p.client.faithfulGapMs ?? 0) : 0), 0);
+  const phases = def.phases.reduce(
+    (sum, p) => sum + p.timeoutMs + (faithful ? p.client.requests * (p.client.faithfulGapMs ?? 0) : 0),
+    0,
+  );
   return phases + OVERHEAD_MS;
 }
 
@@ -49,13 +52,20 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
   let warning: string | undefined;
   if (!support.ok) {
     if (def.sandbox.namespace === 'required' || want === 'namespace') {
-      throw new UnsupportedError(`scenario ${name} needs a private network namespace (unshare -rn) and will not run on the host: ${support.why}`);
+      throw new UnsupportedError(
+        `scenario ${name} needs a private network namespace (unshare -rn) and will not run on the host: ${support.why}`,
+      );
     }
     warning = `no private network namespace (${support.why}): running on the host loopback; kernel counters include other traffic, so those checks are skipped`;
     options.onNote?.(warning);
   }
 
-  const childArgs = [fileURLToPath(CHILD_URL), name, ...(faithful ? ['--faithful'] : []), ...(support.ok ? [] : ['--host'])];
+  const childArgs = [
+    fileURLToPath(CHILD_URL),
+    name,
+    ...(faithful ? ['--faithful'] : []),
+    ...(support.ok ? [] : ['--host']),
+  ];
   const [cmd, args] = support.ok ? ['unshare', ['-rn', process.execPath, ...childArgs]] : [process.execPath, childArgs];
   const startedAt = performance.now();
   const { observed, sandbox } = await runChild(cmd, args as string[], scenarioBoundMs(def, faithful), options);
@@ -81,7 +91,12 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
   };
 }
 
-function runChild(cmd: string, args: string[], boundMs: number, options: RunScenarioOptions): Promise<{ observed: ScenarioResult['observed']; sandbox: SandboxInfo }> {
+function runChild(
+  cmd: string,
+  args: string[],
+  boundMs: number,
+  options: RunScenarioOptions,
+): Promise<{ observed: ScenarioResult['observed']; sandbox: SandboxInfo }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let result: { observed: ScenarioResult['observed']; sandbox: SandboxInfo } | null = null;
@@ -93,7 +108,10 @@ function runChild(cmd: string, args: string[], boundMs: number, options: RunScen
       // A child that ignores SIGTERM past its grace is killed; the namespace dies with it.
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     };
-    const timer = setTimeout(() => kill(new KalabError(ErrorCodes.TIMEOUT, `scenario ran past its ${boundMs} ms bound`)), boundMs);
+    const timer = setTimeout(
+      () => kill(new KalabError(ErrorCodes.TIMEOUT, `scenario ran past its ${boundMs} ms bound`)),
+      boundMs,
+    );
     const onAbort = () => kill(new KalabError(ErrorCodes.TIMEOUT, 'scenario stopped'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
@@ -121,7 +139,10 @@ function runChild(cmd: string, args: string[], boundMs: number, options: RunScen
           result = { observed: line.observed, sandbox: line.sandbox };
           break;
         case 'error':
-          failure ??= new KalabError(KNOWN_CODES.has(line.code) ? (line.code as ErrorCode) : ErrorCodes.UNSUPPORTED, line.message.split('\n')[0] ?? 'scenario failed');
+          failure ??= new KalabError(
+            KNOWN_CODES.has(line.code) ? (line.code as ErrorCode) : ErrorCodes.UNSUPPORTED,
+            line.message.split('\n')[0] ?? 'scenario failed',
+          );
           break;
         default:
           break;
@@ -132,7 +153,13 @@ function runChild(cmd: string, args: string[], boundMs: number, options: RunScen
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (result && !failure) return resolve(result);
-      reject(failure ?? new KalabError(ErrorCodes.UNSUPPORTED, `scenario child exited with ${code} before a result${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      reject(
+        failure ??
+          new KalabError(
+            ErrorCodes.UNSUPPORTED,
+            `scenario child exited with ${code} before a result${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+          ),
+      );
     });
   });
 }

@@ -22,16 +22,34 @@ export function statesBySide(sockets: readonly TcpSocket[], ports: readonly numb
 export const NETSTAT_ROWS = 12;
 
 /** The first rows on the ports, client side first (as `netstat -n | grep 8080` lists them, listener left out). */
-export function socketRows(sockets: readonly TcpSocket[], ports: readonly number[], max = NETSTAT_ROWS): Array<{ local: string; remote: string; state: string }> {
+export function socketRows(
+  sockets: readonly TcpSocket[],
+  ports: readonly number[],
+  max = NETSTAT_ROWS,
+): Array<{ local: string; remote: string; state: string }> {
   return sockets
     .filter((s) => s.state !== 'LISTEN' && (ports.includes(s.local.port) || ports.includes(s.remote.port)))
-    .sort((a, b) => Number(ports.includes(a.local.port)) - Number(ports.includes(b.local.port)) || a.local.port - b.local.port || a.remote.port - b.remote.port)
+    .sort(
+      (a, b) =>
+        Number(ports.includes(a.local.port)) - Number(ports.includes(b.local.port)) ||
+        a.local.port - b.local.port ||
+        a.remote.port - b.remote.port,
+    )
     .slice(0, max)
     .map((s) => ({ local: formatEndpoint(s.local), remote: formatEndpoint(s.remote), state: s.state }));
 }
 
 /** States a closing connection passes through; the table has settled when none is left. */
-const TRANSIENT = new Set(['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING']);
+const TRANSIENT = new Set([
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'CLOSING',
+]);
 
 /**
  * Waits until every connection on the ports has finished closing (only LISTEN and TIME_WAIT
@@ -46,7 +64,9 @@ export async function settledStates(
   for (;;) {
     const table = await readTcpTable();
     const states = statesBySide(table, ports);
-    const busy = [...Object.entries(states.client), ...Object.entries(states.server)].some(([st, n]) => n > 0 && TRANSIENT.has(st));
+    const busy = [...Object.entries(states.client), ...Object.entries(states.server)].some(
+      ([st, n]) => n > 0 && TRANSIENT.has(st),
+    );
     if (!busy || performance.now() >= deadline) return { states, rows: socketRows(table, ports), settled: !busy };
     await new Promise((r) => setTimeout(r, 10));
   }

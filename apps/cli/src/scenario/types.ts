@@ -19,7 +19,10 @@ export interface ObservedLatencyMs {
 }
 
 /** core's ScenarioObserved plus the lab runner's latency (absent when no request completed); phases carry theirs. */
-export type RunObserved = ScenarioObserved & { latencyMs?: ObservedLatencyMs; phases?: Record<string, ScenarioObserved & { latencyMs?: ObservedLatencyMs }> };
+export type RunObserved = ScenarioObserved & {
+  latencyMs?: ObservedLatencyMs;
+  phases?: Record<string, ScenarioObserved & { latencyMs?: ObservedLatencyMs }>;
+};
 
 /** What `runScenario` resolves with, and what `kalab scenario NAME --json` prints. */
 export interface ScenarioResult {

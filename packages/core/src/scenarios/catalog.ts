@@ -16,8 +16,19 @@ const client = (over: Partial<ClientSettings>): ClientSettings => ({
 
 /** The lab's connection count must be what the namespace's kernel saw: one SYN and one TIME_WAIT each. */
 const kernelAgrees = (timeWaitSide: 'client' | 'server'): ScenarioCheck[] => [
-  { metric: 'synSent', op: 'eq', value: { metric: 'connectionsOpened' }, says: 'every connection the lab counted is one SYN the kernel sent (ActiveOpens)', namespaceOnly: true },
-  { metric: `timeWait.${timeWaitSide}`, op: 'eq', value: { metric: 'connectionsOpened' }, says: `every connection ends in TIME_WAIT on the ${timeWaitSide} side` },
+  {
+    metric: 'synSent',
+    op: 'eq',
+    value: { metric: 'connectionsOpened' },
+    says: 'every connection the lab counted is one SYN the kernel sent (ActiveOpens)',
+    namespaceOnly: true,
+  },
+  {
+    metric: `timeWait.${timeWaitSide}`,
+    op: 'eq',
+    value: { metric: 'connectionsOpened' },
+    says: `every connection ends in TIME_WAIT on the ${timeWaitSide} side`,
+  },
 ];
 
 /** One TIME_WAIT per connection, whichever side closed first. */
@@ -47,7 +58,10 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         timeoutMs: 20_000,
       },
     ],
-    checks: [{ metric: 'connectionsOpened', op: 'eq', value: 10, says: 'the article: 10 requests opened 10 TCP connections' }, ...kernelAgrees('client')],
+    checks: [
+      { metric: 'connectionsOpened', op: 'eq', value: 10, says: 'the article: 10 requests opened 10 TCP connections' },
+      ...kernelAgrees('client'),
+    ],
     explanation:
       'A connection goes back to the pool only when its response has been read to the end. ' +
       'Go needs io.Copy(io.Discard, resp.Body) and resp.Body.Close(); node:http needs res.resume() or reading the stream. ' +
@@ -72,13 +86,19 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     ],
     checks: [
       { metric: 'connectionsOpened', op: 'eq', value: 1, says: 'the article: one connection carries all 10 requests' },
-      { metric: 'synSent', op: 'eq', value: 1, says: 'the article: one SYN in the tcpdump capture', namespaceOnly: true },
+      {
+        metric: 'synSent',
+        op: 'eq',
+        value: 1,
+        says: 'the article: one SYN in the tcpdump capture',
+        namespaceOnly: true,
+      },
       { metric: 'reusedRequests', op: 'eq', value: 9, says: 'requests 2..10 reuse the first connection' },
       ...kernelAgrees('client'),
     ],
     explanation:
       'Reading the body to the end lets the client put the connection back into its idle pool, and the next request takes it from there. ' +
-      'Ten requests, one handshake: the gaps between requests are far below the server\'s idle timeout (Go Server.IdleTimeout, Node server.keepAliveTimeout, 5 s), so the connection is still open each time.',
+      "Ten requests, one handshake: the gaps between requests are far below the server's idle timeout (Go Server.IdleTimeout, Node server.keepAliveTimeout, 5 s), so the connection is still open each time.",
   },
   {
     name: 'concurrent-default-pool',
@@ -97,11 +117,19 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         timeoutMs: 20_000,
       },
     ],
-    checks: [{ metric: 'connectionsOpened', op: 'gt', value: 10, says: 'the article: far more connections than the 10 workers' }, ...kernelAgrees('client')],
+    checks: [
+      {
+        metric: 'connectionsOpened',
+        op: 'gt',
+        value: 10,
+        says: 'the article: far more connections than the 10 workers',
+      },
+      ...kernelAgrees('client'),
+    ],
     explanation:
       'Ten workers each need a connection, but the pool keeps only two idle ones per host (Go MaxIdleConnsPerHost = 2, Node maxFreeSockets: 2). ' +
       'When several responses finish together, the third and later connections returned to the pool are closed by the client, and the next requests dial again: churn, and TIME_WAIT on the client side. ' +
-      'A 1 ms pause between a worker\'s requests stands in for the goroutines running in parallel (Node\'s single thread would otherwise hand the freed socket straight back to the same worker).',
+      "A 1 ms pause between a worker's requests stands in for the goroutines running in parallel (Node's single thread would otherwise hand the freed socket straight back to the same worker).",
   },
   {
     name: 'concurrent-tuned-pool',
@@ -120,7 +148,15 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         timeoutMs: 20_000,
       },
     ],
-    checks: [{ metric: 'connectionsOpened', op: 'eq', value: 10, says: 'the article: 10 connections after raising MaxIdleConnsPerHost' }, ...kernelAgrees('client')],
+    checks: [
+      {
+        metric: 'connectionsOpened',
+        op: 'eq',
+        value: 10,
+        says: 'the article: 10 connections after raising MaxIdleConnsPerHost',
+      },
+      ...kernelAgrees('client'),
+    ],
     explanation:
       'With as many idle slots as workers (Go MaxIdleConnsPerHost = 10, Node maxFreeSockets: 10) no finished connection is thrown away: each worker keeps reusing one, and 100 requests need 10 handshakes.',
   },
@@ -142,10 +178,31 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       },
     ],
     checks: [
-      { metric: 'errors.EADDRNOTAVAIL', op: 'gt', value: 0, says: 'connect() fails with EADDRNOTAVAIL once every port is in TIME_WAIT' },
-      { metric: 'timeWait.client', op: 'gte', value: { metric: 'connectionsOpened' }, says: 'every connection the client closed holds its port in TIME_WAIT' },
-      { metric: 'connectionsOpened', op: 'lte', value: { metric: 'portRangeSize' }, says: 'no more connections than ports in the range' },
-      { metric: 'synSent', op: 'eq', value: { metric: 'connectionsOpened' }, says: 'a failed connect() sends no SYN', namespaceOnly: true },
+      {
+        metric: 'errors.EADDRNOTAVAIL',
+        op: 'gt',
+        value: 0,
+        says: 'connect() fails with EADDRNOTAVAIL once every port is in TIME_WAIT',
+      },
+      {
+        metric: 'timeWait.client',
+        op: 'gte',
+        value: { metric: 'connectionsOpened' },
+        says: 'every connection the client closed holds its port in TIME_WAIT',
+      },
+      {
+        metric: 'connectionsOpened',
+        op: 'lte',
+        value: { metric: 'portRangeSize' },
+        says: 'no more connections than ports in the range',
+      },
+      {
+        metric: 'synSent',
+        op: 'eq',
+        value: { metric: 'connectionsOpened' },
+        says: 'a failed connect() sends no SYN',
+        namespaceOnly: true,
+      },
     ],
     explanation:
       'The side that closes a TCP connection first keeps it in TIME_WAIT for 60 s (2 MSL on Linux), and the socket keeps its local port. ' +
@@ -173,42 +230,75 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       { metric: 'connectionsOpened', op: 'eq', value: 1, says: 'one TCP connection for all requests' },
       { metric: 'streams', op: 'eq', value: 100, says: '100 streams multiplexed on it' },
       { metric: 'requests.ok', op: 'eq', value: 100, says: 'every stream got its response' },
-      { metric: 'synSent', op: 'eq', value: 1, says: 'one SYN: the kernel saw a single connection', namespaceOnly: true },
-      { metric: TIME_WAIT_TOTAL, op: 'eq', value: 1, says: 'one connection, one TIME_WAIT (on the side that closed first)' },
+      {
+        metric: 'synSent',
+        op: 'eq',
+        value: 1,
+        says: 'one SYN: the kernel saw a single connection',
+        namespaceOnly: true,
+      },
+      {
+        metric: TIME_WAIT_TOTAL,
+        op: 'eq',
+        value: 1,
+        says: 'one connection, one TIME_WAIT (on the side that closed first)',
+      },
     ],
     explanation:
       'HTTP/2 multiplexes concurrent requests as streams over one connection, so there is no pool to size and no per-request handshake. ' +
-      'Go\'s Transport does this automatically over TLS (h2c needs golang.org/x/net/http2); Node uses http2.connect() and session.request().',
+      "Go's Transport does this automatically over TLS (h2c needs golang.org/x/net/http2); Node uses http2.connect() and session.request().",
   },
   {
     name: 'keepalive-race',
     title: 'The idle-timeout race: ECONNRESET on a reused connection',
     origin: 'lab',
-    section: 'The lab: client idle timeout longer than the server\'s',
+    section: "The lab: client idle timeout longer than the server's",
     expectedText: '≥1 ECONNRESET on a reused socket; 0 errors with each mitigation',
     sandbox: { namespace: 'preferred' },
     phases: [
       {
         name: 'race',
-        title: 'client keeps idle connections forever (like Go\'s IdleConnTimeout 90 s), requests sent at the server\'s idle-close moment',
+        title:
+          "client keeps idle connections forever (like Go's IdleConnTimeout 90 s), requests sent at the server's idle-close moment",
         driver: 'race',
-        client: client({ concurrency: 64, requests: 12, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: false, retryIdempotent: false }),
+        client: client({
+          concurrency: 64,
+          requests: 12,
+          maxIdle: null,
+          idleTimeoutMs: null,
+          honourKeepAliveHint: false,
+          retryIdempotent: false,
+        }),
         server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
       {
         name: 'client-timeout',
-        title: 'mitigation: client idle timeout (100 ms) well below the server\'s',
+        title: "mitigation: client idle timeout (100 ms) well below the server's",
         driver: 'race',
-        client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: 100, honourKeepAliveHint: false, retryIdempotent: false }),
+        client: client({
+          concurrency: 32,
+          requests: 2,
+          maxIdle: null,
+          idleTimeoutMs: 100,
+          honourKeepAliveHint: false,
+          retryIdempotent: false,
+        }),
         server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
       {
         name: 'honour-hint',
-        title: 'mitigation: honour the server\'s Keep-Alive: timeout hint (node:http\'s own Agent)',
+        title: "mitigation: honour the server's Keep-Alive: timeout hint (node:http's own Agent)",
         driver: 'race',
-        client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: true, retryIdempotent: false }),
+        client: client({
+          concurrency: 32,
+          requests: 2,
+          maxIdle: null,
+          idleTimeoutMs: null,
+          honourKeepAliveHint: true,
+          retryIdempotent: false,
+        }),
         server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
@@ -216,27 +306,54 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
         name: 'retry',
         title: 'mitigation: retry idempotent requests once on a new connection',
         driver: 'race',
-        client: client({ concurrency: 32, requests: 2, maxIdle: null, idleTimeoutMs: null, honourKeepAliveHint: false, retryIdempotent: true }),
+        client: client({
+          concurrency: 32,
+          requests: 2,
+          maxIdle: null,
+          idleTimeoutMs: null,
+          honourKeepAliveHint: false,
+          retryIdempotent: true,
+        }),
         server: { keepAliveTimeoutMs: 300 },
         timeoutMs: 20_000,
       },
     ],
     checks: [
-      { metric: 'phases.race.resetsOnReusedSocket', op: 'gte', value: 1, says: 'a request sent as the server closes the idle connection is reset' },
-      { metric: 'phases.client-timeout.requests.failed', op: 'eq', value: 0, says: 'a client that drops idle connections first never writes into a closing one' },
-      { metric: 'phases.honour-hint.requests.failed', op: 'eq', value: 0, says: 'the Keep-Alive: timeout hint tells the client when to stop reusing' },
-      { metric: 'phases.retry.requests.failed', op: 'eq', value: 0, says: 'a GET can be retried safely on a new connection' },
+      {
+        metric: 'phases.race.resetsOnReusedSocket',
+        op: 'gte',
+        value: 1,
+        says: 'a request sent as the server closes the idle connection is reset',
+      },
+      {
+        metric: 'phases.client-timeout.requests.failed',
+        op: 'eq',
+        value: 0,
+        says: 'a client that drops idle connections first never writes into a closing one',
+      },
+      {
+        metric: 'phases.honour-hint.requests.failed',
+        op: 'eq',
+        value: 0,
+        says: 'the Keep-Alive: timeout hint tells the client when to stop reusing',
+      },
+      {
+        metric: 'phases.retry.requests.failed',
+        op: 'eq',
+        value: 0,
+        says: 'a GET can be retried safely on a new connection',
+      },
     ],
     explanation:
       'A server closes a connection that stayed idle for its keepAliveTimeout. If the client keeps idle connections longer and picks that one just as the server closes it, its request meets a closed socket: ECONNRESET ("socket hang up"), on a reused connection only. ' +
-      'Fixes: keep the client idle timeout below the server\'s (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server\'s Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 300 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go\'s Transport retries them itself when nothing was written).',
+      "Fixes: keep the client idle timeout below the server's (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server's Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 300 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go's Transport retries them itself when nothing was written).",
   },
   {
     name: 'server-max-requests',
     title: 'Server closes after N requests per connection',
     origin: 'lab',
     section: 'The lab: churn from the server side',
-    expectedText: '50 requests at 5 per connection: 10 connections, all closed by the server\'s limit',
+    expectedText: "50 requests at 5 per connection: 10 connections, all closed by the server's limit",
     sandbox: { namespace: 'preferred' },
     phases: [
       {
@@ -250,14 +367,35 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     ],
     checks: [
       { metric: 'connectionsOpened', op: 'eq', value: 10, says: '50 requests / 5 per connection' },
-      { metric: 'requests.failed', op: 'eq', value: 0, says: 'the server announces the close (Connection: close), so no request is lost' },
-      { metric: 'serverClosedBy.maxRequests', op: 'eq', value: 10, says: 'the server ledger: every connection ended at its 5th request' },
-      { metric: 'synSent', op: 'eq', value: { metric: 'connectionsOpened' }, says: 'every connection the lab counted is one SYN the kernel sent (ActiveOpens)', namespaceOnly: true },
-      { metric: TIME_WAIT_TOTAL, op: 'eq', value: { metric: 'connectionsOpened' }, says: 'every connection ends in one TIME_WAIT, on whichever side sent the first FIN' },
+      {
+        metric: 'requests.failed',
+        op: 'eq',
+        value: 0,
+        says: 'the server announces the close (Connection: close), so no request is lost',
+      },
+      {
+        metric: 'serverClosedBy.maxRequests',
+        op: 'eq',
+        value: 10,
+        says: 'the server ledger: every connection ended at its 5th request',
+      },
+      {
+        metric: 'synSent',
+        op: 'eq',
+        value: { metric: 'connectionsOpened' },
+        says: 'every connection the lab counted is one SYN the kernel sent (ActiveOpens)',
+        namespaceOnly: true,
+      },
+      {
+        metric: TIME_WAIT_TOTAL,
+        op: 'eq',
+        value: { metric: 'connectionsOpened' },
+        says: 'every connection ends in one TIME_WAIT, on whichever side sent the first FIN',
+      },
     ],
     explanation:
       'A server that limits requests per connection (Node server.maxRequestsPerSocket; nginx keepalive_requests; in Go a handler setting Connection: close) answers the last allowed request with Connection: close and closes. ' +
-      'The client must dial again: churn driven by the server. Who keeps the TIME_WAIT is a race: node:http closes its side as soon as it has parsed a Connection: close response, which on loopback is usually before the server\'s own FIN arrives, so the TIME_WAIT tends to land on the client (the netstat view shows where it went; who-holds-time-wait shows both cases).',
+      "The client must dial again: churn driven by the server. Who keeps the TIME_WAIT is a race: node:http closes its side as soon as it has parsed a Connection: close response, which on loopback is usually before the server's own FIN arrives, so the TIME_WAIT tends to land on the client (the netstat view shows where it went; who-holds-time-wait shows both cases).",
   },
   {
     name: 'who-holds-time-wait',
@@ -285,9 +423,19 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       },
     ],
     checks: [
-      { metric: 'phases.client-closes.timeWait.client', op: 'eq', value: 10, says: 'client closed first: TIME_WAIT on the client side' },
+      {
+        metric: 'phases.client-closes.timeWait.client',
+        op: 'eq',
+        value: 10,
+        says: 'client closed first: TIME_WAIT on the client side',
+      },
       { metric: 'phases.client-closes.timeWait.server', op: 'eq', value: 0, says: '...and none on the server side' },
-      { metric: 'phases.server-closes.timeWait.server', op: 'eq', value: 10, says: 'server closed first: TIME_WAIT on the server side' },
+      {
+        metric: 'phases.server-closes.timeWait.server',
+        op: 'eq',
+        value: 10,
+        says: 'server closed first: TIME_WAIT on the server side',
+      },
       { metric: 'phases.server-closes.timeWait.client', op: 'eq', value: 0, says: '...and none on the client side' },
     ],
     explanation:
@@ -298,7 +446,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     name: 'undici-unread-body',
     title: 'undici: an unread small body does not block reuse, an unread large one does',
     origin: 'lab',
-    section: 'The lab: Node\'s traps under other names',
+    section: "The lab: Node's traps under other names",
     expectedText: 'small body unread → 1 connection; 1 MiB body unread → 10 connections',
     sandbox: { namespace: 'preferred' },
     phases: [
@@ -320,12 +468,28 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       },
     ],
     checks: [
-      { metric: 'phases.small-body.connectionsOpened', op: 'eq', value: 1, says: 'undici parsed the whole small response, so the connection was free again' },
-      { metric: 'phases.large-body.connectionsOpened', op: 'eq', value: 10, says: 'a body larger than the stream buffer stalls its connection until read' },
-      { metric: 'synSent', op: 'eq', value: { metric: 'connectionsOpened' }, says: 'the kernel saw the same number of SYNs', namespaceOnly: true },
+      {
+        metric: 'phases.small-body.connectionsOpened',
+        op: 'eq',
+        value: 1,
+        says: 'undici parsed the whole small response, so the connection was free again',
+      },
+      {
+        metric: 'phases.large-body.connectionsOpened',
+        op: 'eq',
+        value: 10,
+        says: 'a body larger than the stream buffer stalls its connection until read',
+      },
+      {
+        metric: 'synSent',
+        op: 'eq',
+        value: { metric: 'connectionsOpened' },
+        says: 'the kernel saw the same number of SYNs',
+        namespaceOnly: true,
+      },
     ],
     explanation:
-      'undici frees a connection when the response has been parsed to its end, not when the user read it: a small body fits in the stream\'s buffer, so leaving it unread costs nothing (node:http differs: seq-unread-body). ' +
+      "undici frees a connection when the response has been parsed to its end, not when the user read it: a small body fits in the stream's buffer, so leaving it unread costs nothing (node:http differs: seq-unread-body). " +
       'A body larger than the buffer (about 64 KiB) stops the parser until someone reads it, the connection stays busy, and every new request dials again. Always consume or cancel bodies (await body.dump()).',
   },
 ];

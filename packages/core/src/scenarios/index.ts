@@ -15,6 +15,7 @@ export function listScenarios(): ScenarioDefinition[] {
 /** A scenario by name; an unknown name is bad input (exit 2) and the message lists the known ones. */
 export function getScenario(name: string): ScenarioDefinition {
   const def = SCENARIOS.find((s) => s.name === name);
-  if (!def) throw new BadOptionError('NAME', `unknown scenario "${name}" (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+  if (!def)
+    throw new BadOptionError('NAME', `unknown scenario "${name}" (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   return def;
 }

@@ -6,24 +6,80 @@ import type { ScenarioDefinition, ScenarioPhase, ScenarioSetting } from './scena
  */
 export const SETTING_NAMES = {
   driver: { label: 'client', go: 'http.Client / http.Transport', node: 'see value' },
-  requests: { label: 'requests per worker', go: 'for i := 0; i < N; i++ { http.Get(...) }', node: 'a loop of http.get() / request()' },
+  requests: {
+    label: 'requests per worker',
+    go: 'for i := 0; i < N; i++ { http.Get(...) }',
+    node: 'a loop of http.get() / request()',
+  },
   concurrency: { label: 'workers', go: 'goroutines', node: 'concurrent async loops' },
-  keepAlive: { label: 'keep-alive', go: 'Transport.DisableKeepAlives (inverted)', node: 'new http.Agent({ keepAlive })' },
-  maxIdle: { label: 'idle connections kept per host', go: 'Transport.MaxIdleConnsPerHost (default 2)', node: 'http.Agent({ maxFreeSockets }) / undici Pool connections' },
-  consumeBody: { label: 'response body read', go: 'io.Copy(io.Discard, resp.Body); resp.Body.Close()', node: 'res.resume() / await body.dump()' },
+  keepAlive: {
+    label: 'keep-alive',
+    go: 'Transport.DisableKeepAlives (inverted)',
+    node: 'new http.Agent({ keepAlive })',
+  },
+  maxIdle: {
+    label: 'idle connections kept per host',
+    go: 'Transport.MaxIdleConnsPerHost (default 2)',
+    node: 'http.Agent({ maxFreeSockets }) / undici Pool connections',
+  },
+  consumeBody: {
+    label: 'response body read',
+    go: 'io.Copy(io.Discard, resp.Body); resp.Body.Close()',
+    node: 'res.resume() / await body.dump()',
+  },
   gapMs: { label: 'pause between requests', go: 'time.Sleep(...)', node: 'await setTimeout(ms)' },
-  idleTimeoutMs: { label: 'client idle timeout', go: 'Transport.IdleConnTimeout (default 90 s)', node: 'http.Agent({ timeout }) / undici keepAliveTimeout' },
-  honourKeepAliveHint: { label: 'honour Keep-Alive: timeout', go: '(not supported by net/http)', node: 'http.Agent keepSocketAlive (default) / undici keepAliveTimeoutThreshold' },
-  retryIdempotent: { label: 'retry idempotent requests', go: 'Transport retries on a reused conn (shouldRetryRequest)', node: 'retry when req.reusedSocket && ECONNRESET' },
-  closeAtEnd: { label: 'at the end', go: 'program exit / Transport.CloseIdleConnections()', node: 'agent.destroy() / pool.close()' },
+  idleTimeoutMs: {
+    label: 'client idle timeout',
+    go: 'Transport.IdleConnTimeout (default 90 s)',
+    node: 'http.Agent({ timeout }) / undici keepAliveTimeout',
+  },
+  honourKeepAliveHint: {
+    label: 'honour Keep-Alive: timeout',
+    go: '(not supported by net/http)',
+    node: 'http.Agent keepSocketAlive (default) / undici keepAliveTimeoutThreshold',
+  },
+  retryIdempotent: {
+    label: 'retry idempotent requests',
+    go: 'Transport retries on a reused conn (shouldRetryRequest)',
+    node: 'retry when req.reusedSocket && ECONNRESET',
+  },
+  closeAtEnd: {
+    label: 'at the end',
+    go: 'program exit / Transport.CloseIdleConnections()',
+    node: 'agent.destroy() / pool.close()',
+  },
   keepAliveTimeoutMs: { label: 'server idle timeout', go: 'Server.IdleTimeout', node: 'server.keepAliveTimeout' },
-  maxRequestsPerSocket: { label: 'server max requests per connection', go: '(none; handler sets Connection: close)', node: 'server.maxRequestsPerSocket' },
-  close: { label: 'server answers Connection: close', go: 'w.Header().Set("Connection", "close")', node: "res.setHeader('Connection', 'close')" },
+  maxRequestsPerSocket: {
+    label: 'server max requests per connection',
+    go: '(none; handler sets Connection: close)',
+    node: 'server.maxRequestsPerSocket',
+  },
+  close: {
+    label: 'server answers Connection: close',
+    go: 'w.Header().Set("Connection", "close")',
+    node: "res.setHeader('Connection', 'close')",
+  },
   bodyBytes: { label: 'response body size', go: 'fmt.Fprintf(w, "Hello world")', node: "res.end('Hello world')" },
-  delayUs: { label: 'server delay per request', go: 'time.Sleep(50 * time.Microsecond)', node: 'setTimeout before res.end()' },
-  h2c: { label: 'HTTP/2 over cleartext', go: 'golang.org/x/net/http2/h2c', node: 'http2.createServer() / http2.connect()' },
-  portRange: { label: 'ephemeral port range', go: 'sysctl net.ipv4.ip_local_port_range', node: 'sysctl net.ipv4.ip_local_port_range' },
-  tcpTwReuse: { label: 'reuse TIME_WAIT ports for connect()', go: 'sysctl net.ipv4.tcp_tw_reuse', node: 'sysctl net.ipv4.tcp_tw_reuse' },
+  delayUs: {
+    label: 'server delay per request',
+    go: 'time.Sleep(50 * time.Microsecond)',
+    node: 'setTimeout before res.end()',
+  },
+  h2c: {
+    label: 'HTTP/2 over cleartext',
+    go: 'golang.org/x/net/http2/h2c',
+    node: 'http2.createServer() / http2.connect()',
+  },
+  portRange: {
+    label: 'ephemeral port range',
+    go: 'sysctl net.ipv4.ip_local_port_range',
+    node: 'sysctl net.ipv4.ip_local_port_range',
+  },
+  tcpTwReuse: {
+    label: 'reuse TIME_WAIT ports for connect()',
+    go: 'sysctl net.ipv4.tcp_tw_reuse',
+    node: 'sysctl net.ipv4.tcp_tw_reuse',
+  },
 } as const;
 
 export type SettingKey = keyof typeof SETTING_NAMES;
@@ -45,11 +101,31 @@ function setting(key: SettingKey, value: unknown): ScenarioSetting {
 
 /** The client each driver is, in the lab's words and in Go's and Node's. */
 const CLIENTS: Record<ScenarioPhase['driver'], { value: string; go: string; node: string }> = {
-  'http-pool': { value: 'node:http Agent', go: 'http.Client{Transport: &http.Transport{...}}', node: 'new http.Agent({...}) + http.get()' },
-  exhaustion: { value: 'kalab loadgen --no-keepalive (closes after each response)', go: 'a Transport whose pool keeps nothing for the host', node: 'net.connect() per request, socket.destroy() after it' },
-  h2c: { value: 'one HTTP/2 session', go: 'http2.Transport{AllowHTTP: true} (x/net/http2)', node: 'http2.connect() + session.request()' },
-  undici: { value: 'undici Pool', go: '(none: in net/http any unread body blocks reuse)', node: "new Pool(origin).request()" },
-  race: { value: 'node:http Agent, aimed at the server idle close', go: 'http.Client with IdleConnTimeout 90 s', node: 'http.Agent subclass ignoring Keep-Alive: timeout' },
+  'http-pool': {
+    value: 'node:http Agent',
+    go: 'http.Client{Transport: &http.Transport{...}}',
+    node: 'new http.Agent({...}) + http.get()',
+  },
+  exhaustion: {
+    value: 'kalab loadgen --no-keepalive (closes after each response)',
+    go: 'a Transport whose pool keeps nothing for the host',
+    node: 'net.connect() per request, socket.destroy() after it',
+  },
+  h2c: {
+    value: 'one HTTP/2 session',
+    go: 'http2.Transport{AllowHTTP: true} (x/net/http2)',
+    node: 'http2.connect() + session.request()',
+  },
+  undici: {
+    value: 'undici Pool',
+    go: '(none: in net/http any unread body blocks reuse)',
+    node: 'new Pool(origin).request()',
+  },
+  race: {
+    value: 'node:http Agent, aimed at the server idle close',
+    go: 'http.Client with IdleConnTimeout 90 s',
+    node: 'http.Agent subclass ignoring Keep-Alive: timeout',
+  },
 };
 
 /** The gap a phase's workers wait between requests: the article's with `faithful`, the short one otherwise. */

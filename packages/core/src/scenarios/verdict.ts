@@ -1,4 +1,11 @@
-import type { CheckOp, CheckResult, ScenarioCheck, ScenarioDefinition, ScenarioObserved, ScenarioVerdict } from './scenario.js';
+import type {
+  CheckOp,
+  CheckResult,
+  ScenarioCheck,
+  ScenarioDefinition,
+  ScenarioObserved,
+  ScenarioVerdict,
+} from './scenario.js';
 
 /**
  * Reads a dotted path (`phases.race.requests.failed`) from an observed result, or the sum of
@@ -55,16 +62,27 @@ function judge(check: ScenarioCheck, observed: ScenarioObserved, inNamespace: bo
  * The verdict of a run against the scenario's checks. Checks that need a private namespace
  * (kernel counters shared with the whole host) are skipped, not failed, on the host loopback.
  */
-export function judgeScenario(def: ScenarioDefinition, observed: ScenarioObserved, options: { inNamespace: boolean }): ScenarioVerdict {
+export function judgeScenario(
+  def: ScenarioDefinition,
+  observed: ScenarioObserved,
+  options: { inNamespace: boolean },
+): ScenarioVerdict {
   const checks = def.checks.map((c) => judge(c, observed, options.inNamespace));
   return { pass: checks.every((c) => c.pass), checks };
 }
 
 /** The `expected` object of `kalab scenario --json`: the article's result and each check. */
-export function expectedOf(def: ScenarioDefinition): { result: string; checks: Array<{ metric: string; op: CheckOp; value: number | string }> } {
+export function expectedOf(def: ScenarioDefinition): {
+  result: string;
+  checks: Array<{ metric: string; op: CheckOp; value: number | string }>;
+} {
   return {
     result: def.expectedText,
-    checks: def.checks.map((c) => ({ metric: c.metric, op: c.op, value: typeof c.value === 'number' ? c.value : c.value.metric })),
+    checks: def.checks.map((c) => ({
+      metric: c.metric,
+      op: c.op,
+      value: typeof c.value === 'number' ? c.value : c.value.metric,
+    })),
   };
 }
 

@@ -22,7 +22,14 @@ export class LatencyHistogram {
   readonly h: hdr.Histogram;
 
   constructor(from?: hdr.Histogram) {
-    this.h = from ?? hdr.build({ lowestDiscernibleValue: LOWEST_US, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+    this.h =
+      from ??
+      hdr.build({
+        lowestDiscernibleValue: LOWEST_US,
+        highestTrackableValue: HIGHEST_US,
+        numberOfSignificantValueDigits: 3,
+        useWebAssembly: false,
+      });
   }
 
   /** Records one duration in microseconds; values past the range are clamped, not dropped. */

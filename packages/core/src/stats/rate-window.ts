@@ -11,7 +11,8 @@ export class RateWindow {
     private readonly windowSeconds = 10,
     private readonly now: () => number = Date.now,
   ) {
-    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
+    if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
+      throw new RangeError('windowSeconds must be a positive integer');
     this.buckets = new Float64Array(windowSeconds);
     this.stamps = new Float64Array(windowSeconds).fill(-1);
   }

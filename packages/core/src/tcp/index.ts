@@ -1,5 +1,16 @@
 export * from './tcp-states.js';
-export { type TcpEndpoint, type TcpSocket, type PortSide, type RowFilter, type ParseOptions, parseProcNetTcp, countProcNetTcp, scanProcNetTcp, formatEndpoint, formatIPv6Bytes } from './proc-net-tcp.js';
+export {
+  type TcpEndpoint,
+  type TcpSocket,
+  type PortSide,
+  type RowFilter,
+  type ParseOptions,
+  parseProcNetTcp,
+  countProcNetTcp,
+  scanProcNetTcp,
+  formatEndpoint,
+  formatIPv6Bytes,
+} from './proc-net-tcp.js';
 export { type ProcTarget, hasProcNet } from './proc-files.js';
 export * from './tcp-table.js';
 export * from './ephemeral.js';

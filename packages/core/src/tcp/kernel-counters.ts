@@ -66,10 +66,18 @@ export function parseCounterPairs(text: string): CounterSections {
     }
     const hc = head.indexOf(':');
     const section = head.slice(0, hc);
-    if (hc <= 0 || !vals.startsWith(`${section}:`)) throw new ParseError(`unexpected counter lines: "${head.slice(0, 60)}"`);
-    const names = head.slice(hc + 1).trim().split(/\s+/);
-    const values = vals.slice(hc + 1).trim().split(/\s+/);
-    if (names.length !== values.length) throw new ParseError(`counter section ${section}: ${names.length} names but ${values.length} values`);
+    if (hc <= 0 || !vals.startsWith(`${section}:`))
+      throw new ParseError(`unexpected counter lines: "${head.slice(0, 60)}"`);
+    const names = head
+      .slice(hc + 1)
+      .trim()
+      .split(/\s+/);
+    const values = vals
+      .slice(hc + 1)
+      .trim()
+      .split(/\s+/);
+    if (names.length !== values.length)
+      throw new ParseError(`counter section ${section}: ${names.length} names but ${values.length} values`);
     const rec: Record<string, number> = {};
     names.forEach((n, j) => {
       rec[n] = Number(values[j]);
@@ -85,7 +93,10 @@ export function parseSockstat(text: string): CounterSections {
   for (const line of text.split('\n')) {
     const c = line.indexOf(':');
     if (c <= 0) continue;
-    const t = line.slice(c + 1).trim().split(/\s+/);
+    const t = line
+      .slice(c + 1)
+      .trim()
+      .split(/\s+/);
     const rec: Record<string, number> = {};
     for (let i = 0; i + 1 < t.length; i += 2) rec[t[i]!] = Number(t[i + 1]);
     out[line.slice(0, c)] = rec;
@@ -93,7 +104,14 @@ export function parseSockstat(text: string): CounterSections {
   return out;
 }
 
-const TCP_SNMP_NAMES = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'RetransSegs'] as const;
+const TCP_SNMP_NAMES = [
+  'ActiveOpens',
+  'PassiveOpens',
+  'AttemptFails',
+  'EstabResets',
+  'CurrEstab',
+  'RetransSegs',
+] as const;
 const TCPEXT_NAMES = ['TW', 'TWRecycled', 'TWKilled', 'ListenOverflows', 'ListenDrops', 'TCPTimeWaitOverflow'] as const;
 
 async function text(path: string, target: ProcTarget, optional = false): Promise<string | undefined> {
@@ -152,7 +170,10 @@ function sameNetns(pid: number): boolean {
 export async function readEphemeralRange(target: ProcTarget = {}): Promise<[number, number]> {
   const { pid, procRoot } = target;
   if (procRoot !== undefined && procRoot !== '/proc') {
-    const path = pid === undefined ? `${procRoot}/sys/net/ipv4/ip_local_port_range` : `${procRoot}/${pid}/sys/net/ipv4/ip_local_port_range`;
+    const path =
+      pid === undefined
+        ? `${procRoot}/sys/net/ipv4/ip_local_port_range`
+        : `${procRoot}/${pid}/sys/net/ipv4/ip_local_port_range`;
     return parsePortRange((await text(path, target))!);
   }
   if (pid === undefined || sameNetns(pid)) {
@@ -163,7 +184,12 @@ export async function readEphemeralRange(target: ProcTarget = {}): Promise<[numb
   await text(`${netDir(target)}/tcp`, target); // BadOptionError('pid') when there is no such process
   return new Promise((resolve, reject) => {
     execFile('nsenter', [`--net=/proc/${pid}/ns/net`, 'cat', RANGE_FILE], { timeout: 5000 }, (err, stdout) => {
-      if (err) reject(new UnsupportedError(`cannot read ip_local_port_range of pid ${pid}'s namespace (nsenter: ${err.message.split('\n')[0]})`));
+      if (err)
+        reject(
+          new UnsupportedError(
+            `cannot read ip_local_port_range of pid ${pid}'s namespace (nsenter: ${err.message.split('\n')[0]})`,
+          ),
+        );
       else {
         try {
           resolve(parsePortRange(stdout));

@@ -28,7 +28,12 @@ export function formatStateSummary(states: StateCounts): string {
 
 /** A netstat-like table (proto, local, remote, state) followed by the summary by state. */
 export function formatNetstatTable(sockets: readonly TcpSocket[]): string {
-  const rows = sockets.map((s) => [s.family === 6 ? 'tcp6' : 'tcp', formatEndpoint(s.local), formatEndpoint(s.remote), s.state]);
+  const rows = sockets.map((s) => [
+    s.family === 6 ? 'tcp6' : 'tcp',
+    formatEndpoint(s.local),
+    formatEndpoint(s.remote),
+    s.state,
+  ]);
   const head = ['Proto', 'Local Address', 'Foreign Address', 'State'];
   const width = head.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i]!.length), h.length));
   const line = (r: string[]) =>

@@ -11,7 +11,8 @@ export interface ProcTarget {
 
 export function netDir({ pid, procRoot = '/proc' }: ProcTarget): string {
   if (pid !== undefined) {
-    if (!Number.isInteger(pid) || pid < 1) throw new BadOptionError('pid', `pid must be a positive integer, got ${pid}`);
+    if (!Number.isInteger(pid) || pid < 1)
+      throw new BadOptionError('pid', `pid must be a positive integer, got ${pid}`);
     return `${procRoot}/${pid}/net`;
   }
   return `${procRoot}/net`;
@@ -46,7 +47,12 @@ function openProc(path: string, target: ProcTarget, optional: boolean): number |
   try {
     return openSync(path, 'r');
   } catch (err) {
-    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT' && (target.pid === undefined || existsSync(netDir(target)))) return undefined;
+    if (
+      optional &&
+      (err as NodeJS.ErrnoException).code === 'ENOENT' &&
+      (target.pid === undefined || existsSync(netDir(target)))
+    )
+      return undefined;
     throw missing(path, target, err as NodeJS.ErrnoException);
   }
 }

@@ -95,7 +95,8 @@ const scratch: number[] = new Array(16).fill(0);
 
 function decodeV4(b: Uint8Array, p: number): string {
   const w = hex8(b, p);
-  if (w < 0) throw new ParseError(`bad IPv4 address in /proc/net/tcp: ${Buffer.from(b.subarray(p, p + 8)).toString('latin1')}`);
+  if (w < 0)
+    throw new ParseError(`bad IPv4 address in /proc/net/tcp: ${Buffer.from(b.subarray(p, p + 8)).toString('latin1')}`);
   let s = v4Cache.get(w);
   if (s === undefined) {
     wordBytes(w, scratch, 0);
@@ -277,7 +278,12 @@ export function parseProcNetTcp(data: Uint8Array | string, family: 4 | 6, option
  * Adds the rows of a /proc/net/tcp{,6} buffer to `counts` by state, decoding only ports and
  * state (no addresses, no objects). Returns how many rows matched.
  */
-export function countProcNetTcp(data: Uint8Array | string, family: 4 | 6, counts: StateCounts, filter: RowFilter = {}): number {
+export function countProcNetTcp(
+  data: Uint8Array | string,
+  family: 4 | 6,
+  counts: StateCounts,
+  filter: RowFilter = {},
+): number {
   const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
   const { port, side = 'either' } = filter;
   // Count into a small typed array indexed by code, name them once at the end.

@@ -21,7 +21,14 @@ export interface SampleTcpOptions extends ProcTarget {
 // and `@kalab/core/tcp` is meant to stay light (it changes with TcpSample['v'] or fails to build).
 const V: TcpSample['v'] = 1;
 
-const TCP_COUNTERS = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'RetransSegs'] as const;
+const TCP_COUNTERS = [
+  'ActiveOpens',
+  'PassiveOpens',
+  'AttemptFails',
+  'EstabResets',
+  'CurrEstab',
+  'RetransSegs',
+] as const;
 const SOCKETS_CAP = 500;
 
 // The range changes rarely and reading another namespace's one spawns nsenter: keep it a few seconds.
@@ -109,6 +116,10 @@ export async function sampleTcp(opts: SampleTcpOptions = {}): Promise<TcpSample>
   return sample;
 }
 
-function toRow(s: { local: { address: string; port: number }; remote: { address: string; port: number }; state: string }) {
+function toRow(s: {
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  state: string;
+}) {
   return { local: formatEndpoint(s.local), remote: formatEndpoint(s.remote), state: s.state };
 }

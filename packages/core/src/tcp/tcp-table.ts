@@ -37,7 +37,8 @@ function useNetstat(opts: TcpTableOptions): boolean {
   if (source === 'netstat') return true;
   if (source === 'proc' || opts.procRoot !== undefined) return false;
   if (hasProcNet({})) return false;
-  if (opts.pid !== undefined) throw new UnsupportedError('reading another process’s network namespace (pid) needs Linux /proc');
+  if (opts.pid !== undefined)
+    throw new UnsupportedError('reading another process’s network namespace (pid) needs Linux /proc');
   return true;
 }
 
@@ -106,7 +107,11 @@ export function countTcpStatesSync(opts: TcpTableOptions = {}): StateCounts {
 export function filterByPort(sockets: readonly TcpSocket[], port: number, side: PortSide = 'either'): TcpSocket[] {
   checkFilter({ port, side });
   return sockets.filter((s) =>
-    side === 'local' ? s.local.port === port : side === 'remote' ? s.remote.port === port : s.local.port === port || s.remote.port === port,
+    side === 'local'
+      ? s.local.port === port
+      : side === 'remote'
+        ? s.remote.port === port
+        : s.local.port === port || s.remote.port === port,
   );
 }
 
@@ -134,7 +139,8 @@ function netstatArgs(): string[] {
 function runNetstat(): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('netstat', netstatArgs(), { timeout: 10_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
-      if (err) reject(new UnsupportedError(`no /proc/net/tcp here and \`netstat -an\` failed: ${err.message.split('\n')[0]}`));
+      if (err)
+        reject(new UnsupportedError(`no /proc/net/tcp here and \`netstat -an\` failed: ${err.message.split('\n')[0]}`));
       else resolve(stdout);
     });
   });

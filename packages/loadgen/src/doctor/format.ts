@@ -22,7 +22,9 @@ export function formatDoctor(probe: DoctorProbe): string {
     const kinds = [...new Set(o.idle.closeKinds)].map((k) => (k === 'fin' ? 'FIN' : 'RST')).join('/');
     idle = `${probe.idleTimeoutMs} ms (${kinds}, ${o.idle.samplesMs.length} connection${o.idle.samplesMs.length > 1 ? 's' : ''}: ${o.idle.samplesMs.map((s) => Math.round(s)).join(', ')} ms)`;
   } else if (o.idle && o.idle.deadAfterMs !== null) {
-    idle = `silent drop: reuse failed after ${o.idle.deadAfterMs} ms idle` + (o.idle.aliveAfterMs !== null ? `, worked after ${o.idle.aliveAfterMs} ms` : '');
+    idle =
+      `silent drop: reuse failed after ${o.idle.deadAfterMs} ms idle` +
+      (o.idle.aliveAfterMs !== null ? `, worked after ${o.idle.aliveAfterMs} ms` : '');
   } else {
     idle = `none found within ${((o.idle?.waitedMs ?? 0) / 1000).toFixed(1)} s`;
   }
@@ -31,7 +33,14 @@ export function formatDoctor(probe: DoctorProbe): string {
   const mr = o.maxRequests;
   let max: string;
   if (probe.maxRequestsPerConnection !== null) {
-    const how = mr?.endedBy === 'connection-close' ? 'Connection: close on the last' : mr?.endedBy === 'fin' ? 'then FIN' : mr?.endedBy === 'reset' ? 'then RST' : 'Connection: close';
+    const how =
+      mr?.endedBy === 'connection-close'
+        ? 'Connection: close on the last'
+        : mr?.endedBy === 'fin'
+          ? 'then FIN'
+          : mr?.endedBy === 'reset'
+            ? 'then RST'
+            : 'Connection: close';
     max = `${probe.maxRequestsPerConnection} (${how})`;
   } else if (mr?.endedBy === 'cap') max = `no limit up to ${mr.served}`;
   else if (mr?.endedBy === 'byte-cap') max = `no limit up to ${mr.served} (stopped after 32 MiB of bodies)`;
@@ -40,11 +49,17 @@ export function formatDoctor(probe: DoctorProbe): string {
   rows.push(['max requests/connection', max]);
 
   const p = o.pipelining;
-  rows.push(['pipelining', p ? `${yesNo(probe.pipelining)} (${p.answered} of ${p.sent} answered)` : yesNo(probe.pipelining)]);
+  rows.push([
+    'pipelining',
+    p ? `${yesNo(probe.pipelining)} (${p.answered} of ${p.sent} answered)` : yesNo(probe.pipelining),
+  ]);
   const h2c = probe.http2.h2c === null ? 'n/a' : yesNo(probe.http2.h2c);
   const alpn = probe.target.startsWith('https:') ? (probe.http2.alpn ?? 'none') : 'n/a';
   rows.push(['HTTP/2', `h2c: ${h2c}, ALPN: ${alpn}`]);
-  rows.push(['probe', `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connection${o.maxOpenConnections === 1 ? '' : 's'} at once`]);
+  rows.push([
+    'probe',
+    `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connection${o.maxOpenConnections === 1 ? '' : 's'} at once`,
+  ]);
 
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`kalab doctor ${probe.target}`, ''];

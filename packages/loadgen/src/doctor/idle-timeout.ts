@@ -85,7 +85,14 @@ export async function measureIdleTimeout(ctx: ProbeContext, watcher: ProbeConnec
   for (const conn of idleConns) {
     const last = conn.lastResponse;
     // A sample only from a connection that was idle (nothing outstanding) when the server closed it.
-    if (!conn.closed || (conn.closeKind !== 'fin' && conn.closeKind !== 'reset') || !last || conn.outstanding !== 0 || conn.closedAt === undefined) continue;
+    if (
+      !conn.closed ||
+      (conn.closeKind !== 'fin' && conn.closeKind !== 'reset') ||
+      !last ||
+      conn.outstanding !== 0 ||
+      conn.closedAt === undefined
+    )
+      continue;
     if (last.closeAfter) continue;
     obs.samplesMs.push(conn.closedAt - last.endedAt);
     obs.closeKinds.push(conn.closeKind!);

@@ -26,7 +26,10 @@ export interface MaxRequestsObservation {
  * `maxRequestsPerSocket`); reaching the cap means no limit was found. It also stops
  * after 32 MiB of bodies, so a large page is not downloaded a thousand times.
  */
-export async function measureMaxRequests(ctx: ProbeContext, cap: number = DOCTOR_DEFAULTS.maxRequestsCap): Promise<MaxRequestsObservation> {
+export async function measureMaxRequests(
+  ctx: ProbeContext,
+  cap: number = DOCTOR_DEFAULTS.maxRequestsCap,
+): Promise<MaxRequestsObservation> {
   let conn: Awaited<ReturnType<ProbeContext['connect']>>;
   try {
     conn = await ctx.connect();

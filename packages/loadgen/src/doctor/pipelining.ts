@@ -13,7 +13,10 @@ export interface PipeliningObservation {
  * only the first (then closes or goes quiet) does not support pipelining; one that
  * answers none tells nothing.
  */
-export async function checkPipelining(ctx: ProbeContext, depth: number = DOCTOR_DEFAULTS.pipelineDepth): Promise<PipeliningObservation> {
+export async function checkPipelining(
+  ctx: ProbeContext,
+  depth: number = DOCTOR_DEFAULTS.pipelineDepth,
+): Promise<PipeliningObservation> {
   let conn: Awaited<ReturnType<ProbeContext['connect']>>;
   try {
     conn = await ctx.connect();

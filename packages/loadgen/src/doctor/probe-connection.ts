@@ -41,7 +41,17 @@ export interface OpenOptions {
   alpn?: string[];
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NODATA',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+]);
 
 /**
  * One raw TCP (or TLS) connection speaking HTTP/1.1 by hand, so the doctor sees
@@ -141,7 +151,12 @@ export class ProbeConnection {
         resolve(new ProbeConnection(socket, target));
       };
       const timer = setTimeout(
-        () => fail(new UnreachableError(`cannot reach ${target.host}:${target.port}: no connection within ${Math.round(opts.timeoutMs)} ms`)),
+        () =>
+          fail(
+            new UnreachableError(
+              `cannot reach ${target.host}:${target.port}: no connection within ${Math.round(opts.timeoutMs)} ms`,
+            ),
+          ),
         opts.timeoutMs,
       );
       opts.signal?.addEventListener('abort', onAbort, { once: true });

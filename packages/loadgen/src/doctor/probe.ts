@@ -64,11 +64,19 @@ export interface ProbeOptions {
 export async function probeKeepAlive(url: string | URL, options: ProbeOptions = {}): Promise<DoctorProbe> {
   const parsed = parseUrl('URL', typeof url === 'string' ? url : url.href);
   const budgetMs = options.budgetMs ?? DOCTOR_DEFAULTS.budgetMs;
-  if (!Number.isFinite(budgetMs) || budgetMs < DOCTOR_DEFAULTS.apiMinBudgetMs || budgetMs > DOCTOR_DEFAULTS.maxBudgetMs) {
-    throw new BadOptionError('budgetMs', `budgetMs must be from ${DOCTOR_DEFAULTS.apiMinBudgetMs} to ${DOCTOR_DEFAULTS.maxBudgetMs}, got ${budgetMs}`);
+  if (
+    !Number.isFinite(budgetMs) ||
+    budgetMs < DOCTOR_DEFAULTS.apiMinBudgetMs ||
+    budgetMs > DOCTOR_DEFAULTS.maxBudgetMs
+  ) {
+    throw new BadOptionError(
+      'budgetMs',
+      `budgetMs must be from ${DOCTOR_DEFAULTS.apiMinBudgetMs} to ${DOCTOR_DEFAULTS.maxBudgetMs}, got ${budgetMs}`,
+    );
   }
   const cap = options.maxRequestsCap ?? DOCTOR_DEFAULTS.maxRequestsCap;
-  if (!Number.isInteger(cap) || cap < 2) throw new BadOptionError('maxRequestsCap', `maxRequestsCap must be an integer >= 2, got ${cap}`);
+  if (!Number.isInteger(cap) || cap < 2)
+    throw new BadOptionError('maxRequestsCap', `maxRequestsCap must be an integer >= 2, got ${cap}`);
   const progress = options.onProgress ?? (() => {});
   const ctx = new ProbeContext(targetFromUrl(parsed, options.rejectUnauthorized ?? true), budgetMs, options.signal);
 
@@ -105,7 +113,9 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       progress('the server closes after every response; checking HTTP/2');
       h2 = await checkHttp2(ctx);
     } else {
-      progress(`holding idle connections (up to ${Math.round(ctx.remaining() / 1000)} s), counting requests per connection, pipelining, HTTP/2`);
+      progress(
+        `holding idle connections (up to ${Math.round(ctx.remaining() / 1000)} s), counting requests per connection, pipelining, HTTP/2`,
+      );
       const idleDone = measureIdleTimeout(ctx, watcher);
       const maxDone = measureMaxRequests(ctx, cap);
       const pipeAndH2 = checkPipelining(ctx).then(async (p) => [p, await checkHttp2(ctx)] as const);

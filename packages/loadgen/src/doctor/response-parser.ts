@@ -21,7 +21,11 @@ export interface WireResponse {
 /** Largest status line + headers the doctor accepts (Node's own default is 16 KiB). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
-type BodyMode = { kind: 'none' } | { kind: 'length'; remaining: number } | { kind: 'chunked' } | { kind: 'until-close' };
+type BodyMode =
+  | { kind: 'none' }
+  | { kind: 'length'; remaining: number }
+  | { kind: 'chunked' }
+  | { kind: 'until-close' };
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-data-end' | 'trailers' | 'until-close' | 'done';
 
@@ -66,7 +70,8 @@ export class ResponseParser {
         case 'head': {
           const at = this.buf.indexOf(HEAD_END);
           if (at < 0) {
-            if (this.buf.length > MAX_HEAD_BYTES) throw new ProtocolError(`response head is larger than ${MAX_HEAD_BYTES} bytes`);
+            if (this.buf.length > MAX_HEAD_BYTES)
+              throw new ProtocolError(`response head is larger than ${MAX_HEAD_BYTES} bytes`);
             return;
           }
           const head = this.buf.subarray(0, at).toString('latin1');
@@ -109,7 +114,8 @@ export class ResponseParser {
         }
         case 'chunk-data-end': {
           if (this.buf.length < 2) return;
-          if (this.buf[0] !== 0x0d || this.buf[1] !== 0x0a) throw new ProtocolError('chunk data is not followed by CRLF');
+          if (this.buf[0] !== 0x0d || this.buf[1] !== 0x0a)
+            throw new ProtocolError('chunk data is not followed by CRLF');
           this.buf = this.buf.subarray(2);
           this.state = 'chunk-size';
           break;
@@ -158,13 +164,17 @@ export class ResponseParser {
     if (statusCode === 204 || statusCode === 304) {
       this.body = { kind: 'none' };
     } else if (te.trim() !== '') {
-      const codings = te.split(',').map((c) => c.trim()).filter(Boolean);
+      const codings = te
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
       if (codings[codings.length - 1] === 'chunked') this.body = { kind: 'chunked' };
       else this.body = { kind: 'until-close' };
     } else if (cl.length > 0) {
       const values = new Set(cl.flatMap((v) => v.split(',').map((x) => x.trim())));
       const [only] = values;
-      if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) throw new ProtocolError(`bad Content-Length "${cl.join(', ')}"`);
+      if (values.size !== 1 || !/^\d{1,15}$/.test(only!))
+        throw new ProtocolError(`bad Content-Length "${cl.join(', ')}"`);
       this.body = { kind: 'length', remaining: Number(only) };
     } else {
       this.body = { kind: 'until-close' };

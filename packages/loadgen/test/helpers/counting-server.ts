@@ -39,7 +39,9 @@ export async function startCountingServer(o: CountingServerOptions = {}): Promis
     } else if (d > 0) setTimeout(() => res.end(body as never), d);
     else res.end(body as never);
   };
-  const server: Server | Http2Server = o.h2c ? createH2Server({}, handler as never) : createServer({ keepAliveTimeout: 60_000 }, handler as never);
+  const server: Server | Http2Server = o.h2c
+    ? createH2Server({}, handler as never)
+    : createServer({ keepAliveTimeout: 60_000 }, handler as never);
   server.on('connection', (s: Socket) => {
     state.connections++;
     sockets.add(s);

@@ -32,12 +32,20 @@ export async function startEmbeddedLab(options: EmbeddedLabOptions = {}): Promis
       if (!(isKalabError(err) && err.code === ErrorCodes.UNREACHABLE && cause?.code === 'EADDRINUSE')) throw err;
     }
   }
-  if (!monitor) throw new UnreachableError(`no free port for the monitor on 127.0.0.1:${first}-${first + attempts - 1} (try --monitor-port)`);
+  if (!monitor)
+    throw new UnreachableError(
+      `no free port for the monitor on 127.0.0.1:${first}-${first + attempts - 1} (try --monitor-port)`,
+    );
   let server: LabServer | undefined;
   let reporter: MonitorReporter | undefined;
   try {
     server = await listenServer(options.serverPort ?? DASHBOARD_DEFAULTS.serverPort);
-    reporter = new MonitorReporter({ ledger: server.ledger, url: monitor.url, port: server.address().port, name: 'embedded-server' }).start();
+    reporter = new MonitorReporter({
+      ledger: server.ledger,
+      url: monitor.url,
+      port: server.address().port,
+      name: 'embedded-server',
+    }).start();
   } catch (err) {
     await server?.close({ graceMs: 100 });
     await monitor.close();

@@ -29,7 +29,8 @@ export function connectViewer(store: DashboardStore, options: ViewerOptions): { 
   link.on('error', (err: Error & { code?: string }) => {
     if (link.connected) return;
     const message = `cannot reach the monitor at ${options.url} (${err.code ?? err.message}); retrying`;
-    if (store.status.message !== message || store.status.link !== 'disconnected') store.patchStatus({ link: 'disconnected', message });
+    if (store.status.message !== message || store.status.link !== 'disconnected')
+      store.patchStatus({ link: 'disconnected', message });
   });
   link.on('fatal', (err) => store.patchStatus({ link: 'disconnected', message: err.message }));
   link.start();

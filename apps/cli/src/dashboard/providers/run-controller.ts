@@ -124,7 +124,12 @@ export class RunController {
   private forward(msg: RunEvent): void {
     if (!this.o.monitorUrl) return;
     if (!this.link) {
-      this.link = new MonitorLink({ url: this.o.monitorUrl, token: this.o.token, role: 'agent', name: 'dashboard-runs' });
+      this.link = new MonitorLink({
+        url: this.o.monitorUrl,
+        token: this.o.token,
+        role: 'agent',
+        name: 'dashboard-runs',
+      });
       // The link reconnects by itself; a monitor that is gone only costs the forwarded events.
       this.link.on('error', () => {});
       this.link.start();
@@ -187,7 +192,11 @@ export class RunController {
         update({ state: abort.signal.aborted ? 'stopped' : 'done', endedAt: Date.now(), ...outcomeOf(result, live) });
       })
       .catch((err: Error) => {
-        update({ state: abort.signal.aborted ? 'stopped' : 'failed', endedAt: Date.now(), summary: err.message.split('\n')[0] });
+        update({
+          state: abort.signal.aborted ? 'stopped' : 'failed',
+          endedAt: Date.now(),
+          summary: err.message.split('\n')[0],
+        });
       })
       .finally(() => {
         if (this.current?.abort === abort) this.current = undefined;
@@ -214,7 +223,14 @@ function outcomeOf(result: unknown, live: LocalRun): Partial<LocalRun> {
   const r = (result ?? {}) as {
     pass?: boolean;
     explanation?: string;
-    checks?: { pass?: boolean; skipped?: boolean; says?: string; expected?: number; actual?: number | null; metric?: string }[];
+    checks?: {
+      pass?: boolean;
+      skipped?: boolean;
+      says?: string;
+      expected?: number;
+      actual?: number | null;
+      metric?: string;
+    }[];
     observed?: { connectionsOpened?: number; requests?: number | { sent?: number }; errors?: Record<string, number> };
     connections?: { opened?: number };
     requests?: { completed?: number };
@@ -228,11 +244,16 @@ function outcomeOf(result: unknown, live: LocalRun): Partial<LocalRun> {
   if (opened !== undefined) parts.push(`${opened} connections opened`);
   if (requests !== undefined) parts.push(`${requests} requests`);
   if (errors.length) parts.push(`errors ${errors.map(([c, n]) => `${c} ${n}`).join(', ')}`);
-  if (r.pass !== undefined) parts.push(r.pass ? 'same result as the article' : 'NOT the article\'s result');
+  if (r.pass !== undefined) parts.push(r.pass ? 'same result as the article' : "NOT the article's result");
   const failed = (r.checks ?? []).filter((c) => c.pass === false && !c.skipped);
   const explanation = [
     ...failed.map((c) => `${c.says ?? c.metric}: expected ${c.expected}, observed ${c.actual ?? 'nothing'}`),
     ...(r.explanation ? [r.explanation] : []),
   ];
-  return { connectionsOpened: opened, requests, summary: parts.join(' · ') || 'finished', ...(explanation.length ? { explanation } : {}) };
+  return {
+    connectionsOpened: opened,
+    requests,
+    summary: parts.join(' · ') || 'finished',
+    ...(explanation.length ? { explanation } : {}),
+  };
 }

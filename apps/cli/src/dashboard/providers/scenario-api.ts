@@ -28,7 +28,14 @@ export function embeddedLoad(target: string, options: { connections?: number; du
     async run({ signal, onEvent }) {
       const load = runLoad({ target, connections, durationMs, workers: 1, signal });
       load.on('start', (s) =>
-        onEvent({ v: PROTOCOL_VERSION, type: 'run-started', runId: s.runId, target: s.target, engine: s.engine, config: s.config }),
+        onEvent({
+          v: PROTOCOL_VERSION,
+          type: 'run-started',
+          runId: s.runId,
+          target: s.target,
+          engine: s.engine,
+          config: s.config,
+        }),
       );
       load.on('tick', (t) => onEvent(t));
       load.on('tcp-sample', (t) => onEvent(t));

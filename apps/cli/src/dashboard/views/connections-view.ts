@@ -29,7 +29,10 @@ export const connectionsView: View = {
     const rows = sortRows(model.snapshot?.connections ?? []);
     const addrW = Math.max(8, Math.floor((width - STATE_W - AGE_W - REQ_W - 4) / 2));
     const line = (state: string, local: string, remote: string, age: string, reqs: string) =>
-      fit(`${fit(state, STATE_W)} ${fitStart(local, addrW)} ${fitStart(remote, addrW)} ${age.padStart(AGE_W)} ${reqs.padStart(REQ_W)}`, width);
+      fit(
+        `${fit(state, STATE_W)} ${fitStart(local, addrW)} ${fitStart(remote, addrW)} ${age.padStart(AGE_W)} ${reqs.padStart(REQ_W)}`,
+        width,
+      );
     const lines = [line('STATE', 'LOCAL', 'REMOTE', 'AGE', 'REQS')];
     if (rows.length === 0) {
       lines.push(fit('no connections', width));
@@ -39,7 +42,13 @@ export const connectionsView: View = {
     const shown = rows.length > room ? rows.slice(0, Math.max(0, room - 1)) : rows;
     for (const r of shown) {
       lines.push(
-        line(r.state, r.local, r.remote, r.ageMs === null ? '-' : fmtDuration(r.ageMs), r.requests === null ? '-' : fmtCount(r.requests)),
+        line(
+          r.state,
+          r.local,
+          r.remote,
+          r.ageMs === null ? '-' : fmtDuration(r.ageMs),
+          r.requests === null ? '-' : fmtCount(r.requests),
+        ),
       );
     }
     if (shown.length < rows.length) lines.push(fit(`… ${fmtCount(rows.length - shown.length)} more`, width));
@@ -47,7 +56,19 @@ export const connectionsView: View = {
   },
 };
 
-const STATE_ORDER = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'CLOSE_WAIT', 'FIN_WAIT1', 'FIN_WAIT2', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
+const STATE_ORDER = [
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'CLOSE_WAIT',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'LAST_ACK',
+  'CLOSING',
+  'TIME_WAIT',
+  'CLOSE',
+  'LISTEN',
+];
 type Row = NonNullable<DashboardModel['snapshot']>['connections'][number];
 
 /** Live connections first (the ones serving requests), listeners last: the order netstat users scan in. */

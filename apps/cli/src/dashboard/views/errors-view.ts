@@ -18,7 +18,8 @@ export const errorsView: View = {
     const room = height - 1;
     const shown = entries.length > room ? entries.slice(0, Math.max(0, room - 1)) : entries;
     for (const [code, n] of shown) lines.push(spread(code, fmtCount(n), width));
-    if (shown.length < entries.length && lines.length < height) lines.push(fit(`+${entries.length - shown.length} more codes`, width));
+    if (shown.length < entries.length && lines.length < height)
+      lines.push(fit(`+${entries.length - shown.length} more codes`, width));
     return lines.slice(0, height);
   },
 };

@@ -13,13 +13,18 @@ export const findingsView: View = {
     findings.sort((a, b) => rank[a.severity] - rank[b.severity]);
     const run = model.status.run;
     // The scenario this dashboard ran explains its own result first.
-    const why = run && run.state !== 'running' ? (run.explanation ?? []).map((text) => ({ severity: 'info' as const, message: `${run.name}: ${text}` })) : [];
+    const why =
+      run && run.state !== 'running'
+        ? (run.explanation ?? []).map((text) => ({ severity: 'info' as const, message: `${run.name}: ${text}` }))
+        : [];
     findings.unshift(...why.map((w) => ({ id: 'run', ...w })));
-    if (findings.length === 0) return wrap('Nothing to report yet: run a scenario (s) or a load (r).', width).slice(0, height);
+    if (findings.length === 0)
+      return wrap('Nothing to report yet: run a scenario (s) or a load (r).', width).slice(0, height);
     const lines: string[] = [];
     for (const f of findings) {
       const wrapped = wrap(f.message, Math.max(1, width - 2));
-      for (let i = 0; i < wrapped.length && lines.length < height; i++) lines.push(fit(`${i === 0 ? MARK[f.severity] : ' '} ${wrapped[i]}`, width));
+      for (let i = 0; i < wrapped.length && lines.length < height; i++)
+        lines.push(fit(`${i === 0 ? MARK[f.severity] : ' '} ${wrapped[i]}`, width));
       if (lines.length >= height) break;
     }
     return lines;

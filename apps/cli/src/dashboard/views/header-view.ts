@@ -28,7 +28,13 @@ export const headerView: View = {
       width,
     );
     const lines = [fit(first, width)];
-    if (height > 1) lines.push(fit(status.message ?? (status.run || !snap?.run ? runLine(status.run, status.mode) : monitorRunLine(snap.run)), width));
+    if (height > 1)
+      lines.push(
+        fit(
+          status.message ?? (status.run || !snap?.run ? runLine(status.run, status.mode) : monitorRunLine(snap.run)),
+          width,
+        ),
+      );
     return lines;
   },
 };
@@ -42,7 +48,8 @@ function monitorRunLine(run: MonitorRun): string {
 }
 
 function runLine(run: LocalRun | null, mode: DashboardModel['status']['mode']): string {
-  if (!run && mode === 'remote') return 'View only: runs appear here as agents and loadgens report them to the monitor. ? for help.';
+  if (!run && mode === 'remote')
+    return 'View only: runs appear here as agents and loadgens report them to the monitor. ? for help.';
   if (!run) return 'No run yet: press s to pick a scenario, r to run a load against the embedded server, ? for help.';
   if (run.summary && run.state !== 'running') return `${run.name} ${run.state}: ${run.summary}`;
   const counts: string[] = [];

@@ -20,9 +20,12 @@ export const portsView: View = {
       lines.push(fit(`${name} ${e.range[0]}-${e.range[1]}`, width));
       lines.push(`${bar(e.inUse / size, Math.max(1, width - label.length - 1))} ${label}`.slice(0, width));
       const eta = h.exhaustionSeconds === null ? 'not filling' : `full in ${fmtDuration(h.exhaustionSeconds * 1000)}`;
-      lines.push(fit(`${eta} · ${fmtCount(e.inUse)}/${fmtCount(size)} in use · TIME_WAIT ${fmtCount(e.timeWait)}`, width));
+      lines.push(
+        fit(`${eta} · ${fmtCount(e.inUse)}/${fmtCount(size)} in use · TIME_WAIT ${fmtCount(e.timeWait)}`, width),
+      );
     }
-    if (lines.length < hosts.length * 3 && lines.length < height) lines.push(fit(`+${hosts.length - lines.length / 3} more host(s)`, width));
+    if (lines.length < hosts.length * 3 && lines.length < height)
+      lines.push(fit(`+${hosts.length - lines.length / 3} more host(s)`, width));
     return lines.slice(0, height);
   },
 };

@@ -11,7 +11,15 @@ const COUNT_W = 7;
 export const tcpStatesView: View = {
   id: 'states',
   title: (_m, width) =>
-    pick([' TCP states over time · ESTABLISHED · TIME_WAIT · CLOSE_WAIT ', ' TCP states · TIME_WAIT · CLOSE_WAIT ', ' TCP states · TIME_WAIT ', ' TIME_WAIT '], width),
+    pick(
+      [
+        ' TCP states over time · ESTABLISHED · TIME_WAIT · CLOSE_WAIT ',
+        ' TCP states · TIME_WAIT · CLOSE_WAIT ',
+        ' TCP states · TIME_WAIT ',
+        ' TIME_WAIT ',
+      ],
+      width,
+    ),
   lines(model, width, height) {
     const snap = model.snapshot;
     const hosts = Object.keys(snap?.hosts ?? {}).sort();
@@ -29,7 +37,8 @@ export const tcpStatesView: View = {
       const current = snap!.hosts[host]!.states;
       const history = snap!.history.states[host] ?? {};
       const states = ORDER.filter((s) => ALWAYS.includes(s) || (current[s] ?? 0) > 0);
-      for (const s of Object.keys(current)) if (!states.includes(s) && s !== 'LISTEN' && (current[s] ?? 0) > 0) states.push(s);
+      for (const s of Object.keys(current))
+        if (!states.includes(s) && s !== 'LISTEN' && (current[s] ?? 0) > 0) states.push(s);
       const left = height - lines.length;
       if (left < 2) {
         if (left === 1) lines.push(fit(`+${hosts.length - i} more host(s)`, width));

@@ -21,7 +21,15 @@ export const throughputView: View = {
       const req = fmtCount(m?.requests ?? 0);
       const conns = fmtCount(m?.connectionsOpened ?? 0);
       const perConn = fmtRate(m?.requestsPerConnection ?? 0);
-      lines.push(pick([`requests ${req} · connections ${conns} · req/conn ${perConn}`, `req ${req} · conn ${conns} · req/conn ${perConn}`], width));
+      lines.push(
+        pick(
+          [
+            `requests ${req} · connections ${conns} · req/conn ${perConn}`,
+            `req ${req} · conn ${conns} · req/conn ${perConn}`,
+          ],
+          width,
+        ),
+      );
     }
     return lines.slice(0, height);
   },

@@ -13,4 +13,13 @@ export interface View {
   readonly sticky?: number;
 }
 
-export type PanelId = 'header' | 'throughput' | 'states' | 'ports' | 'latency' | 'errors' | 'connections' | 'findings' | 'footer';
+export type PanelId =
+  | 'header'
+  | 'throughput'
+  | 'states'
+  | 'ports'
+  | 'latency'
+  | 'errors'
+  | 'connections'
+  | 'findings'
+  | 'footer';

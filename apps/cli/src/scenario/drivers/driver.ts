@@ -131,7 +131,10 @@ export class RateMarks {
     let from = this.marks[0]!;
     for (const m of this.marks) if (m.atMs <= atMs - 1000) from = m;
     const secs = Math.max(0.001, (atMs - from.atMs) / 1000);
-    return { rps: Math.max(0, (requests - from.requests) / secs), newConnPerSec: Math.max(0, (opened - from.opened) / secs) };
+    return {
+      rps: Math.max(0, (requests - from.requests) / secs),
+      newConnPerSec: Math.max(0, (opened - from.opened) / secs),
+    };
   }
 }
 

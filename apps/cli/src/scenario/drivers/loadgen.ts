@@ -28,7 +28,15 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
   run.on('start', (info) => {
     runId = info.runId;
     startedAt = Date.now();
-    ctx.emit({ v: PROTOCOL_VERSION, type: 'run-started', runId: info.runId, target: info.target, engine: info.engine, config: info.config, scenario: ctx.scenario });
+    ctx.emit({
+      v: PROTOCOL_VERSION,
+      type: 'run-started',
+      runId: info.runId,
+      target: info.target,
+      engine: info.engine,
+      config: info.config,
+      scenario: ctx.scenario,
+    });
   });
   // What the relayed ticks held, so the last tick carries only the rest.
   const ticked = new LatencyHistogram();
@@ -65,7 +73,15 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
 }
 
 /** The run's last tick from its report: its totals, the latency no relayed tick carried, the last second's rates. */
-function finalTick(runId: string, startedAt: number, report: Report, latency: LatencyHistogram, ticked: LatencyHistogram, marks: RateMarks, lastTick: Tick | undefined): Tick {
+function finalTick(
+  runId: string,
+  startedAt: number,
+  report: Report,
+  latency: LatencyHistogram,
+  ticked: LatencyHistogram,
+  marks: RateMarks,
+  lastTick: Tick | undefined,
+): Tick {
   const elapsedMs = Math.max(report.durationMs, lastTick?.elapsedMs ?? 0);
   const tick: Tick = {
     v: PROTOCOL_VERSION,

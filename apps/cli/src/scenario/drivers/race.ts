@@ -55,11 +55,16 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
   const c = ctx.counters;
   const idleCloseMs = await measureIdleClose(ctx);
-  ctx.note(`${ctx.phase.name}: the server closes idle connections ${idleCloseMs.toFixed(1)} ms after a response; aiming requests at that moment`);
+  ctx.note(
+    `${ctx.phase.name}: the server closes idle connections ${idleCloseMs.toFixed(1)} ms after a response; aiming requests at that moment`,
+  );
 
   const agent: http.Agent = client.honourKeepAliveHint
     ? new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
-    : new IdleForeverAgent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: Number.POSITIVE_INFINITY }, client.idleTimeoutMs ?? 0);
+    : new IdleForeverAgent(
+        { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: Number.POSITIVE_INFINITY },
+        client.idleTimeoutMs ?? 0,
+      );
   const sockets = new Set<Socket>();
   const inFlight = new Set<http.ClientRequest>();
 
@@ -124,7 +129,9 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
     };
     await Promise.all(Array.from({ length: client.concurrency }, worker));
     if (stopEarly && c.resetsOnReusedSocket === 0 && !ctx.signal.aborted) {
-      ctx.note(`${ctx.phase.name}: no request met the close by timing alone; now with the client's event loop busy as the server closes`);
+      ctx.note(
+        `${ctx.phase.name}: no request met the close by timing alone; now with the client's event loop busy as the server closes`,
+      );
       await busyClientRace(ctx, idleCloseMs);
     }
   } finally {
@@ -202,7 +209,10 @@ interface BusyResult {
  */
 async function busyClientRace(ctx: DriverContext, idleCloseMs: number): Promise<void> {
   const c = ctx.counters;
-  const worker = new Worker(BUSY_CLIENT_SOURCE, { eval: true, workerData: { host: ctx.host, port: ctx.port, idleCloseMs, tries: BUSY_TRIES } });
+  const worker = new Worker(BUSY_CLIENT_SOURCE, {
+    eval: true,
+    workerData: { host: ctx.host, port: ctx.port, idleCloseMs, tries: BUSY_TRIES },
+  });
   const onAbort = () => void worker.terminate();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
@@ -264,7 +274,9 @@ async function measureIdleClose(ctx: DriverContext): Promise<number> {
         socket.once('connect', () => c.connected(connecting));
       });
       req.on('error', reject);
-      ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), { once: true });
+      ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), {
+        once: true,
+      });
     });
   try {
     const times = (await Promise.all(Array.from({ length: PROBES }, probe))).sort((a, b) => a - b);
