@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotSchema } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
-import { NetnsPair, type Proc, have, isRoot, kalab } from './monitor-procs.js';
+import { have, isRoot, kalab, NetnsPair, type Proc } from './monitor-procs.js';
 
 const HEARTBEAT_MS = 300;
 const TOKEN = 'e2e-token-for-a-private-namespace';

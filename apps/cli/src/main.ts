@@ -1,5 +1,5 @@
-import { Command } from 'commander';
 import { LAB_VERSION } from '@kalab/core';
+import { Command } from 'commander';
 import { reportError } from './cli-error.js';
 import { registerCommands } from './commands/index.js';
 

@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:net';
-import { createMonitor, type Monitor } from '@kalab/monitor';
 import { PROTOCOL_VERSION, type Snapshot } from '@kalab/core';
+import { createMonitor, type Monitor } from '@kalab/monitor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { monitorWsUrl } from '../src/commands/start.js';
 import { initialStatus } from '../src/dashboard/model.js';
 import { startEmbeddedLab } from '../src/dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../src/dashboard/providers/monitor-viewer.js';
-import { type RunEvent, RunController, type RunHooks } from '../src/dashboard/providers/run-controller.js';
+import { RunController, type RunEvent, type RunHooks } from '../src/dashboard/providers/run-controller.js';
 import { DashboardStore } from '../src/dashboard/store.js';
 import { namespaceSupport, runScenario } from '../src/scenario/index.js';
 

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
+import { SnapshotSchema } from '@kalab/core';
 import blessed from 'blessed';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnapshotSchema } from '@kalab/core';
 import { computeLayout, type Rect } from '../src/dashboard/layout.js';
 import { initialStatus } from '../src/dashboard/model.js';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../src/dashboard/screen.js';

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { type Server, createServer } from 'node:http';
-import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,11 +1,11 @@
 import {
   ErrorCodes,
+  getScenario,
   LatencyHistogram,
   type SourceMessage,
   type TcpSocket,
   type TcpState,
   type Tick,
-  getScenario,
 } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import {

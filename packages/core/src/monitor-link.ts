@@ -3,13 +3,13 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { ErrorCodes, KalabError } from './errors.js';
 import {
+  decodeMessage,
   type HubMessage,
   HubMessageSchema,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   type Role,
   type Welcome,
-  decodeMessage,
 } from './protocol.js';
 import { LAB_VERSION } from './version.js';
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { HelloSchema, MonitorLink, TickSchema, decodeMessage } from '../src/index.js';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { decodeMessage, HelloSchema, MonitorLink, TickSchema } from '../src/index.js';
 
 /** A minimal hub: answers hellos with a welcome (or an auth error) and records what arrives. */
 function startHub(opts: { token?: string; heartbeatMs?: number } = {}) {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BadOptionError, TcpSampleSchema, decodeMessage, sampleTcp } from '../src/index.js';
+import { BadOptionError, decodeMessage, sampleTcp, TcpSampleSchema } from '../src/index.js';
 
 const procRoot = fileURLToPath(new URL('./fixtures/proc', import.meta.url));
 

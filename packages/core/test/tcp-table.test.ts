@@ -1,10 +1,9 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BadOptionError,
-  ParseError,
   countProcNetTcp,
   countStates,
   countTcpStates,
@@ -14,6 +13,7 @@ import {
   formatEndpoint,
   formatIPv6Bytes,
   normalizeTcpState,
+  ParseError,
   parseProcNetTcp,
   readTcpTable,
   readTcpTableSync,

@@ -4,14 +4,14 @@ import {
   BadOptionError,
   ErrorCodes,
   type HubMessage,
+  isKalabError,
+  isLoopbackHost,
   type KalabError,
   MonitorLink,
   PROTOCOL_VERSION,
-  type RunOptions,
-  isKalabError,
-  isLoopbackHost,
   parseDuration,
   parseInteger,
+  type RunOptions,
   sampleTcp,
 } from '@kalab/core';
 import type { LoadReport } from './build-report.js';

@@ -1,4 +1,4 @@
-import { REPORT_SCHEMA_ID, type Report, findingsFor } from '@kalab/core';
+import { findingsFor, REPORT_SCHEMA_ID, type Report } from '@kalab/core';
 import type { Aggregate } from './aggregate.js';
 import type { HostPeak } from './host-sampler.js';
 import type { ResolvedOptions } from './options.js';

@@ -1,8 +1,8 @@
-import { type Socket, connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
 import { Http1ResponseParser } from './http1-parser.js';
-import { Watchdog, timeoutError } from './watchdog.js';
+import { timeoutError, Watchdog } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
 /** One read buffer per worker, shared by every connection (reads are handled synchronously). */

@@ -8,7 +8,7 @@ import { createConnection } from 'node:net';
 import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
-import { Watchdog, timeoutError } from './watchdog.js';
+import { timeoutError, Watchdog } from './watchdog.js';
 
 /** A stream in flight, for the --timeout watchdog. */
 interface InFlight {

@@ -1,5 +1,5 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
-import { type Socket, type TcpNetConnectOpts, createConnection } from 'node:net';
+import { createConnection, type Socket, type TcpNetConnectOpts } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
 import { timeoutError } from './watchdog.js';

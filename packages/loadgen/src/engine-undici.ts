@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import { Client, Pool, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
+import { buildConnector, Client, Pool } from 'undici';
 import type { Done, Engine, EngineContext } from './engine.js';
 
 const kUsed = Symbol('kalab.used');

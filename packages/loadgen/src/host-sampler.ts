@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type TcpSample, sampleTcp } from '@kalab/core';
+import { sampleTcp, type TcpSample } from '@kalab/core';
 
 export interface HostPeak {
   ephemeralRange: [number, number] | null;

@@ -9,7 +9,7 @@ const RANSFER = Buffer.from('ransfer-');
 /** What the parser reports per response: the status, and whether the connection may carry another request. */
 export type OnResponse = (status: number, keepAlive: boolean) => void;
 
-const enum State {
+enum State {
   Head,
   Length,
   ChunkSize,

@@ -1,25 +1,25 @@
-export { runLoad, LoadRun, splitSlices, WORKER_URL, type LoadRunEvents, type RunStartInfo } from './run-load.js';
 export {
-  resolveOptions,
-  optionsFromFlags,
-  FLAGS,
-  type LoadOptions,
-  type ResolvedOptions,
-  type LoadgenFlags,
-} from './options.js';
-export { DEFAULTS, ENGINES, defaultWorkers, type EngineName } from './defaults.js';
-export { buildReport, configOf, transportOf, type LoadReport } from './build-report.js';
-export { formatReport, formatProgress } from './printer.js';
-export { streamToMonitor, type MonitorStreamOptions } from './monitor-stream.js';
-export * from './doctor/index.js';
-export {
-  runAgent,
-  Agent,
   AGENT_DEFAULTS,
-  agentCapsFromFlags,
-  checkCaps,
-  resolveCaps,
+  Agent,
   type AgentCaps,
   type AgentEvents,
   type AgentOptions,
+  agentCapsFromFlags,
+  checkCaps,
+  resolveCaps,
+  runAgent,
 } from './agent.js';
+export { buildReport, configOf, type LoadReport, transportOf } from './build-report.js';
+export { DEFAULTS, defaultWorkers, ENGINES, type EngineName } from './defaults.js';
+export * from './doctor/index.js';
+export { type MonitorStreamOptions, streamToMonitor } from './monitor-stream.js';
+export {
+  FLAGS,
+  type LoadgenFlags,
+  type LoadOptions,
+  optionsFromFlags,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+export { formatProgress, formatReport } from './printer.js';
+export { LoadRun, type LoadRunEvents, type RunStartInfo, runLoad, splitSlices, WORKER_URL } from './run-load.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
-import { DEFAULTS, ENGINES, type EngineName, defaultWorkers } from './defaults.js';
+import { DEFAULTS, defaultWorkers, ENGINES, type EngineName } from './defaults.js';
 
 /**
  * What a caller may ask of `runLoad`. Field names follow core's RunOptionsSchema (what a

@@ -4,7 +4,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { TcpSample, Tick } from '@kalab/core';
 import { Piscina } from 'piscina';
 import { Aggregate } from './aggregate.js';
-import { type LoadReport, buildReport, configOf } from './build-report.js';
+import { buildReport, configOf, type LoadReport } from './build-report.js';
 import type { WorkerSlice } from './engine.js';
 import { HostSampler } from './host-sampler.js';
 import { type LoadOptions, type ResolvedOptions, resolveOptions } from './options.js';

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Driver } from './driver.js';
-import { type Engine, type EngineContext, type WorkerSlice, localAddressRing } from './engine.js';
+import { type Engine, type EngineContext, localAddressRing, type WorkerSlice } from './engine.js';
 import { createChurnEngine } from './engine-churn.js';
 import { createH2cEngine } from './engine-h2c.js';
 import { createHttpEngine } from './engine-http.js';

@@ -1,5 +1,5 @@
-import https from 'node:https';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeKeepAlive } from '../src/doctor/index.js';

@@ -1,7 +1,7 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { type Http2Server, type ServerHttp2Stream, createServer as createH2Server } from 'node:http2';
-import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
-import { BadOptionError, ReportSchema, filterByPort, readTcpTable } from '@kalab/core';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { BadOptionError, filterByPort, ReportSchema, readTcpTable } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
 import { optionsFromFlags, resolveOptions } from '../src/options.js';

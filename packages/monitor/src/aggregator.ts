@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   type ConnectionEvent,
   type Finding,
+  findingsFor,
   LatencyHistogram,
   PROTOCOL_VERSION,
   type Report,
@@ -11,7 +12,6 @@ import {
   type Snapshot,
   type TcpSample,
   type Tick,
-  findingsFor,
 } from '@kalab/core';
 import { HostState } from './host-state.js';
 import { SourceState } from './source-state.js';

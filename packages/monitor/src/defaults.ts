@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { BadOptionError, type TcpSample, isLoopbackHost, parseInteger } from '@kalab/core';
+import { BadOptionError, isLoopbackHost, parseInteger, type TcpSample } from '@kalab/core';
 import { generateToken } from './token.js';
 
 /** Every default of the monitor, in one place. */

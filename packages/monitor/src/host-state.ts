@@ -1,4 +1,4 @@
-import { type HostSnapshot, RingBuffer, type TcpSample, secondsToExhaustion } from '@kalab/core';
+import { type HostSnapshot, RingBuffer, secondsToExhaustion, type TcpSample } from '@kalab/core';
 
 interface Received {
   sample: TcpSample;

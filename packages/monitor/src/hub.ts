@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import {
+  decodeMessage,
   ErrorCodes,
+  envelope,
   HelloSchema,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
+  type Role,
   type RunStart,
   SourceMessageSchema,
   ViewerMessageSchema,
-  type Role,
-  decodeMessage,
-  envelope,
 } from '@kalab/core';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Aggregator } from './aggregator.js';

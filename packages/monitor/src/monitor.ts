@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type RunStart, type Snapshot, type TcpSample, UnreachableError, sampleTcp } from '@kalab/core';
+import { type RunStart, type Snapshot, sampleTcp, type TcpSample, UnreachableError } from '@kalab/core';
 import { Aggregator, type RunState } from './aggregator.js';
 import {
   type LocalSampler,

@@ -1,8 +1,8 @@
 import { deflateSync } from 'node:zlib';
-import { HubMessageSchema, LatencyHistogram, decodeMessage } from '@kalab/core';
+import { decodeMessage, HubMessageSchema, LatencyHistogram } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Monitor, createMonitor, resolveMonitorOptions } from '../src/index.js';
-import { TestPeer, V, report, tcpSample, tick, until } from './test-peer.js';
+import { createMonitor, type Monitor, resolveMonitorOptions } from '../src/index.js';
+import { report, TestPeer, tcpSample, tick, until, V } from './test-peer.js';
 
 const monitors: Monitor[] = [];
 const peers: TestPeer[] = [];

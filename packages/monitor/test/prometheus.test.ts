@@ -1,7 +1,7 @@
 import { SnapshotSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Monitor, createMonitor, escapeLabelValue } from '../src/index.js';
-import { TestPeer, V, tcpSample, tick, until } from './test-peer.js';
+import { createMonitor, escapeLabelValue, type Monitor } from '../src/index.js';
+import { TestPeer, tcpSample, tick, until, V } from './test-peer.js';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

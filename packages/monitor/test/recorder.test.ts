@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Monitor, createMonitor, formatRecording, readRecording } from '../src/index.js';
-import { TestPeer, V, report, tcpSample, tick, until } from './test-peer.js';
+import { createMonitor, formatRecording, type Monitor, readRecording } from '../src/index.js';
+import { report, TestPeer, tcpSample, tick, until, V } from './test-peer.js';
 
 const monitors: Monitor[] = [];
 const peers: TestPeer[] = [];

@@ -1,12 +1,12 @@
 import http2, {
   type Http2Server,
   type Http2Session,
-  type ServerHttp2Stream,
   type IncomingHttpHeaders,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import { STATS_PATH } from './defaults.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
+import { STATS_PATH } from './defaults.js';
 import { kRecord, responseBody } from './http1-handler.js';
 import type { ResolvedServerOptions } from './options.js';
 import { delayUs } from './response-delay.js';

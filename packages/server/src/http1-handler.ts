@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HELLO_BODY, STATS_PATH } from './defaults.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
+import { HELLO_BODY, STATS_PATH } from './defaults.js';
 import type { ResolvedServerOptions } from './options.js';
 import { delayUs } from './response-delay.js';
 

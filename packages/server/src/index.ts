@@ -1,14 +1,14 @@
-export { createLabServer, type LabServer, type LabServerAddress } from './lab-server.js';
-export { resolveServerOptions, type LabServerOptions, type ResolvedServerOptions } from './options.js';
+export { CHANNEL_NAMES, channels } from './channels.js';
 export {
-  ConnectionLedger,
-  ConnectionRecord,
   CLOSE_REASONS,
   type CloseReason,
+  ConnectionLedger,
   type ConnectionProtocol,
+  ConnectionRecord,
   type LedgerStats,
 } from './connection-ledger.js';
-export { channels, CHANNEL_NAMES } from './channels.js';
-export { SERVER_DEFAULTS, MONITOR_DEFAULTS, STATS_PATH, HELLO_BODY } from './defaults.js';
-export { formatLedgerSummary } from './summary.js';
+export { HELLO_BODY, MONITOR_DEFAULTS, SERVER_DEFAULTS, STATS_PATH } from './defaults.js';
+export { createLabServer, type LabServer, type LabServerAddress } from './lab-server.js';
 export { MonitorReporter, type MonitorReporterOptions } from './monitor-reporter.js';
+export { type LabServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+export { formatLedgerSummary } from './summary.js';

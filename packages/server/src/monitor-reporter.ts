@@ -4,8 +4,8 @@ import {
   MonitorLink,
   PROTOCOL_VERSION,
   type SampleTcpOptions,
-  type TcpSample,
   sampleTcp,
+  type TcpSample,
 } from '@kalab/core';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';

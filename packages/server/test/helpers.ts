@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { readTcpTable } from '@kalab/core';
 import { afterEach } from 'vitest';
-import { type LabServer, type LabServerOptions, createLabServer } from '../src/index.js';
+import { createLabServer, type LabServer, type LabServerOptions } from '../src/index.js';
 
 const servers: LabServer[] = [];
 const cleanups: (() => unknown)[] = [];

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { HintBlindAgent, establishedOnServerPort, get, getUnread, onCleanup, startLab, waitUntil } from './helpers.js';
+import { establishedOnServerPort, get, getUnread, HintBlindAgent, onCleanup, startLab, waitUntil } from './helpers.js';
 
 describe('createLabServer: the ledger equals what happened on the wire', () => {
   it('10 sequential requests whose responses are never consumed open 10 connections', async () => {

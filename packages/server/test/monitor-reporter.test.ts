@@ -2,10 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ConnectionEventsSchema,
+  decodeMessage,
   HelloSchema,
   type SourceMessage,
   SourceMessageSchema,
-  decodeMessage,
 } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';

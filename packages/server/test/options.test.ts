@@ -1,6 +1,6 @@
 import { BadOptionError } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
-import { SERVER_DEFAULTS, createLabServer, resolveServerOptions } from '../src/index.js';
+import { createLabServer, resolveServerOptions, SERVER_DEFAULTS } from '../src/index.js';
 
 function badOption(fn: () => unknown): BadOptionError {
   try {

@@ -1,15 +1,15 @@
-import type { Command } from 'commander';
 import { BadOptionError, parseUrl } from '@kalab/core';
 import {
-  type LoadgenFlags,
   agentCapsFromFlags,
   formatProgress,
   formatReport,
+  type LoadgenFlags,
   optionsFromFlags,
   runAgent,
   runLoad,
   streamToMonitor,
 } from '@kalab/loadgen';
+import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 
 interface Flags extends LoadgenFlags {

@@ -1,6 +1,6 @@
-import { type Command, Option } from 'commander';
 import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
-import { MONITOR_DEFAULTS, type MonitorOptions, createMonitor, formatRecording, readRecording } from '@kalab/monitor';
+import { createMonitor, formatRecording, MONITOR_DEFAULTS, type MonitorOptions, readRecording } from '@kalab/monitor';
+import { type Command, Option } from 'commander';
 import { action } from '../cli-error.js';
 import { waitForSignal } from '../signals.js';
 

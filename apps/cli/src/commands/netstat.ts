@@ -2,16 +2,16 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BadOptionError,
-  type PortSide,
-  type TcpSocket,
   formatNetstatTable,
   hasProcNet,
   isKalabError,
   netstatJson,
+  type PortSide,
   parseDuration,
   parseInteger,
   parsePort,
   readTcpTable,
+  type TcpSocket,
 } from '@kalab/core';
 import { type Command, Option } from 'commander';
 import { action } from '../cli-error.js';

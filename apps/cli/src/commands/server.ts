@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
 import {
   createLabServer,
@@ -7,6 +6,7 @@ import {
   MonitorReporter,
   SERVER_DEFAULTS,
 } from '@kalab/server';
+import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 import { waitForSignal } from '../signals.js';
 

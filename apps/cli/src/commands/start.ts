@@ -1,14 +1,14 @@
-import type { Command } from 'commander';
 import { BadOptionError, ErrorCodes, KalabError, parsePort } from '@kalab/core';
+import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 import { runDashboard } from '../dashboard/app.js';
+import { DASHBOARD_DEFAULTS } from '../dashboard/defaults.js';
 import { initialStatus } from '../dashboard/model.js';
 import { startEmbeddedLab } from '../dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
 import { RunController } from '../dashboard/providers/run-controller.js';
 import { embeddedLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
 import { DashboardStore } from '../dashboard/store.js';
-import { DASHBOARD_DEFAULTS } from '../dashboard/defaults.js';
 
 const HEADLESS = 'kalab server, kalab loadgen, kalab monitor, kalab scenario, kalab netstat, kalab doctor';
 

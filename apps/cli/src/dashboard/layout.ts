@@ -1,5 +1,5 @@
-import type { PanelId } from './views/view.js';
 import { DASHBOARD_DEFAULTS } from './defaults.js';
+import type { PanelId } from './views/view.js';
 
 export interface Rect {
   top: number;

@@ -1,4 +1,5 @@
 import blessed from 'blessed';
+import { DASHBOARD_DEFAULTS } from './defaults.js';
 import { type DashboardAction, footerText, helpLines, KEY_MAP } from './key-map.js';
 import { computeLayout, MIN_COLS, MIN_ROWS, type Rect } from './layout.js';
 import type { DashboardStore } from './store.js';
@@ -11,7 +12,6 @@ import { portsView } from './views/ports-view.js';
 import { tcpStatesView } from './views/tcp-states-view.js';
 import { throughputView } from './views/throughput-view.js';
 import type { View } from './views/view.js';
-import { DASHBOARD_DEFAULTS } from './defaults.js';
 
 export interface ScenarioItem {
   name: string;

@@ -2,18 +2,18 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
-  type ErrorCode,
-  ErrorCodes,
-  KalabError,
-  type ScenarioDefinition,
-  SourceMessageSchema,
-  UnsupportedError,
   describePhase,
   describeSandbox,
+  type ErrorCode,
+  ErrorCodes,
   expectedOf,
   getScenario,
   judgeScenario,
+  KalabError,
   listScenarios,
+  type ScenarioDefinition,
+  SourceMessageSchema,
+  UnsupportedError,
 } from '@kalab/core';
 import { namespaceSupport } from './sandbox.js';
 import type { ChildLine, RunScenarioOptions, SandboxInfo, ScenarioResult } from './types.js';

@@ -1,4 +1,4 @@
-import { type TcpSocket, formatEndpoint, readTcpTable } from '@kalab/core';
+import { formatEndpoint, readTcpTable, type TcpSocket } from '@kalab/core';
 
 export interface SideStates {
   client: Record<string, number>;

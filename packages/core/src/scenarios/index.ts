@@ -2,8 +2,8 @@ import { BadOptionError } from '../errors.js';
 import { SCENARIOS } from './catalog.js';
 import type { ScenarioDefinition } from './scenario.js';
 
-export * from './scenario.js';
 export { GO_DEFAULT_MAX_IDLE_PER_HOST, SCENARIOS } from './catalog.js';
+export * from './scenario.js';
 export { describePhase, describeSandbox, phaseGapMs, SETTING_NAMES, type SettingKey } from './settings.js';
 export { expectedOf, judgeScenario, metricValue, OP_SYMBOL, sumObserved } from './verdict.js';
 

@@ -1,5 +1,5 @@
 import type { TcpSocket } from './proc-net-tcp.js';
-import { type StateCounts, type TcpState, emptyStateCounts } from './tcp-states.js';
+import { emptyStateCounts, type StateCounts, type TcpState } from './tcp-states.js';
 
 export interface EphemeralUsage {
   /** `ip_local_port_range`, inclusive. */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { ParseError, UnsupportedError } from '../errors.js';
-import { type ProcTarget, netDir, readProcFile } from './proc-files.js';
+import { netDir, type ProcTarget, readProcFile } from './proc-files.js';
 
 /** Counter tables as the kernel prints them: section → counter name → value. */
 export type CounterSections = Record<string, Record<string, number>>;

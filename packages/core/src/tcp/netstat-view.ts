@@ -1,4 +1,4 @@
-import { type TcpSocket, formatEndpoint } from './proc-net-tcp.js';
+import { formatEndpoint, type TcpSocket } from './proc-net-tcp.js';
 import { type StateCounts, TCP_STATES } from './tcp-states.js';
 import { countStates } from './tcp-table.js';
 

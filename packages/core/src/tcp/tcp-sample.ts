@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { BadOptionError } from '../errors.js';
 import type { TcpSample } from '../protocol.js';
 import { readEphemeralRange, readSnmp } from './kernel-counters.js';
-import { type ProcTarget, hasProcNet, netDir, readProcFile } from './proc-files.js';
-import { type PortSide, countProcNetTcp, formatEndpoint, parseProcNetTcp, scanProcNetTcp } from './proc-net-tcp.js';
-import { countStates, readTcpTable } from './tcp-table.js';
+import { hasProcNet, netDir, type ProcTarget, readProcFile } from './proc-files.js';
+import { countProcNetTcp, formatEndpoint, type PortSide, parseProcNetTcp, scanProcNetTcp } from './proc-net-tcp.js';
 import { emptyStateCounts } from './tcp-states.js';
+import { countStates, readTcpTable } from './tcp-table.js';
 
 export interface SampleTcpOptions extends ProcTarget {
   /** Host name stamped into the sample (default os.hostname()). */

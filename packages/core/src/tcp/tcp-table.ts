@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { platform } from 'node:os';
 import { BadOptionError, UnsupportedError } from '../errors.js';
 import { parseNetstatAn } from './netstat-an.js';
-import { type ProcTarget, hasProcNet, netDir, readProcFile, readProcFileSync } from './proc-files.js';
-import { type PortSide, type RowFilter, type TcpSocket, countProcNetTcp, parseProcNetTcp } from './proc-net-tcp.js';
-import { type StateCounts, emptyStateCounts } from './tcp-states.js';
+import { hasProcNet, netDir, type ProcTarget, readProcFile, readProcFileSync } from './proc-files.js';
+import { countProcNetTcp, type PortSide, parseProcNetTcp, type RowFilter, type TcpSocket } from './proc-net-tcp.js';
+import { emptyStateCounts, type StateCounts } from './tcp-states.js';
 
 export interface TcpTableOptions extends ProcTarget, RowFilter {
   /** Which tables to read: 4 (/proc/net/tcp), 6 (/proc/net/tcp6) or both (default). */

@@ -1,6 +1,6 @@
 import http2 from 'node:http2';
 import { DOCTOR_DEFAULTS } from './defaults.js';
-import { type ProbeTarget, ProbeConnection } from './probe-connection.js';
+import { ProbeConnection, type ProbeTarget } from './probe-connection.js';
 
 /**
  * The budget and the connection count shared by every phase of one probe:

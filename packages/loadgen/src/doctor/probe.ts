@@ -1,4 +1,4 @@
-import { BadOptionError, UnreachableError, parseUrl } from '@kalab/core';
+import { BadOptionError, parseUrl, UnreachableError } from '@kalab/core';
 import { DOCTOR_DEFAULTS } from './defaults.js';
 import { checkHttp2, type Http2Observation } from './http2-support.js';
 import { type IdleObservation, measureIdleTimeout, median } from './idle-timeout.js';

@@ -1,5 +1,5 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { type Http2Server, createServer as createH2Server } from 'node:http2';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface CountingServer {

@@ -1,6 +1,6 @@
 import { envelope, MonitorLink } from '@kalab/core';
-import type { DashboardStore } from '../store.js';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
+import type { DashboardStore } from '../store.js';
 
 export interface ViewerOptions {
   /** ws://host:port/ws of the monitor. */

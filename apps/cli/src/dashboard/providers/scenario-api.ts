@@ -1,8 +1,8 @@
 import { listScenarios, PROTOCOL_VERSION } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
 import { runScenario } from '../../scenario/index.js';
-import type { LoadApi, ScenarioApi } from './run-controller.js';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
+import type { LoadApi, ScenarioApi } from './run-controller.js';
 
 /** The picker's scenarios (the article's first, in the catalog's order) and their runner. */
 export function scenarioApi(): ScenarioApi {

@@ -1,4 +1,4 @@
-import { fitStart, fit, fmtCount, fmtDuration, pick } from '../format.js';
+import { fit, fitStart, fmtCount, fmtDuration, pick } from '../format.js';
 import type { DashboardModel } from '../model.js';
 import type { View } from './view.js';
 
