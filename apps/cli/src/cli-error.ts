@@ -1,8 +1,12 @@
-import { exitCodeFor, isKalabError } from '@kalab/core';
+import { ExitCodes, exitCodeFor, isKalabError, LAB_VERSION } from '@kalab/core';
+
+const REPORT_HINT =
+  'this is a bug in kalab, not in your target: please report it with the command line, ' +
+  '`kalab --version` and the stack below';
 
 /**
- * Turns an error into the one-line message and exit code of DESIGN.md
- * (0 ok, 1 checks failed, 2 bad usage or input, 3 unreachable).
+ * Turns an error into the one-line message and exit code of docs/errors.md
+ * (0 ok, 1 checks failed, 2 bad usage or input, 3 unreachable, 70 internal error, 130 stopped).
  */
 export function reportError(err: unknown): number {
   if (isKalabError(err)) {
@@ -11,11 +15,16 @@ export function reportError(err: unknown): number {
   }
   const code = (err as { code?: string } | undefined)?.code;
   if (typeof code === 'string' && code.startsWith('commander.')) {
-    // commander already printed its message; usage errors are exit 2.
-    return code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help' ? 0 : 2;
+    // commander already printed its one-line message; usage errors are exit 2.
+    return code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help'
+      ? ExitCodes.OK
+      : ExitCodes.USAGE;
   }
-  process.stderr.write(`kalab: ${(err as Error)?.stack ?? String(err)}\n`);
-  return 1;
+  // Nobody raised this on purpose: its own exit code, never 1 ("the run failed its checks").
+  const message = (err as Error)?.message ?? String(err);
+  process.stderr.write(`kalab: internal error: ${message}\n`);
+  process.stderr.write(`kalab ${LAB_VERSION}: ${REPORT_HINT}\n${(err as Error)?.stack ?? String(err)}\n`);
+  return ExitCodes.INTERNAL;
 }
 
 /** Wraps a command action so a thrown error becomes an exit code instead of a stack trace. */

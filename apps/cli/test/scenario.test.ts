@@ -112,7 +112,7 @@ describe('runScenario (programmatic API the dashboard uses)', () => {
     const stop = new AbortController();
     const run = runScenario('seq-read-body', { faithful: true, signal: stop.signal, sandbox: 'host' });
     setTimeout(() => stop.abort(), 300);
-    await expect(run).rejects.toMatchObject({ code: ErrorCodes.TIMEOUT });
+    await expect(run).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
   });
 });
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
-import { ErrorCodes, KalabError } from './errors.js';
+import { AuthError, ErrorCodes, type KalabError, UnreachableError } from './errors.js';
 import {
   decodeMessage,
   type HubMessage,
@@ -103,7 +103,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
       const timer = setTimeout(() => {
         this.off('connected', onConnected);
         reject(
-          new KalabError(ErrorCodes.UNREACHABLE, `monitor ${this.options.url} did not answer within ${timeoutMs} ms`),
+          new UnreachableError(`monitor ${this.options.url} did not answer within ${timeoutMs} ms`),
         );
       }, timeoutMs);
       const onConnected = (w: Welcome) => {
@@ -189,7 +189,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
     if (msg.type === 'error' && msg.code === ErrorCodes.AUTH) {
       // A wrong token will not become right by retrying.
       this.closing = true;
-      this.emit('fatal', new KalabError(ErrorCodes.AUTH, `monitor refused the hello: ${msg.message}`));
+      this.emit('fatal', new AuthError(`monitor refused the hello: ${msg.message}`));
     }
     this.emit('message', msg);
   }
@@ -214,10 +214,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
       this.closing = true;
       this.emit(
         'fatal',
-        new KalabError(
-          ErrorCodes.UNREACHABLE,
-          `monitor ${this.options.url} unreachable after ${this.attempts} attempts`,
-        ),
+        new UnreachableError(`monitor ${this.options.url} unreachable after ${this.attempts} attempts`),
       );
       return;
     }

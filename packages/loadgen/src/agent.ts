@@ -237,7 +237,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onRunStart(runId: string, options: RunOptions): void {
     if (this.closed) return;
     if (this.current) {
-      this.refuse(runId, ErrorCodes.CAP_EXCEEDED, `this agent is busy with run ${this.current.runId}`);
+      this.refuse(runId, ErrorCodes.BUSY, `this agent is busy with run ${this.current.runId}`);
       return;
     }
     const why = checkCaps(options, this.caps);

@@ -135,7 +135,7 @@ describe('loadgen agent', () => {
     expect(hub.received[0]).toMatchObject({ type: 'hello', role: 'agent', name: 'agent-test', host: 'agent-box' });
   });
 
-  it('refuses over the wire with KALAB_ERR_CAP_EXCEEDED whatever the monitor asks, and when busy', async () => {
+  it('refuses over the wire with KALAB_ERR_CAP_EXCEEDED whatever the monitor asks, and with KALAB_ERR_BUSY when busy', async () => {
     const { hub, server } = await setup({ maxConnections: 4 });
     const r1 = hub.start({ target: server.url, requests: 10, connections: 5 });
     expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r1)).toMatchObject({
@@ -149,7 +149,7 @@ describe('loadgen agent', () => {
     await hub.next((m) => m['type'] === 'run-started' && m['runId'] === long);
     const r3 = hub.start({ target: server.url, requests: 10 });
     expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r3)).toMatchObject({
-      code: 'KALAB_ERR_CAP_EXCEEDED',
+      code: 'KALAB_ERR_BUSY',
       message: expect.stringMatching(/busy/),
     });
     hub.ws!.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'run-stop', runId: long }));

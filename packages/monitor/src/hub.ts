@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import {
+  AuthError,
+  BusyError,
   decodeMessage,
   ErrorCodes,
   envelope,
   HelloSchema,
+  isKalabError,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   type Role,
   type RunStart,
   SourceMessageSchema,
+  UnreachableError,
   ViewerMessageSchema,
 } from '@kalab/core';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -99,11 +103,10 @@ export class Hub {
   ): { runId: string; agent: string } {
     const agent = this.pickAgent(agentName);
     if (!agent) {
-      throw new ProtocolError(
-        agentName ? `no connected agent named "${agentName}"` : 'no idle agent is connected',
-        1008,
-        ErrorCodes.UNREACHABLE,
-      );
+      if (agentName !== undefined) throw new UnreachableError(`no connected agent named "${agentName}"`);
+      // Agents that are all running are busy, not unreachable: the caller may try again later.
+      if (this.hasAgents()) throw new BusyError('every connected agent is busy with another run');
+      throw new UnreachableError('no agent is connected');
     }
     this.send(agent, envelope({ type: 'run-start' as const, runId, options }));
     return { runId, agent: agent.source!.name };
@@ -142,6 +145,11 @@ export class Hub {
       check();
     });
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private hasAgents(): boolean {
+    for (const p of this.peers.values()) if (p.role === 'agent' && p.source?.peerId === p.id) return true;
+    return false;
   }
 
   private pickAgent(name?: string): Peer | undefined {
@@ -202,7 +210,10 @@ export class Hub {
       else if (peer.role === 'viewer') this.onViewerMessage(peer, data);
       else this.onSourceMessage(peer, data);
     } catch (err) {
-      const e = err instanceof ProtocolError ? err : new ProtocolError(`bad message: ${(err as Error).message}`);
+      const e =
+        err instanceof ProtocolError || err instanceof AuthError
+          ? err
+          : new ProtocolError(`bad message: ${(err as Error).message}`);
       if (e.code === ErrorCodes.AUTH) this.stats.rejected.auth++;
       else this.stats.rejected.protocol++;
       this.reject(peer, e);
@@ -220,11 +231,7 @@ export class Hub {
     if (this.o.token !== undefined) {
       const ok = tokensEqual(hello.token, this.o.token);
       if (!ok && (hello.role !== 'viewer' || hello.token !== undefined)) {
-        throw new ProtocolError(
-          hello.token === undefined ? 'a token is required' : 'wrong token',
-          1008,
-          ErrorCodes.AUTH,
-        );
+        throw new AuthError(hello.token === undefined ? 'a token is required' : 'wrong token');
       }
       peer.mayControl = ok;
     } else {
@@ -300,11 +307,7 @@ export class Hub {
       return;
     }
     if (!peer.mayControl)
-      throw new ProtocolError(
-        `${msg.type} needs the monitor's token; this viewer can only read`,
-        1008,
-        ErrorCodes.AUTH,
-      );
+      throw new AuthError(`${msg.type} needs the monitor's token; this viewer can only read`);
     if (msg.type === 'run-start') {
       try {
         this.startRun(msg.options, undefined, msg.runId);
@@ -314,7 +317,7 @@ export class Hub {
           peer,
           envelope({
             type: 'error' as const,
-            code: (err as ProtocolError).code ?? ErrorCodes.UNREACHABLE,
+            code: isKalabError(err) ? err.code : ErrorCodes.UNREACHABLE,
             message: (err as Error).message,
           }),
         );
@@ -348,7 +351,8 @@ export class Hub {
     if (peer.ws.readyState === WebSocket.OPEN) peer.ws.send(JSON.stringify(msg));
   }
 
-  private reject(peer: Peer, err: ProtocolError, closeCode = err.closeCode): void {
+  /** Closes a peer after telling it why: 1008 (policy) unless a ProtocolError names another status. */
+  private reject(peer: Peer, err: ProtocolError | AuthError, closeCode = err instanceof ProtocolError ? err.closeCode : 1008): void {
     if (peer.closing) return;
     peer.closing = true;
     clearTimeout(peer.helloTimer);

@@ -250,7 +250,7 @@ describe('monitor hub', () => {
     const viewer = await peer(m, { role: 'viewer' });
     viewer.send({ v: V, type: 'run-start', runId: 'r', options: { target: 'http://127.0.0.1:1/', requests: 1 } });
     const err = await viewer.next((x) => x['type'] === 'error');
-    expect(err['message']).toMatch(/no idle agent/);
+    expect(err).toMatchObject({ code: 'KALAB_ERR_UNREACHABLE', message: 'no agent is connected' });
     await viewer.next((x) => x['type'] === 'snapshot');
   });
 

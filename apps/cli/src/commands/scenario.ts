@@ -1,4 +1,4 @@
-import { BadOptionError, ErrorCodes, KalabError, listScenarios } from '@kalab/core';
+import { BadOptionError, CheckFailedError, listScenarios } from '@kalab/core';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 import {
@@ -95,10 +95,7 @@ export function registerScenario(program: Command): void {
         else if (flags.all) out(formatScenarioSummary(results));
         const failed = [...results.filter((r) => !r.pass).map((r) => r.scenario), ...crashed];
         if (failed.length > 0) {
-          throw new KalabError(
-            ErrorCodes.CHECK_FAILED,
-            `${failed.join(', ')}: the result does not match the expected one`,
-          );
+          throw new CheckFailedError(`${failed.join(', ')}: the result does not match the expected one`);
         }
         return 0;
       }),

@@ -1,4 +1,4 @@
-import { BadOptionError, ErrorCodes, KalabError, parsePort } from '@kalab/core';
+import { BadOptionError, NoTerminalError, parsePort } from '@kalab/core';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 import { runDashboard } from '../dashboard/app.js';
@@ -15,8 +15,7 @@ const HEADLESS = 'kalab server, kalab loadgen, kalab monitor, kalab scenario, ka
 /** The dashboard draws on a terminal; without one, say which commands work headless (exit 2). */
 function requireTerminal(command: string): void {
   if (process.stdin.isTTY && process.stdout.isTTY) return;
-  throw new KalabError(
-    ErrorCodes.BAD_OPTION,
+  throw new NoTerminalError(
     `${command} needs a terminal (stdin and stdout are not a TTY); without one use the headless commands: ${HEADLESS}`,
   );
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
+  AbortedError,
   describePhase,
   describeSandbox,
   type ErrorCode,
@@ -13,6 +14,7 @@ import {
   listScenarios,
   type ScenarioDefinition,
   SourceMessageSchema,
+  TimeoutError,
   UnsupportedError,
 } from '@kalab/core';
 import { namespaceSupport } from './sandbox.js';
@@ -109,10 +111,10 @@ function runChild(
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     };
     const timer = setTimeout(
-      () => kill(new KalabError(ErrorCodes.TIMEOUT, `scenario ran past its ${boundMs} ms bound`)),
+      () => kill(new TimeoutError(`scenario ran past its ${boundMs} ms bound`)),
       boundMs,
     );
-    const onAbort = () => kill(new KalabError(ErrorCodes.TIMEOUT, 'scenario stopped'));
+    const onAbort = () => kill(new AbortedError('scenario stopped'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
 
