@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { PROTOCOL_VERSION, type Snapshot } from '@kalab/core';
 import { createMonitor, type Monitor } from '@kalab/monitor';
 import { afterEach, describe, expect, it } from 'vitest';
-import { monitorWsUrl } from '../src/commands/start.js';
+import { monitorWsUrl } from '../src/commands/dashboard.js';
 import { initialStatus } from '../src/dashboard/model.js';
 import { startEmbeddedLab } from '../src/dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../src/dashboard/providers/monitor-viewer.js';

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
+import { registerDashboard } from './dashboard.js';
 import { registerDoctor } from './doctor.js';
 import { registerLoadgen } from './loadgen.js';
-import { registerMonitor, registerReport } from './monitor.js';
+import { registerMonitor } from './monitor.js';
 import { registerNetstat } from './netstat.js';
+import { registerReport } from './report.js';
 import { registerScenario } from './scenario.js';
 import { registerServer } from './server.js';
-import { registerDashboard, registerStart } from './start.js';
+import { registerStart } from './start.js';
 
 /** One register function per command file; the order is the order of `kalab --help`. */
 export function registerCommands(program: Command): void {

@@ -1,5 +1,5 @@
 import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
-import { createMonitor, formatRecording, MONITOR_DEFAULTS, type MonitorOptions, readRecording } from '@kalab/monitor';
+import { createMonitor, MONITOR_DEFAULTS, type MonitorOptions } from '@kalab/monitor';
 import { type Command, Option } from 'commander';
 import { action } from '../cli-error.js';
 import { waitForSignal } from '../signals.js';
@@ -108,22 +108,6 @@ export function registerMonitor(program: Command): void {
         if (monitor.options.recordDir) process.stdout.write(`recording runs to ${monitor.options.recordDir}\n`);
         await signal;
         await monitor.close();
-        return 0;
-      }),
-    );
-}
-
-export function registerReport(program: Command): void {
-  program
-    .command('report')
-    .description('render a run recorded by kalab monitor --record as text')
-    .argument('<file>', 'a recorded run (DIR/*.jsonl)')
-    .option('--rows <n>', 'at most this many per-second rows', '60')
-    .addHelpText('after', '\nExample:\n  kalab report runs/2026-01-01T10-00-00-000Z-3f2a.jsonl\n')
-    .action(
-      action((file: string, flags: { rows: string }) => {
-        const rows = parseInteger('--rows', flags.rows, 1, 100_000);
-        process.stdout.write(formatRecording(readRecording(file), { maxRows: rows }));
         return 0;
       }),
     );

@@ -1,0 +1,48 @@
+import { BadOptionError } from '@kalab/core';
+import type { Command } from 'commander';
+import { action } from '../cli-error.js';
+import { runDashboard } from '../dashboard/app.js';
+import { initialStatus } from '../dashboard/model.js';
+import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
+import { requireTerminal } from '../dashboard/require-terminal.js';
+import { DashboardStore } from '../dashboard/store.js';
+
+/** `http://h:p`, `ws://h:p`, `h:p` → `ws://h:p/ws`; a path other than `/` is kept. */
+export function monitorWsUrl(input: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(input) ? input : `ws://${input}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new BadOptionError('URL', `URL must be a monitor address like ws://127.0.0.1:7070/ws, got "${input}"`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new BadOptionError('URL', `URL must use ws://, wss://, http:// or https://, got "${input}"`);
+  }
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
+  return url.toString();
+}
+
+export function registerDashboard(program: Command): void {
+  program
+    .command('dashboard')
+    .description('attach the terminal dashboard to a running monitor (view only)')
+    .argument('[url]', 'the monitor (ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT)', 'ws://127.0.0.1:7070/ws')
+    .option('--token <token>', "the monitor's token, when it has one")
+    .action(
+      action(async (input: string, opts: { token?: string }) => {
+        const url = monitorWsUrl(input);
+        requireTerminal('kalab dashboard');
+        const store = new DashboardStore(initialStatus('remote', url));
+        const viewer = connectViewer(store, { url, token: opts.token });
+        try {
+          await runDashboard({ store });
+        } finally {
+          await viewer.close();
+        }
+        return 0;
+      }),
+    );
+}
