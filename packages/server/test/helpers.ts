@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { readTcpTable } from '@kalab/core';
-import { afterEach } from 'vitest';
+import { afterEach, vi } from 'vitest';
 import { createLabServer, type LabServer, type LabServerOptions } from '../src/index.js';
 
 const servers: LabServer[] = [];
@@ -27,11 +27,12 @@ export function onCleanup(fn: () => unknown): void {
 
 /** Resolves when `check()` holds, re-checking every 10 ms; fails with `what` after timeoutMs. */
 export async function waitUntil(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await vi.waitFor(
+    () => {
+      if (!check()) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeout: timeoutMs, interval: 10 },
+  );
 }
 
 export interface Got {

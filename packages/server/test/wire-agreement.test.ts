@@ -1,21 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 import { onCleanup, run, startLab, waitUntil } from './helpers.js';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const canCapture = process.platform === 'linux' && process.getuid?.() === 0 && has('tcpdump');
+const noCapture =
+  missing('root (tcpdump on loopback)', process.platform === 'linux' && isRoot()) ||
+  missing('tcpdump', hasCommand('tcpdump'));
 
 /**
  * Counts client SYNs (SYN without ACK) to the lab's port on loopback, like the article's
@@ -108,8 +102,8 @@ function dialAndLeave(port: number): Promise<void> {
   });
 }
 
-describe.skipIf(!canCapture)('the ledger agrees with the packets: connections opened = SYNs captured', () => {
-  it.skipIf(!has('curl'))(
+describe.skipIf(noCapture)('the ledger agrees with the packets: connections opened = SYNs captured', () => {
+  it.skipIf(missing('curl', hasCommand('curl')))(
     'curl (separate runs and one run reusing its connection) and a dial that is never used',
     async () => {
       const lab = await startLab();
@@ -152,7 +146,7 @@ describe.skipIf(!canCapture)('the ledger agrees with the packets: connections op
     },
   );
 
-  it.skipIf(!has('go'))("Go's net/http client: the article's three experiments", async () => {
+  it.skipIf(missing('go', hasCommand('go')))("Go's net/http client: the article's three experiments", async () => {
     const client = await buildGoClient();
     const lab = await startLab({ delayUs: 50 });
     const capture = await startSynCapture(lab);
