@@ -1,4 +1,4 @@
-import { ExitCodes, exitCodeFor, isKalabError, LAB_VERSION } from '@kalab/core';
+import { ExitCodes, exitCodeFor, InternalError, isKalabError, LAB_VERSION } from '@kalab/core';
 
 const REPORT_HINT =
   'this is a bug in kalab, not in your target: please report it with the command line, ' +
@@ -21,10 +21,10 @@ export function reportError(err: unknown): number {
       : ExitCodes.USAGE;
   }
   // Nobody raised this on purpose: its own exit code, never 1 ("the run failed its checks").
-  const message = (err as Error)?.message ?? String(err);
-  process.stderr.write(`kalab: internal error: ${message}\n`);
+  const internal = new InternalError(err);
+  process.stderr.write(`kalab: ${internal.message}\n`);
   process.stderr.write(`kalab ${LAB_VERSION}: ${REPORT_HINT}\n${(err as Error)?.stack ?? String(err)}\n`);
-  return ExitCodes.INTERNAL;
+  return exitCodeFor(internal.code);
 }
 
 /** Wraps a command action so a thrown error becomes an exit code instead of a stack trace. */
