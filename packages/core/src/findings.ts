@@ -16,7 +16,11 @@ export interface FindingInput {
   /** Client configuration, when known. */
   keepAlive?: boolean;
   consumeBody?: boolean;
-  /** Pool size / concurrency and idle connections kept (node maxFreeSockets, Go MaxIdleConnsPerHost). */
+  /**
+   * Pool size / concurrency and idle connections kept (node maxFreeSockets, Go MaxIdleConnsPerHost).
+   * With `connections` known, a low request-per-connection ratio is blamed on the client or
+   * server only when more connections were opened than that (never on the run's own size).
+   */
   connections?: number;
   maxIdle?: number;
   /** This host's TIME_WAIT sockets now, and their growth per second. */
@@ -108,7 +112,9 @@ export function findingsFor(input: FindingInput): Finding[] {
           severity: 'info',
           message: `${fmt(rpc, 1)} requests per connection: keep-alive is off, so every request opens (and TIME_WAITs) a connection.`,
         });
-      } else {
+      } else if (input.connections === undefined || opened > input.connections) {
+        // Only a client that had to open more connections than it ran at once failed to reuse
+        // them: `-n 10` over `-c 10` gets 1 request per connection by its own arithmetic.
         const why =
           input.consumeBody === false
             ? 'responses are not being consumed, so their connections cannot be reused'

@@ -23,7 +23,11 @@ export const ConnectMsSchema = z.object({ mean: ms, p50: ms, p99: ms, max: ms })
 export const ReportSchema = z.object({
   schema: z.literal(REPORT_SCHEMA_ID),
   target: z.string().max(2048),
-  engine: z.enum(['undici', 'http', 'h2c', 'net']),
+  /**
+   * The engine that carried the requests: what `--engine` asked for, except `churn` (the lean
+   * no-keep-alive engine undici and net hand over to with `--no-keepalive`).
+   */
+  engine: z.enum(['undici', 'http', 'h2c', 'net', 'churn']),
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
   requests: z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count }),

@@ -8,6 +8,14 @@ describe('findingsFor', () => {
     expect(f[0]!.message).toMatch(/^1 requests per connection: responses are not being consumed/);
   });
 
+  it('does not blame the run for its own size: -n 10 over -c 10 is 1 request per connection by arithmetic', () => {
+    expect(findingsFor({ requests: 10, connectionsOpened: 10, connections: 10, keepAlive: true })).toEqual([]);
+    expect(findingsFor({ requests: 40, connectionsOpened: 40, connections: 50, keepAlive: true })).toEqual([]);
+    // More connections than the concurrency: the client failed to reuse them.
+    const f = findingsFor({ requests: 10, connectionsOpened: 10, connections: 1, keepAlive: true });
+    expect(f.map((x) => x.id)).toEqual(['one-request-per-connection']);
+  });
+
   it('turns TIME_WAIT growth into a time to exhaustion', () => {
     const f = findingsFor({ timeWaitPerSec: 900, ephemeralRange: [32768, 60999], ephemeralInUse: 0 });
     expect(f[0]!.message).toBe('TIME_WAIT grows 900/s: the 28,232-port range is exhausted in ~32 s.');
