@@ -306,8 +306,7 @@ export class Hub {
       this.sendSnapshot(peer);
       return;
     }
-    if (!peer.mayControl)
-      throw new AuthError(`${msg.type} needs the monitor's token; this viewer can only read`);
+    if (!peer.mayControl) throw new AuthError(`${msg.type} needs the monitor's token; this viewer can only read`);
     if (msg.type === 'run-start') {
       try {
         this.startRun(msg.options, undefined, msg.runId);
@@ -352,7 +351,11 @@ export class Hub {
   }
 
   /** Closes a peer after telling it why: 1008 (policy) unless a ProtocolError names another status. */
-  private reject(peer: Peer, err: ProtocolError | AuthError, closeCode = err instanceof ProtocolError ? err.closeCode : 1008): void {
+  private reject(
+    peer: Peer,
+    err: ProtocolError | AuthError,
+    closeCode = err instanceof ProtocolError ? err.closeCode : 1008,
+  ): void {
     if (peer.closing) return;
     peer.closing = true;
     clearTimeout(peer.helloTimer);

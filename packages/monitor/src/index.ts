@@ -9,6 +9,12 @@ export {
 export type { HubStats } from './hub.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
 export { escapeLabelValue, renderMetrics } from './prometheus.js';
-export { RECORDING_SCHEMA_ID, type RecordingLine, type RunInfo } from './recorder.js';
 export { formatRecording, parseRecording, type Recording, readRecording } from './recording.js';
+export {
+  RECORDING_SCHEMA_ID,
+  type RecordingLine,
+  RecordingLineSchema,
+  type RunInfo,
+  RunInfoSchema,
+} from './recording-schema.js';
 export { generateToken, tokensEqual } from './token.js';

@@ -2,38 +2,7 @@ import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BadOptionError, LAB_VERSION, type Snapshot } from '@kalab/core';
 import type { RunState } from './aggregator.js';
-
-/** Schema id of the first line of every recorded run. */
-export const RECORDING_SCHEMA_ID = 'kalab.recording/v1';
-
-/** One line of a recording: the run's header, one per tick while it runs, then its summary. */
-export type RecordingLine =
-  | {
-      kind: 'run';
-      schema: typeof RECORDING_SCHEMA_ID;
-      at: number;
-      run: RunInfo;
-      monitor: { host: string; version: string };
-    }
-  | {
-      kind: 'tick';
-      at: number;
-      elapsedMs: number;
-      sources: Snapshot['sources'];
-      merged: Snapshot['merged'];
-      hosts: Snapshot['hosts'];
-    }
-  | {
-      kind: 'summary';
-      at: number;
-      run: RunInfo;
-      report: RunState['report'] | null;
-      merged: Snapshot['merged'];
-      hosts: Snapshot['hosts'];
-      findings: Snapshot['findings'];
-    };
-
-export type RunInfo = Omit<RunState, 'report' | 'sourceId'>;
+import { RECORDING_SCHEMA_ID, type RecordingLine, type RunInfo } from './recording-schema.js';
 
 function runInfo(r: RunState): RunInfo {
   const { report: _report, sourceId: _sourceId, ...info } = r;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ParseError } from '@kalab/core';
-import { RECORDING_SCHEMA_ID, type RecordingLine } from './recorder.js';
+import type { z } from 'zod';
+import { RECORDING_SCHEMA_ID, type RecordingLine, RecordingLineSchema } from './recording-schema.js';
 
 type Line<K extends RecordingLine['kind']> = Extract<RecordingLine, { kind: K }>;
 
@@ -11,7 +12,46 @@ export interface Recording {
   summary: Line<'summary'> | null;
 }
 
-/** Parses a recording's text; a torn last line (a crash mid-write) is ignored, any other bad line is a ParseError. */
+const KINDS = new Set(['run', 'tick', 'summary']);
+
+/** `run.startedAt: expected number, got string` (and how many more problems the line has). */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const first = issues[0];
+  if (!first) return 'does not match the schema';
+  const where = first.path.length ? first.path.map(String).join('.') : 'line';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return `${where}: ${first.message}${more}`;
+}
+
+/** One line, checked against the recording's schema; a ParseError names the line and what is wrong. */
+function parseLine(raw: string, at: string, first: boolean): RecordingLine {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ParseError(`${at}: not a JSON line`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ParseError(`${at}: not a recording line (a JSON object with a "kind")`);
+  const kind = (json as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !KINDS.has(kind))
+    throw new ParseError(`${at}: unknown line kind ${JSON.stringify(kind) ?? 'undefined'} (run, tick or summary)`);
+  if (first && kind !== 'run')
+    throw new ParseError(`${at}: no "run" header line before this "${kind}" line: not a kalab recording`);
+  if (!first && kind === 'run') throw new ParseError(`${at}: a second "run" header line`);
+  const schema = (json as { schema?: unknown }).schema;
+  if (kind === 'run' && schema !== RECORDING_SCHEMA_ID)
+    throw new ParseError(`${at}: schema ${JSON.stringify(schema) ?? 'undefined'} is not ${RECORDING_SCHEMA_ID}`);
+  const r = RecordingLineSchema.safeParse(json);
+  if (!r.success) throw new ParseError(`${at}: bad "${kind}" line: ${describeIssues(r.error.issues)}`);
+  return r.data;
+}
+
+/**
+ * Parses a recording's text, every line checked against its schema: a "run" header first,
+ * then ticks and summaries. A torn last line (a crash mid-write) is ignored; any other bad
+ * line is a ParseError naming the file, the line number and what is wrong.
+ */
 export function parseRecording(text: string, where = 'recording'): Recording {
   const lines = text.split('\n');
   let header: Recording['header'] | undefined;
@@ -19,23 +59,20 @@ export function parseRecording(text: string, where = 'recording'): Recording {
   let summary: Recording['summary'] = null;
   lines.forEach((raw, i) => {
     if (raw.trim() === '') return;
+    const at = `${where}:${i + 1}`;
     let line: RecordingLine;
     try {
-      line = JSON.parse(raw) as RecordingLine;
-    } catch {
-      if (i === lines.length - 1) return;
-      throw new ParseError(`${where}:${i + 1}: not a JSON line`);
+      line = parseLine(raw, at, header === undefined);
+    } catch (err) {
+      // Only the very last line may be cut short, and only if it is not valid JSON.
+      if (i === lines.length - 1 && /not a JSON line$/.test((err as Error).message)) return;
+      throw err;
     }
-    if (typeof line !== 'object' || line === null) throw new ParseError(`${where}:${i + 1}: not a recording line`);
-    if (line.kind === 'run') {
-      if (line.schema !== RECORDING_SCHEMA_ID)
-        throw new ParseError(`${where}:${i + 1}: schema "${String(line.schema)}" is not ${RECORDING_SCHEMA_ID}`);
-      header = line;
-    } else if (line.kind === 'tick') ticks.push(line);
-    else if (line.kind === 'summary') summary = line;
-    else throw new ParseError(`${where}:${i + 1}: unknown line kind "${String((line as { kind?: unknown }).kind)}"`);
+    if (line.kind === 'run') header = line;
+    else if (line.kind === 'tick') ticks.push(line);
+    else summary = line; // a lost run that reports later gets a second summary: the last one wins
   });
-  if (!header) throw new ParseError(`${where}: no "run" header line: not a kalab recording`);
+  if (!header) throw new ParseError(`${where}: empty: no "run" header line: not a kalab recording`);
   return { header, ticks, summary };
 }
 
