@@ -148,3 +148,95 @@ export function findingsFor(input: FindingInput): Finding[] {
   const rank = { error: 0, warn: 1, info: 2 } as const;
   return out.sort((a, b) => rank[a.severity] - rank[b.severity]);
 }
+
+/** One remote endpoint as `kalab observe` saw a program use it. */
+export interface ObservedRemote {
+  remote: string;
+  /** Connections to it (each a SYN). */
+  opened: number;
+  /** Most connections to it open at once. */
+  peakOpen: number;
+  /** In how many different seconds new connections to it were opened. */
+  openingSeconds: number;
+  /** Requests sent to it, when known (the lab server's ledger, a capture). */
+  requests?: number;
+}
+
+export interface ObservedInput {
+  durationMs: number;
+  remotes: readonly ObservedRemote[];
+  timeWait: number;
+  failed?: number | null;
+  resetsReceived?: number | null;
+  ephemeralRange?: readonly [number, number] | null;
+}
+
+/**
+ * Findings about a program observed from outside (`kalab observe`): per remote endpoint,
+ * whether its connections were reused, churned through a too-small idle pool, or left open.
+ */
+export function observedFindings(input: ObservedInput): Finding[] {
+  const out: Finding[] = [];
+  const secs = Math.max(1, Math.ceil(input.durationMs / 1000));
+  for (const r of input.remotes) {
+    if (r.opened < 5) {
+      if (r.requests !== undefined && r.opened > 0 && r.requests >= 2 * r.opened)
+        out.push({
+          id: 'observe-reused',
+          severity: 'info',
+          message: `${fmt(r.requests)} requests on ${fmt(r.opened)} connection${r.opened === 1 ? '' : 's'} to ${r.remote}: connections were reused.`,
+        });
+      continue;
+    }
+    const head = `${fmt(r.opened)} connections to ${r.remote} in ${fmt(secs)} s`;
+    const rpc = r.requests !== undefined ? r.requests / r.opened : undefined;
+    if (rpc !== undefined && rpc >= 2 && r.opened <= r.peakOpen * 1.5) {
+      out.push({
+        id: 'observe-reused',
+        severity: 'info',
+        message: `${fmt(r.requests!)} requests on ${fmt(r.opened)} connections to ${r.remote} (${fmt(rpc, 1)} per connection): connections were reused.`,
+      });
+    } else if (
+      (rpc !== undefined && rpc <= 1.05) ||
+      (rpc === undefined && r.openingSeconds >= Math.max(3, r.opened / 2))
+    ) {
+      const why = rpc !== undefined ? `for ${fmt(r.requests!)} requests` : 'opened one after another';
+      out.push({
+        id: 'observe-no-reuse',
+        severity: 'warn',
+        message: `${head} (${why}): nothing was reused — are response bodies read and closed?`,
+      });
+    } else if (r.opened > r.peakOpen * 1.5) {
+      out.push({
+        id: 'observe-pool-churn',
+        severity: 'warn',
+        message: `${head}, ${r.peakOpen > 0 ? `at most ${fmt(r.peakOpen)} open at once` : 'each closed before the next sample'}: connections were closed after use and new ones opened${rpc !== undefined ? ` (${fmt(rpc, 1)} requests per connection)` : ''}. The idle pool keeps fewer connections than the program uses at once — Go's MaxIdleConnsPerHost defaults to 2, node's maxFreeSockets to 256.`,
+      });
+    }
+  }
+  if (input.failed) {
+    out.push({
+      id: 'observe-connect-failed',
+      severity: 'warn',
+      message: `${fmt(input.failed)} connection attempts failed (refused, or reset during the handshake).`,
+    });
+  }
+  if (input.resetsReceived) {
+    out.push({
+      id: 'observe-resets',
+      severity: 'warn',
+      message: `${fmt(input.resetsReceived)} established connections were reset by their peer.`,
+    });
+  }
+  if (input.ephemeralRange && input.timeWait >= 100) {
+    out.push(
+      ...findingsFor({
+        ephemeralRange: input.ephemeralRange,
+        timeWait: input.timeWait,
+        timeWaitPerSec: input.timeWait / secs,
+      }),
+    );
+  }
+  const rank = { error: 0, warn: 1, info: 2 } as const;
+  return out.sort((a, b) => rank[a.severity] - rank[b.severity]);
+}

@@ -1,0 +1,22 @@
+import type { ObserveReport, RemoteSummary, TimelineEntry } from './report.js';
+
+/** What the parent hands the sandboxed observer (argv[2], JSON). */
+export interface SandboxConfig {
+  command: string[];
+  intervalMs: number;
+  durationMs: number | null;
+  graceMs: number;
+  portRange: [number, number] | null;
+  twReuse: number | null;
+  serve: number | null;
+  capture: string | null;
+  /** Send a tick line every second (live streaming). */
+  ticks: boolean;
+}
+
+/** JSON lines from the sandboxed observer to the parent, on fd 3 (stdout and stderr are the program's). */
+export type ChildLine =
+  | { t: 'started'; pid: number }
+  | { t: 'tick'; atMs: number; entry: TimelineEntry; remotes: RemoteSummary[]; samples: number }
+  | { t: 'done'; report: ObserveReport }
+  | { t: 'error'; code: string; message: string };

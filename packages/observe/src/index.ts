@@ -1,0 +1,18 @@
+export { buildObserveReport, type CounterPair, type ReportInput, type ServedConnection } from './build-report.js';
+export { ConnectionTracker, type TrackerSample } from './connection-tracker.js';
+export { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
+export { namespaceProblem } from './namespace.js';
+export { type ObserveCommandOptions, type ObserveTick, observeCommand } from './observe-command.js';
+export { type CaptureView, readCapture } from './pcap.js';
+export { formatObserveReport } from './printer.js';
+export {
+  type ConnectionLife,
+  ConnectionLifeSchema,
+  OBSERVE_SCHEMA_ID,
+  type ObserveReport,
+  ObserveReportSchema,
+  type PacketView,
+  type RemoteSummary,
+  type TimelineEntry,
+} from './report.js';
+export { shellJoin } from './shell-words.js';
