@@ -8,7 +8,7 @@ export {
 } from './defaults.js';
 export type { HubStats } from './hub.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
-export { escapeLabelValue, renderMetrics } from './prometheus.js';
+export { escapeLabelValue, type MetricsInput, renderMetrics } from './prometheus.js';
 export { formatRecording, parseRecording, type Recording, readRecording } from './recording.js';
 export {
   RECORDING_SCHEMA_ID,

@@ -227,11 +227,14 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
           .end(body);
         return;
       }
-      case '/metrics':
+      case '/metrics': {
+        const { latency, connect } = this.agg.mergedCounters();
+        const text = renderMetrics({ snapshot: this.agg.snapshot(), hub: this.hub.getStats(), latency, connect });
         res
           .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' })
-          .end(renderMetrics(this.agg.snapshot(), this.hub.getStats()));
+          .end(text);
         return;
+      }
       default:
         res
           .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })

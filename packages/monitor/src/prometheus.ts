@@ -1,4 +1,4 @@
-import type { Snapshot } from '@kalab/core';
+import { LAB_VERSION, type LatencyHistogram, type Snapshot } from '@kalab/core';
 import type { HubStats } from './hub.js';
 
 /** Escapes a label value as the exposition format requires: backslash, double quote, newline. */
@@ -18,28 +18,53 @@ function num(n: number): string {
   return String(n);
 }
 
+type Labels = Record<string, string>;
+/** A sample: labels and value, or for a summary's `_sum`/`_count` the suffix too. */
+type Sample = [Labels, number] | [Labels, number, '_sum' | '_count'];
+
 class Exposition {
   private readonly lines: string[] = [];
-  family(
-    name: string,
-    type: 'counter' | 'gauge' | 'summary',
-    help: string,
-    samples: [Record<string, string>, number][],
-  ): void {
+  family(name: string, type: 'counter' | 'gauge' | 'summary', help: string, samples: Sample[]): void {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
     this.lines.push(`# TYPE ${name} ${type}`);
-    for (const [l, v] of samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
+    for (const [l, v, suffix] of samples) this.lines.push(`${name}${suffix ?? ''}${labels(l)} ${num(v)}`);
   }
   toString(): string {
     return this.lines.join('\n') + '\n';
   }
 }
 
-/** The monitor's picture in the Prometheus text exposition format (version 0.0.4), `kalab_*` names. */
-export function renderMetrics(s: Snapshot, hub: HubStats): string {
+export interface MetricsInput {
+  snapshot: Snapshot;
+  hub: HubStats;
+  /** The merged request latency and connect time histograms behind `snapshot.merged` (for `_count` and `_sum`). */
+  latency: LatencyHistogram;
+  connect: LatencyHistogram;
+}
+
+/** Milliseconds (rounded to the microsecond) to seconds, without float noise such as 0.0012490000000000001. */
+const seconds = (ms: number) => Math.round(ms * 1000) / 1e6;
+/** A summary's `_sum` and `_count`: the histogram's mean (µs) times its count, in seconds. */
+function sumAndCount(h: LatencyHistogram): Sample[] {
+  const count = h.count;
+  return [
+    [{}, Math.round(h.h.mean * count) / 1e6, '_sum'],
+    [{}, count, '_count'],
+  ];
+}
+
+/**
+ * The monitor's picture in the Prometheus text exposition format (version 0.0.4), `kalab_*`
+ * names that follow Prometheus's conventions (and pass `promtool check metrics`): base units
+ * (seconds) in the name, `_total` on counters only, HELP and TYPE on every family.
+ */
+export function renderMetrics({ snapshot: s, hub, latency, connect }: MetricsInput): string {
   const e = new Exposition();
   const src = (x: Snapshot['sources'][number]) => ({ host: x.host, role: x.role, name: x.name });
 
+  e.family('kalab_build_info', 'gauge', 'Always 1; the version label says which kalab the monitor runs.', [
+    [{ version: LAB_VERSION }, 1],
+  ]);
   e.family('kalab_up', 'gauge', 'Always 1 while the monitor answers.', [[{}, 1]]);
   e.family(
     'kalab_source_connected',
@@ -54,9 +79,15 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
     s.sources.map((x) => [src(x), x.lost ? 1 : 0]),
   );
   e.family(
+    'kalab_source_last_seen_timestamp_seconds',
+    'gauge',
+    'When the monitor last heard from the source (Unix time).',
+    s.sources.map((x) => [src(x), seconds(x.lastSeen)]),
+  );
+  e.family(
     'kalab_requests_total',
     'counter',
-    'Requests the source counted (loadgen: sent; server: served).',
+    'Requests the source counted (loadgen: completed; server: served).',
     s.sources.map((x) => [src(x), x.totals.requests]),
   );
   e.family(
@@ -68,13 +99,13 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
   e.family(
     'kalab_requests_per_second',
     'gauge',
-    'Requests per second over the last interval.',
+    'Requests per second over the source last interval (held for one history second after a run reports).',
     s.sources.map((x) => [src(x), x.rates.rps]),
   );
   e.family(
     'kalab_new_connections_per_second',
     'gauge',
-    'New TCP connections per second over the last interval.',
+    'New TCP connections per second over the source last interval (held like the request rate).',
     s.sources.map((x) => [src(x), x.rates.newConnPerSec]),
   );
   e.family(
@@ -83,7 +114,7 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
     'TCP connections the source holds open now.',
     s.sources.map((x) => [src(x), x.openConnections]),
   );
-  const errs: [Record<string, string>, number][] = [];
+  const errs: Sample[] = [];
   for (const x of s.sources) for (const [code, n] of Object.entries(x.errors)) errs.push([{ ...src(x), code }, n]);
   e.family('kalab_errors_total', 'counter', 'Failed requests by error code.', errs);
 
@@ -93,24 +124,43 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
   ]);
   const lat = m.latencyMs;
   e.family(
-    'kalab_merged_latency_milliseconds',
-    'gauge',
-    'Request latency percentiles merged over every load source (HDR histograms).',
-    (
-      [
-        ['0.5', lat.p50],
-        ['0.9', lat.p90],
-        ['0.99', lat.p99],
-        ['0.999', lat.p999],
-        ['1', lat.max],
-      ] as const
-    ).map(([q, v]) => [{ percentile: q }, v]),
+    'kalab_merged_latency_seconds',
+    'summary',
+    'Request latency over the latest run of every load source, merged from their HDR histograms (quantile 1 is the maximum).',
+    [
+      ...(
+        [
+          ['0.5', lat.p50],
+          ['0.9', lat.p90],
+          ['0.99', lat.p99],
+          ['0.999', lat.p999],
+          ['1', lat.max],
+        ] as const
+      ).map(([q, v]): Sample => [{ quantile: q }, seconds(v)]),
+      ...sumAndCount(latency),
+    ],
+  );
+  const con = m.connectMs;
+  e.family(
+    'kalab_merged_connect_seconds',
+    'summary',
+    'TCP connect time over the latest run of every load source, merged from their HDR histograms (quantile 1 is the maximum).',
+    [
+      ...(
+        [
+          ['0.5', con.p50],
+          ['0.99', con.p99],
+          ['1', con.max],
+        ] as const
+      ).map(([q, v]): Sample => [{ quantile: q }, seconds(v)]),
+      ...sumAndCount(connect),
+    ],
   );
 
-  const states: [Record<string, string>, number][] = [];
-  const inUse: [Record<string, string>, number][] = [];
-  const range: [Record<string, string>, number][] = [];
-  const eta: [Record<string, string>, number][] = [];
+  const states: Sample[] = [];
+  const inUse: Sample[] = [];
+  const range: Sample[] = [];
+  const eta: Sample[] = [];
   for (const [host, h] of Object.entries(s.hosts)) {
     for (const [state, n] of Object.entries(h.states)) states.push([{ host, state }, n]);
     if (h.ephemeral) {
@@ -135,6 +185,7 @@ export function renderMetrics(s: Snapshot, hub: HubStats): string {
     'ws peers connected to the monitor by role (pending: no hello yet).',
     Object.entries(hub.peers).map(([role, n]) => [{ role }, n]),
   );
+  e.family('kalab_hub_accepted_total', 'counter', 'ws connections the monitor accepted.', [[{}, hub.accepted]]);
   e.family('kalab_hub_messages_total', 'counter', 'Valid ws messages received.', [[{}, hub.messages]]);
   e.family(
     'kalab_hub_rejected_total',

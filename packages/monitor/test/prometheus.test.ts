@@ -1,4 +1,4 @@
-import { SnapshotSchema } from '@kalab/core';
+import { LatencyHistogram, SnapshotSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, escapeLabelValue, type Monitor } from '../src/index.js';
 import { TestPeer, tcpSample, tick, until, V } from './test-peer.js';
@@ -12,13 +12,15 @@ const VALUE = /^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
  * TYPE comments, samples with escaped label values, one TYPE per family before its samples,
  * no duplicate series. Returns the samples; throws naming the line on the first violation.
  */
-export function parseExposition(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+export function parseExposition(
+  text: string,
+): { name: string; family: string; labels: Record<string, string>; value: number }[] {
   if (!text.endsWith('\n')) throw new Error('exposition must end with a newline');
   const types = new Map<string, string>();
   const helps = new Set<string>();
   const seenSamples = new Set<string>();
   const samplesOf = new Set<string>();
-  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  const out: { name: string; family: string; labels: Record<string, string>; value: number }[] = [];
   const lines = text.slice(0, -1).split('\n');
   lines.forEach((line, i) => {
     const where = `line ${i + 1} "${line}"`;
@@ -47,7 +49,13 @@ export function parseExposition(text: string): { name: string; labels: Record<st
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)(?: (-?\d+))?$/.exec(line);
     if (!m) throw new Error(`${where}: not a sample`);
     const [, name, labelText, valueText] = m as unknown as [string, string, string | undefined, string];
-    if (!types.has(name)) throw new Error(`${where}: sample of ${name} without a TYPE line`);
+    // A summary's (or histogram's) samples carry suffixes after their family's name.
+    const base = /^(.*)_(sum|count|bucket)$/.exec(name)?.[1];
+    const family =
+      types.has(name) || base === undefined || !['summary', 'histogram'].includes(types.get(base) ?? '') ? name : base;
+    if (!types.has(family)) throw new Error(`${where}: sample of ${name} without a TYPE line`);
+    if (types.get(family) === 'summary' && family === name && labelText?.includes('quantile=') !== true)
+      throw new Error(`${where}: a summary sample without a quantile`);
     if (!VALUE.test(valueText)) throw new Error(`${where}: bad value`);
     const labels: Record<string, string> = {};
     if (labelText !== undefined) {
@@ -85,8 +93,8 @@ export function parseExposition(text: string): { name: string; labels: Record<st
     const series = name + JSON.stringify(Object.entries(labels).sort());
     if (seenSamples.has(series)) throw new Error(`${where}: duplicate series`);
     seenSamples.add(series);
-    samplesOf.add(name);
-    out.push({ name, labels, value: Number(valueText.replace('Inf', 'Infinity')) });
+    samplesOf.add(family);
+    out.push({ name, family, labels, value: Number(valueText.replace('Inf', 'Infinity')) });
   });
   return out;
 }
@@ -142,6 +150,7 @@ describe('/metrics', () => {
     const req = samples.find((x) => x.name === 'kalab_requests_total' && x.labels['role'] === 'agent');
     expect(req).toEqual({
       name: 'kalab_requests_total',
+      family: 'kalab_requests_total',
       labels: { host: 'host "b"', role: 'agent', name: 'we"ird\\name\nx' },
       value: 120,
     });
@@ -152,11 +161,49 @@ describe('/metrics', () => {
     });
     expect(samples.find((x) => x.name === 'kalab_hub_peers' && x.labels['role'] === 'agent')?.value).toBe(1);
     // Every family has HELP and TYPE.
-    const families = new Set(samples.map((x) => x.name));
+    const families = new Set(samples.map((x) => x.family));
     for (const f of families) {
       expect(text).toContain(`# HELP ${f} `);
       expect(text).toContain(`# TYPE ${f} `);
     }
+  });
+
+  it('latency and connect time are summaries in seconds: quantiles, _sum and _count of the merged histograms', async () => {
+    const m = await createMonitor({ port: 0, sampleLocalTcp: false, tickMs: 50 });
+    monitors.push(m);
+    const p = await TestPeer.connect(m.url, { role: 'agent', name: 'lat' });
+    peers.push(p);
+    // 100 requests at 1 ms and 100 at 2 ms; 4 connects at 1.5 ms (exact in HDR below 2,048 µs).
+    const latency = new LatencyHistogram();
+    for (let i = 0; i < 100; i++) latency.recordUs(1000);
+    for (let i = 0; i < 100; i++) latency.recordUs(2000);
+    const connect = new LatencyHistogram();
+    for (let i = 0; i < 4; i++) connect.recordUs(1500);
+    p.send(
+      tick(
+        1,
+        { requests: 200, connectionsOpened: 4 },
+        { runId: 'r1', latencyHistogram: latency.encode(), connectHistogram: connect.encode() },
+      ),
+    );
+    await until(
+      () => m.snapshot(),
+      (x) => x.merged.requests === 200,
+    );
+    const samples = parseExposition(await (await fetch(`${m.httpUrl}/metrics`)).text());
+    const v = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((x) => x.name === name && JSON.stringify(x.labels) === JSON.stringify(labels))?.value;
+    expect(v('kalab_merged_latency_seconds', { quantile: '0.5' })).toBe(0.001);
+    expect(v('kalab_merged_latency_seconds', { quantile: '0.99' })).toBe(0.002);
+    expect(v('kalab_merged_latency_seconds', { quantile: '1' })).toBe(0.002);
+    expect(v('kalab_merged_latency_seconds_count')).toBe(200);
+    expect(v('kalab_merged_latency_seconds_sum')).toBe(0.3);
+    expect(v('kalab_merged_connect_seconds', { quantile: '0.5' })).toBe(0.0015);
+    expect(v('kalab_merged_connect_seconds_count')).toBe(4);
+    expect(v('kalab_merged_connect_seconds_sum')).toBe(0.006);
+    const text = await (await fetch(`${m.httpUrl}/metrics`)).text();
+    expect(text).toContain('# TYPE kalab_merged_latency_seconds summary\n');
+    expect(text).not.toMatch(/_milliseconds/);
   });
 
   it('samples the monitor own host TCP table (real /proc) and exposes it', async () => {
