@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { MAX_TIMER_MS } from '@kalab/core';
 
 /** Every default of the load generator, in one place (docs/loadgen.md lists them). */
 export const DEFAULTS = {
@@ -37,5 +38,38 @@ export function defaultWorkers(connections: number, engine: string): number {
   return Math.max(1, Math.min(availableParallelism(), connections));
 }
 
+/**
+ * The range of every bounded option (inclusive; durations in ms). optionsFromFlags and
+ * resolveOptions both check against this table, so the CLI and the API agree.
+ */
+export const LIMITS = {
+  connections: { min: 1, max: 100_000 },
+  requests: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  /** `-d`: up to the longest timer Node keeps (a longer one would fire at once). */
+  durationMs: { min: 1, max: MAX_TIMER_MS },
+  /** `-R`, requests per second (above 0). */
+  rate: { min: 0, max: 10_000_000 },
+  workers: { min: 1, max: 256 },
+  maxIdle: { min: 0, max: 1_000_000 },
+  pipelining: { min: 1, max: 1024 },
+  /** `--timeout`: a request that may wait longer than an hour is a request that hangs. */
+  timeoutMs: { min: 1, max: 3_600_000 },
+  tickMs: { min: 10, max: 60_000 },
+  localAddresses: { min: 1, max: 64 },
+} as const;
+
+/** What `--engine` accepts. */
 export const ENGINES = ['undici', 'http', 'h2c', 'net'] as const;
 export type EngineName = (typeof ENGINES)[number];
+
+/**
+ * The engine that carries a run's requests, as reports name it: what `--engine` asked for,
+ * except that undici and net without keep-alive hand over to the lean churn engine.
+ */
+export const ENGINES_RUN = ['undici', 'http', 'h2c', 'net', 'churn'] as const;
+export type RunEngineName = (typeof ENGINES_RUN)[number];
+
+export function engineThatRuns(o: { engine: EngineName; keepAlive: boolean }): RunEngineName {
+  if (o.engine === 'http' || o.engine === 'h2c') return o.engine;
+  return o.keepAlive ? o.engine : 'churn';
+}

@@ -84,9 +84,11 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       };
       let status = 0;
       let st: ClientHttp2Stream;
+      // Every stream after a session's first rides a reused connection; counted once it has a response.
+      let reused = false;
       try {
         const s = getSession();
-        if (streams++ > 0) stats.c.reusedRequests++;
+        reused = streams++ > 0;
         st = s.request({ ':path': path, ':method': 'GET' }, { endStream: true });
         rec = { t0: performance.now(), session: s, stream: st, finish };
         inFlight.add(rec);
@@ -96,6 +98,7 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       }
       st.on('response', (headers) => {
         status = Number(headers[':status'] ?? 0);
+        if (reused) stats.c.reusedRequests++;
         if (!consume) finish(null, status);
       });
       st.on('error', (err) => finish(err, 0));

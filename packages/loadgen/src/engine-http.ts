@@ -12,14 +12,19 @@ const kUsed = Symbol('kalab.used');
  * socket the Agent creates is counted, whether or not a request ever used it.
  * `--no-consume-body`: responses are never read, so node:http never frees their sockets;
  * the Agent then has no socket limit (Go's default), and each request opens a new one.
+ * `--no-keepalive`: an Agent with `keepAlive: false` and no socket limit, so node sends
+ * `Connection: close` and every request has a connection of its own.
  */
 export function createHttpEngine(ctx: EngineContext): Engine {
   const { options, stats } = ctx;
   const { host, port, path } = targetParts(ctx.url);
   const consume = options.consumeBody;
+  // Without keep-alive the socket limit is left to the driver (it keeps at most -c requests in
+  // flight): node sends `Connection: keep-alive` and hands sockets on to queued requests
+  // whenever an Agent has a finite maxSockets, even with keepAlive false.
   const agent = new Agent({
     keepAlive: options.keepAlive,
-    maxSockets: consume ? ctx.slice.connections : Number.POSITIVE_INFINITY,
+    maxSockets: consume && options.keepAlive ? ctx.slice.connections : Number.POSITIVE_INFINITY,
   });
   // Set after construction: the constructor turns 0 into its default of 256.
   agent.maxFreeSockets = ctx.slice.maxIdle;

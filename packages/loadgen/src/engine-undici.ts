@@ -42,17 +42,27 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const consume = options.consumeBody;
   const pooled = openModel || !consume;
 
-  // New or reused, per request. Behind a Pool, from undici's own diagnostics channel (the
-  // socket is marked on first use). With a Client per connection the channel is not needed
-  // (and subscribing to it costs ~40% of the request rate): a request written after the
-  // Client's latest 'connect' is new if it is the first one, reused otherwise.
+  // New or reused, per request, counted only for requests that got a response. Behind a
+  // Pool, from undici's own diagnostics channels: the socket is marked on first use when the
+  // headers are sent, and a request sent on a marked socket counts once its response headers
+  // arrive. With a Client per connection the channels are not needed (and subscribing to
+  // them costs ~40% of the request rate): a request written after the Client's latest
+  // 'connect' is new if it is the first one, reused otherwise.
   const sendHeaders = channel('undici:client:sendHeaders');
+  const responseHeaders = channel('undici:request:headers');
+  const onReusedSocket = new WeakSet<object>();
   const onSendHeaders = (msg: unknown) => {
-    const socket = (msg as { socket: Socket & { [kUsed]?: boolean } }).socket;
-    if (socket[kUsed]) stats.c.reusedRequests++;
+    const { socket, request } = msg as { socket: Socket & { [kUsed]?: boolean }; request: object };
+    if (socket[kUsed]) onReusedSocket.add(request);
     else socket[kUsed] = true;
   };
-  if (pooled) sendHeaders.subscribe(onSendHeaders);
+  const onResponseHeaders = (msg: unknown) => {
+    if (onReusedSocket.delete((msg as { request: object }).request)) stats.c.reusedRequests++;
+  };
+  if (pooled) {
+    sendHeaders.subscribe(onSendHeaders);
+    responseHeaders.subscribe(onResponseHeaders);
+  }
   const dispatchOpts: Dispatcher.DispatchOptions = { origin, path, method: 'GET' };
   let clients: Client[] = [];
   let states: ClientState[] = [];
@@ -104,7 +114,10 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
       }
     },
     async close(): Promise<void> {
-      if (pooled) sendHeaders.unsubscribe(onSendHeaders);
+      if (pooled) {
+        sendHeaders.unsubscribe(onSendHeaders);
+        responseHeaders.unsubscribe(onResponseHeaders);
+      }
       for (const b of held) b.destroy();
       await Promise.all([...clients.map((c) => c.destroy()), pool?.destroy()]);
     },
@@ -121,6 +134,7 @@ interface ClientState {
 /** The leanest handler undici accepts: the status, the body discarded as it streams by. */
 class BareHandler implements Dispatcher.DispatchHandler {
   private status = 0;
+  private reused = false;
   private done: Done | null;
   private readonly client: ClientState | null;
   constructor(done: Done, client: ClientState | null) {
@@ -134,16 +148,19 @@ class BareHandler implements Dispatcher.DispatchHandler {
   reuse(done: Done): void {
     this.done = done;
     this.status = 0;
+    this.reused = false;
   }
   /** Called as the request is written to a connected socket. */
   onConnect(): void {
     const c = this.client;
     if (c === null) return;
-    if (c.used === c.generation) c.stats.c.reusedRequests++;
-    else c.used = c.generation;
+    this.reused = c.used === c.generation;
+    c.used = c.generation;
   }
+  /** The response arrived: only now does a request on a reused connection count as reused. */
   onHeaders(statusCode: number): boolean {
     this.status = statusCode;
+    if (this.reused) this.client!.stats.c.reusedRequests++;
     return true;
   }
   onData(): boolean {

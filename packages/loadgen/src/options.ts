@@ -1,6 +1,12 @@
-import { isIP } from 'node:net';
-import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
-import { DEFAULTS, defaultWorkers, ENGINES, type EngineName } from './defaults.js';
+import {
+  BadOptionError,
+  checkSourceAddresses,
+  formatDurationMs,
+  parseDuration,
+  parseInteger,
+  parseUrl,
+} from '@kalab/core';
+import { DEFAULTS, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
 
 /**
  * What a caller may ask of `runLoad`. Field names follow core's RunOptionsSchema (what a
@@ -82,9 +88,6 @@ export const FLAGS = {
   tickMs: 'tickMs',
 } as const;
 
-/** The longest --timeout accepted: a request that may wait longer is a request that hangs. */
-const MAX_TIMEOUT_MS = 3_600_000;
-
 /** Validates once, at the boundary. Throws BadOptionError naming the flag. */
 export function resolveOptions(o: LoadOptions): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw new BadOptionError('options', 'options must be an object');
@@ -93,23 +96,21 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   const engine = o.engine ?? DEFAULTS.engine;
   if (!ENGINES.includes(engine))
     throw new BadOptionError(FLAGS.engine, `${FLAGS.engine} must be one of ${ENGINES.join(', ')}, got "${engine}"`);
-  const connections = int(FLAGS.connections, o.connections ?? DEFAULTS.connections, 1, 100_000);
-  const requests = o.requests === undefined ? null : int(FLAGS.requests, o.requests, 1);
-  let durationMs = o.durationMs === undefined ? null : o.durationMs;
-  if (durationMs !== null && !(Number.isFinite(durationMs) && durationMs > 0)) {
-    throw new BadOptionError(FLAGS.durationMs, `${FLAGS.durationMs} must be a positive duration, got "${durationMs}"`);
-  }
+  const L = LIMITS;
+  const connections = int(
+    FLAGS.connections,
+    o.connections ?? DEFAULTS.connections,
+    L.connections.min,
+    L.connections.max,
+  );
+  const requests = o.requests === undefined ? null : int(FLAGS.requests, o.requests, L.requests.min, L.requests.max);
+  let durationMs = o.durationMs === undefined ? null : duration(FLAGS.durationMs, o.durationMs, L.durationMs);
   if (requests === null && durationMs === null) durationMs = DEFAULTS.durationMs;
   const rate = o.rate === undefined ? null : o.rate;
-  if (rate !== null && !(typeof rate === 'number' && Number.isFinite(rate) && rate > 0)) {
-    throw new BadOptionError(
-      FLAGS.rate,
-      `${FLAGS.rate} must be a positive number of requests per second, got "${rate}"`,
-    );
-  }
+  if (rate !== null && !(typeof rate === 'number' && rate > L.rate.min && rate <= L.rate.max)) throw badRate(rate);
   const keepAlive = o.keepAlive ?? DEFAULTS.keepAlive;
   const consumeBody = o.consumeBody ?? DEFAULTS.consumeBody;
-  const pipelining = int(FLAGS.pipelining, o.pipelining ?? DEFAULTS.pipelining, 1, 1024);
+  const pipelining = int(FLAGS.pipelining, o.pipelining ?? DEFAULTS.pipelining, L.pipelining.min, L.pipelining.max);
   if (pipelining > 1 && engine !== 'undici' && engine !== 'net')
     throw new BadOptionError(FLAGS.pipelining, `${FLAGS.pipelining} needs --engine undici or net (got ${engine})`);
   if (engine === 'net' && !consumeBody)
@@ -122,30 +123,30 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
       '--no-keepalive',
       '--no-keepalive does not apply to --engine h2c (one session carries every stream)',
     );
-  const maxIdle = int(FLAGS.maxIdle, o.maxIdle ?? DEFAULTS.maxIdle, 0, 1_000_000);
+  const maxIdle = int(FLAGS.maxIdle, o.maxIdle ?? DEFAULTS.maxIdle, L.maxIdle.min, L.maxIdle.max);
   const localAddresses = o.localAddresses ?? [];
-  if (!Array.isArray(localAddresses) || localAddresses.length > 64)
-    throw new BadOptionError(FLAGS.localAddresses, `${FLAGS.localAddresses} takes 1 to 64 addresses`);
-  for (const a of localAddresses) {
-    if (typeof a !== 'string' || isIP(a) === 0)
-      throw new BadOptionError(FLAGS.localAddresses, `${FLAGS.localAddresses} must list IP addresses, got "${a}"`);
-  }
+  if (
+    !Array.isArray(localAddresses) ||
+    localAddresses.length > L.localAddresses.max ||
+    localAddresses.some((a) => typeof a !== 'string')
+  )
+    throw new BadOptionError(
+      FLAGS.localAddresses,
+      `${FLAGS.localAddresses} takes ${L.localAddresses.min} to ${L.localAddresses.max} addresses`,
+    );
+  checkSourceAddresses(FLAGS.localAddresses, localAddresses, url.hostname);
   const closeBy = o.closeBy ?? DEFAULTS.closeBy;
   if (closeBy !== 'client' && closeBy !== 'server')
     throw new BadOptionError(FLAGS.closeBy, `${FLAGS.closeBy} must be client or server, got "${closeBy}"`);
   // Never more workers than connections: a worker without a connection would idle.
   const workers = Math.min(
-    o.workers === undefined ? defaultWorkers(connections, engine) : int(FLAGS.workers, o.workers, 1, 256),
+    o.workers === undefined
+      ? defaultWorkers(connections, engine)
+      : int(FLAGS.workers, o.workers, L.workers.min, L.workers.max),
     connections,
   );
-  const timeoutMs = o.timeoutMs ?? DEFAULTS.timeoutMs;
-  if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMEOUT_MS)) {
-    throw new BadOptionError(
-      FLAGS.timeoutMs,
-      `${FLAGS.timeoutMs} must be a duration from 1ms to 1h, got "${String(timeoutMs)}"`,
-    );
-  }
-  const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, 10, 60_000);
+  const timeoutMs = duration(FLAGS.timeoutMs, o.timeoutMs ?? DEFAULTS.timeoutMs, L.timeoutMs);
+  const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, L.tickMs.min, L.tickMs.max);
   return {
     target: url.href,
     engine,
@@ -165,6 +166,23 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     connectTimeoutMs: Math.min(DEFAULTS.connectTimeoutMs, timeoutMs),
     timeoutMs,
   };
+}
+
+function badRate(got: unknown): BadOptionError {
+  return new BadOptionError(
+    FLAGS.rate,
+    `${FLAGS.rate} must be a number of requests per second above 0 and at most ${LIMITS.rate.max}, got "${String(got)}"`,
+  );
+}
+
+/** A duration in ms given to the API (the CLI's strings went through parseDuration already). */
+function duration(flag: string, v: unknown, range: { min: number; max: number }): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= range.min && v <= range.max))
+    throw new BadOptionError(
+      flag,
+      `${flag} must be a duration from ${formatDurationMs(range.min)} to ${formatDurationMs(range.max)}, got "${String(v)}"`,
+    );
+  return v;
 }
 
 function int(flag: string, v: unknown, min: number, max?: number): number {
@@ -196,32 +214,23 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
     throw new BadOptionError(FLAGS.target, 'a target URL is required, e.g. kalab loadgen http://127.0.0.1:8080/');
   const o: LoadOptions = { target };
   if (f.engine !== undefined) o.engine = f.engine as EngineName;
-  if (f.connections !== undefined) o.connections = parseInteger(FLAGS.connections, f.connections, 1, 100_000);
-  if (f.requests !== undefined) o.requests = parseInteger(FLAGS.requests, f.requests, 1);
-  if (f.duration !== undefined) {
-    o.durationMs = parseDuration(FLAGS.durationMs, f.duration, 's');
-    if (!(o.durationMs > 0))
-      throw new BadOptionError(
-        FLAGS.durationMs,
-        `${FLAGS.durationMs} must be a positive duration, got "${f.duration}"`,
-      );
-  }
+  const L = LIMITS;
+  const integer = (flag: string, v: string, r: { min: number; max: number }) => parseInteger(flag, v, r.min, r.max);
+  if (f.connections !== undefined) o.connections = integer(FLAGS.connections, f.connections, L.connections);
+  if (f.requests !== undefined) o.requests = integer(FLAGS.requests, f.requests, L.requests);
+  if (f.duration !== undefined) o.durationMs = parseDuration(FLAGS.durationMs, f.duration, 's', L.durationMs);
   if (f.rate !== undefined) {
     const r = /^\s*\d+(\.\d+)?\s*$/.test(f.rate) ? Number(f.rate) : Number.NaN;
-    if (!(r > 0))
-      throw new BadOptionError(
-        FLAGS.rate,
-        `${FLAGS.rate} must be a positive number of requests per second, got "${f.rate}"`,
-      );
+    if (!(r > L.rate.min && r <= L.rate.max)) throw badRate(f.rate);
     o.rate = r;
   }
-  if (f.workers !== undefined) o.workers = parseInteger(FLAGS.workers, f.workers, 1, 256);
+  if (f.workers !== undefined) o.workers = integer(FLAGS.workers, f.workers, L.workers);
   if (f.keepalive === false) o.keepAlive = false;
   if (f.consumeBody === false) o.consumeBody = false;
-  if (f.maxIdle !== undefined) o.maxIdle = parseInteger(FLAGS.maxIdle, f.maxIdle, 0, 1_000_000);
-  if (f.pipelining !== undefined) o.pipelining = parseInteger(FLAGS.pipelining, f.pipelining, 1, 1024);
+  if (f.maxIdle !== undefined) o.maxIdle = integer(FLAGS.maxIdle, f.maxIdle, L.maxIdle);
+  if (f.pipelining !== undefined) o.pipelining = integer(FLAGS.pipelining, f.pipelining, L.pipelining);
   if (f.closeBy !== undefined) o.closeBy = f.closeBy as 'client' | 'server';
-  if (f.timeout !== undefined) o.timeoutMs = parseDuration(FLAGS.timeoutMs, f.timeout, 's');
+  if (f.timeout !== undefined) o.timeoutMs = parseDuration(FLAGS.timeoutMs, f.timeout, 's', L.timeoutMs);
   if (f.localAddress !== undefined)
     o.localAddresses = f.localAddress
       .split(',')

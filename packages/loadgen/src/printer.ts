@@ -55,8 +55,8 @@ export function formatReport(
   return `${lines.join('\n')}\n`;
 }
 
-/** One progress line per tick (stderr, when it is a terminal). */
-export function formatProgress(t: Tick): string {
+/** One progress line per tick (stderr, when it is a terminal); `engine` names the engine that runs. */
+export function formatProgress(t: Tick, engine?: string): string {
   const errors = Object.values(t.errors).reduce((a, b) => a + b, 0);
-  return `${n(t.elapsedMs / 1000, 0).padStart(4)} s  ${n(t.rates.rps).padStart(9)} req/s  ${n(t.openConnections).padStart(6)} open  ${n(t.rates.newConnPerSec).padStart(8)} new conn/s  ${n(errors)} errors`;
+  return `${engine ? `${engine.padEnd(6)} ` : ''}${n(t.elapsedMs / 1000, 0).padStart(4)} s  ${n(t.rates.rps).padStart(9)} req/s  ${n(t.openConnections).padStart(6)} open  ${n(t.rates.newConnPerSec).padStart(8)} new conn/s  ${n(errors)} errors`;
 }

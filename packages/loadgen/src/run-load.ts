@@ -5,6 +5,7 @@ import type { TcpSample, Tick } from '@kalab/core';
 import { Piscina } from 'piscina';
 import { Aggregate } from './aggregate.js';
 import { buildReport, configOf, type LoadReport } from './build-report.js';
+import { engineThatRuns, type RunEngineName } from './defaults.js';
 import type { WorkerSlice } from './engine.js';
 import { HostSampler } from './host-sampler.js';
 import { type LoadOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -164,7 +165,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       this.emit('start', {
         runId: this.runId,
         target: o.target,
-        engine: o.engine,
+        engine: this.engine,
         config: configOf(o),
         workers: slices.length,
       });
@@ -198,6 +199,11 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       for (const p of this.ports) p.close();
       await pool.destroy();
     }
+  }
+
+  /** The engine that carries the requests, as the report names it (`churn` for undici or net without keep-alive). */
+  get engine(): RunEngineName {
+    return engineThatRuns(this.options);
   }
 
   get running(): boolean {

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { engineThatRuns, type RunEngineName } from './defaults.js';
 import { Driver } from './driver.js';
 import { type Engine, type EngineContext, localAddressRing, type WorkerSlice } from './engine.js';
 import { createChurnEngine } from './engine-churn.js';
@@ -24,13 +25,17 @@ export type WorkerMessage = { type: 'ready'; worker: number } | StatsEnvelope;
 /** How long in-flight requests may take to finish once a duration bound is reached. */
 const DEADLINE_GRACE_MS = 2000;
 
+/** The engine reports name (engineThatRuns: without keep-alive, undici and net hand over to churn). */
+const ENGINE_OF: Record<RunEngineName, (ctx: EngineContext) => Engine> = {
+  undici: createUndiciEngine,
+  http: createHttpEngine,
+  h2c: createH2cEngine,
+  net: createNetEngine,
+  churn: createChurnEngine,
+};
+
 export function createEngine(ctx: EngineContext): Engine {
-  const { engine, keepAlive } = ctx.options;
-  if (engine === 'http') return createHttpEngine(ctx);
-  if (engine === 'h2c') return createH2cEngine(ctx);
-  // Without keep-alive, undici and net hand over to the lean churn engine.
-  if (!keepAlive) return createChurnEngine(ctx);
-  return engine === 'net' ? createNetEngine(ctx) : createUndiciEngine(ctx);
+  return ENGINE_OF[engineThatRuns(ctx.options)](ctx);
 }
 
 /** The piscina task: run this worker's slice and return its final stats. */

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
@@ -69,6 +70,8 @@ describe('runLoad counts what the server counts', () => {
     expect(server.connections).toBe(2000);
     expect(report.connections.reusedRequests).toBe(0);
     expect(report.config['transport']).toMatch(/churn/);
+    // The report names the engine that ran, not the one asked for (undici).
+    expect(report.engine).toBe('churn');
   });
 
   it('--no-keepalive reads chunked and 1 MiB responses to their end', async () => {
@@ -255,5 +258,58 @@ describe('bounds, models and stopping', () => {
     expect(report.errors['ECONNREFUSED']).toBeGreaterThan(0);
     expect(report.connections.opened).toBe(0);
     expect(report.stoppedEarly).toBe('unreachable');
+  });
+});
+
+describe('reuse is counted only for requests that got a response', () => {
+  /** Answers the first request on each connection, resets the connection on the second. */
+  async function firstOnlyServer(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+    const sockets = new Set<Socket>();
+    let accepted = 0;
+    const srv = createNetServer((s) => {
+      accepted++;
+      sockets.add(s);
+      s.on('error', () => {});
+      s.once('close', () => sockets.delete(s));
+      let seen = '';
+      let answered = false;
+      s.on('data', (d) => {
+        seen += d.toString('latin1');
+        if (!seen.includes('\r\n\r\n')) return;
+        seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
+        if (answered) s.resetAndDestroy();
+        else s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        answered = true;
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`,
+      connections: () => accepted,
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((r) => srv.close(() => r()));
+      },
+    };
+  }
+
+  it.each([
+    ['undici, a Client per connection', { engine: 'undici' }],
+    ['undici behind a Pool (-R)', { engine: 'undici', rate: 200 }],
+    ['node:http', { engine: 'http' }],
+  ] as const)('%s: the second request on each connection is reset and not counted as reused', async (_what, o) => {
+    const srv = await firstOnlyServer();
+    try {
+      const report = await runLoad({ target: srv.url, connections: 2, requests: 20, workers: 1, ...o }).result;
+      ReportSchema.parse(report);
+      expect(report.requests.ok).toBeGreaterThan(0);
+      expect(report.requests.failed).toBeGreaterThan(0);
+      expect(report.requests.ok + report.requests.failed).toBe(20);
+      // Every ok request was a connection's first one; every reused one failed.
+      expect(report.requests.ok).toBeLessThanOrEqual(report.connections.opened);
+      expect(report.connections.reusedRequests).toBe(0);
+    } finally {
+      await srv.close();
+    }
   });
 });
