@@ -4,6 +4,7 @@ import { registerDoctor } from './doctor.js';
 import { registerLoadgen } from './loadgen.js';
 import { registerMonitor } from './monitor.js';
 import { registerNetstat } from './netstat.js';
+import { registerObserve } from './observe.js';
 import { registerReport } from './report.js';
 import { registerScenario } from './scenario.js';
 import { registerServer } from './server.js';
@@ -19,5 +20,6 @@ export function registerCommands(program: Command): void {
   registerScenario(program);
   registerNetstat(program);
   registerDoctor(program);
+  registerObserve(program);
   registerReport(program);
 }
