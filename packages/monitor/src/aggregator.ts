@@ -177,6 +177,8 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
     const states: HistoryPoint['states'] = {};
     for (const [name, h] of this.hosts) states[name] = h.snapshot(now).states;
     this.history.push({ at: now, rps: m.rps, newConnPerSec: m.newConnPerSec, states });
+    // The point above has the rates of runs that reported since the last one: now they may drop.
+    for (const s of this.sources.values()) s.releaseHeldRates();
     this.findings = this.computeFindings(m);
   }
 

@@ -35,7 +35,12 @@ export class SourceState {
   peerId: string;
   runId: string | undefined;
   running = false;
+  /** The latest interval's rates; after a report, held until one history point has them (see holdRates). */
   rates = { rps: 0, newConnPerSec: 0 };
+  /** True while `rates` are a finished run's, kept for the next history point. */
+  ratesHeld = false;
+  /** The run whose tick set `rates` last ('' for a source without runs). */
+  private ratesRun: string | undefined;
   openConnections = 0;
   /** Latency and connect time of the current (or last) run, merged from the ticks' interval histograms. */
   latency = new LatencyHistogram();
@@ -85,6 +90,8 @@ export class SourceState {
       this.running = true;
     }
     this.rates = { rps: t.rates.rps, newConnPerSec: t.rates.newConnPerSec };
+    this.ratesRun = runKey;
+    this.ratesHeld = false;
     this.openConnections = t.openConnections;
     if (t.closedBy) this.closedBy = { ...t.closedBy };
     this.ticks++;
@@ -123,8 +130,35 @@ export class SourceState {
     this.foldCurrent();
     this.runId = runId;
     this.running = false;
-    this.rates = { rps: 0, newConnPerSec: 0 };
+    this.holdRates(runId, report);
     this.openConnections = 0;
+  }
+
+  /**
+   * A report ends the run, but its rate must not vanish before the monitor's per-second
+   * history has sampled it: a run shorter than a history interval (most scenario phases)
+   * would otherwise never show a rate to any viewer. The run's last rates (or, with no tick
+   * of this run, the report's own averages) stay until the next history point has taken
+   * them (`releaseHeldRates`, called by the aggregator's tick), then drop to 0.
+   */
+  private holdRates(runId: string, report: Report): void {
+    if (this.ratesRun !== runId) {
+      const seconds = report.durationMs / 1000;
+      this.rates = {
+        rps: report.throughput.rps,
+        newConnPerSec: seconds > 0 ? report.connections.opened / seconds : 0,
+      };
+      this.ratesRun = runId;
+    }
+    this.ratesHeld = this.rates.rps > 0 || this.rates.newConnPerSec > 0;
+    if (!this.ratesHeld) this.rates = { rps: 0, newConnPerSec: 0 };
+  }
+
+  /** After a history point: a finished run's held rates have been seen, so they drop to 0. */
+  releaseHeldRates(): void {
+    if (!this.ratesHeld) return;
+    this.ratesHeld = false;
+    this.rates = { rps: 0, newConnPerSec: 0 };
   }
 
   onRunRefused(runId: string, now: number): void {
@@ -137,6 +171,7 @@ export class SourceState {
     this.connected = false;
     this.lost = lost;
     this.rates = { rps: 0, newConnPerSec: 0 };
+    this.ratesHeld = false;
   }
 
   onReconnected(peerId: string, now: number): void {

@@ -44,6 +44,55 @@ describe('Aggregator', () => {
     expect(agg.runs.get('r2')).toMatchObject({ running: true });
   });
 
+  it("holds a run's rate after its report until one history point has it, then 0: a run shorter than a second still shows", () => {
+    const { agg, clock } = setup();
+    const a = agg.attach('agent', 'a', 'h', 'p1')!;
+    agg.tick(); // history: 0
+    // A 300 ms run: two ticks and its report, all between two history points.
+    clock.now += 100;
+    agg.onTick(
+      a,
+      T(1, { requests: 12, connectionsOpened: 1 }, { runId: 'short', rates: { rps: 120, newConnPerSec: 10 } }),
+    );
+    clock.now += 100;
+    agg.onTick(
+      a,
+      T(2, { requests: 30, connectionsOpened: 1 }, { runId: 'short', rates: { rps: 180, newConnPerSec: 0 } }),
+    );
+    clock.now += 100;
+    agg.onRunReport(a, 'short', R(30, 1));
+    // Every viewer sees the held rate, not 0, until the history has it.
+    expect(agg.snapshot().merged.rps).toBe(180);
+    expect(agg.snapshot().sources[0]!.rates).toEqual({ rps: 180, newConnPerSec: 0 });
+    expect(agg.runs.get('short')).toMatchObject({ running: false, outcome: 'completed' });
+    clock.now += 700;
+    agg.tick(); // history: the run's 180
+    expect(agg.snapshot().history.rps).toEqual([0, 180]);
+    expect(agg.snapshot().merged.rps).toBe(0);
+    expect(agg.snapshot().sources[0]!.rates).toEqual({ rps: 0, newConnPerSec: 0 });
+    clock.now += 1000;
+    agg.tick();
+    expect(agg.snapshot().history.rps).toEqual([0, 180, 0]);
+
+    // A run that only sent its report (no tick): its own averages are held, 50 req/s and 5 conn/s.
+    agg.onRunReport(a, 'report-only', R(50, 5, { throughput: { rps: 50 }, durationMs: 1000 }));
+    expect(agg.snapshot().sources[0]!.rates).toEqual({ rps: 50, newConnPerSec: 5 });
+    clock.now += 1000;
+    agg.tick();
+    expect(agg.snapshot().history.rps).toEqual([0, 180, 0, 50]);
+    expect(agg.snapshot().merged.rps).toBe(0);
+
+    // A new run's tick replaces a held rate at once; a disconnect drops it.
+    agg.onRunReport(a, 'r3', R(10, 1, { throughput: { rps: 10 }, durationMs: 1000 }));
+    agg.onTick(a, T(1, { requests: 1, connectionsOpened: 1 }, { runId: 'r4', rates: { rps: 7, newConnPerSec: 1 } }));
+    expect(a.ratesHeld).toBe(false);
+    expect(agg.snapshot().merged.rps).toBe(7);
+    agg.onRunReport(a, 'r4', R(1, 1));
+    expect(a.ratesHeld).toBe(true);
+    agg.detach(a, 'p1', false);
+    expect(a.rates).toEqual({ rps: 0, newConnPerSec: 0 });
+  });
+
   it('merges the load side: agents when there are any, else servers (never both)', () => {
     const { agg } = setup();
     const srv = agg.attach('server', 's', 'h1', 'p1')!;

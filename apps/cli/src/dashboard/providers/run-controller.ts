@@ -35,16 +35,6 @@ export interface RunControllerOptions {
 }
 
 /**
- * How long a run's first forwarded tick stays ahead of its report. The monitor samples each
- * source's latest rate into its per-second history and a report zeroes the rate, so a run
- * shorter than a second (most scenario phases) would otherwise never leave its rate there:
- * its report is held until one history second (and a margin) has seen the run's rate.
- */
-export const RATE_HOLD_MS = 1100;
-/** Messages queued behind a held report; past this the queue is sent at once. */
-const MAX_HELD = 1000;
-
-/**
  * Starts and stops the runs launched from the dashboard. Each run's protocol messages go to
  * the monitor through one agent link (the views draw them from the next snapshot); the
  * run's own totals and outcome go to the store for the header's run line.
@@ -54,11 +44,6 @@ export class RunController {
   private link: MonitorLink | undefined;
   private current: { abort: AbortController; done: Promise<void> } | undefined;
   private lastScenario: string | undefined;
-  /** Forwarded messages, in order, waiting behind a held run-report. */
-  private readonly outbox: RunEvent[] = [];
-  /** When each run's first tick went to the monitor (bounded: removed with its report). */
-  private readonly firstTickSent = new Map<string, number>();
-  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RunControllerOptions) {
     this.o = options;
@@ -117,7 +102,6 @@ export class RunController {
 
   async close(): Promise<void> {
     await this.stop();
-    this.pump(true);
     await this.link?.close(500);
   }
 
@@ -134,41 +118,8 @@ export class RunController {
       this.link.on('error', () => {});
       this.link.start();
     }
-    this.outbox.push(msg.v === undefined ? { ...msg, v: PROTOCOL_VERSION } : msg);
-    this.pump(this.outbox.length > MAX_HELD);
-  }
-
-  /** Sends the queue in order, stopping at a run-report whose run's rate has not been on the monitor for RATE_HOLD_MS. */
-  private pump(now = false): void {
-    const link = this.link;
-    if (!link) return;
-    if (now && this.holdTimer) {
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-    }
-    if (this.holdTimer) return;
-    while (this.outbox.length > 0) {
-      const msg = this.outbox[0]!;
-      const runId = typeof msg.runId === 'string' ? msg.runId : undefined;
-      if (msg.type === 'run-report' && runId !== undefined) {
-        const sent = this.firstTickSent.get(runId);
-        const wait = sent === undefined || now ? 0 : sent + RATE_HOLD_MS - Date.now();
-        if (wait > 0) {
-          this.holdTimer = setTimeout(() => {
-            this.holdTimer = undefined;
-            this.pump();
-          }, wait);
-          this.holdTimer.unref();
-          return;
-        }
-        this.firstTickSent.delete(runId);
-      } else if (msg.type === 'tick' && runId !== undefined && !this.firstTickSent.has(runId)) {
-        if (this.firstTickSent.size >= 100) this.firstTickSent.delete(this.firstTickSent.keys().next().value as string);
-        this.firstTickSent.set(runId, Date.now());
-      }
-      this.outbox.shift();
-      link.send(msg);
-    }
+    // The monitor holds a finished run's rate until its history has it: forward as it comes.
+    this.link.send(msg.v === undefined ? { ...msg, v: PROTOCOL_VERSION } : msg);
   }
 
   private launch(kind: LocalRun['kind'], name: string, run: (hooks: RunHooks) => Promise<unknown>): void {
