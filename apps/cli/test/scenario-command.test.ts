@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 // The command only parses and wires: stand the runner in for a result whose verdict failed.
-vi.mock('../src/scenario/index.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/scenario/index.js')>();
+vi.mock('@kalab/scenarios', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@kalab/scenarios')>();
   return {
     ...real,
     runScenario: vi.fn(async (name: string) => ({

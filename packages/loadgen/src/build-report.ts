@@ -1,5 +1,6 @@
 import { findingsFor, REPORT_SCHEMA_ID, type Report } from '@kalab/core';
 import type { Aggregate } from './aggregate.js';
+import { engineThatRuns } from './defaults.js';
 import type { HostPeak } from './host-sampler.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -39,6 +40,52 @@ export function transportOf(o: ResolvedOptions): string {
   return o.rate !== null ? 'undici Pool' : 'undici Client per connection';
 }
 
+/** What a report says about its run beyond the aggregated counters and histograms. */
+export interface ReportFrame {
+  target: string;
+  engine: Report['engine'];
+  config: Record<string, unknown>;
+  host: Report['host'];
+  findings: Report['findings'];
+  stoppedEarly?: string | null;
+}
+
+/**
+ * A kalab.report/v1 report from aggregated worker stats: the one report builder of the lab
+ * (load runs here, scenario phases in @kalab/scenarios).
+ */
+export function assembleReport(agg: Aggregate, durationMs: number, frame: ReportFrame): LoadReport {
+  const t = agg.totals();
+  const completed = t.ok + t.non2xx;
+  const lat = agg.latency.summaryMs();
+  const con = agg.connect.summaryMs();
+  const report: LoadReport = {
+    schema: REPORT_SCHEMA_ID,
+    target: frame.target,
+    engine: frame.engine,
+    config: frame.config,
+    durationMs: Math.round(durationMs),
+    requests: { sent: t.sent, completed, ok: t.ok, non2xx: t.non2xx, failed: t.failed },
+    connections: {
+      opened: t.opened,
+      reusedRequests: t.reusedRequests,
+      maxOpen: t.maxOpen,
+      requestsPerConnection: t.opened > 0 ? Math.round((completed / t.opened) * 100) / 100 : 0,
+    },
+    errors: agg.errors(),
+    latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
+    connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
+    throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
+    host: frame.host,
+    findings: frame.findings,
+  };
+  if (frame.stoppedEarly) report.stoppedEarly = frame.stoppedEarly;
+  if (agg.latency.count > 0) report.latencyHistogram = agg.latency.encode();
+  const first = agg.firstErrors();
+  if (Object.keys(first).length > 0) report.firstErrors = first;
+  return report;
+}
+
 export function buildReport(
   o: ResolvedOptions,
   agg: Aggregate,
@@ -49,26 +96,10 @@ export function buildReport(
 ): LoadReport {
   const t = agg.totals();
   const completed = t.ok + t.non2xx;
-  const errors = agg.errors();
-  const lat = agg.latency.summaryMs();
-  const con = agg.connect.summaryMs();
-  const report: LoadReport = {
-    schema: REPORT_SCHEMA_ID,
+  return assembleReport(agg, durationMs, {
     target: o.target,
-    engine: o.engine,
+    engine: engineThatRuns(o),
     config: configOf(o),
-    durationMs: Math.round(durationMs),
-    requests: { sent: t.sent, completed, ok: t.ok, non2xx: t.non2xx, failed: t.failed },
-    connections: {
-      opened: t.opened,
-      reusedRequests: t.reusedRequests,
-      maxOpen: t.maxOpen,
-      requestsPerConnection: t.opened > 0 ? Math.round((completed / t.opened) * 100) / 100 : 0,
-    },
-    errors,
-    latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
-    connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
-    throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
     host: {
       ephemeralRange: host.ephemeralRange,
       timeWaitPeak: host.timeWaitPeak,
@@ -79,7 +110,7 @@ export function buildReport(
       connectionsOpened: t.opened,
       reusedRequests: t.reusedRequests,
       durationMs,
-      errors,
+      errors: agg.errors(),
       keepAlive: o.keepAlive,
       consumeBody: o.consumeBody,
       connections: o.connections,
@@ -89,10 +120,6 @@ export function buildReport(
       ephemeralRange: host.ephemeralRange,
       ephemeralInUse: host.ephemeralInUsePeak,
     }).slice(0, 100),
-  };
-  if (stoppedEarly) report.stoppedEarly = stoppedEarly;
-  if (agg.latency.count > 0) report.latencyHistogram = agg.latency.encode();
-  const first = agg.firstErrors();
-  if (Object.keys(first).length > 0) report.firstErrors = first;
-  return report;
+    stoppedEarly,
+  });
 }

@@ -9,8 +9,25 @@ export {
   resolveCaps,
   runAgent,
 } from './agent.js';
-export { buildReport, configOf, type LoadReport, transportOf } from './build-report.js';
-export { DEFAULTS, defaultWorkers, ENGINES, type EngineName } from './defaults.js';
+export { Aggregate } from './aggregate.js';
+export {
+  assembleReport,
+  buildReport,
+  configOf,
+  type LoadReport,
+  type ReportFrame,
+  transportOf,
+} from './build-report.js';
+export {
+  DEFAULTS,
+  defaultWorkers,
+  ENGINES,
+  ENGINES_RUN,
+  type EngineName,
+  engineThatRuns,
+  LIMITS,
+  type RunEngineName,
+} from './defaults.js';
 export * from './doctor/index.js';
 export { type MonitorStreamOptions, streamToMonitor } from './monitor-stream.js';
 export {
@@ -21,5 +38,7 @@ export {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+export { type RunOutcome, runOutcome } from './outcome.js';
 export { formatProgress, formatReport } from './printer.js';
 export { LoadRun, type LoadRunEvents, type RunStartInfo, runLoad, splitSlices, WORKER_URL } from './run-load.js';
+export { type Counters, errorCode, type StatsEnvelope, WorkerStats } from './worker-stats.js';

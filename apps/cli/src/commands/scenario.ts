@@ -1,13 +1,14 @@
-import { BadOptionError, CheckFailedError, listScenarios } from '@kalab/core';
-import type { Command } from 'commander';
-import { action } from '../cli-error.js';
+import { BadOptionError, CheckFailedError } from '@kalab/core';
 import {
   formatScenarioList,
   formatScenarioResult,
   formatScenarioSummary,
+  listScenarios,
   runScenario,
   type ScenarioResult,
-} from '../scenario/index.js';
+} from '@kalab/scenarios';
+import type { Command } from 'commander';
+import { action } from '../cli-error.js';
 
 interface ScenarioFlags {
   list?: boolean;
@@ -27,7 +28,7 @@ Examples:
 Each run happens in a private network namespace (unshare -rn): the TCP table and the kernel's
 SYN counter hold only the lab's own sockets. Exit 1 when a result does not match the expected one.`;
 
-/** `kalab scenario NAME | --list | --all`: parses and wires; the runner lives in ../scenario. */
+/** `kalab scenario NAME | --list | --all`: parses, calls @kalab/scenarios and prints what its printer returns. */
 export function registerScenario(program: Command): void {
   program
     .command('scenario')
@@ -45,12 +46,8 @@ export function registerScenario(program: Command): void {
         const out = (s: string) => process.stdout.write(s);
         if (flags.list) {
           if (name || flags.all) throw new BadOptionError('--list', '--list takes no scenario name and no --all');
-          const defs = listScenarios();
-          if (flags.json) {
-            out(
-              `${JSON.stringify(defs.map((d) => ({ name: d.name, title: d.title, origin: d.origin, section: d.section, expected: d.expectedText })))}\n`,
-            );
-          } else out(formatScenarioList(defs));
+          const list = listScenarios();
+          out(flags.json ? `${JSON.stringify(list)}\n` : formatScenarioList(list));
           return 0;
         }
         if (flags.all && name) throw new BadOptionError('--all', '--all runs every scenario; give no name with it');

@@ -86,8 +86,8 @@ export type CheckOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte';
 export interface ScenarioCheck {
   metric: string;
   op: CheckOp;
-  /** A number, or another observed metric (`{ metric: 'synSent' }`). */
-  value: number | { metric: string };
+  /** A number, or another observed metric (`{ metric: 'synSent' }`), optionally scaled (`factor: 0.95`). */
+  value: number | { metric: string; factor?: number };
   /** What the check means, in the article's or the lab's words. */
   says: string;
   /** Counts that only a private namespace makes exact (the host's counters include everyone else). */
@@ -137,6 +137,13 @@ export interface ScenarioObserved {
   resetsOnReusedSocket?: number;
   /** Requests retried after a reset on a reused socket (keepalive-race's retry mitigation). */
   retries?: number;
+  /**
+   * Idle pooled connections the client closed itself before the server's idle close (keepalive-race's
+   * client-timeout and honour-hint mitigations): proof that the mitigation, not luck, kept requests safe.
+   */
+  clientIdleCloses?: number;
+  /** Connections opened when connect() first failed with EADDRNOTAVAIL (port-exhaustion; null when it never did). */
+  openedBeforeExhaustion?: number | null;
   /** Milliseconds from the first request to the first EADDRNOTAVAIL (port-exhaustion). */
   exhaustedAfterMs?: number | null;
   /** Size of the ephemeral port range the run used. */

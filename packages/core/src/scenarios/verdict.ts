@@ -47,10 +47,22 @@ function compare(op: CheckOp, a: number, b: number): boolean {
 
 export const OP_SYMBOL: Record<CheckOp, string> = { eq: '=', gt: '>', gte: '≥', lt: '<', lte: '≤' };
 
+/** A metric reference as the verdict names it: `portRangeSize`, or `0.95×portRangeSize`. */
+function refText(ref: { metric: string; factor?: number }): string {
+  return ref.factor === undefined ? ref.metric : `${ref.factor}×${ref.metric}`;
+}
+
+function scaled(v: number | null, factor: number | undefined): number | null {
+  return v === null || factor === undefined ? v : v * factor;
+}
+
 function judge(check: ScenarioCheck, observed: ScenarioObserved, inNamespace: boolean): CheckResult {
   const actual = metricValue(observed, check.metric);
-  const fromMetric = typeof check.value === 'number' ? undefined : check.value.metric;
-  const expected = fromMetric === undefined ? (check.value as number) : metricValue(observed, fromMetric);
+  const fromMetric = typeof check.value === 'number' ? undefined : refText(check.value);
+  const expected =
+    typeof check.value === 'number'
+      ? check.value
+      : scaled(metricValue(observed, check.value.metric), check.value.factor);
   const base = { metric: check.metric, op: check.op, expected: expected ?? Number.NaN, actual, says: check.says };
   const withFrom = fromMetric === undefined ? base : { ...base, expectedFrom: fromMetric };
   if (check.namespaceOnly && !inNamespace) return { ...withFrom, pass: true, skipped: true };
@@ -81,7 +93,7 @@ export function expectedOf(def: ScenarioDefinition): {
     checks: def.checks.map((c) => ({
       metric: c.metric,
       op: c.op,
-      value: typeof c.value === 'number' ? c.value : c.value.metric,
+      value: typeof c.value === 'number' ? c.value : refText(c.value),
     })),
   };
 }

@@ -1,6 +1,6 @@
-import { listScenarios, PROTOCOL_VERSION } from '@kalab/core';
+import { PROTOCOL_VERSION } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
-import { runScenario } from '../../scenario/index.js';
+import { listScenarios, runScenario } from '@kalab/scenarios';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
 import type { LoadApi, ScenarioApi } from './run-controller.js';
 
@@ -12,7 +12,7 @@ export function scenarioApi(): ScenarioApi {
       return [...all.filter((s) => s.origin === 'article'), ...all.filter((s) => s.origin !== 'article')].map((s) => ({
         name: s.name,
         description: `${s.origin === 'article' ? 'article' : 'lab    '}  ${s.title}`,
-        detail: `${s.section}. Expected: ${s.expectedText}.`,
+        detail: `${s.section}. Expected: ${s.expected}.`,
       }));
     },
     run: (name, hooks) => runScenario(name, { signal: hooks.signal, onEvent: hooks.onEvent, onNote: hooks.onNote }),

@@ -3,22 +3,21 @@ import {
   type LatencyHistogram,
   PROTOCOL_VERSION,
   phaseGapMs,
-  REPORT_SCHEMA_ID,
-  type Report,
   readSnmp,
   type ScenarioDefinition,
-  type ScenarioObserved,
   type ScenarioPhase,
   type SourceMessage,
   sampleTcp,
 } from '@kalab/core';
+import { Aggregate, assembleReport, WorkerStats } from '@kalab/loadgen';
 import { createLabServer } from '@kalab/server';
-import { type Driver, type DriverContext, PhaseCounters, RateMarks } from './drivers/driver.js';
+import type { Driver, DriverContext } from './drivers/driver.js';
 import { h2cDriver } from './drivers/h2c.js';
 import { httpPoolDriver } from './drivers/http-pool.js';
 import { loadgenDriver } from './drivers/loadgen.js';
 import { raceDriver } from './drivers/race.js';
 import { undiciBodyDriver } from './drivers/undici-body.js';
+import { RateMarks } from './rate-marks.js';
 import { settledStates } from './tcp-view.js';
 import type { ObservedLatencyMs, RunObserved } from './types.js';
 
@@ -82,7 +81,6 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   const addr = await server.listen();
   const ports = addr.h2cPort === null ? [addr.port] : [addr.port, addr.h2cPort];
   const host = `sandbox:${env.def.name}`;
-  const counters = new PhaseCounters();
   const runId = `${env.def.name}-${phase.name}-${randomUUID().slice(0, 8)}`;
   const ownEvents = !LOAD_BACKED.has(phase.driver);
   const timeout = new AbortController();
@@ -95,6 +93,11 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
 
   const startedAt = Date.now();
   const startedPerf = performance.now();
+  // The loadgen's own accumulator: the driver counts into one worker's stats, the runner
+  // merges them per tick like runLoad does, and the phase's report comes from the same builder.
+  const stats = new WorkerStats(0);
+  stats.t0 = startedPerf;
+  const agg = new Aggregate();
   const synBefore = (await readSnmp()).Tcp.ActiveOpens;
   if (ownEvents) {
     env.emit({
@@ -107,22 +110,19 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
       scenario: env.def.name,
     });
   }
-  let seq = 0;
-  let last = { at: 0, requests: 0, opened: 0 };
   const marks = new RateMarks();
   let timeWaitPeak = 0;
-  /** A tick over the interval since the previous one; the final one's rate is over the last second (or the whole run). */
+  /**
+   * The stats so far merged into the aggregate and, for the phase's own events, a tick over the
+   * interval since the previous one; the final one's rate is over the last second (or the whole run).
+   */
   const emitTick = (final: boolean) => {
+    agg.add(stats.envelope(final));
     if (!ownEvents) return;
-    const elapsed = performance.now() - startedPerf;
-    const done = counters.ok + counters.non2xx;
-    const secs = Math.max(0.001, (elapsed - last.at) / 1000);
-    const rates = final
-      ? marks.since(elapsed, done, counters.opened)
-      : { rps: (done - last.requests) / secs, newConnPerSec: (counters.opened - last.opened) / secs };
-    env.emit(tickOf(counters, runId, seq++, startedAt, elapsed, rates));
-    marks.add(elapsed, done, counters.opened);
-    last = { at: elapsed, requests: done, opened: counters.opened };
+    const tick = agg.tick(runId, startedAt, Date.now());
+    if (final) tick.rates = marks.since(tick.elapsedMs, tick.totals.requests, tick.totals.connectionsOpened);
+    marks.add(tick.elapsedMs, tick.totals.requests, tick.totals.connectionsOpened);
+    env.emit(tick);
   };
   const sample = async () => {
     const s = await sampleTcp({ host, maxSockets: 100 }).catch(() => null);
@@ -142,7 +142,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     host: '127.0.0.1',
     port: addr.port,
     h2cPort: addr.h2cPort,
-    counters,
+    stats,
     signal: timeout.signal,
     scenario: env.def.name,
     emit: env.emit,
@@ -165,14 +165,15 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   const durationMs = Math.round(performance.now() - startedPerf);
 
   const fromReport = extras.fromReport;
-  const latency = extras.latency ?? counters.latency;
+  const latency = extras.latency ?? agg.latency;
+  const totals = agg.totals();
   const observed: PhaseOutcome['observed'] = {
-    connectionsOpened: fromReport?.connectionsOpened ?? counters.opened,
+    connectionsOpened: fromReport?.connectionsOpened ?? totals.opened,
     synSent,
     timeWait: { client: states.client['TIME_WAIT'] ?? 0, server: states.server['TIME_WAIT'] ?? 0 },
-    errors: fromReport?.errors ?? { ...counters.errors },
-    requests: fromReport?.requests ?? { sent: counters.sent, ok: counters.ok, failed: counters.failed },
-    reusedRequests: fromReport?.reusedRequests ?? counters.reused,
+    errors: fromReport?.errors ?? agg.errors(),
+    requests: fromReport?.requests ?? { sent: totals.sent, ok: totals.ok, failed: totals.failed },
+    reusedRequests: fromReport?.reusedRequests ?? totals.reusedRequests,
     states,
     durationMs,
     timeWaitPeak: Math.max(
@@ -184,11 +185,11 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     serverClosedBy: Object.fromEntries(Object.entries(ledger.connections.closedBy).filter(([, n]) => n > 0)),
     sockets: rows,
   };
-  if (phase.driver === 'race') {
-    observed.resetsOnReusedSocket = counters.resetsOnReusedSocket;
-    observed.retries = counters.retries;
-  }
+  if (extras.resetsOnReusedSocket !== undefined) observed.resetsOnReusedSocket = extras.resetsOnReusedSocket;
+  if (extras.retries !== undefined) observed.retries = extras.retries;
+  if (extras.clientIdleCloses !== undefined) observed.clientIdleCloses = extras.clientIdleCloses;
   if (extras.exhaustedAfterMs !== undefined) observed.exhaustedAfterMs = extras.exhaustedAfterMs;
+  if (extras.openedBeforeExhaustion !== undefined) observed.openedBeforeExhaustion = extras.openedBeforeExhaustion;
   if (extras.streams !== undefined) observed.streams = extras.streams;
   const latencyMs = observedLatency(latency);
   if (latencyMs) observed.latencyMs = latencyMs;
@@ -197,81 +198,18 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
       v: PROTOCOL_VERSION,
       type: 'run-report',
       runId,
-      report: reportOf(observed, counters, addr.url, phase, durationMs),
+      // The phase as a kalab.report/v1 report, so a monitor shows it like any load run.
+      report: assembleReport(agg, durationMs, {
+        target: addr.url,
+        engine: engineOf(phase),
+        config: { phase: phase.name, ...phase.client },
+        host: { ephemeralRange: null, timeWaitPeak: observed.timeWaitPeak ?? 0 },
+        findings: [],
+      }),
     });
   return { observed, latency };
 }
 
 function engineOf(phase: ScenarioPhase): 'undici' | 'http' | 'h2c' {
   return phase.driver === 'undici' ? 'undici' : phase.driver === 'h2c' ? 'h2c' : 'http';
-}
-
-/**
- * A tick as the loadgen sends one: totals since the phase began (requests = completed, as in
- * its report), the rates given, and the interval's latency and connect histograms.
- */
-function tickOf(
-  c: PhaseCounters,
-  runId: string,
-  seq: number,
-  startedAt: number,
-  elapsedMs: number,
-  rates: { rps: number; newConnPerSec: number },
-): SourceMessage {
-  return {
-    v: PROTOCOL_VERSION,
-    type: 'tick',
-    runId,
-    seq,
-    at: startedAt + Math.round(elapsedMs),
-    elapsedMs: Math.round(elapsedMs),
-    totals: {
-      requests: c.ok + c.non2xx,
-      ok: c.ok,
-      non2xx: c.non2xx,
-      failed: c.failed,
-      connectionsOpened: c.opened,
-      connectionsClosed: c.closed,
-      reusedRequests: c.reused,
-    },
-    rates,
-    openConnections: Math.max(0, c.opened - c.closed),
-    errors: { ...c.errors },
-    ...c.takeInterval(),
-  };
-}
-
-/** The phase as a kalab.report/v1 report, so a monitor shows it like any load run. */
-function reportOf(
-  o: ScenarioObserved,
-  c: PhaseCounters,
-  target: string,
-  phase: ScenarioPhase,
-  durationMs: number,
-): Report {
-  const lat = c.latency.summaryMs();
-  const con = c.connect.summaryMs();
-  const completed = c.ok + c.non2xx;
-  return {
-    schema: REPORT_SCHEMA_ID,
-    target,
-    engine: engineOf(phase),
-    config: { phase: phase.name, ...phase.client },
-    durationMs,
-    requests: { sent: c.sent, completed, ok: c.ok, non2xx: c.non2xx, failed: c.failed },
-    connections: {
-      opened: o.connectionsOpened,
-      reusedRequests: o.reusedRequests,
-      maxOpen: c.maxOpen,
-      requestsPerConnection: o.connectionsOpened > 0 ? Math.round((completed / o.connectionsOpened) * 100) / 100 : 0,
-    },
-    errors: o.errors,
-    latencyMs: { mean: lat.mean, p50: lat.p50, p90: lat.p90, p99: lat.p99, p999: lat.p999, max: lat.max },
-    connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
-    throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 100_000) / 100 : 0 },
-    host: { ephemeralRange: null, timeWaitPeak: o.timeWaitPeak ?? 0 },
-    findings: [],
-    // The whole phase's histogram: a monitor takes it as the run's latency once the run ends.
-    ...(c.latency.count > 0 ? { latencyHistogram: c.latency.encode() } : {}),
-  };
 }

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { buildConnector, Pool } from 'undici';
-import { type DriverContext, type DriverExtras, sleep } from './driver.js';
+import { type DriverContext, type DriverExtras, sleep, usSince } from './driver.js';
 
 /**
  * undici-unread-body: sequential `pool.request()` calls whose bodies are never read.
@@ -9,7 +9,7 @@ import { type DriverContext, type DriverExtras, sleep } from './driver.js';
  */
 export async function undiciBodyDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
-  const c = ctx.counters;
+  const stats = ctx.stats;
   // undici's own connector, timed: connect time is from the pool asking for a socket to the handshake.
   const base = buildConnector({});
   const pool = new Pool(`http://${ctx.host}:${ctx.port}`, {
@@ -19,29 +19,28 @@ export async function undiciBodyDriver(ctx: DriverContext): Promise<DriverExtras
     connect: (options, callback) => {
       const connecting = performance.now();
       base(options, (...args) => {
-        if (args[0] === null) c.connected(connecting);
+        if (args[0] === null) stats.opened(usSince(connecting));
         callback(...args);
       });
     },
   });
-  pool.on('connect', () => c.connectionOpened());
-  pool.on('disconnect', () => c.closed++);
+  pool.on('disconnect', () => stats.closed());
   const bodies: Dispatcher.ResponseData['body'][] = [];
   try {
     for (let w = 0; w < client.concurrency; w++) {
       for (let i = 0; i < client.requests && !ctx.signal.aborted; i++) {
         if (i > 0) await sleep(ctx.gapMs, ctx.signal);
         const startedAt = performance.now();
-        const openedBefore = c.opened;
-        c.sent++;
+        const openedBefore = stats.c.opened;
+        stats.c.sent++;
         try {
           const res = await pool.request({ path: '/', method: 'GET', signal: ctx.signal });
-          if (c.opened === openedBefore) c.reused++;
-          c.response(res.statusCode, startedAt);
+          if (stats.c.opened === openedBefore) stats.c.reusedRequests++;
+          stats.response(res.statusCode, usSince(startedAt));
           if (client.consumeBody) await res.body.dump();
           else bodies.push(res.body);
         } catch (err) {
-          c.error(err);
+          stats.failed(err);
         }
       }
     }

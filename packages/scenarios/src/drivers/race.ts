@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from './driver.js';
+import type { BusyClientInput, BusyClientOutput } from './busy-client.js';
+import { type DriverContext, type DriverExtras, sleep, trackRequestSocket, usSince } from './driver.js';
 
 /**
  * A client whose pool never drops idle connections by itself, like Go's Transport with its
@@ -53,7 +54,8 @@ const MAX_ROUNDS_FACTOR = 3;
  */
 export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
-  const c = ctx.counters;
+  const stats = ctx.stats;
+  const race = { resets: 0, retries: 0, clientIdleCloses: 0 };
   const idleCloseMs = await measureIdleClose(ctx);
   ctx.note(
     `${ctx.phase.name}: the server closes idle connections ${idleCloseMs.toFixed(1)} ms after a response; aiming requests at that moment`,
@@ -67,6 +69,7 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
       );
   const sockets = new Set<Socket>();
   const inFlight = new Set<http.ClientRequest>();
+  let tearingDown = false;
 
   const attempt = (viaAgent: http.Agent | false) =>
     new Promise<{ ok: boolean; err?: NodeJS.ErrnoException; reused: boolean }>((resolve) => {
@@ -77,11 +80,23 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
         inFlight.delete(req);
         resolve(r);
       };
-      trackRequestSocket(req, c, sockets);
+      trackRequestSocket(req, stats, sockets);
+      req.once('socket', (socket: Socket) => {
+        if (req.reusedSocket) return;
+        // A connection the client closed with no FIN from the server first (and no error): the
+        // mitigation dropped it before the server's idle close could meet a request.
+        let serverClosed = false;
+        socket.once('end', () => {
+          serverClosed = true;
+        });
+        socket.once('close', (hadError) => {
+          if (!serverClosed && !hadError && !tearingDown) race.clientIdleCloses++;
+        });
+      });
       req.on('response', (res) => {
         res.resume();
         res.once('end', () => {
-          c.response(res.statusCode ?? 0, startedAt);
+          stats.response(res.statusCode ?? 0, usSince(startedAt));
           finish({ ok: true, reused: req.reusedSocket });
         });
       });
@@ -95,110 +110,70 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
     aimMs = Math.min(idleCloseMs + AIM_RANGE_MS[1], Math.max(idleCloseMs + AIM_RANGE_MS[0], aimMs));
   };
   const one = async (boundary: boolean) => {
-    c.sent++;
+    stats.c.sent++;
     const r = await attempt(agent);
     if (boundary) steer(r);
     if (r.ok) return;
-    if (r.reused && r.err?.code === 'ECONNRESET') c.resetsOnReusedSocket++;
+    if (r.reused && r.err?.code === 'ECONNRESET') race.resets++;
     if (client.retryIdempotent && r.reused && r.err?.code === 'ECONNRESET') {
       // GET is idempotent: send it again, on a connection of its own.
-      c.retries++;
+      race.retries++;
       const again = await attempt(false);
       if (again.ok) return;
-      c.error(again.err);
+      stats.failed(again.err);
       return;
     }
-    c.error(r.err);
+    stats.failed(r.err);
   };
 
   const onAbort = () => {
     for (const req of inFlight) req.destroy();
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // The race itself, and the retry that must meet a reset before it can claim to absorb one.
+  const needsReset = client.retryIdempotent || (!client.honourKeepAliveHint && client.idleTimeoutMs == null);
   const stopEarly = !client.retryIdempotent && !client.honourKeepAliveHint && client.idleTimeoutMs == null;
   try {
     const worker = async () => {
       await one(false);
       const maxRounds = stopEarly ? client.requests * MAX_ROUNDS_FACTOR : client.requests;
       for (let round = 0; round < maxRounds && !ctx.signal.aborted; round++) {
-        if (stopEarly && round >= MIN_ROUNDS && c.resetsOnReusedSocket > 0) break;
-        if (round >= client.requests && c.resetsOnReusedSocket > 0) break;
+        if (stopEarly && round >= MIN_ROUNDS && race.resets > 0) break;
+        if (round >= client.requests && race.resets > 0) break;
         await sleep(Math.max(0, aimMs + (Math.random() * 2 - 1) * JITTER_MS), ctx.signal);
         await one(true);
       }
     };
     await Promise.all(Array.from({ length: client.concurrency }, worker));
-    if (stopEarly && c.resetsOnReusedSocket === 0 && !ctx.signal.aborted) {
+    if (needsReset && race.resets === 0 && !ctx.signal.aborted) {
       ctx.note(
         `${ctx.phase.name}: no request met the close by timing alone; now with the client's event loop busy as the server closes`,
       );
-      await busyClientRace(ctx, idleCloseMs);
+      const busy = await busyClientRace(ctx, idleCloseMs, client.retryIdempotent === true);
+      race.resets += busy.resets;
+      race.retries += busy.retries;
     }
   } finally {
+    tearingDown = true;
     ctx.signal.removeEventListener('abort', onAbort);
     agent.destroy();
     for (const s of sockets) s.destroy();
   }
-  return {};
+  return {
+    resetsOnReusedSocket: race.resets,
+    retries: race.retries,
+    ...(client.honourKeepAliveHint || client.idleTimeoutMs != null ? { clientIdleCloses: race.clientIdleCloses } : {}),
+  };
 }
 
 /** Attempts of the busy-client fallback; the first one almost always gets its reset. */
 const BUSY_TRIES = 3;
 
-/**
- * The busy client, in a worker thread of its own: in the sandbox the lab server shares this
- * process, and stalling this event loop would stall the server's idle close too.
- */
-const BUSY_CLIENT_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const http = require('node:http');
-const { host, port, idleCloseMs, tries } = workerData;
-class IdleForever extends http.Agent {
-  keepSocketAlive(socket) { socket.setKeepAlive(true, 1000); socket.setTimeout(0); return true; }
-}
-const agent = new IdleForever({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
-let opened = 0;
-let closed = 0;
-const get = () => new Promise((resolve) => {
-  const t0 = performance.now();
-  const req = http.get({ host, port, path: '/', agent }, (res) => {
-    res.resume();
-    res.once('end', () => resolve({ ok: true, status: res.statusCode, reused: req.reusedSocket, ms: performance.now() - t0 }));
-  });
-  req.once('socket', (socket) => {
-    if (req.reusedSocket) return;
-    opened++;
-    socket.once('close', () => closed++);
-  });
-  req.once('error', (err) => resolve({ ok: false, code: err.code, reused: req.reusedSocket, ms: performance.now() - t0 }));
-});
-(async () => {
-  const results = [];
-  for (let i = 0; i < tries; i++) {
-    results.push(await get());
-    const endedAt = performance.now();
-    await new Promise((r) => setTimeout(r, Math.max(0, idleCloseMs - 20)));
-    while (performance.now() < endedAt + idleCloseMs + 30) {
-      // Busy: the server's FIN reaches the kernel while this loop holds the event loop.
-    }
-    const r = await get();
-    results.push(r);
-    if (!r.ok && r.reused && r.code === 'ECONNRESET') break;
-  }
-  agent.destroy();
-  const deadline = Date.now() + 1000;
-  while (closed < opened && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  parentPort.postMessage({ results, opened, closed });
-})();
-`;
+/** Bound of one busy-client request: far above a loopback answer, far below the phase's bound. */
+const BUSY_TIMEOUT_MS = 2000;
 
-interface BusyResult {
-  ok: boolean;
-  status?: number;
-  code?: string;
-  reused: boolean;
-  ms: number;
-}
+/** The busy client: a worker file of this package (dist/drivers/busy-client.js beside this one). */
+export const BUSY_CLIENT_URL = new URL('./busy-client.js', import.meta.url);
 
 /**
  * The race as it happens in production, deterministically: a client whose event loop is busy
@@ -207,36 +182,53 @@ interface BusyResult {
  * On an idle loopback the window between the FIN and the client noticing it is microseconds,
  * so timing alone may miss it. Bounded: at most BUSY_TRIES pairs of requests, a ~50 ms stall each.
  */
-async function busyClientRace(ctx: DriverContext, idleCloseMs: number): Promise<void> {
-  const c = ctx.counters;
-  const worker = new Worker(BUSY_CLIENT_SOURCE, {
-    eval: true,
-    workerData: { host: ctx.host, port: ctx.port, idleCloseMs, tries: BUSY_TRIES },
-  });
+async function busyClientRace(
+  ctx: DriverContext,
+  idleCloseMs: number,
+  retry: boolean,
+): Promise<{ resets: number; retries: number }> {
+  const stats = ctx.stats;
+  const input: BusyClientInput = {
+    host: ctx.host,
+    port: ctx.port,
+    idleCloseMs,
+    tries: BUSY_TRIES,
+    retry,
+    timeoutMs: BUSY_TIMEOUT_MS,
+  };
+  const worker = new Worker(BUSY_CLIENT_URL, { workerData: input });
   const onAbort = () => void worker.terminate();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const out = { resets: 0, retries: 0 };
   try {
-    const out = await new Promise<{ results: BusyResult[]; opened: number; closed: number }>((resolve, reject) => {
+    const got = await new Promise<BusyClientOutput>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`busy client exited with ${code}`)));
     });
-    for (let i = 0; i < out.opened; i++) c.connectionOpened();
-    c.closed += out.closed;
-    for (const r of out.results) {
-      c.sent++;
-      if (r.reused) c.reused++;
+    for (const us of got.connectUs) stats.opened(us);
+    for (let i = 0; i < got.closed; i++) stats.closed();
+    for (const r of got.requests) {
+      stats.c.sent++;
+      if (r.reused) stats.c.reusedRequests++;
       if (r.ok) {
-        c.response(r.status ?? 0, performance.now() - r.ms);
+        stats.response(r.status ?? 0, r.ms * 1000);
         continue;
       }
-      if (r.reused && r.code === 'ECONNRESET') c.resetsOnReusedSocket++;
-      c.error({ code: r.code });
+      if (r.reused && r.code === 'ECONNRESET') out.resets++;
+      if (r.retry) {
+        out.retries++;
+        if (r.retry.ok) stats.response(r.retry.status ?? 0, r.retry.ms * 1000);
+        else stats.failed({ code: r.retry.code });
+        continue;
+      }
+      stats.failed({ code: r.code });
     }
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     await worker.terminate();
   }
+  return out;
 }
 
 /** Probes run at once to measure the server's idle close; a stall can skew one either way, so take the median. */
@@ -249,29 +241,28 @@ const PROBES = 5;
  */
 async function measureIdleClose(ctx: DriverContext): Promise<number> {
   const agent = new IdleForeverAgent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }, 0);
-  const c = ctx.counters;
+  const stats = ctx.stats;
   const probe = () =>
     new Promise<number>((resolve, reject) => {
       const startedAt = performance.now();
       // A probe is a connection like any other: the kernel counts its SYN, so does the lab.
-      c.sent++;
-      c.connectionOpened();
+      stats.c.sent++;
       const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent }, (res) => {
         res.resume();
         res.once('end', () => {
-          c.response(res.statusCode ?? 0, startedAt);
+          stats.response(res.statusCode ?? 0, usSince(startedAt));
           const endedAt = performance.now();
           const socket = req.socket;
           if (!socket) return reject(new Error('no socket'));
           socket.once('close', () => {
-            c.closed++;
+            stats.closed();
             resolve(performance.now() - endedAt);
           });
         });
       });
       req.once('socket', (socket: Socket) => {
         const connecting = performance.now();
-        socket.once('connect', () => c.connected(connecting));
+        socket.once('connect', () => stats.opened(usSince(connecting)));
       });
       req.on('error', reject);
       ctx.signal.addEventListener('abort', () => reject(new Error('aborted while measuring the server idle timeout')), {

@@ -1,6 +1,7 @@
 import { LatencyHistogram, PROTOCOL_VERSION, type Report, type Tick } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
-import { type DriverContext, type DriverExtras, RateMarks } from './driver.js';
+import { RateMarks } from '../rate-marks.js';
+import type { DriverContext, DriverExtras } from './driver.js';
 
 /**
  * Phases that are load runs (port-exhaustion) go through the lab's own load generator, so
@@ -69,6 +70,7 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
     latency,
     timeWaitPeak: Math.max(timeWaitPeak, report.host.timeWaitPeak),
     exhaustedAfterMs: first ? Math.round(first.atMs) : null,
+    openedBeforeExhaustion: first ? first.afterConnections : null,
   };
 }
 

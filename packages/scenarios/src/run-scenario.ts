@@ -11,7 +11,6 @@ import {
   getScenario,
   judgeScenario,
   KalabError,
-  listScenarios,
   type ScenarioDefinition,
   SourceMessageSchema,
   TimeoutError,
@@ -21,10 +20,10 @@ import { namespaceSupport } from './sandbox.js';
 import type { ChildLine, RunScenarioOptions, SandboxInfo, ScenarioResult } from './types.js';
 
 /**
- * The sandboxed child. src/ and dist/ sit at the same depth, so this is dist/scenario/child.js
- * both from the built runner and from its sources under vitest.
+ * The sandboxed child, a file of this package spawned by path. src/ and dist/ sit at the same
+ * depth, so this is dist/child.js both from the built runner and from its sources under vitest.
  */
-export const CHILD_URL = new URL('../../dist/scenario/child.js', import.meta.url);
+export const CHILD_URL = new URL('../dist/child.js', import.meta.url);
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
 
@@ -110,10 +109,7 @@ function runChild(
       // A child that ignores SIGTERM past its grace is killed; the namespace dies with it.
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     };
-    const timer = setTimeout(
-      () => kill(new TimeoutError(`scenario ran past its ${boundMs} ms bound`)),
-      boundMs,
-    );
+    const timer = setTimeout(() => kill(new TimeoutError(`scenario ran past its ${boundMs} ms bound`)), boundMs);
     const onAbort = () => kill(new AbortedError('scenario stopped'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
@@ -165,5 +161,3 @@ function runChild(
     });
   });
 }
-
-export { listScenarios };

@@ -1,4 +1,5 @@
-import { OP_SYMBOL, type ScenarioDefinition, type ScenarioObserved, type ScenarioSetting } from '@kalab/core';
+import { OP_SYMBOL, type ScenarioObserved, type ScenarioSetting } from '@kalab/core';
+import type { ScenarioSummary } from './list.js';
 import type { RunObserved, ScenarioResult } from './types.js';
 
 /** Pure functions from results to text, like autocannon's printer: the command only writes what they return. */
@@ -81,12 +82,13 @@ function packetView(o: RunObserved, indent: string, inNamespace: boolean): strin
     extra.push(`latency p50 ${o.latencyMs.p50} ms, p99 ${o.latencyMs.p99} ms, max ${o.latencyMs.max} ms`);
   if (o.resetsOnReusedSocket !== undefined) extra.push(`resets on a reused socket: ${o.resetsOnReusedSocket}`);
   if (o.retries) extra.push(`retried: ${o.retries}`);
+  if (o.clientIdleCloses !== undefined) extra.push(`idle connections the client closed first: ${o.clientIdleCloses}`);
   if (o.streams !== undefined) extra.push(`HTTP/2 streams: ${o.streams}`);
   if (o.exhaustedAfterMs !== undefined) {
     extra.push(
       o.exhaustedAfterMs === null
         ? 'no EADDRNOTAVAIL: the range never filled'
-        : `TIME_WAIT filled the range in ${o.exhaustedAfterMs} ms (first EADDRNOTAVAIL)`,
+        : `TIME_WAIT filled the range in ${o.exhaustedAfterMs} ms (first EADDRNOTAVAIL${o.openedBeforeExhaustion ? `, after ${o.openedBeforeExhaustion} connections` : ''})`,
     );
   }
   if (o.timeWaitPeak)
@@ -143,11 +145,11 @@ export function formatScenarioResult(r: ScenarioResult): string {
 }
 
 /** One line per scenario for `kalab scenario --list`. */
-export function formatScenarioList(defs: readonly ScenarioDefinition[]): string {
+export function formatScenarioList(defs: readonly ScenarioSummary[]): string {
   const w = Math.max(...defs.map((d) => d.name.length));
   const rows = defs.map(
     (d) =>
-      `  ${pad(d.name, w)}  ${pad(d.origin, 7)}  ${d.title}\n  ${' '.repeat(w)}  ${' '.repeat(7)}  expected: ${d.expectedText}`,
+      `  ${pad(d.name, w)}  ${pad(d.origin, 7)}  ${d.title}\n  ${' '.repeat(w)}  ${' '.repeat(7)}  expected: ${d.expected}`,
   );
   return `Scenarios (kalab scenario NAME, or --all):\n${rows.join('\n')}\n`;
 }

@@ -1,7 +1,9 @@
-export { getScenario, listScenarios, type ScenarioDefinition, type ScenarioObserved } from '@kalab/core';
+export { getScenario, type ScenarioDefinition, type ScenarioObserved } from '@kalab/core';
+export { listScenarios, type ScenarioSummary } from './list.js';
 export { formatScenarioList, formatScenarioResult, formatScenarioSummary } from './printer.js';
 export { CHILD_URL, runScenario, scenarioBoundMs } from './run-scenario.js';
 export { namespaceSupport } from './sandbox.js';
+export { statesBySide } from './tcp-view.js';
 export type {
   ObservedLatencyMs,
   RunObserved,

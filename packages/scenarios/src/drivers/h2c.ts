@@ -1,5 +1,5 @@
 import { type ClientHttp2Session, connect } from 'node:http2';
-import type { DriverContext, DriverExtras } from './driver.js';
+import { type DriverContext, type DriverExtras, usSince } from './driver.js';
 
 /**
  * http2-multiplexing: one HTTP/2 session over cleartext, `concurrency` streams sent at once,
@@ -8,7 +8,7 @@ import type { DriverContext, DriverExtras } from './driver.js';
  */
 export async function h2cDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
-  const c = ctx.counters;
+  const stats = ctx.stats;
   if (ctx.h2cPort === null) throw new Error('the h2c phase needs the server h2c listener');
   let session: ClientHttp2Session | null = null;
   let streams = 0;
@@ -16,9 +16,14 @@ export async function h2cDriver(ctx: DriverContext): Promise<DriverExtras> {
     if (session && !session.closed && !session.destroyed) return session;
     const startedAt = performance.now();
     const s = connect(`http://${ctx.host}:${ctx.h2cPort}`);
-    c.connectionOpened();
-    s.once('connect', () => c.connected(startedAt));
-    s.once('close', () => c.closed++);
+    let opened = false;
+    s.once('connect', () => {
+      opened = true;
+      stats.opened(usSince(startedAt));
+    });
+    s.once('close', () => {
+      if (opened) stats.closed();
+    });
     s.on('error', () => {});
     session = s;
     return s;
@@ -26,19 +31,19 @@ export async function h2cDriver(ctx: DriverContext): Promise<DriverExtras> {
   const one = (s: ClientHttp2Session) =>
     new Promise<void>((resolve) => {
       const startedAt = performance.now();
-      c.sent++;
-      if (streams++ > 0) c.reused++;
+      stats.c.sent++;
+      if (streams++ > 0) stats.c.reusedRequests++;
       const st = s.request({ ':path': '/', ':method': 'GET' }, { endStream: true, signal: ctx.signal });
       let status = 0;
       st.on('response', (h) => {
         status = Number(h[':status'] ?? 0);
       });
       st.on('error', (err) => {
-        c.error(err);
+        stats.failed(err);
         resolve();
       });
       st.on('end', () => {
-        c.response(status, startedAt);
+        stats.response(status, usSince(startedAt));
         resolve();
       });
       if (client.consumeBody) st.resume();

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from './driver.js';
+import { type DriverContext, type DriverExtras, sleep, trackRequestSocket, usSince } from './driver.js';
 
 /**
  * node:http Agent workers, the article's client in Node's words: `concurrency` loops of
@@ -10,7 +10,7 @@ import { type DriverContext, type DriverExtras, sleep, trackRequestSocket } from
  */
 export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
-  const c = ctx.counters;
+  const stats = ctx.stats;
   const agent = new http.Agent({
     keepAlive: client.keepAlive,
     maxFreeSockets: client.maxIdle === null ? Number.POSITIVE_INFINITY : Math.max(1, client.maxIdle),
@@ -22,30 +22,30 @@ export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> 
   const one = () =>
     new Promise<void>((resolve) => {
       const startedAt = performance.now();
-      c.sent++;
+      stats.c.sent++;
       const req = http.get({ host: ctx.host, port: ctx.port, path: '/', agent });
       inFlight.add(req);
       const finish = () => {
         inFlight.delete(req);
         resolve();
       };
-      trackRequestSocket(req, c, sockets);
+      trackRequestSocket(req, stats, sockets);
       req.on('response', (res) => {
         if (client.consumeBody) {
           res.resume();
           res.once('end', () => {
-            c.response(res.statusCode ?? 0, startedAt);
+            stats.response(res.statusCode ?? 0, usSince(startedAt));
             finish();
           });
           res.once('error', finish);
         } else {
           // Headers arrived; the body stays unread, as in `_, err := http.Get(url)`.
-          c.response(res.statusCode ?? 0, startedAt);
+          stats.response(res.statusCode ?? 0, usSince(startedAt));
           finish();
         }
       });
       req.on('error', (err) => {
-        c.error(err);
+        stats.failed(err);
         finish();
       });
     });
