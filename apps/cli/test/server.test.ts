@@ -144,6 +144,28 @@ describe('kalab server', () => {
     expect(lines[0]).toContain(flag);
   });
 
+  it.each([
+    [
+      ['--keep-alive-timeout', '999h'],
+      '--keep-alive-timeout must be a duration from 0ms to 2147483647ms (~24.8 days), got "999h"',
+    ],
+    [
+      ['--headers-timeout', '99999h'],
+      '--headers-timeout must be a duration from 0ms to 2147483647ms (~24.8 days), got "99999h"',
+    ],
+    [['--delay-us', '60000001'], '--delay-us must be an integer from 0 to 60000000, got "60000001"'],
+    [['--body-bytes', '67108865'], '--body-bytes must be an integer from 0 to 67108864, got "67108865"'],
+    [
+      ['--headers-timeout', '10s', '--request-timeout', '5s'],
+      '--headers-timeout must be <= --request-timeout (5000 ms), got 10000 ms',
+    ],
+    [['--h2c-port', '9000', '--port', '9000'], '--h2c-port must differ from --port (9000)'],
+  ])('%j: the limit comes from @kalab/server, the message from the flag and what was typed', async (args, message) => {
+    const run = kalab(['server', '--port', '0', ...args]);
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toBe(`kalab: ${message}\n`);
+  });
+
   it('a port in use exits 3 with a clear message', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

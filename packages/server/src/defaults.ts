@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '@kalab/core';
+
 /**
  * Every default of @kalab/server in one place. The timeouts are node:http's own defaults
  * (Node 20), so `kalab server` with no flags behaves like a plain node:http server.
@@ -32,12 +34,23 @@ export const HELLO_BODY = 'Hello world';
 /** The ledger's own endpoint on the server's port (DESIGN.md "Server ledger"). */
 export const STATS_PATH = '/_kalab/stats';
 
-/** Caps on what the server accepts from its options. */
-export const LIMITS = {
-  /** 2^31-1 ms: the largest timer Node accepts. */
-  maxTimeoutMs: 2_147_483_647,
-  maxDelayUs: 60_000_000,
-  maxBodyBytes: 64 * 1024 * 1024,
+/**
+ * The range of every numeric option (inclusive; times in ms, `delayUs` in µs). The one table:
+ * resolveServerOptions checks against it and `kalab server` derives its flags' checks and
+ * messages from it.
+ */
+export const SERVER_LIMITS = {
+  port: { min: 0, max: 65_535 },
+  /** 2^31-1 ms: the longest timer Node keeps. */
+  keepAliveTimeout: { min: 0, max: MAX_TIMER_MS },
+  headersTimeout: { min: 0, max: MAX_TIMER_MS },
+  requestTimeout: { min: 0, max: MAX_TIMER_MS },
+  maxRequestsPerSocket: { min: 0, max: 2 ** 31 - 1 },
+  delayUs: { min: 0, max: 60_000_000 },
+  bodyBytes: { min: 0, max: 64 * 1024 * 1024 },
+  h2cPort: { min: 0, max: 65_535 },
+  ledgerHistory: { min: 0, max: 1_000_000 },
+  shutdownGraceMs: { min: 0, max: 600_000 },
 } as const;
 
 /** Monitor reporting cadence: events flushed ~4 times a second, a tick and a TCP sample each second. */

@@ -7,8 +7,13 @@ export {
   ConnectionRecord,
   type LedgerStats,
 } from './connection-ledger.js';
-export { HELLO_BODY, MONITOR_DEFAULTS, SERVER_DEFAULTS, STATS_PATH } from './defaults.js';
+export { HELLO_BODY, MONITOR_DEFAULTS, SERVER_DEFAULTS, SERVER_LIMITS, STATS_PATH } from './defaults.js';
 export { createLabServer, type LabServer, type LabServerAddress } from './lab-server.js';
 export { MonitorReporter, type MonitorReporterOptions } from './monitor-reporter.js';
-export { type LabServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+export {
+  type LabServerOptions,
+  type OptionNames,
+  type ResolvedServerOptions,
+  resolveServerOptions,
+} from './options.js';
 export { formatLedgerSummary } from './summary.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { BadOptionError, parseInteger } from '@kalab/core';
-import { LIMITS, SERVER_DEFAULTS } from './defaults.js';
+import { SERVER_DEFAULTS, SERVER_LIMITS } from './defaults.js';
 
 /** What `createLabServer` accepts. Times are milliseconds except `delayUs`. */
 export interface LabServerOptions {
@@ -55,62 +55,66 @@ const KNOWN = new Set<string>([
   'shutdownGraceMs',
 ]);
 
-function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new BadOptionError(name, `${name} must be a number, got ${typeof value}`);
-  return parseInteger(name, value, min, max);
-}
+/** What each option is called in messages: its own name by default, a CLI's flag when the CLI says so. */
+export type OptionNames = Partial<Record<keyof LabServerOptions, string>>;
 
-function nullableInt(name: string, value: unknown, fallback: number | null, min: number, max: number): number | null {
-  if (value === undefined || value === null) return fallback;
-  return int(name, value, 0, min, max);
-}
+type Limited = keyof typeof SERVER_LIMITS;
 
 /**
- * Validates options once, at the boundary; every message names the option and its range
+ * Validates options once, at the boundary; every message names the option (or the flag
+ * `names` gives for it) and its range from SERVER_LIMITS
  * (`keepAliveTimeout must be an integer from 0 to 2147483647, got "-1"`).
  */
-export function resolveServerOptions(options: LabServerOptions = {}): ResolvedServerOptions {
+export function resolveServerOptions(options: LabServerOptions = {}, names: OptionNames = {}): ResolvedServerOptions {
   if (options === null || typeof options !== 'object') throw new BadOptionError('options', 'options must be an object');
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) throw new BadOptionError(key, `unknown option ${key}`);
   }
+  const nameOf = (key: keyof LabServerOptions) => names[key] ?? key;
+  const int = (key: Limited, fallback: number): number => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    const name = nameOf(key);
+    if (typeof value !== 'number') throw new BadOptionError(name, `${name} must be a number, got ${typeof value}`);
+    return parseInteger(name, value, SERVER_LIMITS[key].min, SERVER_LIMITS[key].max);
+  };
+  const nullableInt = (key: 'bodyBytes' | 'h2cPort', fallback: number | null): number | null =>
+    options[key] === undefined || options[key] === null ? fallback : int(key, 0);
   const host = options.host ?? SERVER_DEFAULTS.host;
   if (typeof host !== 'string' || !(isIP(host) || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host))) {
-    throw new BadOptionError('host', `host must be an IP address or a host name, got "${String(host)}"`);
+    throw new BadOptionError(
+      nameOf('host'),
+      `${nameOf('host')} must be an IP address or a host name, got "${String(host)}"`,
+    );
   }
   const close = options.close ?? SERVER_DEFAULTS.close;
-  if (typeof close !== 'boolean') throw new BadOptionError('close', 'close must be true or false');
-  const max = LIMITS.maxTimeoutMs;
+  if (typeof close !== 'boolean') throw new BadOptionError(nameOf('close'), `${nameOf('close')} must be true or false`);
   const resolved: ResolvedServerOptions = {
     host,
-    port: int('port', options.port, SERVER_DEFAULTS.port, 0, 65_535),
-    keepAliveTimeout: int('keepAliveTimeout', options.keepAliveTimeout, SERVER_DEFAULTS.keepAliveTimeoutMs, 0, max),
-    headersTimeout: int('headersTimeout', options.headersTimeout, SERVER_DEFAULTS.headersTimeoutMs, 0, max),
-    requestTimeout: int('requestTimeout', options.requestTimeout, SERVER_DEFAULTS.requestTimeoutMs, 0, max),
-    maxRequestsPerSocket: int(
-      'maxRequestsPerSocket',
-      options.maxRequestsPerSocket,
-      SERVER_DEFAULTS.maxRequestsPerSocket,
-      0,
-      2 ** 31 - 1,
-    ),
+    port: int('port', SERVER_DEFAULTS.port),
+    keepAliveTimeout: int('keepAliveTimeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
+    headersTimeout: int('headersTimeout', SERVER_DEFAULTS.headersTimeoutMs),
+    requestTimeout: int('requestTimeout', SERVER_DEFAULTS.requestTimeoutMs),
+    maxRequestsPerSocket: int('maxRequestsPerSocket', SERVER_DEFAULTS.maxRequestsPerSocket),
     close,
-    delayUs: int('delayUs', options.delayUs, SERVER_DEFAULTS.delayUs, 0, LIMITS.maxDelayUs),
-    bodyBytes: nullableInt('bodyBytes', options.bodyBytes, SERVER_DEFAULTS.bodyBytes, 0, LIMITS.maxBodyBytes),
-    h2cPort: nullableInt('h2cPort', options.h2cPort, SERVER_DEFAULTS.h2cPort, 0, 65_535),
-    ledgerHistory: int('ledgerHistory', options.ledgerHistory, SERVER_DEFAULTS.ledgerHistory, 0, 1_000_000),
-    shutdownGraceMs: int('shutdownGraceMs', options.shutdownGraceMs, SERVER_DEFAULTS.shutdownGraceMs, 0, 600_000),
+    delayUs: int('delayUs', SERVER_DEFAULTS.delayUs),
+    bodyBytes: nullableInt('bodyBytes', SERVER_DEFAULTS.bodyBytes),
+    h2cPort: nullableInt('h2cPort', SERVER_DEFAULTS.h2cPort),
+    ledgerHistory: int('ledgerHistory', SERVER_DEFAULTS.ledgerHistory),
+    shutdownGraceMs: int('shutdownGraceMs', SERVER_DEFAULTS.shutdownGraceMs),
   };
   // node:http refuses this combination with ERR_OUT_OF_RANGE; say it in the lab's words.
   if (resolved.requestTimeout > 0 && resolved.headersTimeout > resolved.requestTimeout) {
     throw new BadOptionError(
-      'headersTimeout',
-      `headersTimeout must be <= requestTimeout (${resolved.requestTimeout} ms), got ${resolved.headersTimeout}`,
+      nameOf('headersTimeout'),
+      `${nameOf('headersTimeout')} must be <= ${nameOf('requestTimeout')} (${resolved.requestTimeout} ms), got ${resolved.headersTimeout} ms`,
     );
   }
   if (resolved.h2cPort !== null && resolved.h2cPort !== 0 && resolved.h2cPort === resolved.port) {
-    throw new BadOptionError('h2cPort', `h2cPort must differ from port (${resolved.port})`);
+    throw new BadOptionError(
+      nameOf('h2cPort'),
+      `${nameOf('h2cPort')} must differ from ${nameOf('port')} (${resolved.port})`,
+    );
   }
   return resolved;
 }

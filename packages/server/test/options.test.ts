@@ -1,6 +1,6 @@
 import { BadOptionError } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
-import { createLabServer, resolveServerOptions, SERVER_DEFAULTS } from '../src/index.js';
+import { createLabServer, resolveServerOptions, SERVER_DEFAULTS, SERVER_LIMITS } from '../src/index.js';
 
 function badOption(fn: () => unknown): BadOptionError {
   try {
@@ -42,5 +42,20 @@ describe('resolveServerOptions', () => {
     expect(err.option).toBe(option);
     expect(err.code).toBe('KALAB_ERR_BAD_OPTION');
     expect(err.message).toMatch(message);
+  });
+
+  it('names the option as its caller calls it (a CLI passes its flags), with the range of SERVER_LIMITS', () => {
+    const err = badOption(() =>
+      resolveServerOptions({ delayUs: SERVER_LIMITS.delayUs.max + 1 }, { delayUs: '--delay-us' }),
+    );
+    expect(err.option).toBe('--delay-us');
+    expect(err.message).toBe('--delay-us must be an integer from 0 to 60000000, got "60000001"');
+    const rel = badOption(() =>
+      resolveServerOptions(
+        { headersTimeout: 2000, requestTimeout: 1000 },
+        { headersTimeout: '--headers-timeout', requestTimeout: '--request-timeout' },
+      ),
+    );
+    expect(rel.message).toBe('--headers-timeout must be <= --request-timeout (1000 ms), got 2000 ms');
   });
 });

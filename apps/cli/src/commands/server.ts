@@ -1,10 +1,13 @@
-import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
 import {
   createLabServer,
   formatLedgerSummary,
   type LabServerOptions,
   MonitorReporter,
+  type OptionNames,
+  resolveServerOptions,
   SERVER_DEFAULTS,
+  SERVER_LIMITS,
 } from '@kalab/server';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
@@ -25,8 +28,8 @@ interface ServerFlags {
   token?: string;
 }
 
-/** Option name in @kalab/server → the flag a user typed, so every message names the flag. */
-const FLAG_OF: Record<string, string> = {
+/** Option of @kalab/server → the flag a user types; validators take it, so every message names the flag. */
+const FLAG_OF = {
   host: '--host',
   port: '--port',
   keepAliveTimeout: '--keep-alive-timeout',
@@ -36,47 +39,40 @@ const FLAG_OF: Record<string, string> = {
   delayUs: '--delay-us',
   bodyBytes: '--body-bytes',
   h2cPort: '--h2c-port',
-};
+} as const satisfies OptionNames;
 
-const MAX_MS = 2_147_483_647;
+type Limited = keyof typeof FLAG_OF & keyof typeof SERVER_LIMITS;
 
-function ms(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  return parseInteger(flag, Math.round(parseDuration(flag, value, 'ms')), 0, MAX_MS);
+/** A time flag (500ms, 5s; plain number = ms) within the server's own limit, quoting what was typed. */
+function ms(key: Limited, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Math.round(parseDuration(FLAG_OF[key], value, 'ms', SERVER_LIMITS[key]));
 }
 
-/** Flags → createLabServer options. Throws BadOptionError naming the flag (exit 2). */
+function int(key: Limited, value: string | undefined): number | undefined {
+  const { min, max } = SERVER_LIMITS[key];
+  return value === undefined ? undefined : parseInteger(FLAG_OF[key], value, min, max);
+}
+
+/** Flags → createLabServer options, checked against SERVER_LIMITS. Throws BadOptionError naming the flag (exit 2). */
 export function serverOptionsFromFlags(flags: ServerFlags): LabServerOptions {
   const options: LabServerOptions = {
     host: flags.host,
-    port: parsePort('--port', flags.port),
-    keepAliveTimeout: ms('--keep-alive-timeout', flags.keepAliveTimeout),
-    headersTimeout: ms('--headers-timeout', flags.headersTimeout),
-    requestTimeout: ms('--request-timeout', flags.requestTimeout),
-    maxRequestsPerSocket:
-      flags.maxRequestsPerSocket === undefined
-        ? undefined
-        : parseInteger('--max-requests-per-socket', flags.maxRequestsPerSocket, 0),
+    port: int('port', flags.port),
+    keepAliveTimeout: ms('keepAliveTimeout', flags.keepAliveTimeout),
+    headersTimeout: ms('headersTimeout', flags.headersTimeout),
+    requestTimeout: ms('requestTimeout', flags.requestTimeout),
+    maxRequestsPerSocket: int('maxRequestsPerSocket', flags.maxRequestsPerSocket),
     close: flags.close === true,
-    delayUs: flags.delayUs === undefined ? undefined : parseInteger('--delay-us', flags.delayUs, 0, 60_000_000),
-    bodyBytes:
-      flags.bodyBytes === undefined ? undefined : parseInteger('--body-bytes', flags.bodyBytes, 0, 64 * 1024 * 1024),
-    h2cPort: flags.h2cPort === undefined ? undefined : parsePort('--h2c-port', flags.h2cPort),
+    delayUs: int('delayUs', flags.delayUs),
+    bodyBytes: int('bodyBytes', flags.bodyBytes),
+    h2cPort: int('h2cPort', flags.h2cPort),
   };
   for (const key of Object.keys(options) as (keyof LabServerOptions)[]) {
     if (options[key] === undefined) delete options[key];
   }
+  // The rules between options (headers <= request timeout, h2c port != port) in the flags' names.
+  resolveServerOptions(options, FLAG_OF);
   return options;
-}
-
-function renameToFlag(err: unknown): unknown {
-  if (err instanceof BadOptionError && FLAG_OF[err.option]) {
-    let message = err.message;
-    for (const [option, flag] of Object.entries(FLAG_OF))
-      message = message.replace(new RegExp(`\\b${option}\\b`, 'g'), flag);
-    return new BadOptionError(FLAG_OF[err.option]!, message);
-  }
-  return err;
 }
 
 export function registerServer(program: Command): void {
@@ -112,12 +108,7 @@ export function registerServer(program: Command): void {
           flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
         if (flags.token !== undefined && monitorUrl === undefined)
           throw new BadOptionError('--token', '--token needs --monitor');
-        let lab: ReturnType<typeof createLabServer>;
-        try {
-          lab = createLabServer(options);
-        } catch (err) {
-          throw renameToFlag(err);
-        }
+        const lab = createLabServer(options);
         const signal = waitForSignal();
         const address = await lab.listen();
         process.stdout.write(`listening on ${address.url}\n`);
