@@ -37,14 +37,6 @@ export class LatencyHistogram {
     this.h.recordValue(clampUs(us));
   }
 
-  /**
-   * Records a duration measured in an open-model run, back-filling the samples that
-   * coordinated omission would have hidden (HdrHistogram's expected-interval correction).
-   */
-  recordUsCorrected(us: number, expectedIntervalUs: number): void {
-    this.h.recordValueWithExpectedInterval(clampUs(us), Math.max(1, Math.round(expectedIntervalUs)));
-  }
-
   get count(): number {
     return this.h.totalCount;
   }
@@ -88,11 +80,4 @@ function clampUs(us: number): number {
   if (!(us >= LOWEST_US)) return LOWEST_US;
   if (us > HIGHEST_US) return HIGHEST_US;
   return Math.round(us);
-}
-
-/** Merges encoded histograms (e.g. one per worker) into one. */
-export function mergeEncoded(encoded: readonly string[]): LatencyHistogram {
-  const out = new LatencyHistogram();
-  for (const e of encoded) out.merge(LatencyHistogram.decode(e));
-  return out;
 }
