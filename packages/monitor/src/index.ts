@@ -1,7 +1,8 @@
-export type { RunState } from './aggregator.js';
 export {
   type LocalSampler,
   MONITOR_DEFAULTS,
+  MONITOR_LIMITS,
+  type MonitorOptionNames,
   type MonitorOptions,
   type ResolvedMonitorOptions,
   resolveMonitorOptions,
@@ -17,4 +18,5 @@ export {
   type RunInfo,
   RunInfoSchema,
 } from './recording-schema.js';
+export type { RunState } from './run-table.js';
 export { generateToken, tokensEqual } from './token.js';

@@ -3,9 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type RunStart, type Snapshot, sampleTcp, type TcpSample, UnreachableError } from '@kalab/core';
 import { Aggregator, type RunState } from './aggregator.js';
+import { portOf } from './connection-table.js';
 import {
   type LocalSampler,
   MONITOR_DEFAULTS,
+  type MonitorOptionNames,
   type MonitorOptions,
   type ResolvedMonitorOptions,
   resolveMonitorOptions,
@@ -76,7 +78,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
       snapshotHistory: Math.min(o.historySize, 120),
     });
     this.sampler = o.sampleLocalTcp === false ? undefined : (o.sampleLocalTcp ?? defaultSampler);
-    this.recorder = o.recordDir ? new RunRecorder(o.recordDir, o.hostName) : undefined;
+    this.recorder = o.recordDir ? new RunRecorder(o.recordDir, o.hostName, o.names.recordDir) : undefined;
     this.agg.on('run-started', (run) => {
       this.recorder?.start(run);
       this.emit('run-started', run);
@@ -187,14 +189,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
 
   /** The port the current run aims at, when its target is known. */
   private targetPort(): number | undefined {
-    const target = this.agg.currentRun()?.target;
-    if (!target) return undefined;
-    try {
-      const u = new URL(target);
-      return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
-    } catch {
-      return undefined;
-    }
+    const port = portOf(this.agg.currentRun()?.target);
+    return port === undefined ? undefined : Number(port);
   }
 
   private recorderErrors = 0;
@@ -259,8 +255,8 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
  * port. Binds 127.0.0.1 unless told otherwise; a non-loopback bind without a token gets a
  * generated one (read it from `monitor.token`).
  */
-export async function createMonitor(options: MonitorOptions = {}): Promise<Monitor> {
-  const m = new MonitorImpl(resolveMonitorOptions(options));
+export async function createMonitor(options: MonitorOptions = {}, names: MonitorOptionNames = {}): Promise<Monitor> {
+  const m = new MonitorImpl(resolveMonitorOptions(options, names));
   await m.listen();
   return m;
 }

@@ -1,0 +1,48 @@
+import { LatencyHistogram } from '@kalab/core';
+import type { SourceState } from './source-state.js';
+
+export interface MergedCounters {
+  requests: number;
+  connectionsOpened: number;
+  reusedRequests: number;
+  rps: number;
+  newConnPerSec: number;
+  errors: Record<string, number>;
+  latency: LatencyHistogram;
+  connect: LatencyHistogram;
+}
+
+/**
+ * Totals and rates of the load side: the agents when there are any, else the servers
+ * (a server and the agent loading it count the same requests; adding both would double them).
+ * Rates count only connected sources; latency merges each source's current or last run.
+ */
+export function mergeLoadSources(sources: Iterable<SourceState>): MergedCounters {
+  const all = [...sources];
+  const hasAgents = all.some((s) => s.role === 'agent');
+  const out: MergedCounters = {
+    requests: 0,
+    connectionsOpened: 0,
+    reusedRequests: 0,
+    rps: 0,
+    newConnPerSec: 0,
+    errors: {},
+    latency: new LatencyHistogram(),
+    connect: new LatencyHistogram(),
+  };
+  for (const s of all) {
+    if (s.role !== (hasAgents ? 'agent' : 'server')) continue;
+    const t = s.totals;
+    out.requests += t.requests;
+    out.connectionsOpened += t.connectionsOpened;
+    out.reusedRequests += t.reusedRequests;
+    if (s.connected) {
+      out.rps += s.rates.rps;
+      out.newConnPerSec += s.rates.newConnPerSec;
+    }
+    for (const [code, n] of Object.entries(s.errors)) out.errors[code] = (out.errors[code] ?? 0) + n;
+    if (s.latency.count > 0) out.latency.merge(s.latency);
+    if (s.connect.count > 0) out.connect.merge(s.connect);
+  }
+  return out;
+}
