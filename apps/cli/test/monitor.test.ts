@@ -69,6 +69,26 @@ describe('kalab monitor / kalab report', () => {
     }
   });
 
+  it('limits come from @kalab/monitor, messages name the flag and quote what was typed', () => {
+    for (const [args, message] of [
+      [['--heartbeat', '1ms'], '--heartbeat must be a duration from 50ms to 1h, got "1ms"'],
+      [['--heartbeat', '999h'], '--heartbeat must be a duration from 50ms to 1h, got "999h"'],
+      [['--snapshot-interval', '2m'], '--snapshot-interval must be a duration from 20ms to 1m, got "2m"'],
+      [['--token', 'x'.repeat(257)], '--token must be 1 to 256 characters, got 257 characters'],
+      [
+        ['--record', '/proc/kalab-cannot-exist/runs'],
+        '--record: cannot create /proc/kalab-cannot-exist: ENOENT',
+      ],
+    ] as const) {
+      const r = spawnSync(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0', ...args], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`kalab: ${message}\n`);
+    }
+  });
+
   it('kalab report renders a recording and exits 2 on a file that is not one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kalab-report-'));
     try {

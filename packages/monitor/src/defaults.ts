@@ -30,6 +30,25 @@ export const MONITOR_DEFAULTS = {
   maxRuns: 50,
 } as const;
 
+/**
+ * The range of every numeric option (inclusive; times in ms) and of the token's length. The
+ * one table: resolveMonitorOptions checks against it and `kalab monitor` derives its flags'
+ * checks and messages from it.
+ */
+export const MONITOR_LIMITS = {
+  port: { min: 0, max: 65_535 },
+  tokenLength: { min: 1, max: 256 },
+  heartbeatMs: { min: 50, max: 3_600_000 },
+  snapshotIntervalMs: { min: 20, max: 60_000 },
+  tickMs: { min: 20, max: 60_000 },
+  helloTimeoutMs: { min: 50, max: 600_000 },
+  historySize: { min: 1, max: 100_000 },
+  maxPeers: { min: 1, max: 1_000_000 },
+  maxSources: { min: 1, max: 100_000 },
+  maxHosts: { min: 1, max: 10_000 },
+  viewerBufferBytes: { min: 1024, max: 1 << 30 },
+} as const;
+
 /** Samples this host; `port` is the current run's target port, whose sockets the rows should show. */
 export type LocalSampler = (host: string, port?: number) => Promise<TcpSample>;
 
@@ -59,8 +78,13 @@ export interface MonitorOptions {
   sampleLocalTcp?: false | LocalSampler;
 }
 
+/** What each option is called in messages: `options.NAME` by default, a CLI's flag when the CLI says so. */
+export type MonitorOptionNames = Partial<Record<keyof MonitorOptions, string>>;
+
 export interface ResolvedMonitorOptions
   extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp'>> {
+  /** The names messages use for options raised after resolution (recordDir when the directory is unusable). */
+  names: MonitorOptionNames;
   token: string | undefined;
   /** True when the token was generated because a non-loopback bind needs one. */
   tokenGenerated: boolean;
@@ -68,17 +92,25 @@ export interface ResolvedMonitorOptions
   sampleLocalTcp: false | LocalSampler | undefined;
 }
 
-/** Validates options once, at the boundary; messages name the option and its range. */
-export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOptions {
+/**
+ * Validates options once, at the boundary; messages name the option (or the flag `names`
+ * gives for it) and its range from MONITOR_LIMITS.
+ */
+export function resolveMonitorOptions(o: MonitorOptions = {}, names: MonitorOptionNames = {}): ResolvedMonitorOptions {
   const d = MONITOR_DEFAULTS;
-  const int = (name: string, v: number | undefined, def: number, min: number, max?: number) =>
-    v === undefined ? def : parseInteger(`options.${name}`, v, min, max);
+  const L = MONITOR_LIMITS;
+  const nameOf = (key: keyof MonitorOptions) => names[key] ?? `options.${key}`;
+  const int = (key: keyof MonitorOptions & keyof typeof MONITOR_LIMITS, def: number) => {
+    const v = o[key] as number | undefined;
+    return v === undefined ? def : parseInteger(nameOf(key), v, L[key].min, L[key].max);
+  };
   const host = o.host ?? d.host;
   if (typeof host !== 'string' || host.length === 0)
-    throw new BadOptionError('options.host', 'options.host must be a non-empty string');
+    throw new BadOptionError(nameOf('host'), `${nameOf('host')} must be a non-empty string`);
   let token = o.token;
-  if (token !== undefined && (typeof token !== 'string' || token.length < 1 || token.length > 256)) {
-    throw new BadOptionError('options.token', 'options.token must be a string of 1 to 256 characters');
+  const { min, max } = L.tokenLength;
+  if (token !== undefined && (typeof token !== 'string' || token.length < min || token.length > max)) {
+    throw new BadOptionError(nameOf('token'), `${nameOf('token')} must be a string of ${min} to ${max} characters`);
   }
   let tokenGenerated = false;
   if (token === undefined && !isLoopbackHost(host)) {
@@ -87,20 +119,21 @@ export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOp
   }
   return {
     host,
-    port: int('port', o.port, d.port, 0, 65_535),
+    port: int('port', d.port),
     token,
     tokenGenerated,
     recordDir: o.recordDir,
     hostName: o.hostName ?? hostname(),
-    heartbeatMs: int('heartbeatMs', o.heartbeatMs, d.heartbeatMs, 50, 3_600_000),
-    snapshotIntervalMs: int('snapshotIntervalMs', o.snapshotIntervalMs, d.snapshotIntervalMs, 20, 60_000),
-    tickMs: int('tickMs', o.tickMs, d.tickMs, 20, 60_000),
-    helloTimeoutMs: int('helloTimeoutMs', o.helloTimeoutMs, d.helloTimeoutMs, 50, 600_000),
-    historySize: int('historySize', o.historySize, d.historySize, 1, 100_000),
-    maxPeers: int('maxPeers', o.maxPeers, d.maxPeers, 1, 1_000_000),
-    maxSources: int('maxSources', o.maxSources, d.maxSources, 1, 100_000),
-    maxHosts: int('maxHosts', o.maxHosts, d.maxHosts, 1, 10_000),
-    viewerBufferBytes: int('viewerBufferBytes', o.viewerBufferBytes, d.viewerBufferBytes, 1024, 1 << 30),
+    heartbeatMs: int('heartbeatMs', d.heartbeatMs),
+    snapshotIntervalMs: int('snapshotIntervalMs', d.snapshotIntervalMs),
+    tickMs: int('tickMs', d.tickMs),
+    helloTimeoutMs: int('helloTimeoutMs', d.helloTimeoutMs),
+    historySize: int('historySize', d.historySize),
+    maxPeers: int('maxPeers', d.maxPeers),
+    maxSources: int('maxSources', d.maxSources),
+    maxHosts: int('maxHosts', d.maxHosts),
+    viewerBufferBytes: int('viewerBufferBytes', d.viewerBufferBytes),
     sampleLocalTcp: o.sampleLocalTcp,
+    names,
   };
 }

@@ -23,8 +23,10 @@ export class RunRecorder {
   constructor(
     readonly dir: string,
     private readonly monitorHost: string,
+    /** What errors about the directory call it (a CLI passes its flag, `--record`). */
+    option = 'recordDir',
   ) {
-    ensureDir(dir);
+    ensureDir(dir, option);
   }
 
   /** The file a run is recorded to. */
@@ -97,20 +99,20 @@ export class RunRecorder {
  * mkdir -p, one level at a time: Node 20's recursive mkdirSync spins forever on some
  * paths (under /proc), and the error must name the option rather than crash the CLI.
  */
-function ensureDir(dir: string): void {
+function ensureDir(dir: string, option: string): void {
   const abs = resolve(dir);
   const missing: string[] = [];
   let p = abs;
   for (;;) {
     try {
-      if (!statSync(p).isDirectory()) throw new BadOptionError('recordDir', `recordDir: ${p} is not a directory`);
+      if (!statSync(p).isDirectory()) throw new BadOptionError(option, `${option}: ${p} is not a directory`);
       break;
     } catch (err) {
       if (err instanceof BadOptionError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) {
         throw new BadOptionError(
-          'recordDir',
-          `recordDir: cannot use ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          option,
+          `${option}: cannot use ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         );
       }
       missing.unshift(p);
@@ -123,8 +125,8 @@ function ensureDir(dir: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new BadOptionError(
-          'recordDir',
-          `recordDir: cannot create ${m}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          option,
+          `${option}: cannot create ${m}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         );
       }
     }

@@ -1,5 +1,11 @@
-import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
-import { createMonitor, MONITOR_DEFAULTS, type MonitorOptions } from '@kalab/monitor';
+import { BadOptionError, parseDuration, parsePort } from '@kalab/core';
+import {
+  createMonitor,
+  MONITOR_DEFAULTS,
+  MONITOR_LIMITS,
+  type MonitorOptionNames,
+  type MonitorOptions,
+} from '@kalab/monitor';
 import { type Command, Option } from 'commander';
 import { action } from '../cli-error.js';
 import { waitForSignal } from '../signals.js';
@@ -27,33 +33,42 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] || MONITOR_DEFAULTS.host, port: parsePort('--listen', m[2]!) };
 }
 
+/** Option of @kalab/monitor → the flag a user types; validators take it, so every message names the flag. */
+const FLAG_OF = {
+  host: '--listen',
+  port: '--listen',
+  token: '--token',
+  recordDir: '--record',
+  heartbeatMs: '--heartbeat',
+  snapshotIntervalMs: '--snapshot-interval',
+  hostName: '--host-name',
+} as const satisfies MonitorOptionNames;
+
+/** A time flag (plain number = ms) within the monitor's own limit, quoting what was typed. */
+function ms(key: 'heartbeatMs' | 'snapshotIntervalMs', value: string): number {
+  return Math.round(parseDuration(FLAG_OF[key], value, 'ms', MONITOR_LIMITS[key]));
+}
+
+/** Flags → createMonitor options, checked against MONITOR_LIMITS; errors name the flag (exit 2). */
 export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
   const { host, port } = parseListen(flags.listen);
   const o: MonitorOptions = { host, port };
   if (flags.token !== undefined) {
-    if (flags.token.length < 1 || flags.token.length > 256)
-      throw new BadOptionError('--token', '--token must be 1 to 256 characters');
+    const { min, max } = MONITOR_LIMITS.tokenLength;
+    // The token is a secret: the message gives its length, not its text.
+    if (flags.token.length < min || flags.token.length > max)
+      throw new BadOptionError(
+        '--token',
+        `--token must be ${min} to ${max} characters, got ${flags.token.length} character${flags.token.length === 1 ? '' : 's'}`,
+      );
     o.token = flags.token;
   }
   if (flags.record !== undefined) {
-    if (flags.record === '') throw new BadOptionError('--record', '--record needs a directory');
+    if (flags.record === '') throw new BadOptionError('--record', '--record needs a directory, got ""');
     o.recordDir = flags.record;
   }
-  if (flags.heartbeat !== undefined)
-    o.heartbeatMs = parseInteger(
-      '--heartbeat',
-      Math.round(parseDuration('--heartbeat', flags.heartbeat, 'ms')),
-      50,
-      3_600_000,
-    );
-  if (flags.snapshotInterval !== undefined) {
-    o.snapshotIntervalMs = parseInteger(
-      '--snapshot-interval',
-      Math.round(parseDuration('--snapshot-interval', flags.snapshotInterval, 'ms')),
-      20,
-      60_000,
-    );
-  }
+  if (flags.heartbeat !== undefined) o.heartbeatMs = ms('heartbeatMs', flags.heartbeat);
+  if (flags.snapshotInterval !== undefined) o.snapshotIntervalMs = ms('snapshotIntervalMs', flags.snapshotInterval);
   if (flags.hostName !== undefined) o.hostName = flags.hostName;
   return o;
 }
@@ -82,11 +97,7 @@ export function registerMonitor(program: Command): void {
     .action(
       action(async (flags: MonitorFlags) => {
         const signal = waitForSignal();
-        const monitor = await createMonitor(monitorOptionsFromFlags(flags)).catch((err: unknown) => {
-          if (err instanceof BadOptionError && err.option === 'recordDir')
-            throw new BadOptionError('--record', err.message.replace(/^recordDir/, '--record'));
-          throw err;
-        });
+        const monitor = await createMonitor(monitorOptionsFromFlags(flags), FLAG_OF);
         monitor.on('warning', (err) => process.stderr.write(`kalab monitor: ${err.message}\n`));
         monitor.on('run-ended', (run, file) => {
           const what =
