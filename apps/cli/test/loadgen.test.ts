@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
+import { createMonitor } from '@kalab/monitor';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
@@ -100,7 +101,9 @@ describe('kalab loadgen', () => {
       const started = Date.now();
       const r = await kalab([url, '-n', '5', '--timeout', '500ms', '--json']);
       expect(Date.now() - started).toBeLessThan(20_000);
-      expect(r.code).toBe(0);
+      // Not one request succeeded although connections were made: exit 1 (issue 16.4).
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^kalab: no request to .* succeeded: 5 failed over \d+ connections? \(ETIMEDOUT 5\)$/m);
       const report = ReportSchema.parse(lastJson(r.stdout));
       expect(report.requests.failed).toBe(5);
       expect(report.requests.completed).toBe(0);
@@ -129,7 +132,7 @@ describe('kalab loadgen', () => {
     const report = ReportSchema.parse(lastJson(r.stdout));
     expect(report.errors['ECONNREFUSED']).toBeGreaterThan(0);
     expect(report.connections.opened).toBe(0);
-    expect(r.stderr).toMatch(/could not be reached \(ECONNREFUSED\)/);
+    expect(r.stderr).toMatch(/^kalab: http:.* could not be reached \(ECONNREFUSED \d+\)$/m);
   });
 
   it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)(
@@ -157,7 +160,9 @@ describe('kalab loadgen', () => {
       const lines = out.split(/\r?\n/).filter((l) => /req\/s/.test(l));
       expect(lines.length).toBeGreaterThanOrEqual(2);
       expect(lines.some((l) => !/ 0 req\/s/.test(l))).toBe(true);
-      for (const l of lines) expect(l).toMatch(/^ +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
+      // Each line names the engine that runs.
+      for (const l of lines)
+        expect(l).toMatch(/^undici +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
     },
   );
 
@@ -178,5 +183,155 @@ describe('kalab loadgen', () => {
     const report = ReportSchema.parse(lastJson(r.stdout));
     expect(report.stoppedEarly).toBe('signal');
     expect(report.requests.completed).toBeGreaterThan(0);
+  });
+});
+
+/** A loopback TCP server that does `onSocket` with each connection, closed after the test. */
+async function rawServer(onSocket: (s: Socket) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const srv = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sockets.delete(s));
+    onSocket(s);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+}
+
+describe('kalab loadgen: issue 16 regressions', () => {
+  it('--engine http --no-keepalive -c 2 -n 100 opens 100 connections, each request saying Connection: close', async () => {
+    const headers = new Map<string, number>();
+    server = createServer((req, res) => {
+      const h = req.headers.connection ?? '(none)';
+      headers.set(h, (headers.get(h) ?? 0) + 1);
+      res.end('Hello world');
+    });
+    connections = 0;
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const r = await kalab([url, '--engine', 'http', '--no-keepalive', '-c', '2', '-n', '100', '--json']);
+    expect(r.code).toBe(0);
+    const report = ReportSchema.parse(lastJson(r.stdout));
+    expect(report.engine).toBe('http');
+    expect(report.requests.ok).toBe(100);
+    expect(report.connections.opened).toBe(100);
+    expect(report.connections.reusedRequests).toBe(0);
+    // The server's own count, not only the report's.
+    expect(connections).toBe(100);
+    expect(Object.fromEntries(headers)).toEqual({ close: 100 });
+  });
+
+  it('the report names the engine that ran: --engine undici --no-keepalive is the churn engine', async () => {
+    const url = await startServer();
+    const r = await kalab([url, '--engine', 'undici', '--no-keepalive', '-c', '2', '-n', '20', '--json']);
+    expect(r.code).toBe(0);
+    const report = ReportSchema.parse(lastJson(r.stdout));
+    expect(report.engine).toBe('churn');
+    expect(report.connections.opened).toBe(20);
+    expect(connections).toBe(20);
+    const text = await kalab([url, '--no-keepalive', '-c', '2', '-n', '20']);
+    expect(text.stdout).toMatch(/engine churn \(net \(lean churn engine\)\)/);
+  });
+
+  it.each([
+    [['-d', '999h'], '-d must be a duration from 1ms to 2147483647ms (~24.8 days), got "999h"'],
+    [['-d', '1e309s'], '-d must be a duration like 500ms, 10s or 2m (a plain number is seconds), got "1e309s"'],
+    [['--timeout', '99999h'], '--timeout must be a duration from 1ms to 1h, got "99999h"'],
+    [
+      ['--local-address', '127.0.0.1,::1'],
+      '--local-address "::1" is IPv6 but the target 127.0.0.1 is IPv4: every source address must be IPv4',
+    ],
+    [
+      ['--local-address', '::1'],
+      '--local-address "::1" is IPv6 but the target 127.0.0.1 is IPv4: every source address must be IPv4',
+    ],
+  ])('%j exits 2 with one line quoting what was typed', async (args, message) => {
+    const r = await kalab(['http://127.0.0.1:9/', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`kalab: ${message}\n`);
+  });
+
+  it('-n 10 with the default -c 10 does not blame the server or the client for 1 request per connection', async () => {
+    const url = await startServer();
+    const r = await kalab([url, '-n', '10', '--json']);
+    expect(r.code).toBe(0);
+    const report = ReportSchema.parse(lastJson(r.stdout));
+    expect(report.connections.opened).toBe(10);
+    expect(report.findings).toEqual([]);
+  });
+
+  it.each([
+    ['resets every connection', (s: Socket) => s.once('data', () => s.resetAndDestroy()), 'ECONNRESET'],
+    ['answers garbage', (s: Socket) => s.once('data', () => s.end('garbage\r\n\r\n')), null],
+  ])('a server that %s: no request ok, exit 1 with one line, no reuse counted', async (_what, onSocket, code) => {
+    const srv = await rawServer(onSocket);
+    try {
+      const r = await kalab([srv.url, '-c', '2', '-n', '10', '--json']);
+      expect(r.code).toBe(1);
+      const report = ReportSchema.parse(lastJson(r.stdout));
+      expect(report.requests.ok).toBe(0);
+      expect(report.requests.failed).toBe(10);
+      expect(report.connections.reusedRequests).toBe(0);
+      if (code) expect(report.errors[code]).toBe(10);
+      expect(r.stderr).toMatch(
+        /^kalab: no request to http:\/\/127\.0\.0\.1:\d+\/ succeeded: 10 failed over \d+ connections/,
+      );
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('h2c against an HTTP/1.1-only server: exit 1, and no request counted as reused', async () => {
+    const url = await startServer();
+    const r = await kalab([url, '--engine', 'h2c', '-n', '10', '--json']);
+    expect(r.code).toBe(1);
+    const report = ReportSchema.parse(lastJson(r.stdout));
+    expect(report.requests.ok).toBe(0);
+    expect(report.requests.failed).toBe(10);
+    expect(report.connections.reusedRequests).toBe(0);
+  });
+
+  it('--monitor that cannot be reached: said on stderr while the run goes on, exit 3', async () => {
+    const url = await startServer();
+    let seenAtMs: number | null = null;
+    const started = Date.now();
+    const r = await kalab([url, '-c', '1', '-d', '3s', '--monitor', 'ws://127.0.0.1:1/ws', '--json'], (_kill, err) => {
+      const poll = setInterval(() => {
+        if (/monitor ws:\/\/127\.0\.0\.1:1\/ws: cannot connect \(ECONNREFUSED\)/.test(err())) {
+          seenAtMs = Date.now() - started;
+          clearInterval(poll);
+        }
+      }, 20);
+      setTimeout(() => clearInterval(poll), 30_000);
+    });
+    expect(r.code).toBe(3);
+    // Said at once (before the 3 s run could end), not only at exit.
+    expect(seenAtMs).not.toBeNull();
+    expect(seenAtMs!).toBeLessThan(2500);
+    const report = ReportSchema.parse(lastJson(r.stdout));
+    expect(report.requests.ok).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/^kalab: the report did not reach the monitor ws:\/\/127\.0\.0\.1:1\/ws$/m);
+  });
+
+  it('--monitor with a wrong --token: the refusal is said on stderr, exit 3', async () => {
+    const url = await startServer();
+    const monitor = await createMonitor({ port: 0, token: 'right-token', sampleLocalTcp: false });
+    try {
+      const r = await kalab([url, '-c', '1', '-n', '20', '--monitor', monitor.url, '--token', 'wrong', '--json']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^kalab: monitor ws:.*: monitor refused the hello: .*; the run goes on without it$/m);
+      expect(ReportSchema.parse(lastJson(r.stdout)).requests.ok).toBe(20);
+    } finally {
+      await monitor.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { BadOptionError, parseUrl } from '@kalab/core';
+import { BadOptionError, ExitCodes, parseUrl } from '@kalab/core';
 import {
   agentCapsFromFlags,
   formatProgress,
@@ -7,6 +7,7 @@ import {
   optionsFromFlags,
   runAgent,
   runLoad,
+  runOutcome,
   streamToMonitor,
 } from '@kalab/loadgen';
 import type { Command } from 'commander';
@@ -42,7 +43,10 @@ export function registerLoadgen(program: Command): void {
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
     .option('--engine <name>', 'undici | http | h2c | net (lean raw HTTP/1.1)', 'undici')
-    .option('--no-keepalive', 'one connection per request (lean churn engine unless --engine http)')
+    .option(
+      '--no-keepalive',
+      'one connection per request: the lean churn engine (report engine "churn") unless --engine http',
+    )
     .option(
       '--close-by <side>',
       'with --no-keepalive: client (default; client holds TIME_WAIT) or server (sends Connection: close, as hey)',
@@ -72,24 +76,42 @@ export function registerLoadgen(program: Command): void {
 
 async function runLoadgen(url: string | undefined, flags: Flags): Promise<number> {
   const options = optionsFromFlags(url, flags);
-  if (flags.monitor !== undefined) parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']);
+  const monitorUrl =
+    flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
+  if (flags.token !== undefined && monitorUrl === undefined)
+    throw new BadOptionError('--token', '--token needs --monitor');
   const run = runLoad(options);
   const onSigint = () => run.stop('signal');
   process.once('SIGINT', onSigint);
-  if (process.stderr.isTTY) run.on('tick', (t) => process.stderr.write(`${formatProgress(t)}\n`));
-  const streamed = flags.monitor
-    ? streamToMonitor(run, { url: flags.monitor, token: flags.token, name: flags.name })
+  if (process.stderr.isTTY) run.on('tick', (t) => process.stderr.write(`${formatProgress(t, run.engine)}\n`));
+  // A monitor that cannot be reached or refuses the token is said at once; the run goes on.
+  let lastProblem = '';
+  const streamed = monitorUrl
+    ? streamToMonitor(run, {
+        url: monitorUrl,
+        token: flags.token,
+        name: flags.name,
+        onError: (err, fatal) => {
+          const what = (err as NodeJS.ErrnoException).code ?? err.message;
+          if (what === lastProblem) return;
+          lastProblem = what;
+          process.stderr.write(
+            `kalab: monitor ${monitorUrl}: ${fatal ? err.message : `cannot connect (${what})`}; the run goes on${fatal ? ' without it' : ', retrying'}\n`,
+          );
+        },
+      })
     : null;
   try {
     const report = await run.result;
-    await streamed;
+    const delivered = await streamed;
     process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-    if (report.connections.opened === 0 && report.requests.completed === 0 && report.requests.failed > 0) {
-      const codes = Object.keys(report.errors).join(', ');
-      process.stderr.write(`kalab: ${report.target} could not be reached (${codes})\n`);
-      return 3;
+    const outcome = runOutcome(report);
+    if (outcome.message) process.stderr.write(`kalab: ${outcome.message}\n`);
+    if (delivered === false) {
+      process.stderr.write(`kalab: the report did not reach the monitor ${monitorUrl}\n`);
+      return ExitCodes.UNREACHABLE;
     }
-    return 0;
+    return outcome.code;
   } finally {
     process.off('SIGINT', onSigint);
   }
