@@ -137,7 +137,62 @@ describe('judgeScenario', () => {
       portRangeSize: 500,
     });
     expect(judgeScenario(def, o, { inNamespace: true }).pass).toBe(false);
-    expect(judgeScenario(def, { ...o, errors: { EADDRNOTAVAIL: 500 } }, { inNamespace: true }).pass).toBe(true);
+    expect(
+      judgeScenario(def, { ...o, errors: { EADDRNOTAVAIL: 500 }, openedBeforeExhaustion: 500 }, { inNamespace: true })
+        .pass,
+    ).toBe(true);
+  });
+
+  it('fails port-exhaustion when EADDRNOTAVAIL came before 95% of the range was used', () => {
+    const def = getScenario('port-exhaustion');
+    const o = observed({
+      connectionsOpened: 500,
+      synSent: 500,
+      timeWait: { client: 500, server: 0 },
+      portRangeSize: 500,
+      errors: { EADDRNOTAVAIL: 500 },
+    });
+    const at = (n: number | null) => judgeScenario(def, { ...o, openedBeforeExhaustion: n }, { inNamespace: true });
+    expect(at(475).pass).toBe(true);
+    expect(at(474).pass).toBe(false);
+    expect(at(474).checks.find((c) => !c.pass)).toMatchObject({
+      metric: 'openedBeforeExhaustion',
+      op: 'gte',
+      expected: 475,
+      expectedFrom: '0.95×portRangeSize',
+      actual: 474,
+    });
+    // Never exhausted: no number to judge, so the check fails rather than pass by default.
+    expect(at(null).pass).toBe(false);
+    expect(expectedOf(def).checks).toContainEqual({
+      metric: 'openedBeforeExhaustion',
+      op: 'gte',
+      value: '0.95×portRangeSize',
+    });
+  });
+
+  it('fails keepalive-race mitigations that claim 0 failures without meeting the server close', () => {
+    const def = getScenario('keepalive-race');
+    const phases = {
+      race: observed({ resetsOnReusedSocket: 3, errors: { ECONNRESET: 3 } }),
+      'client-timeout': observed({ clientIdleCloses: 63 }),
+      'honour-hint': observed({ clientIdleCloses: 95 }),
+      retry: observed({ resetsOnReusedSocket: 1, retries: 1 }),
+    };
+    const judge = (over: Partial<typeof phases>) =>
+      judgeScenario(def, observed({ phases: { ...phases, ...over } }), { inNamespace: true });
+    expect(judge({}).pass).toBe(true);
+    const failing = (over: Partial<typeof phases>) =>
+      judge(over)
+        .checks.filter((c) => !c.pass)
+        .map((c) => c.metric);
+    expect(failing({ 'client-timeout': observed() })).toEqual(['phases.client-timeout.clientIdleCloses']);
+    expect(failing({ 'honour-hint': observed({ clientIdleCloses: 0 }) })).toEqual([
+      'phases.honour-hint.clientIdleCloses',
+    ]);
+    // A retry phase that met no reset proves nothing about retrying.
+    expect(failing({ retry: observed({ resetsOnReusedSocket: 0, retries: 0 }) })).toEqual(['phases.retry.retries']);
+    expect(failing({ retry: observed({ resetsOnReusedSocket: 2, retries: 1 }) })).toEqual(['phases.retry.retries']);
   });
 
   it('describes the expected outcome for --json', () => {
