@@ -2,54 +2,23 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import {
   AuthError,
-  BusyError,
   decodeMessage,
   ErrorCodes,
   envelope,
-  HelloSchema,
   isKalabError,
   MAX_MESSAGE_BYTES,
-  PROTOCOL_VERSION,
   ProtocolError,
-  type Role,
   type RunStart,
   SourceMessageSchema,
-  UnreachableError,
   ViewerMessageSchema,
 } from '@kalab/core';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Aggregator } from './aggregator.js';
 import type { ResolvedMonitorOptions } from './defaults.js';
-import type { SourceState } from './source-state.js';
-import { tokensEqual } from './token.js';
-
-export interface HubStats {
-  /** Connected peers by role; `pending` have not said hello yet. */
-  peers: Record<Role | 'pending', number>;
-  accepted: number;
-  /** Valid messages received after hellos. */
-  messages: number;
-  /** Connections the hub closed, by reason. */
-  rejected: { protocol: number; tooLarge: number; auth: number; helloTimeout: number; heartbeat: number; full: number };
-  snapshotsSent: number;
-  snapshotsSkipped: number;
-}
-
-interface Peer {
-  id: string;
-  ws: WebSocket;
-  remote: string;
-  role: Role | undefined;
-  source: SourceState | undefined;
-  /** Viewers with the token may start and stop runs; without it they only read. */
-  mayControl: boolean;
-  alive: boolean;
-  helloTimer: NodeJS.Timeout | undefined;
-  snapshotTimer: NodeJS.Timeout | undefined;
-  /** Set when the hub closes the peer on purpose (its reason is already counted). */
-  closing: boolean;
-  heartbeatLost: boolean;
-}
+import { acceptHello } from './hello.js';
+import { type HubStats, zeroHubStats, zeroPeers } from './hub-stats.js';
+import { newPeer, type Peer } from './peer.js';
+import { dispatchRun, stopRun } from './run-dispatch.js';
 
 /**
  * The ws side of the monitor: handshake, validation, heartbeats, fan-out of snapshots.
@@ -60,14 +29,7 @@ export class Hub {
   readonly wss: WebSocketServer;
   private readonly peers = new Map<string, Peer>();
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly stats: HubStats = {
-    peers: { server: 0, agent: 0, viewer: 0, pending: 0 },
-    accepted: 0,
-    messages: 0,
-    rejected: { protocol: 0, tooLarge: 0, auth: 0, helloTimeout: 0, heartbeat: 0, full: 0 },
-    snapshotsSent: 0,
-    snapshotsSkipped: 0,
-  };
+  private readonly stats = zeroHubStats();
 
   constructor(
     server: Server,
@@ -90,7 +52,7 @@ export class Hub {
   }
 
   getStats(): HubStats {
-    const peers: HubStats['peers'] = { server: 0, agent: 0, viewer: 0, pending: 0 };
+    const peers = zeroPeers();
     for (const p of this.peers.values()) peers[p.role ?? 'pending']++;
     return { ...this.stats, peers, rejected: { ...this.stats.rejected } };
   }
@@ -101,25 +63,11 @@ export class Hub {
     agentName?: string,
     runId: string = randomUUID(),
   ): { runId: string; agent: string } {
-    const agent = this.pickAgent(agentName);
-    if (!agent) {
-      if (agentName !== undefined) throw new UnreachableError(`no connected agent named "${agentName}"`);
-      // Agents that are all running are busy, not unreachable: the caller may try again later.
-      if (this.hasAgents()) throw new BusyError('every connected agent is busy with another run');
-      throw new UnreachableError('no agent is connected');
-    }
-    this.send(agent, envelope({ type: 'run-start' as const, runId, options }));
-    return { runId, agent: agent.source!.name };
+    return dispatchRun(this.peers.values(), (p, m) => this.send(p, m), options, runId, agentName);
   }
 
   stopRun(runId: string): boolean {
-    for (const p of this.peers.values()) {
-      if (p.role === 'agent' && p.source?.runId === runId && p.source.running) {
-        this.send(p, envelope({ type: 'run-stop' as const, runId }));
-        return true;
-      }
-    }
-    return false;
+    return stopRun(this.peers.values(), (p, m) => this.send(p, m), runId);
   }
 
   async close(): Promise<void> {
@@ -147,19 +95,6 @@ export class Hub {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private hasAgents(): boolean {
-    for (const p of this.peers.values()) if (p.role === 'agent' && p.source?.peerId === p.id) return true;
-    return false;
-  }
-
-  private pickAgent(name?: string): Peer | undefined {
-    for (const p of this.peers.values()) {
-      if (p.role !== 'agent' || !p.source || p.source.peerId !== p.id) continue;
-      if (name !== undefined ? p.source.name === name : !p.source.running) return p;
-    }
-    return undefined;
-  }
-
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     if (this.peers.size >= this.o.maxPeers) {
@@ -168,19 +103,7 @@ export class Hub {
       return;
     }
     this.stats.accepted++;
-    const peer: Peer = {
-      id: randomUUID(),
-      ws,
-      remote,
-      role: undefined,
-      source: undefined,
-      mayControl: false,
-      alive: true,
-      helloTimer: undefined,
-      snapshotTimer: undefined,
-      closing: false,
-      heartbeatLost: false,
-    };
+    const peer = newPeer(ws, remote);
     this.peers.set(peer.id, peer);
     peer.helloTimer = setTimeout(() => {
       this.stats.rejected.helloTimeout++;
@@ -221,23 +144,8 @@ export class Hub {
   }
 
   private onHello(peer: Peer, data: Buffer): void {
-    // A specific message for the most likely mismatch: a peer from another lab version.
-    const head = data.subarray(0, 200).toString('utf8');
-    const v = /"v"\s*:\s*(\d+)/.exec(head);
-    if (v && Number(v[1]) !== PROTOCOL_VERSION && /"type"\s*:\s*"hello"/.test(head)) {
-      throw new ProtocolError(`protocol version ${v[1]} is not supported (this monitor speaks ${PROTOCOL_VERSION})`);
-    }
-    const hello = decodeMessage(HelloSchema, data);
-    if (this.o.token !== undefined) {
-      const ok = tokensEqual(hello.token, this.o.token);
-      if (!ok && (hello.role !== 'viewer' || hello.token !== undefined)) {
-        throw new AuthError(hello.token === undefined ? 'a token is required' : 'wrong token');
-      }
-      peer.mayControl = ok;
-    } else {
-      // No token means a loopback-only monitor: every peer is local and may drive runs.
-      peer.mayControl = true;
-    }
+    const { hello, mayControl } = acceptHello(data, this.o.token);
+    peer.mayControl = mayControl;
     clearTimeout(peer.helloTimer);
     peer.helloTimer = undefined;
     if (hello.role !== 'viewer') {

@@ -7,7 +7,7 @@ export {
   type ResolvedMonitorOptions,
   resolveMonitorOptions,
 } from './defaults.js';
-export type { HubStats } from './hub.js';
+export type { HubStats } from './hub-stats.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
 export { escapeLabelValue, type MetricsInput, renderMetrics } from './prometheus.js';
 export { formatRecording, parseRecording, type Recording, readRecording } from './recording.js';

@@ -12,7 +12,8 @@ import {
   type ResolvedMonitorOptions,
   resolveMonitorOptions,
 } from './defaults.js';
-import { Hub, type HubStats } from './hub.js';
+import { Hub } from './hub.js';
+import type { HubStats } from './hub-stats.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
 

@@ -1,5 +1,5 @@
 import { LAB_VERSION, type LatencyHistogram, type Snapshot } from '@kalab/core';
-import type { HubStats } from './hub.js';
+import type { HubStats } from './hub-stats.js';
 
 /** Escapes a label value as the exposition format requires: backslash, double quote, newline. */
 export function escapeLabelValue(v: string): string {

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import type { Role } from '@kalab/core';
+import type { WebSocket } from 'ws';
+import type { SourceState } from './source-state.js';
+
+/** One ws connection to the hub, before and after its hello. */
+export interface Peer {
+  id: string;
+  ws: WebSocket;
+  remote: string;
+  role: Role | undefined;
+  source: SourceState | undefined;
+  /** Viewers with the token may start and stop runs; without it they only read. */
+  mayControl: boolean;
+  alive: boolean;
+  helloTimer: NodeJS.Timeout | undefined;
+  snapshotTimer: NodeJS.Timeout | undefined;
+  /** Set when the hub closes the peer on purpose (its reason is already counted). */
+  closing: boolean;
+  heartbeatLost: boolean;
+}
+
+export function newPeer(ws: WebSocket, remote: string): Peer {
+  return {
+    id: randomUUID(),
+    ws,
+    remote,
+    role: undefined,
+    source: undefined,
+    mayControl: false,
+    alive: true,
+    helloTimer: undefined,
+    snapshotTimer: undefined,
+    closing: false,
+    heartbeatLost: false,
+  };
+}
+
+/** An agent peer that currently speaks for its source (a reconnected agent's old socket does not). */
+export function isLiveAgent(p: Peer): p is Peer & { source: SourceState } {
+  return p.role === 'agent' && p.source !== undefined && p.source.peerId === p.id;
+}
