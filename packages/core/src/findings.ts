@@ -190,7 +190,8 @@ export function observedFindings(input: ObservedInput): Finding[] {
     }
     const head = `${fmt(r.opened)} connections to ${r.remote} in ${fmt(secs)} s`;
     const rpc = r.requests !== undefined ? r.requests / r.opened : undefined;
-    if (rpc !== undefined && rpc >= 2 && r.opened <= r.peakOpen * 1.5) {
+    // peakOpen 0: every connection came and went between two samples, so their overlap is unknown.
+    if (rpc !== undefined && rpc >= 2 && (r.peakOpen === 0 || r.opened <= r.peakOpen * 1.5)) {
       out.push({
         id: 'observe-reused',
         severity: 'info',

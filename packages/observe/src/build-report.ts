@@ -29,7 +29,7 @@ export interface ReportInput {
   counters: CounterPair | null;
   sandbox: { portRange: [number, number] | null; tcpTwReuse: number | null } | null;
   serve: { address: string; connections: ServedConnection[] } | null;
-  capture: { file: string; view: CaptureView } | null;
+  capture: { file: string; view: CaptureView; dropped: number } | null;
 }
 
 const LIMITS_NAMESPACE =
@@ -45,7 +45,11 @@ function delta(a: Record<string, number> | undefined, b: Record<string, number> 
 export function buildObserveReport(input: ReportInput): ObserveReport {
   const { tracker, counters } = input;
   const { lives, dropped } = tracker.lives();
-  const remotes = tracker.remoteSummaries();
+  // A capture times every connection exactly: its peak wins over what the samples caught.
+  const remotes = tracker.remoteSummaries().map((r) => {
+    const captured = input.capture?.view.peakOpen.get(r.remote);
+    return captured !== undefined && captured > r.peakOpen ? { ...r, peakOpen: captured } : r;
+  });
 
   const served = new Map<string, ServedConnection>();
   for (const c of input.serve?.connections ?? []) served.set(`${c.remote}>${c.local}`, c);
@@ -181,6 +185,7 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
           packets: input.capture.view.packets,
           ...input.capture.view.totals,
           connections: input.capture.view.connections.size,
+          dropped: input.capture.dropped,
         }
       : null,
     sandbox: input.sandbox,

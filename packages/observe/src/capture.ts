@@ -5,7 +5,8 @@ import { OBSERVE_DEFAULTS } from './defaults.js';
 /** tcpdump on the namespace's loopback, writing `file`; resolves once it listens. */
 export async function startCapture(file: string): Promise<ChildProcess> {
   // --immediate-mode and -U: every packet reaches the file before tcpdump is told to stop.
-  const td = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '--immediate-mode', '-w', file], {
+  // -B: a 64 MiB kernel buffer, so a burst of short connections is not dropped on a busy machine.
+  const td = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '--immediate-mode', '-B', '65536', '-w', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let said = '';
@@ -39,16 +40,24 @@ export async function startCapture(file: string): Promise<ChildProcess> {
     });
   });
   td.removeAllListeners('exit');
-  td.stderr!.resume();
+  saidBy.set(td, () => said);
   return td;
 }
 
-/** Stops tcpdump (SIGINT flushes the file) and waits for it to exit. */
-export async function stopCapture(td: ChildProcess): Promise<void> {
-  if (td.exitCode !== null || td.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
+const saidBy = new WeakMap<ChildProcess, () => string>();
+
+/** Stops tcpdump (SIGINT flushes the file), waits for it to exit, and returns the packets the kernel dropped. */
+export async function stopCapture(td: ChildProcess): Promise<number> {
+  if (td.exitCode === null && td.signalCode === null) await exited(td);
+  const m = /(\d+) packets? dropped by kernel/.exec(saidBy.get(td)?.() ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+function exited(td: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
     const timer = setTimeout(() => td.kill('SIGKILL'), 5000);
-    td.once('exit', () => {
+    // 'close': stderr (with the drop count) is read to its end too.
+    td.once('close', () => {
       clearTimeout(timer);
       resolve();
     });

@@ -6,6 +6,8 @@ export interface CaptureView {
   packets: number;
   connections: Map<string, PacketView>;
   totals: PacketView;
+  /** Most connections open at once to each server endpoint, from SYN to first FIN or RST (exact, unlike samples). */
+  peakOpen: Map<string, number>;
 }
 
 const FIN = 0x01;
@@ -29,6 +31,9 @@ interface Flow {
   view: PacketView;
   requestsFromA: number;
   requestsFromB: number;
+  /** Capture time (µs) of the first SYN and of the first FIN or RST. */
+  openedUs: number | null;
+  endedUs: number | null;
 }
 
 /**
@@ -39,6 +44,7 @@ interface Flow {
 export function readCapture(file: Buffer): CaptureView {
   if (file.length < 24) throw new ParseError(`not a pcap file: ${file.length} bytes`);
   const magic = file.readUInt32LE(0);
+  const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
   let le: boolean;
   if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) le = true;
   else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) le = false;
@@ -50,6 +56,7 @@ export function readCapture(file: Buffer): CaptureView {
   let packets = 0;
   let off = 24;
   while (off + 16 <= file.length) {
+    const atUs = u32(off) * 1e6 + (nanos ? Math.floor(u32(off + 4) / 1000) : u32(off + 4));
     const caplen = u32(off + 8);
     const start = off + 16;
     off = start + caplen;
@@ -108,10 +115,14 @@ export function readCapture(file: Buffer): CaptureView {
         view: { syn: 0, synAck: 0, fin: 0, rst: 0, requests: 0 },
         requestsFromA: 0,
         requestsFromB: 0,
+        openedUs: null,
+        endedUs: null,
       };
       flows.set(key, flow);
     }
     const fromA = from === flow.a;
+    if (flags & SYN) flow.openedUs ??= atUs;
+    if (flags & (FIN | RST)) flow.endedUs ??= atUs;
     if (flags & SYN) {
       if (flags & ACK) {
         flow.view.synAck++;
@@ -138,6 +149,7 @@ export function readCapture(file: Buffer): CaptureView {
     }
   }
   const connections = new Map<string, PacketView>();
+  const events = new Map<string, [number, number][]>();
   for (const flow of flows.values()) {
     const clientIsA = flow.clientIsA ?? flow.requestsFromA >= flow.requestsFromB;
     const client = clientIsA ? flow.a : flow.b;
@@ -145,6 +157,14 @@ export function readCapture(file: Buffer): CaptureView {
     const requests = clientIsA ? flow.requestsFromA : flow.requestsFromB;
     flow.view.requests = requests;
     totals.requests += requests;
+    if (flow.openedUs !== null) {
+      let list = events.get(server);
+      if (!list) {
+        list = [];
+        events.set(server, list);
+      }
+      list.push([flow.openedUs, 1], [flow.endedUs ?? Number.POSITIVE_INFINITY, -1]);
+    }
     const key = `${client}>${server}`;
     const prev = connections.get(key);
     if (prev) {
@@ -156,5 +176,16 @@ export function readCapture(file: Buffer): CaptureView {
       prev.requests += flow.view.requests;
     } else connections.set(key, flow.view);
   }
-  return { packets, connections, totals };
+  const peakOpen = new Map<string, number>();
+  for (const [server, list] of events) {
+    list.sort((x, y) => x[0] - y[0] || x[1] - y[1]); // an end before an open at the same instant
+    let open = 0;
+    let peak = 0;
+    for (const [, d] of list) {
+      open += d;
+      if (open > peak) peak = open;
+    }
+    peakOpen.set(server, peak);
+  }
+  return { packets, connections, totals, peakOpen };
 }

@@ -71,7 +71,7 @@ export function formatObserveReport(r: ObserveReport): string {
   if (r.capture)
     out.push(
       '',
-      `capture ${r.capture.file}: ${r.capture.packets} packets, ${r.capture.connections} connections, SYN ${r.capture.syn}, SYN-ACK ${r.capture.synAck}, FIN ${r.capture.fin}, RST ${r.capture.rst}, HTTP/1.x requests ${r.capture.requests}`,
+      `capture ${r.capture.file}: ${r.capture.packets} packets, ${r.capture.connections} connections, SYN ${r.capture.syn}, SYN-ACK ${r.capture.synAck}, FIN ${r.capture.fin}, RST ${r.capture.rst}, HTTP/1.x requests ${r.capture.requests}${r.capture.dropped ? `; ${r.capture.dropped} packets dropped by the kernel` : ''}`,
     );
   if (r.findings.length > 0) {
     out.push('', 'findings:');

@@ -108,6 +108,8 @@ export const ObserveReportSchema = z.object({
       rst: count,
       requests: count,
       connections: count,
+      /** Packets the kernel dropped before tcpdump read them (its own count): the packet view is short by these. */
+      dropped: count,
     })
     .nullable(),
   sandbox: z

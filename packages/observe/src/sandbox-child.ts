@@ -141,8 +141,8 @@ async function main(cfg: SandboxConfig): Promise<number> {
   }
   let captured = null;
   if (capture && cfg.capture) {
-    await stopCapture(capture);
-    captured = { file: cfg.capture, view: readCapture(readFileSync(cfg.capture)) };
+    const dropped = await stopCapture(capture);
+    captured = { file: cfg.capture, view: readCapture(readFileSync(cfg.capture)), dropped };
   }
   const report = buildObserveReport({
     command: shellJoin(cfg.command),

@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
+import { type ObserveReport, ObserveReportSchema, observeCommand } from '../src/index.js';
+import { buildGo, quiet, tcpdumpSyns } from './helpers.js';
+
+const skip =
+  missing('go (golang-go)', hasCommand('go')) ||
+  missing('tcpdump', hasCommand('tcpdump')) ||
+  missing('unshare -rn (user namespaces)', canUnshareNet()) ||
+  missing('root (tcpdump inside the namespace)', isRoot());
+
+describe.skipIf(skip)("the article's four Go programs under kalab observe", () => {
+  let dir = '';
+  const reports = new Map<string, ObserveReport>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kalab-observe-go-'));
+    buildGo(join(dir, 'bin'));
+    // Each program gets its own namespace, so all four can use port 8080 at once.
+    const names = ['seq-unread', 'seq-read', 'concurrent-default', 'concurrent-tuned'];
+    await Promise.all(
+      names.map(async (name) => {
+        const report = await observeCommand({
+          command: quiet([join(dir, 'bin', name)]),
+          capture: join(dir, `${name}.pcap`),
+        });
+        reports.set(name, report);
+      }),
+    );
+  }, 180_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function check(name: string): ObserveReport {
+    const r = reports.get(name)!;
+    expect(ObserveReportSchema.parse(r)).toEqual(r);
+    expect(r.exitCode).toBe(0);
+    // Three counts of the same SYNs: the namespace kernel's, the lab's pcap reader's, tcpdump's own.
+    expect(r.connections.opened).toBe(r.synSent);
+    expect(r.capture?.syn).toBe(r.synSent);
+    expect(tcpdumpSyns(join(dir, `${name}.pcap`))).toBe(r.synSent);
+    expect(r.capture?.dropped).toBe(0);
+    return r;
+  }
+
+  it('10 sequential requests with unread bodies open 10 connections and leave 10 TIME_WAIT', () => {
+    const r = check('seq-unread');
+    expect(r.synSent).toBe(10);
+    expect(r.connections.accepted).toBe(10);
+    expect(r.timeWait.total).toBe(10);
+    expect(r.remotes.find((x) => x.remote === '127.0.0.1:8080')).toMatchObject({ opened: 10, timeWait: 10 });
+    expect(r.lives).toHaveLength(10);
+    expect(r.capture?.requests).toBe(10);
+    expect(r.findings.map((f) => f.id)).toContain('observe-no-reuse');
+    expect(r.findings.find((f) => f.id === 'observe-no-reuse')?.message).toMatch(
+      /^10 connections to 127\.0\.0\.1:8080 in 1\d s .*nothing was reused — are response bodies read and closed\?$/,
+    );
+  });
+
+  it('10 sequential requests with bodies read use 1 connection (one SYN in the capture)', () => {
+    const r = check('seq-read');
+    expect(r.synSent).toBe(1);
+    expect(r.lives).toHaveLength(1);
+    expect(r.lives[0]?.packets).toMatchObject({ syn: 1, requests: 10 });
+    expect(r.findings.map((f) => f.id)).toContain('observe-reused');
+  });
+
+  it('10 goroutines x 10 requests with the default pool open more than 10 connections', () => {
+    const r = check('concurrent-default');
+    // Each round 10 connections are in use and only 2 go back to the idle pool: ~8 new ones a round.
+    expect(r.synSent).toBeGreaterThan(20);
+    expect(r.capture?.requests).toBe(100);
+    expect(r.remotes[0]).toMatchObject({ remote: '127.0.0.1:8080', peakOpen: 10 });
+    expect(r.findings.map((f) => f.id)).toContain('observe-pool-churn');
+  });
+
+  it('10 goroutines x 10 requests with MaxIdleConnsPerHost 10 open exactly 10 connections', () => {
+    const r = check('concurrent-tuned');
+    expect(r.synSent).toBe(10);
+    expect(r.capture?.requests).toBe(100);
+    expect(r.remotes[0]).toMatchObject({ remote: '127.0.0.1:8080', opened: 10, peakOpen: 10, timeWait: 10 });
+    expect(r.findings.map((f) => f.id)).toEqual(['observe-reused']);
+  });
+});
