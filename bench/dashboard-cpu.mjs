@@ -70,7 +70,7 @@ function start(args, waitFor) {
 async function syntheticHub(port) {
   const require = createRequire(`${ROOT}packages/core/package.json`);
   const { WebSocketServer } = require('ws');
-  const { syntheticSnapshot } = await import(`${ROOT}apps/cli/dist/dashboard/synthetic-snapshot.js`);
+  const { syntheticSnapshot } = await import(`${ROOT}apps/cli/test/fixtures/synthetic-snapshot.mjs`);
   const wss = new WebSocketServer({ host: '127.0.0.1', port, path: '/ws' });
   wss.on('connection', (ws) => {
     let timer;

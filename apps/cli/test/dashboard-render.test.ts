@@ -6,7 +6,7 @@ import { computeLayout, type Rect } from '../src/dashboard/layout.js';
 import { initialStatus } from '../src/dashboard/model.js';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../src/dashboard/screen.js';
 import { DashboardStore } from '../src/dashboard/store.js';
-import { syntheticSnapshot } from '../src/dashboard/synthetic-snapshot.js';
+import { syntheticSnapshot } from './fixtures/synthetic-snapshot.mjs';
 
 /** A blessed screen on a fake terminal of a fixed size; nothing reaches the real tty. */
 function fakeScreen(cols: number, rows: number) {
