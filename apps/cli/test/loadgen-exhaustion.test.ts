@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
+import { missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 /** Inside the namespace only: an odd port no other test on the host uses. */
@@ -56,7 +57,7 @@ function hostHasPort(port: number): boolean {
   return tables.some((t) => t.includes(hex));
 }
 
-describe.skipIf(!canUnshare)('port exhaustion inside unshare -rn', () => {
+describe.skipIf(missing('unshare -rn (user namespaces)', canUnshare))('port exhaustion inside unshare -rn', () => {
   const hostRange = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
 
   it('--no-keepalive exhausts a 1,000-port range: EADDRNOTAVAIL within 10 s, host untouched; 4 source addresses last ~4x longer', () => {

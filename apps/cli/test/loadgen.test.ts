@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
 import { createMonitor } from '@kalab/monitor';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasCommand, missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 
@@ -135,7 +136,7 @@ describe('kalab loadgen', () => {
     expect(r.stderr).toMatch(/^kalab: http:.* could not be reached \(ECONNREFUSED \d+\)$/m);
   });
 
-  it.skipIf(spawnSync('sh', ['-c', 'command -v script']).status !== 0)(
+  it.skipIf(missing('script (util-linux)', hasCommand('script')))(
     'prints one progress line a second on stderr when it is a terminal',
     async () => {
       const url = await startServer();

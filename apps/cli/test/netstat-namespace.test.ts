@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 
@@ -64,7 +65,7 @@ interface NetstatJson {
 
 const nonZero = (s: Record<string, number>) => Object.fromEntries(Object.entries(s).filter(([, n]) => n > 0));
 
-describe.runIf(UNSHARE !== undefined)(
+describe.skipIf(missing('unshare -rn (user namespaces)', UNSHARE !== undefined))(
   'kalab netstat --pid of a process in its own network namespace (unshare -rn)',
   () => {
     let child: ChildProcess | undefined;

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 
@@ -168,7 +169,7 @@ async function settled(port: number): Promise<NetstatJson> {
   }
 }
 
-describe.runIf(hasSs && process.platform === 'linux')(
+describe.skipIf(missing('ss (iproute2) on Linux', hasSs && process.platform === 'linux'))(
   'kalab netstat --port P --json against ss -tan (real loopback sockets)',
   () => {
     const made: Awaited<ReturnType<typeof makeSockets>>[] = [];
@@ -195,7 +196,7 @@ describe.runIf(hasSs && process.platform === 'linux')(
       try {
         m = await makeSockets('::1', 2, 3);
       } catch {
-        ctx.skip(); // no IPv6 on this machine
+        if (missing('IPv6 on loopback', false)) ctx.skip();
         return;
       }
       made.push(m);
@@ -204,6 +205,48 @@ describe.runIf(hasSs && process.platform === 'linux')(
       expect(nonZero(lab.states)).toEqual(countBy(ssRows(m.port)));
       expect(lab.sockets.map(key).sort()).toEqual(ssRows(m.port).map(key).sort());
       expect(lab.sockets.find((s) => s.state === 'LISTEN')!.local).toBe(`[::1]:${m.port}`);
+    });
+
+    it("a dual-stack listener's IPv4 connections print as [::ffff:127.0.0.1]:port in the table, line for line as ss prints them", async (ctx) => {
+      const server = net.createServer((c) => c.on('error', () => {}));
+      try {
+        await new Promise<void>((r, j) => server.once('error', j).listen(0, '::', r));
+      } catch {
+        if (missing('IPv6 on loopback', false)) ctx.skip();
+        return;
+      }
+      const { port } = server.address() as net.AddressInfo;
+      const clients: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 2; i++)
+          clients.push(
+            await new Promise<net.Socket>((r, j) => {
+              const c = net.connect({ host: '127.0.0.1', port }, () => r(c));
+              c.once('error', j);
+            }),
+          );
+        const r = await kalab(['netstat', '--port', String(port)]);
+        expect(r.code).toBe(0);
+        const tableRows = r.stdout
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .filter((t) => /^tcp6?$/.test(t[0]!) && t[3] === 'ESTABLISHED')
+          .map((t) => `${t[1]} ${t[2]}`)
+          .sort();
+        const ssText = execFileSync('ss', ['-H', '-t', '-n', 'state', 'established'], { encoding: 'utf8' });
+        const ssLines = ssText
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .filter((t) => t.length >= 4 && (t[2]!.endsWith(`:${port}`) || t[3]!.endsWith(`:${port}`)))
+          .map((t) => `${t[2]} ${t[3]}`)
+          .sort();
+        expect(tableRows).toHaveLength(4);
+        expect(tableRows).toEqual(ssLines);
+        expect(tableRows.filter((x) => x.startsWith(`[::ffff:127.0.0.1]:${port} [::ffff:127.0.0.1]:`))).toHaveLength(2);
+      } finally {
+        for (const c of clients) c.destroy();
+        await new Promise((r) => server.close(r));
+      }
     });
 
     it('prints a table with a summary by state', async () => {
@@ -217,7 +260,7 @@ describe.runIf(hasSs && process.platform === 'linux')(
     });
 
     it('the netstat -an fallback of systems without /proc (--source netstat) lists the same sockets', async (ctx) => {
-      if (!hasNetstat) return ctx.skip(); // net-tools not installed
+      if (missing('netstat (net-tools)', hasNetstat)) return ctx.skip();
       const m = made[0]!;
       const viaNetstat = JSON.parse(
         (await kalab(['netstat', '--port', String(m.port), '--json', '--source', 'netstat'])).stdout,
@@ -314,6 +357,26 @@ describe('kalab netstat bad input: exit 2 with one line naming the flag', () => 
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`--pid ${pid}: no such process`);
+  });
+
+  it.each([
+    [
+      ['--watch', '--interval', '999h'],
+      '--interval must be a duration from 50ms to 2147483647ms (~24.8 days), got "999h"',
+    ],
+    [
+      ['--interval', '1e309s'],
+      '--interval must be a duration like 500ms, 10s or 2m (a plain number is seconds), got "1e309s"',
+    ],
+    [
+      ['--watch', '--interval', '10ms'],
+      '--interval must be a duration from 50ms to 2147483647ms (~24.8 days), got "10ms"',
+    ],
+  ])('%j exits 2 with the allowed range, quoting what was typed', async (args, message) => {
+    const r = await kalab(['netstat', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`kalab: ${message}\n`);
+    expect(r.stdout).toBe('');
   });
 
   it('--pid that is not a number, --side and --interval out of range', async () => {

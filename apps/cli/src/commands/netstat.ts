@@ -34,6 +34,9 @@ interface NetstatQuery {
   pid?: number;
 }
 
+/** Redraws faster than this would measure kalab more than the sockets. */
+const MIN_INTERVAL_MS = 50;
+
 const EXAMPLES = `
 Examples:
   kalab netstat --port 8080                 sockets with local or remote port 8080, then counts by state
@@ -96,14 +99,14 @@ export function registerNetstat(program: Command): void {
       action(async (flags: NetstatFlags) => {
         const q = parseQuery(flags);
         const json = flags.json === true;
+        // Checked with or without --watch: a bad value is bad input either way. The upper bound
+        // is the longest timer Node keeps (a longer one would redraw at once).
+        const intervalMs = parseDuration('--interval', flags.interval, 's', { min: MIN_INTERVAL_MS });
+        const count = flags.count === undefined ? Number.POSITIVE_INFINITY : parseInteger('--count', flags.count, 1);
         if (!flags.watch) {
           process.stdout.write(render(await read(q), json));
           return 0;
         }
-        const intervalMs = parseDuration('--interval', flags.interval, 's');
-        if (intervalMs < 50)
-          throw new BadOptionError('--interval', `--interval must be at least 50ms, got "${flags.interval}"`);
-        const count = flags.count === undefined ? Number.POSITIVE_INFINITY : parseInteger('--count', flags.count, 1);
         return watch(q, json, intervalMs, count);
       }),
     );

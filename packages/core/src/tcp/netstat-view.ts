@@ -26,12 +26,21 @@ export function formatStateSummary(states: StateCounts): string {
   return `${parts.length ? parts.join(', ') : 'no sockets'} (${total} socket${total === 1 ? '' : 's'})`;
 }
 
+/**
+ * An endpoint as `ss -tan` prints it: an IPv4 peer of an IPv6 socket (a dual-stack listener's
+ * connection) is `[::ffff:127.0.0.1]:8080`, so the table can be compared with ss line by line.
+ * (The reader decodes it as 127.0.0.1, which `--json` keeps: DESIGN.md's contract.)
+ */
+function tableEndpoint(family: 4 | 6, e: TcpSocket['local']): string {
+  return family === 6 && !e.address.includes(':') ? `[::ffff:${e.address}]:${e.port}` : formatEndpoint(e);
+}
+
 /** A netstat-like table (proto, local, remote, state) followed by the summary by state. */
 export function formatNetstatTable(sockets: readonly TcpSocket[]): string {
   const rows = sockets.map((s) => [
     s.family === 6 ? 'tcp6' : 'tcp',
-    formatEndpoint(s.local),
-    formatEndpoint(s.remote),
+    tableEndpoint(s.family, s.local),
+    tableEndpoint(s.family, s.remote),
     s.state,
   ]);
   const head = ['Proto', 'Local Address', 'Foreign Address', 'State'];
