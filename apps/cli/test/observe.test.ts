@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { canUnshareNet, missing } from '../../../test/support/needs.js';
+
+const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function kalab(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; onStart?: (pid: number) => void } = {},
+): Promise<Run> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [KALAB, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdin.end(opts.input ?? '');
+    opts.onStart?.(child.pid!);
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+describe('kalab observe: bad input', () => {
+  it('no command is exit 2 and says how to give one', async () => {
+    const r = await kalab(['observe', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('kalab observe [options] -- COMMAND [ARGS...]');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a bad --tw-reuse or --port-range is exit 2 naming the flag and quoting the value', async () => {
+    const a = await kalab(['observe', '--tw-reuse', '5', '--', 'true']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('--tw-reuse must be 0, 1 or 2, got "5"');
+    const b = await kalab(['observe', '--port-range', '5000-400', '--', 'true']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('--port-range must be LOW-HIGH within 1-65535, got "5000-400"');
+  });
+
+  it('no way to make a namespace (unshare not on PATH) is exit 3 naming what is missing', async () => {
+    const r = await kalab(['observe', '--', 'true'], { env: { ...process.env, PATH: '/nonexistent' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('unshare is not installed (util-linux)');
+  });
+});
+
+describe.skipIf(missing('unshare -rn (user namespaces)', canUnshareNet()))('kalab observe -- COMMAND', () => {
+  it('a command that does not exist is exit 127 with the shell’s message', async () => {
+    const r = await kalab(['observe', '--', 'kalab-no-such-command']);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/kalab-no-such-command: (command )?not found/);
+  });
+
+  it('passes stdin, stdout and stderr through, exits with the program’s code, and prints the report last', async () => {
+    const r = await kalab(['observe', '--json', '--', 'sh', '-c', 'cat; echo out; echo err >&2; exit 7'], {
+      input: 'in\n',
+    });
+    expect(r.code).toBe(7);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['in', 'out']);
+    const report = JSON.parse(lines.at(-1)!);
+    expect(report).toMatchObject({
+      schema: 'kalab.observe/v1',
+      command: "sh -c 'cat; echo out; echo err >&2; exit 7'",
+      exitCode: 7,
+      connections: { opened: 0, accepted: 0, failed: 0, resetsSent: 0, resetsReceived: 0 },
+      synSent: 0,
+      timeWait: { total: 0, byRemote: {} },
+      remotes: [],
+      findings: [],
+    });
+    expect(report.samples).toBeGreaterThanOrEqual(2);
+    expect(r.stderr.startsWith('err\n')).toBe(true);
+    expect(r.stderr).toContain('kalab observe: sh -c');
+  });
+
+  it('--duration ends the program with SIGTERM (exit 143) and still reports', async () => {
+    const r = await kalab(['observe', '--json', '--duration', '1s', '--', 'sleep', '30']);
+    expect(r.code).toBe(143);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).exitCode).toBe(143);
+  });
+
+  it('Ctrl-C (SIGINT to kalab) stops the program and still reports', async () => {
+    const r = await kalab(['observe', '--json', '--', 'sleep', '30'], {
+      onStart: (pid) => setTimeout(() => process.kill(pid, 'SIGINT'), 1500),
+    });
+    expect(r.code).toBe(143);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).schema).toBe('kalab.observe/v1');
+  });
+
+  it('a program that ignores SIGTERM is killed after the grace period (exit 137)', async () => {
+    const r = await kalab([
+      'observe',
+      '--duration',
+      '500ms',
+      '--',
+      'sh',
+      '-c',
+      "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    expect(r.code).toBe(137);
+    expect(r.ms).toBeLessThan(15_000);
+  });
+});
