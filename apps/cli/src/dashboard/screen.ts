@@ -1,7 +1,9 @@
 import blessed from 'blessed';
 import { DASHBOARD_DEFAULTS } from './defaults.js';
-import { type DashboardAction, footerText, helpLines, KEY_MAP } from './key-map.js';
+import { type DashboardAction, footerText, KEY_MAP } from './key-map.js';
 import { computeLayout, MIN_COLS, MIN_ROWS, type Rect } from './layout.js';
+import { createOverlays, type OverlayState, type ScenarioItem } from './overlays.js';
+import { startRenderLoop } from './render-loop.js';
 import type { DashboardStore } from './store.js';
 import { connectionsView } from './views/connections-view.js';
 import { errorsView } from './views/errors-view.js';
@@ -12,13 +14,6 @@ import { portsView } from './views/ports-view.js';
 import { tcpStatesView } from './views/tcp-states-view.js';
 import { throughputView } from './views/throughput-view.js';
 import type { View } from './views/view.js';
-
-export interface ScenarioItem {
-  name: string;
-  description?: string;
-  /** Shown under the list while the item is highlighted (what the run should show). */
-  detail?: string;
-}
 
 export interface DashboardOptions {
   store: DashboardStore;
@@ -44,7 +39,7 @@ export interface Dashboard {
   act(action: DashboardAction): void;
   /** Renders so far, for tests and the CPU bench. */
   readonly renders: number;
-  readonly overlay: 'none' | 'help' | 'picker';
+  readonly overlay: OverlayState;
   destroy(): void;
 }
 
@@ -76,7 +71,6 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   // same characters reach the user, tmux capture-pane and the tests.
   if (!options.screen && process.env.NCURSES_NO_UTF8_ACS === undefined)
     (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
-  const minInterval = 1000 / (options.maxRendersPerSecond ?? DASHBOARD_DEFAULTS.maxRendersPerSecond);
 
   const header = blessed.box({ parent: screen, tags: false, wrap: false });
   const footer = blessed.box({ parent: screen, tags: false, wrap: false, style: { fg: 'black', bg: 'cyan' } });
@@ -104,63 +98,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   }
   const scroll = new Map<View, number>();
   let focusIndex = -1;
-
-  const help = blessed.box({
-    parent: screen,
-    hidden: true,
-    top: 'center',
-    left: 'center',
-    width: Math.max(...helpLines().map((l) => l.length)) + 4,
-    height: helpLines().length + 2,
-    border: { type: 'line' },
-    label: ' Help ',
-    padding: { left: 1, right: 1 },
-    tags: false,
-    content: helpLines().join('\n'),
-    style: { border: { fg: 'cyan' } },
-  });
-  // The picker: the list, and under it what the highlighted scenario should show.
-  const pickerBox = blessed.box({
-    parent: screen,
-    hidden: true,
-    top: 'center',
-    left: 'center',
-    width: '80%',
-    height: '60%',
-    border: { type: 'line' },
-    label: ' Scenarios · Enter runs · Esc closes ',
-    tags: false,
-    style: { border: { fg: 'cyan' } },
-  });
-  const picker = blessed.list({
-    parent: pickerBox,
-    top: 0,
-    left: 0,
-    right: 0,
-    bottom: 3,
-    keys: true,
-    vi: true,
-    tags: false,
-    style: { selected: { bg: 'blue', fg: 'white' }, item: { fg: 'white' } },
-  });
-  const pickerDetail = blessed.box({
-    parent: pickerBox,
-    bottom: 0,
-    left: 0,
-    right: 0,
-    height: 3,
-    tags: false,
-    style: { fg: 'cyan' },
-  });
-  let pickerItems: ScenarioItem[] = [];
-  let overlay: Dashboard['overlay'] = 'none';
-
-  let renders = 0;
-  let lastRender = 0;
-  let drawnVersion = -1;
-  let drawnSecond = -1;
-  let timer: NodeJS.Timeout | null = null;
   let destroyed = false;
+
+  const overlays = createOverlays(screen, (name) => options.onScenario?.(name));
 
   const place = (el: blessed.Widgets.BoxElement, r: Rect) => {
     el.top = r.top;
@@ -186,9 +126,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     for (const [view, el] of boxes) place(el, layout.panels[view.id]);
   }
 
-  function draw(): void {
-    if (destroyed) return;
-    const now = Date.now();
+  function draw(now: number): void {
     const model = store.model(now);
     const w = screen.width as number;
     header.setContent(headerView.lines(model, w, 2).join('\n'));
@@ -203,34 +141,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       el.setContent([...lines.slice(0, sticky), ...lines.slice(sticky + offset, offset + ih)].join('\n'));
     }
     screen.render();
-    renders++;
-    lastRender = now;
-    drawnVersion = store.version;
-    drawnSecond = Math.floor(now / 1000);
   }
-
-  // One render per tick, at most maxRendersPerSecond: writes to the store only mark it
-  // changed; the tick draws if the store moved (or the header's clock did).
-  function tick(): void {
-    timer = null;
-    if (destroyed) return;
-    const now = Date.now();
-    const stale = store.version !== drawnVersion || (Math.floor(now / 1000) !== drawnSecond && !store.status.paused);
-    if (stale) {
-      const wait = lastRender + minInterval - now;
-      if (wait > 0) {
-        timer = setTimeout(tick, wait);
-        return;
-      }
-      draw();
-    }
-    timer = setTimeout(tick, Math.max(minInterval, 1000 - (now % 1000)));
-  }
-  const schedule = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(tick, Math.max(0, lastRender + minInterval - Date.now()));
-  };
-  store.on('change', schedule);
+  const loop = startRenderLoop(store, options.maxRendersPerSecond ?? DASHBOARD_DEFAULTS.maxRendersPerSecond, draw);
 
   function setFocus(index: number): void {
     const prev = BOXED[focusIndex];
@@ -240,64 +152,37 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (next) boxes.get(next)!.style.border.fg = 'cyan';
   }
 
-  function closeOverlay(): void {
-    help.hide();
-    pickerBox.hide();
-    overlay = 'none';
-    screen.render();
-  }
-
   function act(action: DashboardAction): void {
     if (destroyed) return;
     switch (action) {
       case 'help':
-        if (overlay === 'help') {
-          closeOverlay();
-          return;
-        }
-        pickerBox.hide();
-        help.show();
-        help.setFront();
-        overlay = 'help';
-        screen.render();
+        overlays.toggleHelp();
         return;
-      case 'picker': {
-        if (overlay !== 'none') return;
+      case 'picker':
+        if (overlays.state !== 'none') return;
         if (options.viewOnly) {
           store.patchStatus({ message: options.viewOnly });
           return;
         }
-        const items = options.scenarios?.() ?? [];
-        pickerItems = items;
-        const nameW = Math.max(0, ...items.map((s) => s.name.length));
-        picker.setItems(items.map((s) => `${s.name.padEnd(nameW)}  ${s.description ?? ''}`) as unknown as string[]);
-        if (items.length === 0) picker.setItems(['(no scenarios available)'] as unknown as string[]);
-        picker.select(0);
-        pickerDetail.setContent(items[0]?.detail ?? '');
-        pickerBox.show();
-        pickerBox.setFront();
-        picker.focus();
-        overlay = 'picker';
-        screen.render();
+        overlays.openPicker(options.scenarios?.() ?? []);
         return;
-      }
       case 'run':
-        if (overlay !== 'none') return;
+        if (overlays.state !== 'none') return;
         if (options.viewOnly) store.patchStatus({ message: options.viewOnly });
         else options.onRunToggle?.();
         return;
       case 'pause':
-        if (overlay !== 'none') return;
+        if (overlays.state !== 'none') return;
         store.patchStatus({ paused: !store.status.paused });
         return;
       case 'focus':
-        if (overlay !== 'none') return;
+        if (overlays.state !== 'none') return;
         setFocus((focusIndex + 1) % FOCUS_ORDER.length);
         store.patchStatus({});
         return;
       case 'quit':
-        if (overlay !== 'none') {
-          closeOverlay();
+        if (overlays.state !== 'none') {
+          overlays.close();
           return;
         }
         options.onQuit?.();
@@ -307,50 +192,39 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
   for (const binding of KEY_MAP) screen.key(binding.keys, () => act(binding.action));
   screen.key(['escape'], () => {
-    if (overlay !== 'none') closeOverlay();
+    if (overlays.state !== 'none') overlays.close();
   });
   screen.key(['up', 'down', 'pageup', 'pagedown'], (_ch, key) => {
     const view = BOXED[focusIndex];
-    if (overlay !== 'none' || !view) return;
+    if (overlays.state !== 'none' || !view) return;
     const step = key.name === 'up' ? -1 : key.name === 'down' ? 1 : key.name === 'pageup' ? -10 : 10;
     scroll.set(view, Math.max(0, (scroll.get(view) ?? 0) + step));
     store.patchStatus({});
   });
-  picker.on('select item', (_item, index) => {
-    pickerDetail.setContent(pickerItems[index]?.detail ?? '');
-  });
-  picker.on('select', (_item, index) => {
-    const name = pickerItems[index]?.name;
-    closeOverlay();
-    if (name) options.onScenario?.(name);
-  });
-
   screen.on('resize', () => {
     relayout();
     // blessed reallocates its buffers on resize; a full redraw leaves no stale cells.
     screen.realloc();
-    draw();
+    loop.drawNow();
   });
 
   relayout();
-  draw();
-  timer = setTimeout(tick, minInterval);
+  loop.drawNow();
 
   return {
     screen,
-    draw,
+    draw: () => loop.drawNow(),
     act,
     get renders() {
-      return renders;
+      return loop.renders;
     },
     get overlay() {
-      return overlay;
+      return overlays.state;
     },
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      if (timer) clearTimeout(timer);
-      store.off('change', schedule);
+      loop.stop();
       screen.destroy();
     },
   };

@@ -1,6 +1,6 @@
 import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
 import type { LocalRun } from '../model.js';
-import type { ScenarioItem } from '../screen.js';
+import type { ScenarioItem } from '../overlays.js';
 import type { DashboardStore } from '../store.js';
 
 /** A protocol message a run emits (run-started, tick, tcp-sample, run-report, ...). */
