@@ -70,7 +70,12 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
     latency,
     timeWaitPeak: Math.max(timeWaitPeak, report.host.timeWaitPeak),
     exhaustedAfterMs: first ? Math.round(first.atMs) : null,
-    openedBeforeExhaustion: first ? first.afterConnections : null,
+    // Every connection of the run had its port by the first EADDRNOTAVAIL: no port comes free
+    // during the phase (TIME_WAIT holds it 60 s, tcp_tw_reuse=0, the phase is bounded at 30 s),
+    // so one that completed after the error had its port (and sent its SYN) before it. The
+    // report's firstErrors.afterConnections counts only handshakes done by then, and up to
+    // `concurrency` connects are still under way when the range runs out.
+    openedBeforeExhaustion: first ? report.connections.opened : null,
   };
 }
 
