@@ -65,12 +65,6 @@ export function kalab(args: string[]): Proc {
   return new Proc(process.execPath, [KALAB, ...args]);
 }
 
-export const isRoot = process.getuid?.() === 0;
-
-export function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-
 function sh(cmd: string): void {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);

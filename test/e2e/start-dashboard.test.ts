@@ -5,17 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { computeLayout, type Rect } from '../../apps/cli/src/dashboard/layout.js';
+import { hasCommand, missing } from '../support/needs.js';
 
 // `pnpm start` in a real terminal (tmux at 160x48), driven with keys like a user would.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const hasTmux = (() => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const session = `kalab-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const viewerSession = `${session}-viewer`;
@@ -75,7 +68,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!hasTmux)('pnpm start in tmux at 160x48', () => {
+describe.skipIf(missing('tmux', hasCommand('tmux')))('pnpm start in tmux at 160x48', () => {
   it('shows the panels, runs the first article scenario from the picker, counts its connections, and quits with exit 0', async () => {
     // The shell waits a little after the exit so the pane can still be read if it failed.
     tmux(
