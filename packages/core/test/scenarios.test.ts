@@ -95,6 +95,17 @@ describe('scenario catalog', () => {
   });
 });
 
+/** 500 connections in a 500-port range, every one in TIME_WAIT, then EADDRNOTAVAIL. */
+const exhausted = (over: Partial<ScenarioObserved> = {}): ScenarioObserved =>
+  observed({
+    connectionsOpened: 500,
+    synSent: 500,
+    timeWait: { client: 500, server: 0 },
+    portRangeSize: 500,
+    errors: { EADDRNOTAVAIL: 500 },
+    ...over,
+  });
+
 describe('judgeScenario', () => {
   it('passes 10 unread bodies = 10 connections = 10 SYNs = 10 TIME_WAIT', () => {
     const v = judgeScenario(getScenario('seq-unread-body'), observed(), { inNamespace: true });
@@ -130,12 +141,7 @@ describe('judgeScenario', () => {
 
   it('fails port-exhaustion without EADDRNOTAVAIL', () => {
     const def = getScenario('port-exhaustion');
-    const o = observed({
-      connectionsOpened: 500,
-      synSent: 500,
-      timeWait: { client: 500, server: 0 },
-      portRangeSize: 500,
-    });
+    const o = exhausted({ errors: {} });
     expect(judgeScenario(def, o, { inNamespace: true }).pass).toBe(false);
     expect(
       judgeScenario(def, { ...o, errors: { EADDRNOTAVAIL: 500 }, openedBeforeExhaustion: 500 }, { inNamespace: true })
@@ -145,13 +151,7 @@ describe('judgeScenario', () => {
 
   it('fails port-exhaustion when EADDRNOTAVAIL came before 95% of the range was used', () => {
     const def = getScenario('port-exhaustion');
-    const o = observed({
-      connectionsOpened: 500,
-      synSent: 500,
-      timeWait: { client: 500, server: 0 },
-      portRangeSize: 500,
-      errors: { EADDRNOTAVAIL: 500 },
-    });
+    const o = exhausted();
     const at = (n: number | null) => judgeScenario(def, { ...o, openedBeforeExhaustion: n }, { inNamespace: true });
     expect(at(475).pass).toBe(true);
     expect(at(474).pass).toBe(false);

@@ -1,5 +1,6 @@
 import { OP_SYMBOL, type ScenarioObserved, type ScenarioSetting } from '@kalab/core';
 import type { ScenarioSummary } from './list.js';
+import { OPEN_STATES } from './tcp-view.js';
 import type { RunObserved, ScenarioResult } from './types.js';
 
 /** Pure functions from results to text, like autocannon's printer: the command only writes what they return. */
@@ -31,19 +32,7 @@ function settingsTable(settings: ScenarioSetting[], indent: string): string[] {
   return rows;
 }
 
-const STATE_ORDER = [
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'CLOSING',
-  'TIME_WAIT',
-  'CLOSE',
-  'LISTEN',
-];
+const STATE_ORDER = [...OPEN_STATES, 'TIME_WAIT', 'CLOSE', 'LISTEN'];
 
 function netstatView(o: ScenarioObserved, indent: string): string[] {
   const rows: string[] = [];

@@ -39,8 +39,8 @@ export function socketRows(
     .map((s) => ({ local: formatEndpoint(s.local), remote: formatEndpoint(s.remote), state: s.state }));
 }
 
-/** States a closing connection passes through; the table has settled when none is left. */
-const TRANSIENT = new Set([
+/** States a connection passes through before it has closed (TIME_WAIT and CLOSE excepted), in the kernel's order. */
+export const OPEN_STATES = [
   'ESTABLISHED',
   'SYN_SENT',
   'SYN_RECV',
@@ -49,7 +49,10 @@ const TRANSIENT = new Set([
   'CLOSE_WAIT',
   'LAST_ACK',
   'CLOSING',
-]);
+] as const;
+
+/** The table has settled when no connection on the ports is in one of these. */
+const TRANSIENT = new Set<string>(OPEN_STATES);
 
 /**
  * Waits until every connection on the ports has finished closing (only LISTEN and TIME_WAIT

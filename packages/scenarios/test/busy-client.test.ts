@@ -21,6 +21,14 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0)) await fn();
 });
 
+/** The lab server with a 300 ms idle close, as keepalive-race runs it. */
+async function labServer(): Promise<number> {
+  const lab = createLabServer({ host: '127.0.0.1', port: 0, keepAliveTimeout: 300, shutdownGraceMs: 0 });
+  const { port } = await lab.listen();
+  cleanup.push(() => lab.close({ graceMs: 0 }));
+  return port;
+}
+
 /** A keep-alive server that answers the first request of each connection and never the next ones. */
 async function silentAfterFirst(): Promise<{ port: number; server: Server }> {
   const sockets = new Set<Socket>();
@@ -44,9 +52,7 @@ async function silentAfterFirst(): Promise<{ port: number; server: Server }> {
 
 describe('keepalive-race busy client (worker file loaded by URL)', () => {
   it("meets the server's idle close: ECONNRESET on the reused socket, fast, not a timeout", async () => {
-    const lab = createLabServer({ host: '127.0.0.1', port: 0, keepAliveTimeout: 300, shutdownGraceMs: 0 });
-    const { port } = await lab.listen();
-    cleanup.push(() => lab.close({ graceMs: 0 }));
+    const port = await labServer();
     const out = await runBusyClient({
       host: '127.0.0.1',
       port,
@@ -69,9 +75,7 @@ describe('keepalive-race busy client (worker file loaded by URL)', () => {
   });
 
   it('with retry, sends the reset request again on a connection of its own', async () => {
-    const lab = createLabServer({ host: '127.0.0.1', port: 0, keepAliveTimeout: 300, shutdownGraceMs: 0 });
-    const { port } = await lab.listen();
-    cleanup.push(() => lab.close({ graceMs: 0 }));
+    const port = await labServer();
     const out = await runBusyClient({
       host: '127.0.0.1',
       port,

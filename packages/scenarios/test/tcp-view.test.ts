@@ -2,15 +2,11 @@ import type { TcpSocket, TcpState } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import { socketRows, statesBySide } from '../src/tcp-view.js';
 
+const ep = (port: number) => ({ address: '127.0.0.1', port });
+const row = (l: number, r: number, state: TcpState): TcpSocket => ({ family: 4, local: ep(l), remote: ep(r), state });
+
 describe('TCP view', () => {
   it('counts states by side of the server port', () => {
-    const ep = (port: number) => ({ address: '127.0.0.1', port });
-    const row = (l: number, r: number, state: TcpState): TcpSocket => ({
-      family: 4,
-      local: ep(l),
-      remote: ep(r),
-      state,
-    });
     const s = statesBySide(
       [
         row(8080, 0, 'LISTEN'),
@@ -25,13 +21,6 @@ describe('TCP view', () => {
   });
 
   it('lists client-side rows first, the listener left out', () => {
-    const ep = (port: number) => ({ address: '127.0.0.1', port });
-    const row = (l: number, r: number, state: TcpState): TcpSocket => ({
-      family: 4,
-      local: ep(l),
-      remote: ep(r),
-      state,
-    });
     const rows = socketRows(
       [
         row(8080, 0, 'LISTEN'),
