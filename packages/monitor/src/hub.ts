@@ -26,7 +26,7 @@ import { dispatchRun, stopRun } from './run-dispatch.js';
  * counted, and everything else goes on.
  */
 export class Hub {
-  readonly wss: WebSocketServer;
+  private readonly wss: WebSocketServer;
   private readonly peers = new Map<string, Peer>();
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly stats = zeroHubStats();

@@ -27,7 +27,7 @@ export type RunInfo = z.infer<typeof RunInfoSchema>;
 const hosts = z.record(z.string().max(128), HostSnapshotSchema);
 const merged = SnapshotSchema.shape.merged;
 
-export const RecordingHeaderSchema = z.object({
+const RecordingHeaderSchema = z.object({
   kind: z.literal('run'),
   schema: z.literal(RECORDING_SCHEMA_ID),
   at: count,
@@ -35,7 +35,7 @@ export const RecordingHeaderSchema = z.object({
   monitor: z.object({ host: text(128), version: text(64) }),
 });
 
-export const RecordingTickSchema = z.object({
+const RecordingTickSchema = z.object({
   kind: z.literal('tick'),
   at: count,
   elapsedMs: z.number().nonnegative(),
@@ -44,7 +44,7 @@ export const RecordingTickSchema = z.object({
   hosts,
 });
 
-export const RecordingSummarySchema = z.object({
+const RecordingSummarySchema = z.object({
   kind: z.literal('summary'),
   at: count,
   run: RunInfoSchema,

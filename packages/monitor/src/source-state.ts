@@ -45,8 +45,6 @@ export class SourceState {
   /** Latency and connect time of the current (or last) run, merged from the ticks' interval histograms. */
   latency = new LatencyHistogram();
   connect = new LatencyHistogram();
-  closedBy: Record<string, number> = {};
-  ticks = 0;
 
   private base = zeroTotals();
   private baseErrors: Record<string, number> = {};
@@ -93,8 +91,6 @@ export class SourceState {
     this.ratesRun = runKey;
     this.ratesHeld = false;
     this.openConnections = t.openConnections;
-    if (t.closedBy) this.closedBy = { ...t.closedBy };
-    this.ticks++;
     if (latency) this.latency.merge(latency);
     if (connect) this.connect.merge(connect);
   }
