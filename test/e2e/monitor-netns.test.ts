@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotSchema } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
 import { hasCommand, isRoot, missing } from '../support/needs.js';
-import { kalab, NetnsPair, type Proc } from './monitor-procs.js';
+import { agentArgs, kalab, NetnsPair, type Proc } from './monitor-procs.js';
 
 const HEARTBEAT_MS = 300;
 const TOKEN = 'e2e-token-for-a-private-namespace';
@@ -50,21 +50,10 @@ describe.skipIf(missing('root with ip netns and unshare --uts', isRoot() && hasC
       const i = ++agentN;
       const name = `agent-${i}`;
       const port = new URL(serverUrl).port;
-      const proc = pair.kalab(agentHost(i), [
-        'loadgen',
-        '--agent',
-        '--monitor',
-        monitorUrl,
-        '--token',
-        TOKEN,
-        '--name',
-        name,
-        '--allow-target',
-        `${pair.hostAddr}:${port}`,
-        '--max-duration',
-        '30s',
-        '--json',
-      ]);
+      const proc = pair.kalab(
+        agentHost(i),
+        agentArgs({ monitor: monitorUrl, token: TOKEN, name, allow: [`${pair.hostAddr}:${port}`] }),
+      );
       procs.push(proc);
       return { proc, name, host: agentHost(i) };
     }

@@ -61,6 +61,25 @@ export class Proc {
   }
 }
 
+/** `kalab loadgen --agent ...` arguments: a named agent that takes runs at `allow` from `monitor`. */
+export function agentArgs(o: { monitor: string; token: string; name: string; allow: string[]; maxDuration?: string }) {
+  return [
+    'loadgen',
+    '--agent',
+    '--monitor',
+    o.monitor,
+    '--token',
+    o.token,
+    '--name',
+    o.name,
+    '--allow-target',
+    o.allow.join(','),
+    '--max-duration',
+    o.maxDuration ?? '30s',
+    '--json',
+  ];
+}
+
 export function kalab(args: string[]): Proc {
   return new Proc(process.execPath, [KALAB, ...args]);
 }

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
 import { hasCommand, missing } from '../support/needs.js';
-import { kalab, type Proc } from './monitor-procs.js';
+import { agentArgs, kalab, type Proc } from './monitor-procs.js';
 
 const TOKEN = 'e2e-prometheus-token';
 
@@ -59,21 +59,14 @@ describe.skipIf(missing('promtool (Debian package prometheus)', hasCommand('prom
       const server = kalab(['server', '--port', '0', '--monitor', monitorUrl, '--token', TOKEN]);
       procs.push(server);
       serverUrl = `${(await server.waitFor(/listening on (http:\/\/\S+)/))[1]!.replace(/\/?$/, '/')}`;
-      agent = kalab([
-        'loadgen',
-        '--agent',
-        '--monitor',
-        monitorUrl,
-        '--token',
-        TOKEN,
-        '--name',
-        'prom-agent',
-        '--allow-target',
-        `127.0.0.1:${new URL(serverUrl).port},127.0.0.1:${new URL(resetUrl).port}`,
-        '--max-duration',
-        '30s',
-        '--json',
-      ]);
+      agent = kalab(
+        agentArgs({
+          monitor: monitorUrl,
+          token: TOKEN,
+          name: 'prom-agent',
+          allow: [`127.0.0.1:${new URL(serverUrl).port}`, `127.0.0.1:${new URL(resetUrl).port}`],
+        }),
+      );
       procs.push(agent);
       viewer = await TestPeer.connect(monitorUrl, { role: 'viewer', name: 'e2e', token: TOKEN });
       await viewer.next(

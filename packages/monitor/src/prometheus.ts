@@ -44,13 +44,22 @@ export interface MetricsInput {
 
 /** Milliseconds (rounded to the microsecond) to seconds, without float noise such as 0.0012490000000000001. */
 const seconds = (ms: number) => Math.round(ms * 1000) / 1e6;
-/** A summary's `_sum` and `_count`: the histogram's mean (µs) times its count, in seconds. */
-function sumAndCount(h: LatencyHistogram): Sample[] {
-  const count = h.count;
-  return [
-    [{}, Math.round(h.h.mean * count) / 1e6, '_sum'],
-    [{}, count, '_count'],
-  ];
+/**
+ * A summary family from a merged HDR histogram: its quantiles (milliseconds in the snapshot,
+ * seconds here), and `_sum` (the histogram's mean times its count) and `_count`.
+ */
+function summary(
+  e: Exposition,
+  name: string,
+  what: string,
+  quantilesMs: [quantile: string, ms: number][],
+  h: LatencyHistogram,
+): void {
+  e.family(name, 'summary', `${what}, merged from their HDR histograms (quantile 1 is the maximum).`, [
+    ...quantilesMs.map(([q, ms]): Sample => [{ quantile: q }, seconds(ms)]),
+    [{}, Math.round(h.h.mean * h.count) / 1e6, '_sum'],
+    [{}, h.count, '_count'],
+  ]);
 }
 
 /**
@@ -123,38 +132,30 @@ export function renderMetrics({ snapshot: s, hub, latency, connect }: MetricsInp
     [{}, m.requestsPerConnection],
   ]);
   const lat = m.latencyMs;
-  e.family(
+  summary(
+    e,
     'kalab_merged_latency_seconds',
-    'summary',
-    'Request latency over the latest run of every load source, merged from their HDR histograms (quantile 1 is the maximum).',
+    'Request latency over the latest run of every load source',
     [
-      ...(
-        [
-          ['0.5', lat.p50],
-          ['0.9', lat.p90],
-          ['0.99', lat.p99],
-          ['0.999', lat.p999],
-          ['1', lat.max],
-        ] as const
-      ).map(([q, v]): Sample => [{ quantile: q }, seconds(v)]),
-      ...sumAndCount(latency),
+      ['0.5', lat.p50],
+      ['0.9', lat.p90],
+      ['0.99', lat.p99],
+      ['0.999', lat.p999],
+      ['1', lat.max],
     ],
+    latency,
   );
   const con = m.connectMs;
-  e.family(
+  summary(
+    e,
     'kalab_merged_connect_seconds',
-    'summary',
-    'TCP connect time over the latest run of every load source, merged from their HDR histograms (quantile 1 is the maximum).',
+    'TCP connect time over the latest run of every load source',
     [
-      ...(
-        [
-          ['0.5', con.p50],
-          ['0.99', con.p99],
-          ['1', con.max],
-        ] as const
-      ).map(([q, v]): Sample => [{ quantile: q }, seconds(v)]),
-      ...sumAndCount(connect),
+      ['0.5', con.p50],
+      ['0.99', con.p99],
+      ['1', con.max],
     ],
+    connect,
   );
 
   const states: Sample[] = [];
