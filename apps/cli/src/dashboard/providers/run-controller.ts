@@ -13,7 +13,7 @@ export interface RunHooks {
   onNote: (text: string) => void;
 }
 
-/** How the dashboard reaches the scenario runner (apps/cli/src/scenario) without owning it. */
+/** How the dashboard reaches the scenario runner (@kalab/scenarios) without owning it. */
 export interface ScenarioApi {
   list(): ScenarioItem[];
   run(name: string, hooks: RunHooks): Promise<unknown>;
