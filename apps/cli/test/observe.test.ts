@@ -53,6 +53,42 @@ describe('kalab observe: bad input', () => {
     expect(b.stderr).toContain('--port-range must be LOW-HIGH within 1-65535, got "5000-400"');
   });
 
+  it('--pid of no process is exit 2; --pid with a COMMAND too', async () => {
+    const a = await kalab(['observe', '--pid', '4194000']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('--pid 4194000: no such process');
+    const b = await kalab(['observe', '--pid', '1', '--', 'true']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('give --pid or a COMMAND, not both');
+    const c = await kalab(['observe', '--pid', 'abc']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('--pid must be an integer from 1 to 4194304, got "abc"');
+  });
+
+  it('--pid --json --duration on a live process reports it by its command line', async () => {
+    const r = await kalab([
+      'observe',
+      '--pid',
+      String(process.pid),
+      '--json',
+      '--duration',
+      '500ms',
+      '--interval',
+      '50ms',
+    ]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({
+      schema: 'kalab.observe/v1',
+      mode: 'pid',
+      pid: process.pid,
+      exitCode: null,
+      synSent: null,
+    });
+    expect(report.command).toContain('node');
+    expect(report.samples).toBeGreaterThanOrEqual(5);
+  });
+
   it('no way to make a namespace (unshare not on PATH) is exit 3 naming what is missing', async () => {
     const r = await kalab(['observe', '--', 'true'], { env: { ...process.env, PATH: '/nonexistent' } });
     expect(r.code).toBe(3);

@@ -156,8 +156,11 @@ export interface ObservedRemote {
   opened: number;
   /** Most connections to it open at once. */
   peakOpen: number;
-  /** In how many different seconds new connections to it were opened. */
+  /** In how many different seconds new connections to it were opened, and over how many seconds from the first to the last. */
   openingSeconds: number;
+  openingSpanSeconds?: number;
+  /** Its connections whose client side closed first. */
+  closedByClient?: number;
   /** Requests sent to it, when known (the lab server's ledger, a capture). */
   requests?: number;
 }
@@ -191,27 +194,31 @@ export function observedFindings(input: ObservedInput): Finding[] {
     const head = `${fmt(r.opened)} connections to ${r.remote} in ${fmt(secs)} s`;
     const rpc = r.requests !== undefined ? r.requests / r.opened : undefined;
     // peakOpen 0: every connection came and went between two samples, so their overlap is unknown.
+    const span = Math.max(r.openingSpanSeconds ?? r.openingSeconds, 1);
     if (rpc !== undefined && rpc >= 2 && (r.peakOpen === 0 || r.opened <= r.peakOpen * 1.5)) {
       out.push({
         id: 'observe-reused',
         severity: 'info',
         message: `${fmt(r.requests!)} requests on ${fmt(r.opened)} connections to ${r.remote} (${fmt(rpc, 1)} per connection): connections were reused.`,
       });
-    } else if (
-      (rpc !== undefined && rpc <= 1.05) ||
-      (rpc === undefined && r.openingSeconds >= Math.max(3, r.opened / 2))
-    ) {
-      const why = rpc !== undefined ? `for ${fmt(r.requests!)} requests` : 'opened one after another';
+    } else if (rpc !== undefined && rpc <= 1.05) {
       out.push({
         id: 'observe-no-reuse',
         severity: 'warn',
-        message: `${head} (${why}): nothing was reused — are response bodies read and closed?`,
+        message: `${head} for ${fmt(r.requests!)} requests: nothing was reused — are response bodies read and closed?`,
       });
-    } else if (r.opened > r.peakOpen * 1.5) {
+    } else if (r.opened > r.peakOpen * 1.5 && (r.closedByClient ?? r.opened) >= r.opened / 2) {
       out.push({
         id: 'observe-pool-churn',
         severity: 'warn',
-        message: `${head}, ${r.peakOpen > 0 ? `at most ${fmt(r.peakOpen)} open at once` : 'each closed before the next sample'}: connections were closed after use and new ones opened${rpc !== undefined ? ` (${fmt(rpc, 1)} requests per connection)` : ''}. The idle pool keeps fewer connections than the program uses at once — Go's MaxIdleConnsPerHost defaults to 2, node's maxFreeSockets to 256.`,
+        message: `${head}, ${r.peakOpen > 0 ? `at most ${fmt(r.peakOpen)} open at once` : 'each closed before the next sample'}: the client closed connections after use and opened new ones${rpc !== undefined ? ` (${fmt(rpc, 1)} requests per connection)` : ''}. Its idle pool keeps fewer connections than it uses at once — Go's MaxIdleConnsPerHost defaults to 2, node's maxFreeSockets to 256 — or keep-alive is off.`,
+      });
+    } else if (rpc === undefined && r.openingSeconds >= Math.max(3, span / 2)) {
+      // New connections second after second while the earlier ones were not closed by the client: not reused.
+      out.push({
+        id: 'observe-no-reuse',
+        severity: 'warn',
+        message: `${head} (opened one after another): nothing was reused — are response bodies read and closed?`,
       });
     }
   }

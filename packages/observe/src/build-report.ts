@@ -91,6 +91,11 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
     set.add(Math.floor(l.firstSeenMs / 1000));
   }
 
+  const closedByClient = new Map<string, number>();
+  for (const l of lives)
+    if (l.closedFirst === 'client') closedByClient.set(l.server, (closedByClient.get(l.server) ?? 0) + 1);
+  const span = (set: Set<number> | undefined) => (set && set.size > 0 ? Math.max(...set) - Math.min(...set) + 1 : 0);
+
   let opened: number;
   let accepted: number;
   let failed: number | null = null;
@@ -129,6 +134,8 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
         opened: r.opened,
         peakOpen: r.peakOpen,
         openingSeconds: openingSeconds.get(r.remote)?.size ?? 0,
+        openingSpanSeconds: span(openingSeconds.get(r.remote)),
+        closedByClient: closedByClient.get(r.remote) ?? 0,
         ...(requests !== undefined ? { requests } : {}),
       };
     }),

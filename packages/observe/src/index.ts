@@ -3,8 +3,10 @@ export { ConnectionTracker, type TrackerSample } from './connection-tracker.js';
 export { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 export { namespaceProblem } from './namespace.js';
 export { type ObserveCommandOptions, type ObserveTick, observeCommand } from './observe-command.js';
+export { type ObservePidOptions, observePid } from './observe-pid.js';
 export { type CaptureView, readCapture } from './pcap.js';
 export { formatObserveReport } from './printer.js';
+export { ProcessSockets } from './process-sockets.js';
 export {
   type ConnectionLife,
   ConnectionLifeSchema,

@@ -108,7 +108,13 @@ export async function observeCommand(opts: ObserveCommandOptions): Promise<Obser
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     },
   );
-  const stopChild = () => child.kill('SIGTERM');
+  // Until the observer has its signal handlers (it says 'started'), a SIGTERM would kill it without a report.
+  let started = false;
+  let stopAsked = false;
+  const stopChild = () => {
+    stopAsked = true;
+    if (started) child.kill('SIGTERM');
+  };
   opts.signal?.addEventListener('abort', stopChild, { once: true });
   let report: ObserveReport | null = null;
   let failure: Error | null = null;
@@ -120,7 +126,10 @@ export async function observeCommand(opts: ObserveCommandOptions): Promise<Obser
     } catch {
       return;
     }
-    if (line.t === 'tick')
+    if (line.t === 'started') {
+      started = true;
+      if (stopAsked) child.kill('SIGTERM');
+    } else if (line.t === 'tick')
       opts.onTick?.({ atMs: line.atMs, entry: line.entry, remotes: line.remotes, samples: line.samples });
     else if (line.t === 'done') report = line.report;
     else if (line.t === 'error') failure = childError(line);
@@ -136,6 +145,7 @@ export async function observeCommand(opts: ObserveCommandOptions): Promise<Obser
   child.stdio[3]?.destroy();
   if (exit.error) throw new UnsupportedError(`cannot run unshare: ${exit.error.message}`);
   if (failure) throw failure;
+  if (!report && stopAsked) throw new AbortedError('kalab observe was stopped before the program started');
   if (!report) throw new Error(`the observer inside the namespace exited (${exit.code}) without a report`);
   return report;
 }

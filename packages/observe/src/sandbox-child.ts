@@ -55,6 +55,12 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
 }
 
 async function main(cfg: SandboxConfig): Promise<number> {
+  // A Ctrl-C reaches this process too (same process group): from now on it ends the observation, never the observer.
+  let stop = () => {
+    stopEarly = true;
+  };
+  let stopEarly = false;
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop());
   prepare(cfg);
   const range = await readEphemeralRange().catch(() => null);
   const twText = (() => {
@@ -89,15 +95,13 @@ async function main(cfg: SandboxConfig): Promise<number> {
   send({ t: 'started', pid: program.pid ?? 0 });
 
   let stopping = false;
-  const stop = () => {
+  stop = () => {
     if (stopping) return;
     stopping = true;
     program.kill('SIGTERM');
     setTimeout(() => program.kill('SIGKILL'), cfg.graceMs).unref();
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', stop);
+  if (stopEarly) stop();
   const deadline = cfg.durationMs !== null ? setTimeout(stop, cfg.durationMs) : null;
 
   let done = false;

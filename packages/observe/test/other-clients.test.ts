@@ -9,7 +9,8 @@ import { FIXTURES, quiet, tcpdumpSyns } from './helpers.js';
 
 const hasRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
 const skipNs = missing('unshare -rn (user namespaces)', canUnshareNet());
-const skipCapture = skipNs || missing('tcpdump', hasCommand('tcpdump')) || missing('root (tcpdump inside the namespace)', isRoot());
+const skipCapture =
+  skipNs || missing('tcpdump', hasCommand('tcpdump')) || missing('root (tcpdump inside the namespace)', isRoot());
 
 /** Each client sends 10 GETs to the lab server that --serve starts in the namespace; captured too. */
 async function observe(dir: string, name: string, argv: string[]): Promise<ObserveReport> {
@@ -36,7 +37,12 @@ describe.skipIf(skipCapture || missing('python3 requests (python3-requests)', ha
       expect(plain.exitCode).toBe(0);
       expect(plain.synSent).toBe(10);
       expect(tcpdumpSyns(join(dir, 'plain.pcap'))).toBe(10);
-      expect(plain.serve).toMatchObject({ address: '127.0.0.1:8080', connections: 10, requests: 10, requestsPerConnection: 1 });
+      expect(plain.serve).toMatchObject({
+        address: '127.0.0.1:8080',
+        connections: 10,
+        requests: 10,
+        requestsPerConnection: 1,
+      });
       expect(plain.lives.map((l) => l.requests)).toEqual(Array(10).fill(1));
       expect(plain.findings.map((f) => f.id)).toContain('observe-no-reuse');
     });
@@ -47,7 +53,12 @@ describe.skipIf(skipCapture || missing('python3 requests (python3-requests)', ha
       expect(tcpdumpSyns(join(dir, 'session.pcap'))).toBe(1);
       expect(session.serve).toMatchObject({ connections: 1, requests: 10, closedBy: { client: 1 } });
       expect(session.lives).toHaveLength(1);
-      expect(session.lives[0]).toMatchObject({ requests: 10, closedBy: 'client', closedFirst: 'client', timeWait: 'client' });
+      expect(session.lives[0]).toMatchObject({
+        requests: 10,
+        closedBy: 'client',
+        closedFirst: 'client',
+        timeWait: 'client',
+      });
       expect(session.lives[0]?.packets).toMatchObject({ syn: 1, requests: 10 });
     });
   },

@@ -1,5 +1,5 @@
-import { BadOptionError, parseDuration, parsePort } from '@kalab/core';
-import { formatObserveReport, type ObserveReport, observeCommand } from '@kalab/observe';
+import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
+import { formatObserveReport, type ObserveReport, type ObserveTick, observeCommand, observePid } from '@kalab/observe';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 
@@ -11,6 +11,8 @@ interface ObserveFlags {
   twReuse?: string;
   serve?: string;
   capture?: string;
+  pid?: string;
+  watch?: boolean;
 }
 
 const EXAMPLES = `
@@ -20,6 +22,8 @@ Examples:
   kalab observe --serve 8080 -- ./client        the lab server on 127.0.0.1:8080 first: requests per connection
   kalab observe --capture /tmp/c.pcap -- ./client   tcpdump the namespace's loopback: SYN/FIN/RST per connection
   kalab observe --duration 30s --port-range 40000-40999 --tw-reuse 0 -- ./client
+  kalab observe --pid 4242 --duration 20s       attach to a running process: its new connections, TIME_WAIT left behind
+  kalab observe --pid 4242 --watch              a live line a second until Ctrl-C or the process exits
 
 The program's stdin, stdout and stderr are untouched and its exit code is kalab observe's.`;
 
@@ -43,6 +47,24 @@ function print(report: ObserveReport, json: boolean): void {
   if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
+/** --watch: one line a second; on a terminal the screen is redrawn with the remotes table. */
+function watchLine(t: ObserveTick): void {
+  const head = `${(t.atMs / 1000).toFixed(0)}s  new ${t.entry.newConnections}  open ${t.entry.open}  TIME_WAIT ${t.entry.timeWait}  samples ${t.samples}`;
+  if (!process.stderr.isTTY) {
+    process.stderr.write(`${head}\n`);
+    return;
+  }
+  const rows = t.remotes
+    .slice(0, 20)
+    .map(
+      (r) =>
+        `  ${r.remote.padEnd(28)}${String(r.opened).padStart(8)}${String(r.peakOpen).padStart(11)}${String(r.timeWait).padStart(11)}`,
+    );
+  process.stderr.write(
+    `\x1b[H\x1b[2Jkalab observe (Ctrl-C stops)  ${head}\n\n  ${'remote'.padEnd(28)}${'opened'.padStart(8)}${'peak open'.padStart(11)}${'TIME_WAIT'.padStart(11)}\n${rows.join('\n')}\n`,
+  );
+}
+
 export function registerObserve(program: Command): void {
   program
     .command('observe')
@@ -55,24 +77,46 @@ export function registerObserve(program: Command): void {
     .option('--tw-reuse <0|1|2>', "the namespace's net.ipv4.tcp_tw_reuse")
     .option('--serve <PORT>', 'start the lab server on 127.0.0.1:PORT inside the namespace before the program')
     .option('--capture <FILE>', "write a tcpdump capture of the namespace's loopback and report its packets")
+    .option('--pid <PID>', 'attach to a running process instead (its sockets via /proc/PID/fd and /proc/PID/net/tcp)')
+    .option('--watch', 'with --pid: print a live line every second (a redrawn table on a terminal)')
     .addHelpText('after', EXAMPLES)
     .action(
       action(async (command: string[], flags: ObserveFlags) => {
         const json = flags.json === true;
-        if (command.length === 0)
+        if (flags.pid !== undefined && command.length > 0)
+          throw new BadOptionError('--pid', `--pid attaches to a running process: give --pid or a COMMAND, not both`);
+        if (flags.pid === undefined && command.length === 0)
           throw new BadOptionError(
             'command',
-            'kalab observe needs a program to run: kalab observe [options] -- COMMAND [ARGS...]',
+            'kalab observe needs a program to run: kalab observe [options] -- COMMAND [ARGS...] (or --pid PID)',
           );
+        if (flags.watch && flags.pid === undefined)
+          throw new BadOptionError(
+            '--watch',
+            '--watch goes with --pid (a program run by kalab observe prints its own output)',
+          );
+        const intervalMs = parseDuration('--interval', flags.interval ?? '100ms', 'ms');
+        const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         try {
+          if (flags.pid !== undefined) {
+            const report = await observePid({
+              pid: parseInteger('--pid', flags.pid, 1, 4_194_304),
+              intervalMs,
+              durationMs,
+              signal: stop.signal,
+              ...(flags.watch ? { onTick: watchLine } : {}),
+            });
+            print(report, json);
+            return 0;
+          }
           const report = await observeCommand({
             command,
-            intervalMs: parseDuration('--interval', flags.interval ?? '100ms', 'ms'),
-            durationMs: flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's'),
+            intervalMs,
+            durationMs,
             portRange: flags.portRange === undefined ? null : parsePortRange(flags.portRange),
             twReuse: flags.twReuse === undefined ? null : parseTwReuse(flags.twReuse),
             serve: flags.serve === undefined ? null : parsePort('--serve', flags.serve, false),

@@ -1,0 +1,70 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BadOptionError, isKalabError, parseInteger } from '@kalab/core';
+import { buildObserveReport } from './build-report.js';
+import { ConnectionTracker } from './connection-tracker.js';
+import { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
+import type { ObserveTick } from './observe-command.js';
+import { ProcessSockets } from './process-sockets.js';
+import type { ObserveReport } from './report.js';
+
+export interface ObservePidOptions {
+  pid: number;
+  /** Sampling interval (default 100 ms). */
+  intervalMs?: number;
+  /** Stop after this long; otherwise when the process exits or `signal` aborts. */
+  durationMs?: number | null;
+  onTick?: (tick: ObserveTick) => void;
+  signal?: AbortSignal;
+  /** Root of procfs (tests). */
+  procRoot?: string;
+}
+
+/**
+ * Attaches to a running process without moving it: samples its sockets every interval until
+ * it exits, the duration ends or `signal` aborts, and reports like `observeCommand`.
+ */
+export async function observePid(opts: ObservePidOptions): Promise<ObserveReport> {
+  const pid = parseInteger('--pid', opts.pid, 1, 4_194_304);
+  const intervalMs = opts.intervalMs ?? OBSERVE_DEFAULTS.intervalMs;
+  if (!Number.isFinite(intervalMs) || intervalMs < MIN_INTERVAL_MS)
+    throw new BadOptionError('--interval', `--interval must be at least ${MIN_INTERVAL_MS} ms, got ${intervalMs}`);
+  const proc = new ProcessSockets(pid, opts.procRoot);
+  const command = proc.command();
+  const tracker = new ConnectionTracker(null);
+  tracker.add({ atMs: 0, sockets: proc.sample() }); // throws for a process that is not there or not readable
+  const t0 = performance.now();
+  const until = opts.durationMs ? t0 + opts.durationMs : Number.POSITIVE_INFINITY;
+  let lastTick = 0;
+  while (!opts.signal?.aborted && performance.now() < until) {
+    const next = intervalMs - ((performance.now() - t0) % intervalMs);
+    await sleep(next, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+    if (opts.signal?.aborted) break;
+    try {
+      tracker.add({ atMs: Math.round(performance.now() - t0), sockets: proc.sample() });
+    } catch (err) {
+      if (isKalabError(err) && (err as BadOptionError).option === '--pid') break; // it exited: report what was seen
+      throw err;
+    }
+    if (opts.onTick && tracker.durationMs - lastTick >= 1000) {
+      lastTick = tracker.durationMs;
+      opts.onTick({
+        atMs: tracker.durationMs,
+        entry: tracker.current()!,
+        remotes: tracker.remoteSummaries(),
+        samples: tracker.sampleCount,
+      });
+    }
+  }
+  return buildObserveReport({
+    command,
+    mode: 'pid',
+    pid,
+    exitCode: null,
+    intervalMs,
+    tracker,
+    counters: null,
+    sandbox: null,
+    serve: null,
+    capture: null,
+  });
+}
