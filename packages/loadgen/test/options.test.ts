@@ -1,6 +1,6 @@
 import { BadOptionError } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, optionsFromFlags, resolveOptions, splitSlices } from '../src/index.js';
+import { DEFAULTS, engineThatRuns, LIMITS, optionsFromFlags, resolveOptions, splitSlices } from '../src/index.js';
 
 const T = 'http://127.0.0.1:8080/';
 
@@ -87,5 +87,43 @@ describe('splitSlices', () => {
     expect(s.map((x) => x.requests)).toEqual([334, 334, 333]);
     expect(s.map((x) => x.rate)).toEqual([100, 100, 100]);
     expect(s.map((x) => x.maxIdle)).toEqual([1, 1, 0]);
+  });
+});
+
+describe('one table of limits', () => {
+  it('the CLI and the API refuse the same values, with the range of LIMITS and what was typed', () => {
+    expect(() => optionsFromFlags(T, { connections: String(LIMITS.connections.max + 1) })).toThrow(
+      `-c must be an integer from 1 to ${LIMITS.connections.max}, got "${LIMITS.connections.max + 1}"`,
+    );
+    expect(() => resolveOptions({ target: T, connections: LIMITS.connections.max + 1 })).toThrow(
+      `-c must be an integer from 1 to ${LIMITS.connections.max}`,
+    );
+    expect(() => optionsFromFlags(T, { duration: '999h' })).toThrow(
+      '-d must be a duration from 1ms to 2147483647ms (~24.8 days), got "999h"',
+    );
+    expect(() => resolveOptions({ target: T, durationMs: LIMITS.durationMs.max + 1 })).toThrow(
+      /^-d must be a duration/,
+    );
+    expect(() => optionsFromFlags(T, { timeout: '99999h' })).toThrow(
+      '--timeout must be a duration from 1ms to 1h, got "99999h"',
+    );
+    expect(() => optionsFromFlags(T, { rate: '1e309' })).toThrow(/-R must be a number of requests per second/);
+    expect(resolveOptions({ target: T, durationMs: LIMITS.durationMs.max }).durationMs).toBe(2_147_483_647);
+  });
+
+  it('--local-address must fit the target family', () => {
+    expect(flagOf(() => resolveOptions({ target: T, localAddresses: ['127.0.0.1', '::1'] }))).toBe('--local-address');
+    expect(flagOf(() => resolveOptions({ target: T, localAddresses: ['::1'] }))).toBe('--local-address');
+    expect(resolveOptions({ target: 'http://[::1]:8080/', localAddresses: ['::1'] }).localAddresses).toEqual(['::1']);
+  });
+});
+
+describe('engineThatRuns', () => {
+  it('names churn for undici and net without keep-alive, and what was asked otherwise', () => {
+    expect(engineThatRuns({ engine: 'undici', keepAlive: false })).toBe('churn');
+    expect(engineThatRuns({ engine: 'net', keepAlive: false })).toBe('churn');
+    expect(engineThatRuns({ engine: 'http', keepAlive: false })).toBe('http');
+    expect(engineThatRuns({ engine: 'undici', keepAlive: true })).toBe('undici');
+    expect(engineThatRuns({ engine: 'h2c', keepAlive: true })).toBe('h2c');
   });
 });

@@ -60,4 +60,19 @@ describe('formatProgress', () => {
     expect(line).not.toContain('\n');
     expect(line).toMatch(/3 s +12,346 req\/s +7 open +999 new conn\/s +3 errors/);
   });
+
+  it('names the engine that runs when told (the churn engine of --no-keepalive)', () => {
+    const tick: Tick = {
+      v: 1,
+      type: 'tick',
+      seq: 0,
+      at: 0,
+      elapsedMs: 1000,
+      totals: { requests: 10, connectionsOpened: 10 },
+      rates: { rps: 10, newConnPerSec: 10 },
+      openConnections: 0,
+      errors: {},
+    };
+    expect(formatProgress(tick, 'churn')).toMatch(/^churn +1 s +10 req\/s +0 open +10 new conn\/s +0 errors$/);
+  });
 });
