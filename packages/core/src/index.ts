@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './findings.js';
+export * from './http1/index.js';
 export * from './monitor-link.js';
 export * from './options.js';
 export * from './protocol.js';
