@@ -108,8 +108,8 @@ export function agentCapsFromFlags(f: {
   if (f.maxConnections !== undefined)
     caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
   if (f.maxDuration !== undefined) {
-    const ms = Math.round(parseDuration('--max-duration', f.maxDuration, 's'));
-    caps.maxDurationMs = parseInteger('--max-duration', ms, 1, 86_400_000);
+    // The range in parseDuration, so the message quotes what was typed (issue 16.9).
+    caps.maxDurationMs = Math.round(parseDuration('--max-duration', f.maxDuration, 's', { min: 1, max: 86_400_000 }));
   }
   if (f.allowTarget !== undefined) {
     caps.allowTargets = f.allowTarget
