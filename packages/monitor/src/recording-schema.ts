@@ -24,7 +24,8 @@ export const RunInfoSchema = z.object({
 });
 export type RunInfo = z.infer<typeof RunInfoSchema>;
 
-const hosts = z.record(z.string().max(128), HostSnapshotSchema);
+// Host names come from samples (≤ 128) and from the monitor's own --host-name (unbounded).
+const hosts = z.record(z.string(), HostSnapshotSchema);
 const merged = SnapshotSchema.shape.merged;
 
 const RecordingHeaderSchema = z.object({
@@ -32,7 +33,7 @@ const RecordingHeaderSchema = z.object({
   schema: z.literal(RECORDING_SCHEMA_ID),
   at: count,
   run: RunInfoSchema,
-  monitor: z.object({ host: text(128), version: text(64) }),
+  monitor: z.object({ host: z.string(), version: text(64) }),
 });
 
 const RecordingTickSchema = z.object({
