@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMonitor } from '@kalab/monitor';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -164,6 +164,23 @@ describe('kalab server', () => {
     const run = kalab(['server', '--port', '0', ...args]);
     expect(await run.exit).toBe(2);
     expect(run.stderr()).toBe(`kalab: ${message}\n`);
+  });
+
+  it('--monitor that cannot be reached is said on stderr at once, once; the server serves anyway', async () => {
+    const run = kalab(['server', '--port', '0', '--monitor', 'ws://127.0.0.1:1/ws']);
+    const [url] = await listening(run);
+    await vi.waitFor(
+      () => expect(run.stderr()).toContain('kalab: monitor ws://127.0.0.1:1/ws: cannot connect (ECONNREFUSED)'),
+      {
+        timeout: 5000,
+      },
+    );
+    expect(await get(`${url}/`, new http.Agent())).toBe('Hello world');
+    // Retries with backoff do not repeat the same line.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(run.stderr().match(/cannot connect/g)).toHaveLength(1);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
   });
 
   it('a port in use exits 3 with a clear message', async () => {

@@ -122,7 +122,20 @@ export function registerServer(program: Command): void {
             token: flags.token,
             port: address.port,
           });
-          reporter.link.on('connected', () => process.stderr.write(`monitor ${monitorUrl} connected\n`));
+          // Said once per distinct failure, at once; the server serves either way and retries.
+          let lastProblem = '';
+          reporter.link.on('error', (err) => {
+            const what = (err as NodeJS.ErrnoException).code ?? err.message;
+            if (what !== lastProblem)
+              process.stderr.write(
+                `kalab: monitor ${monitorUrl}: cannot connect (${what}); serving anyway, retrying\n`,
+              );
+            lastProblem = what;
+          });
+          reporter.link.on('connected', () => {
+            lastProblem = '';
+            process.stderr.write(`monitor ${monitorUrl} connected\n`);
+          });
           reporter.link.on('disconnected', () =>
             process.stderr.write(`monitor ${monitorUrl} disconnected, reconnecting\n`),
           );
