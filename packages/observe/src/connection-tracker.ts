@@ -192,6 +192,16 @@ export class ConnectionTracker {
     entry.timeWait = timeWaitNow;
   }
 
+  /** A sample that found nothing changed since the last one: time moves on, every connection stays as it was. */
+  unchanged(atMs: number): void {
+    this.samples++;
+    this.lastAtMs = atMs;
+    const last = this.seconds.at(-1) ?? { second: 0, newConnections: 0, open: 0, timeWait: 0 };
+    const second = Math.floor(atMs / 1000);
+    while (this.seconds.length <= second)
+      this.seconds.push({ second: this.seconds.length, newConnections: 0, open: last.open, timeWait: last.timeWait });
+  }
+
   /** The timeline so far: one entry per second of the observation. */
   timeline(): TimelineEntry[] {
     return this.seconds.map((e) => ({ ...e }));

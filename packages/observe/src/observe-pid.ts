@@ -31,7 +31,7 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
   const proc = new ProcessSockets(pid, opts.procRoot);
   const command = proc.command();
   const tracker = new ConnectionTracker(null);
-  tracker.add({ atMs: 0, sockets: proc.sample() }); // throws for a process that is not there or not readable
+  tracker.add({ atMs: 0, sockets: proc.sample(0) ?? [] }); // throws for a process that is not there or not readable
   const t0 = performance.now();
   const until = opts.durationMs ? t0 + opts.durationMs : Number.POSITIVE_INFINITY;
   let lastTick = 0;
@@ -40,7 +40,10 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
     await sleep(next, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
     if (opts.signal?.aborted) break;
     try {
-      tracker.add({ atMs: Math.round(performance.now() - t0), sockets: proc.sample() });
+      const atMs = Math.round(performance.now() - t0);
+      const sockets = proc.sample(atMs);
+      if (sockets) tracker.add({ atMs, sockets });
+      else tracker.unchanged(atMs);
     } catch (err) {
       if (isKalabError(err) && (err as BadOptionError).option === '--pid') break; // it exited: report what was seen
       throw err;
@@ -55,7 +58,7 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
       });
     }
   }
-  return buildObserveReport({
+  const report = buildObserveReport({
     command,
     mode: 'pid',
     pid,
@@ -67,4 +70,6 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
     serve: null,
     capture: null,
   });
+  report.limits += ` ${proc.fullReads} of the ${tracker.sampleCount} samples read the whole table; the others found the namespace's socket counters unchanged (a peer's FIN alone does not move them, so a CLOSE_WAIT can show up late: by 1 s, or 50 times what a full read of a very large table costs).`;
+  return report;
 }

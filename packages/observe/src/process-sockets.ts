@@ -13,34 +13,76 @@ function procError(pid: number, path: string, err: NodeJS.ErrnoException): Error
   return new UnsupportedError(`cannot read ${path}: ${err.code ?? err.message}`, { cause: err });
 }
 
+/** The counters that move whenever a socket of the namespace opens, closes or changes hands. */
+const SNMP_WATCHED = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'OutRsts'];
+
 /**
- * The sockets of one process, sample after sample: the inodes behind /proc/PID/fd joined with
- * its network namespace's TCP table, plus the TIME_WAIT rows its sockets leave behind (a
- * TIME_WAIT has no inode: a tuple the process owned that turns up in TIME_WAIT is its).
- * fd links are re-read only for descriptors not seen before or whose socket is gone, so a
- * process holding 10,000 sockets costs a directory listing and a table parse per sample.
+ * The sockets of one process, sample after sample: its namespace's TCP table joined with the
+ * socket inodes behind /proc/PID/fd, plus the TIME_WAIT (and orphaned FIN_WAIT) rows its sockets
+ * leave behind — those have no inode, so a tuple the process owned is its own.
+ *
+ * Reading a 10,000-row table costs the kernel tens of milliseconds, so a sample first reads
+ * the namespace's small counter files: when no socket opened, closed or changed state since the
+ * last full read, the table is not read again (at most `fullEveryMs` apart). The fd directory
+ * is listed only when the table holds an inode not yet known to be the process's or another's.
  */
 export class ProcessSockets {
-  private readonly fdInode = new Map<string, number>();
+  private owned = new Set<number>();
+  private foreign = new Set<number>();
   private ownedTuples = new Set<string>();
-  private liveInodes = new Set<number>();
+  private lastCounters = '';
+  private lastFullMs = Number.NEGATIVE_INFINITY;
+  /** Full reads of the table so far. */
+  fullReads = 0;
+  /** fd directory listings so far. */
+  fdListings = 0;
 
   constructor(
     readonly pid: number,
     private readonly procRoot = '/proc',
   ) {}
 
+  /**
+   * Longest time between two full reads when the counters say nothing changed: 1 s, or 50 times
+   * what the last full read cost, so re-reading a huge table stays under 2% of a core.
+   */
+  private fullEveryMs = 1000;
+
   /** The process's command line, as ps shows it. */
   command(): string {
+    const path = `${this.procRoot}/${this.pid}/cmdline`;
     try {
-      return readFileSync(`${this.procRoot}/${this.pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ');
+      return readFileSync(path, 'latin1').split('\0').filter(Boolean).join(' ');
     } catch (err) {
-      throw procError(this.pid, `${this.procRoot}/${this.pid}/cmdline`, err as NodeJS.ErrnoException);
+      throw procError(this.pid, path, err as NodeJS.ErrnoException);
     }
   }
 
-  /** Socket inodes of the process's descriptors now. Throws BadOptionError('--pid') once it is gone. */
-  private inodes(): Set<number> {
+  private read(name: string, optional = false): Buffer | null {
+    const path = `${this.procRoot}/${this.pid}/${name}`;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw procError(this.pid, path, err as NodeJS.ErrnoException);
+    }
+  }
+
+  /** A fingerprint of the namespace's socket counters (snmp Tcp and sockstat TCP lines). */
+  private counters(): string {
+    const snmp = this.read('net/snmp')!.toString('latin1');
+    const lines = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
+    const names = lines[0]?.split(/\s+/) ?? [];
+    const values = lines[1]?.split(/\s+/) ?? [];
+    const picked = SNMP_WATCHED.map((n) => values[names.indexOf(n)]).join(',');
+    const sockstat = this.read('net/sockstat')!.toString('latin1');
+    const tcp = /^TCP:.*$/m.exec(sockstat)?.[0] ?? '';
+    const tcp6 = /^TCP6:.*$/m.exec(this.read('net/sockstat6', true)?.toString('latin1') ?? '')?.[0] ?? '';
+    return `${picked}|${tcp}|${tcp6}`;
+  }
+
+  /** Lists /proc/PID/fd and sorts `unknown` inodes into owned and foreign. */
+  private classify(unknown: Set<number>): void {
     const dir = `${this.procRoot}/${this.pid}/fd`;
     let fds: string[];
     try {
@@ -48,54 +90,45 @@ export class ProcessSockets {
     } catch (err) {
       throw procError(this.pid, dir, err as NodeJS.ErrnoException);
     }
-    const out = new Set<number>();
-    const seen = new Set<string>();
+    this.fdListings++;
+    const mine = new Set<number>();
     for (const fd of fds) {
-      seen.add(fd);
-      const known = this.fdInode.get(fd);
-      if (known !== undefined && this.liveInodes.has(known)) {
-        out.add(known);
-        continue;
-      }
-      let inode = 0;
       try {
-        inode = Number(SOCKET_LINK.exec(readlinkSync(`${dir}/${fd}`))?.[1] ?? 0);
+        const inode = Number(SOCKET_LINK.exec(readlinkSync(`${dir}/${fd}`))?.[1] ?? 0);
+        if (inode && unknown.has(inode)) mine.add(inode);
       } catch {
         // closed between the listing and the readlink
       }
-      // Only sockets are cached (a process has few other descriptors): a reused fd number is read again.
-      if (inode) {
-        this.fdInode.set(fd, inode);
-        out.add(inode);
-      } else this.fdInode.delete(fd);
     }
-    for (const fd of this.fdInode.keys()) if (!seen.has(fd)) this.fdInode.delete(fd);
-    return out;
+    for (const inode of unknown) (mine.has(inode) ? this.owned : this.foreign).add(inode);
   }
 
-  private table(): TcpSocket[] {
-    const out: TcpSocket[] = [];
+  /**
+   * One sample at `atMs`: the process's sockets and TIME_WAITs plus every listener of its
+   * namespace (to tell client from server sides), or null when nothing can have changed.
+   */
+  sample(atMs: number): TcpSocket[] | null {
+    const fingerprint = this.counters();
+    if (fingerprint === this.lastCounters && atMs - this.lastFullMs < this.fullEveryMs) return null;
+    this.lastCounters = fingerprint;
+    this.lastFullMs = atMs;
+    this.fullReads++;
+    const started = performance.now();
+    const rows: TcpSocket[] = [];
     for (const family of [4, 6] as const) {
-      const path = `${this.procRoot}/${this.pid}/net/tcp${family === 6 ? '6' : ''}`;
-      let buf: Buffer;
-      try {
-        buf = readFileSync(path);
-      } catch (err) {
-        if (family === 6 && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw procError(this.pid, path, err as NodeJS.ErrnoException);
-      }
-      for (const s of parseProcNetTcp(buf, family, { inode: true })) out.push(s);
+      const buf = this.read(`net/tcp${family === 6 ? '6' : ''}`, family === 6);
+      if (buf) for (const s of parseProcNetTcp(buf, family, { inode: true })) rows.push(s);
     }
-    return out;
-  }
-
-  /** One sample: the process's sockets and TIME_WAITs, and every listener of its namespace (to tell sides apart). */
-  sample(): TcpSocket[] {
-    const inodes = this.inodes();
-    const rows = this.table();
-    const tableInodes = new Set<number>();
-    for (const r of rows) if (r.inode) tableInodes.add(r.inode);
-    this.liveInodes = tableInodes;
+    const present = new Set<number>();
+    const unknown = new Set<number>();
+    for (const r of rows) {
+      if (!r.inode) continue;
+      present.add(r.inode);
+      if (!this.owned.has(r.inode) && !this.foreign.has(r.inode)) unknown.add(r.inode);
+    }
+    if (unknown.size > 0) this.classify(unknown);
+    // Forget inodes that left the table (inode numbers are reused).
+    for (const set of [this.owned, this.foreign]) for (const i of set) if (!present.has(i)) set.delete(i);
     const out: TcpSocket[] = [];
     const tuples = new Set<string>();
     for (const r of rows) {
@@ -104,12 +137,13 @@ export class ProcessSockets {
         continue;
       }
       const key = `${formatEndpoint(r.local)}>${formatEndpoint(r.remote)}`;
-      if ((r.inode && inodes.has(r.inode)) || (!r.inode && this.ownedTuples.has(key))) {
+      if ((r.inode && this.owned.has(r.inode)) || (!r.inode && this.ownedTuples.has(key))) {
         out.push(r);
         tuples.add(key);
       }
     }
     this.ownedTuples = tuples;
+    this.fullEveryMs = Math.max(1000, (performance.now() - started) * 50);
     return out;
   }
 }

@@ -2,15 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 import { type ObserveReport, ObserveReportSchema, observeCommand } from '../src/index.js';
-import { buildGo, quiet, tcpdumpSyns } from './helpers.js';
+import { buildGo, cannotCapture, quiet, tcpdumpSyns } from './helpers.js';
 
-const skip =
-  missing('go (golang-go)', hasCommand('go')) ||
-  missing('tcpdump', hasCommand('tcpdump')) ||
-  missing('unshare -rn (user namespaces)', canUnshareNet()) ||
-  missing('root (tcpdump inside the namespace)', isRoot());
+const skip = cannotCapture(true);
 
 describe.skipIf(skip)("the article's four Go programs under kalab observe", () => {
   let dir = '';

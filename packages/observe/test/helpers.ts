@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -43,4 +44,14 @@ export function buildGo(outDir: string): void {
 /** Runs a command with its output thrown away (the observer passes stdio through; tests keep theirs quiet). */
 export function quiet(argv: string[]): string[] {
   return ['sh', '-c', 'exec "$@" >/dev/null 2>&1', 'sh', ...argv];
+}
+
+/** Whether a test that captures inside the namespace must skip (tcpdump, user namespaces, root; and go when asked). */
+export function cannotCapture(withGo = false): boolean {
+  return (
+    (withGo && missing('go (golang-go)', hasCommand('go'))) ||
+    missing('tcpdump', hasCommand('tcpdump')) ||
+    missing('unshare -rn (user namespaces)', canUnshareNet()) ||
+    missing('root (tcpdump inside the namespace)', isRoot())
+  );
 }

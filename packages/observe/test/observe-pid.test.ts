@@ -2,9 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 import { type ObserveReport, ObserveReportSchema, observeCommand, observePid } from '../src/index.js';
-import { buildGo, quiet, tcpdumpSyns } from './helpers.js';
+import { buildGo, cannotCapture, quiet, tcpdumpSyns } from './helpers.js';
 
 /** The pid of the one process whose command line starts with `path` (the test's own binary in a temp dir). */
 function pidOf(path: string): number | undefined {
@@ -44,11 +43,7 @@ async function attach(
   return { inner, outer: await outerRun };
 }
 
-const skip =
-  missing('go (golang-go)', hasCommand('go')) ||
-  missing('tcpdump', hasCommand('tcpdump')) ||
-  missing('unshare -rn (user namespaces)', canUnshareNet()) ||
-  missing('root (tcpdump inside the namespace)', isRoot());
+const skip = cannotCapture(true);
 
 describe.skipIf(skip)('kalab observe --pid on a running Go client', () => {
   let dir = '';

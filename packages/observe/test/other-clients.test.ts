@@ -3,14 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
+import { missing } from '../../../test/support/needs.js';
 import { type ObserveReport, observeCommand } from '../src/index.js';
-import { FIXTURES, quiet, tcpdumpSyns } from './helpers.js';
+import { cannotCapture, FIXTURES, quiet, tcpdumpSyns } from './helpers.js';
 
 const hasRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
-const skipNs = missing('unshare -rn (user namespaces)', canUnshareNet());
-const skipCapture =
-  skipNs || missing('tcpdump', hasCommand('tcpdump')) || missing('root (tcpdump inside the namespace)', isRoot());
+const skipCapture = cannotCapture();
 
 /** Each client sends 10 GETs to the lab server that --serve starts in the namespace; captured too. */
 async function observe(dir: string, name: string, argv: string[]): Promise<ObserveReport> {
