@@ -22,8 +22,10 @@ interface Life {
   serverState: TcpState | null;
   closedFirst: 'client' | 'server' | 'both' | null;
   timeWait: Side | null;
-  /** Last sample this life was present in. */
+  /** Last sample this life was present in, and each of its sides. */
   sampleNo: number;
+  clientNo: number;
+  serverNo: number;
 }
 
 // The side that closes first goes FIN_WAIT1 → FIN_WAIT2 → TIME_WAIT; the other CLOSE_WAIT → LAST_ACK.
@@ -133,6 +135,8 @@ export class ConnectionTracker {
           closedFirst: null,
           timeWait: null,
           sampleNo: no,
+          clientNo: 0,
+          serverNo: 0,
         };
         this.live.set(key, life);
         this.remote(server).opened++;
@@ -140,8 +144,13 @@ export class ConnectionTracker {
       }
       life.lastSeenMs = sample.atMs;
       life.sampleNo = no;
-      if (side === 'client') life.clientState = s.state;
-      else life.serverState = s.state;
+      if (side === 'client') {
+        life.clientState = s.state;
+        life.clientNo = no;
+      } else {
+        life.serverState = s.state;
+        life.serverNo = no;
+      }
       if (ACTIVE_CLOSE.has(s.state)) {
         if (life.closedFirst === null) life.closedFirst = s.state === 'CLOSING' ? 'both' : side;
         else if (life.closedFirst === other(side) && (s.state === 'TIME_WAIT' || s.state === 'CLOSING')) {
@@ -167,9 +176,12 @@ export class ConnectionTracker {
         this.end(key, life);
         continue;
       }
-      const state = life.clientState ?? life.serverState!;
-      if (state === 'TIME_WAIT' || (life.clientState === null && life.serverState === 'TIME_WAIT')) timeWaitNow++;
-      else if (!GONE.has(state)) {
+      // A side no longer in the table is closed (its TIME_WAIT, if any, is on the other side).
+      if (life.clientState !== null && life.clientNo !== no) life.clientState = 'CLOSE';
+      if (life.serverState !== null && life.serverNo !== no) life.serverState = 'CLOSE';
+      const live = (st: TcpState | null) => st !== null && !GONE.has(st);
+      if (life.clientState === 'TIME_WAIT' || life.serverState === 'TIME_WAIT') timeWaitNow++;
+      else if (live(life.clientState) || live(life.serverState)) {
         open.set(life.server, (open.get(life.server) ?? 0) + 1);
         openTotal++;
       }
@@ -236,7 +248,9 @@ export class ConnectionTracker {
             l.clientState !== null && l.serverState !== null ? 'both' : l.clientState !== null ? 'client' : 'server',
           closedFirst: l.closedFirst,
           timeWait: l.timeWait,
-          lastState: (l.clientState ?? l.serverState)!,
+          lastState: (l.clientState === 'CLOSE' && l.serverState !== null
+            ? l.serverState
+            : (l.clientState ?? l.serverState))!,
         })),
       dropped: total - listed.length,
     };
