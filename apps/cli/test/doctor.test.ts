@@ -152,6 +152,40 @@ describe('kalab doctor', () => {
     expect(badBudget.stderr).toMatch(/--budget must be/);
   });
 
+  it('gives up on a server that accepts and never answers after the 10 s step docs/doctor.md states (was 13 s)', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const port = (silent.address() as net.AddressInfo).port;
+    const run = await kalab(['doctor', `http://127.0.0.1:${port}/`]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(
+      /^kalab: no HTTP response from 127\.0\.0\.1:\d+ within 10\d{3} ms: it accepted the connection and sent nothing\n$/,
+    );
+    // 10 s step + node start-up; tolerance 1.5 s for a busy machine (the bug took 13 s).
+    expect(run.wallMs).toBeGreaterThanOrEqual(10_000);
+    expect(run.wallMs).toBeLessThan(11_500);
+  });
+
+  it('says in one line that https:// on a plain-HTTP port did not answer TLS (exit 3, no OpenSSL source path)', async () => {
+    const url = (await nodeServer(5_000)).replace('http:', 'https:');
+    const run = await kalab(['doctor', url]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toBe(
+      `kalab: cannot reach 127.0.0.1:${new URL(url).port}: the server did not answer TLS: is it plain HTTP?\n`,
+    );
+  });
+
   it('exits 3 when nothing listens on the target port', async () => {
     const s = net.createServer();
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
+import { Http1ResponseParser } from '@kalab/core';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
-import { Http1ResponseParser } from './http1-parser.js';
 import { timeoutError, Watchdog } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -10,10 +10,9 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * The lean churn engine behind `--no-keepalive` (engines undici and the default): one raw
- * `net` connection per request, a request buffer built once, the minimal response parser
- * of the net engine (http1-parser.ts),
- * and the client closing the connection as soon as the response is complete. The client
- * closes first, so TIME_WAIT lands on the client's side, which is what exhausts its
+ * `net` connection per request, a request buffer built once, the strict response parser
+ * of @kalab/core (as the net engine), and the client closing the connection as soon as
+ * the response is complete. The client closes first, so TIME_WAIT lands on the client's side, which is what exhausts its
  * ephemeral ports. undici with `reset: true` manages about 6k connections/s here; this
  * engine is what lets kalab keep up with hey (see docs/loadgen.md).
  */

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
+import { Http1ResponseParser } from '@kalab/core';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
-import { Http1ResponseParser } from './http1-parser.js';
 import { ProgressMark, timeoutError, Watchdog } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -10,9 +10,9 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * The lean keep-alive engine (`--engine net`): `-c` raw `net` connections per run, a
- * request buffer built once, `-p` requests in flight on each, and a minimal HTTP/1.1
- * response parser (status, Content-Length / chunked / until close, Connection). No
- * request objects, no header parsing beyond framing: what wrk does, in Node. A connection
+ * request buffer built once, `-p` requests in flight on each, and the strict HTTP/1.x
+ * response parser of @kalab/core (status, framing, Connection; every header byte checked,
+ * no strings made). No request objects: what wrk does, in Node. A connection
  * the server closes (or announces `Connection: close` on) is replaced on the next request.
  */
 export function createNetEngine(ctx: EngineContext): Engine {

@@ -28,7 +28,6 @@ export {
   LIMITS,
   type RunEngineName,
 } from './defaults.js';
-export * from './doctor/index.js';
 export { type MonitorStreamOptions, streamToMonitor } from './monitor-stream.js';
 export {
   FLAGS,

@@ -1,5 +1,5 @@
 import { parseUrl } from '@kalab/core';
-import { DOCTOR_DEFAULTS, doctorJson, formatDoctor, parseBudget, probeKeepAlive } from '@kalab/loadgen';
+import { DOCTOR_DEFAULTS, doctorJson, formatDoctor, parseBudget, probeKeepAlive } from '@kalab/doctor';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 

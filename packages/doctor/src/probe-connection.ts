@@ -1,7 +1,31 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { LAB_VERSION, UnreachableError } from '@kalab/core';
-import { ResponseParser, type WireResponse } from './response-parser.js';
+import { Http1ResponseParser, LAB_VERSION, UnreachableError } from '@kalab/core';
+
+/** One HTTP/1.x response as the doctor sees it on the wire. */
+export interface WireResponse {
+  statusCode: number;
+  /** `1.1` or `1.0`, from the status line. */
+  httpVersion: string;
+  /** Header names lower-cased, in arrival order (repeated headers stay separate). */
+  headers: Array<[string, string]>;
+  bodyBytes: number;
+  /**
+   * True when the connection cannot carry another response after this one:
+   * `Connection: close`, HTTP/1.0 without `Connection: keep-alive`, or a body
+   * delimited by the end of the connection.
+   */
+  closeAfter: boolean;
+  /** performance.now() when the last byte of the response arrived. */
+  endedAt: number;
+}
+
+/** Every value of one header (lower-case name), in arrival order. */
+export function headerValues(headers: ReadonlyArray<[string, string]>, name: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of headers) if (k === name) out.push(v);
+  return out;
+}
 
 /** Where the doctor connects: exactly the host and port the user typed, nothing else. */
 export interface ProbeTarget {
@@ -53,6 +77,20 @@ const UNREACHABLE_CODES = new Set([
   'EADDRNOTAVAIL',
 ]);
 
+/** A TLS client hello answered by something that is not TLS (an HTTP/1.x error page, most often). */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+/** What node adds to an OpenSSL error: `reason` is OpenSSL's short text, without its source path. */
+type TlsErrorFields = NodeJS.ErrnoException & { reason?: unknown; library?: unknown };
+
+/** One line for a failed connect or TLS handshake: the errno, or what TLS said, never OpenSSL's raw string. */
+export function connectFailure(err: TlsErrorFields, isTls: boolean): string {
+  if (err.code && UNREACHABLE_CODES.has(err.code)) return err.code;
+  if (isTls && err.code && NOT_TLS_CODES.has(err.code)) return 'the server did not answer TLS: is it plain HTTP?';
+  if (typeof err.reason === 'string' && typeof err.library === 'string') return `TLS handshake failed: ${err.reason}`;
+  return err.message.split('\n')[0]!;
+}
+
 /**
  * One raw TCP (or TLS) connection speaking HTTP/1.1 by hand, so the doctor sees
  * exactly when the server closes (FIN = 'end'), what it sends, and how many
@@ -70,7 +108,9 @@ export class ProbeConnection {
   /** Resolves when the socket is fully closed (by either side). */
   readonly whenClosed: Promise<void>;
   private readonly waiters = new Set<() => void>();
-  private readonly parser: ResponseParser;
+  private readonly parser: Http1ResponseParser;
+  /** Bytes the server sent on this connection, any at all. */
+  bytesReceived = 0;
   private destroyedLocally = false;
 
   private constructor(
@@ -78,13 +118,25 @@ export class ProbeConnection {
     private readonly target: ProbeTarget,
   ) {
     this.alpn = socket instanceof tls.TLSSocket ? socket.alpnProtocol || null : null;
-    this.parser = new ResponseParser((res) => {
-      this.responses.push(res);
-      this.wake();
-    });
+    const parser = new Http1ResponseParser(
+      (statusCode, keepAlive) => {
+        this.responses.push({
+          statusCode,
+          httpVersion: `1.${parser.httpMinor}`,
+          headers: parser.headers ?? [],
+          bodyBytes: parser.bodyBytes,
+          closeAfter: !keepAlive,
+          endedAt: performance.now(),
+        });
+        this.wake();
+      },
+      { headers: true },
+    );
+    this.parser = parser;
     socket.on('data', (chunk: Buffer) => {
+      this.bytesReceived += chunk.length;
       try {
-        this.parser.push(chunk);
+        this.parser.execute(chunk);
       } catch (err) {
         // Bad bytes from the network are data: end this connection, report the error.
         this.markClosed('error', err as Error);
@@ -135,9 +187,12 @@ export class ProbeConnection {
         socket.destroy();
         reject(err);
       };
-      const onError = (err: NodeJS.ErrnoException) => {
-        const what = err.code && UNREACHABLE_CODES.has(err.code) ? err.code : err.message;
-        fail(new UnreachableError(`cannot reach ${target.host}:${target.port}: ${what}`, { cause: err }));
+      const onError = (err: TlsErrorFields) => {
+        fail(
+          new UnreachableError(`cannot reach ${target.host}:${target.port}: ${connectFailure(err, target.tls)}`, {
+            cause: err,
+          }),
+        );
       };
       const onAbort = () =>
         fail(

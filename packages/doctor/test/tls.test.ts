@@ -1,8 +1,9 @@
+import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { probeKeepAlive } from '../src/doctor/index.js';
+import { probeKeepAlive } from '../src/index.js';
 
 // A self-signed P-256 certificate for localhost / 127.0.0.1, valid until 2126: tests only.
 const KEY = `-----BEGIN PRIVATE KEY-----
@@ -60,6 +61,17 @@ describe('probeKeepAlive over TLS', () => {
     expect(p.http2).toEqual({ h2c: null, alpn: 'h2' });
     expect(p.recommendations.join('\n')).toMatch(/allowH2: true/);
     expect(p.observations.elapsedMs).toBeLessThanOrEqual(3_000);
+  });
+
+  it("says in one line that an https:// URL on a plain-HTTP port did not answer TLS, not OpenSSL's raw string", async () => {
+    const server = http.createServer((_req, res) => res.end('Hello world'));
+    const url = await listen(server);
+    const port = (server.address() as net.AddressInfo).port;
+    const err = await probeKeepAlive(url, { budgetMs: 5_000 }).catch((e: Error) => e);
+    expect(err).toMatchObject({
+      code: 'KALAB_ERR_UNREACHABLE',
+      message: `cannot reach 127.0.0.1:${port}: the server did not answer TLS: is it plain HTTP?`,
+    });
   });
 
   it('refuses a self-signed certificate by default with KALAB_ERR_UNREACHABLE naming the TLS error', async () => {

@@ -1,8 +1,16 @@
-import type { DoctorProbe } from './probe.js';
+import type { CloseReason, DoctorProbe } from './probe.js';
 
 function yesNo(v: boolean | null): string {
   return v === null ? 'unknown' : v ? 'yes' : 'no';
 }
+
+/** Why the first response was the last on its connection, as the table says it. */
+const CLOSE_REASONS: Record<CloseReason, string> = {
+  'connection-close': 'Connection: close',
+  http10: 'HTTP/1.0 without keep-alive',
+  'until-close': 'no Content-Length: the body ends at the close',
+  upgrade: '101 Switching Protocols',
+};
 
 /** The human-readable report of `kalab doctor`: a table, then the recommendations. A pure function. */
 export function formatDoctor(probe: DoctorProbe): string {
@@ -10,7 +18,14 @@ export function formatDoctor(probe: DoctorProbe): string {
   const rows: Array<[string, string]> = [];
   if (o.first) {
     const conn = o.first.connection ? `, Connection: ${o.first.connection}` : '';
-    rows.push(['keep-alive', `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn})`]);
+    const why =
+      o.first.closeReason && o.first.closeReason !== 'connection-close'
+        ? `: ${CLOSE_REASONS[o.first.closeReason]}`
+        : '';
+    rows.push([
+      'keep-alive',
+      `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn}${why})`,
+    ]);
   } else {
     rows.push(['keep-alive', 'n/a (no HTTP/1.1 answer: the port speaks only HTTP/2)']);
   }
@@ -40,7 +55,7 @@ export function formatDoctor(probe: DoctorProbe): string {
           ? 'then FIN'
           : mr?.endedBy === 'reset'
             ? 'then RST'
-            : 'Connection: close';
+            : CLOSE_REASONS[o.first?.closeReason ?? 'connection-close'];
     max = `${probe.maxRequestsPerConnection} (${how})`;
   } else if (mr?.endedBy === 'cap') max = `no limit up to ${mr.served}`;
   else if (mr?.endedBy === 'byte-cap') max = `no limit up to ${mr.served} (stopped after 32 MiB of bodies)`;

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  advertisedTimeoutMs,
-  clientIdleTimeoutMs,
-  type DoctorProbe,
-  formatDoctor,
-  recommend,
-} from '../src/doctor/index.js';
+import { advertisedTimeoutMs, clientIdleTimeoutMs, type DoctorProbe, formatDoctor, recommend } from '../src/index.js';
 
 function probe(over: Partial<DoctorProbe> = {}, obs: Partial<DoctorProbe['observations']> = {}): DoctorProbe {
   return {
@@ -22,7 +16,7 @@ function probe(over: Partial<DoctorProbe> = {}, obs: Partial<DoctorProbe['observ
       budgetMs: 60_000,
       elapsedMs: 5_100,
       maxOpenConnections: 5,
-      first: { statusCode: 200, httpVersion: '1.1', connection: 'keep-alive', closeAfter: false },
+      first: { statusCode: 200, httpVersion: '1.1', connection: 'keep-alive', closeAfter: false, closeReason: null },
       idle: { samplesMs: [5_000], closeKinds: ['fin'], aliveAfterMs: null, deadAfterMs: null, waitedMs: 0 },
       maxRequests: { served: 1_000, endedBy: 'cap' },
       pipelining: { sent: 3, answered: 3, supported: true },
@@ -81,7 +75,13 @@ describe('recommend', () => {
       probe(
         { keepAlive: false, idleTimeoutMs: null, maxRequestsPerConnection: 1, pipelining: false },
         {
-          first: { statusCode: 200, httpVersion: '1.1', connection: 'close', closeAfter: true },
+          first: {
+            statusCode: 200,
+            httpVersion: '1.1',
+            connection: 'close',
+            closeAfter: true,
+            closeReason: 'connection-close',
+          },
           idle: null,
           maxRequests: null,
           pipelining: null,

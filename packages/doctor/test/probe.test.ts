@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DoctorProbe, doctorJson, formatDoctor, probeKeepAlive } from '../src/doctor/index.js';
+import { type DoctorProbe, doctorJson, formatDoctor, probeKeepAlive } from '../src/index.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -51,6 +51,15 @@ function rawServer(after: (socket: net.Socket) => void): Promise<string> {
       }
     });
     socket.on('error', () => {});
+  });
+  return listen(server);
+}
+
+/** A raw server that answers the first request with `response` and closes. */
+function answerOnceServer(response: string): Promise<string> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.end(response));
   });
   return listen(server);
 }
@@ -260,6 +269,26 @@ describe('probeKeepAlive against node:http servers', () => {
 });
 
 describe('probeKeepAlive on odd servers', () => {
+  it('says "HTTP/1.0 without keep-alive", not "Connection: close", for an HTTP/1.0 server that sends no Connection header', async () => {
+    const url = await answerOnceServer('HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nHello world');
+    const p = await probeKeepAlive(url, { budgetMs: 5_000 });
+    expect(doctorJson(p)).toMatchObject({ keepAlive: false, maxRequestsPerConnection: 1, pipelining: false });
+    expect(p.observations.first).toMatchObject({ httpVersion: '1.0', connection: null, closeReason: 'http10' });
+    const table = formatDoctor(p);
+    expect(table).toMatch(/\n {2}keep-alive {15}no \(HTTP\/1\.0 200: HTTP\/1\.0 without keep-alive\)\n/);
+    expect(table).toMatch(/\n {2}max requests\/connection {2}1 \(HTTP\/1\.0 without keep-alive\)\n/);
+    expect(table).not.toMatch(/Connection: close/);
+  });
+
+  it('says why a response without Content-Length ends the connection', async () => {
+    const url = await answerOnceServer('HTTP/1.1 200 OK\r\n\r\nHello world');
+    const p = await probeKeepAlive(url, { budgetMs: 5_000 });
+    expect(p.observations.first).toMatchObject({ httpVersion: '1.1', closeReason: 'until-close' });
+    expect(formatDoctor(p)).toMatch(
+      /max requests\/connection {2}1 \(no Content-Length: the body ends at the close\)\n/,
+    );
+  });
+
   it('finds a silent drop: connections idle over 1 s stop answering without a FIN', async () => {
     // Like a NAT or load balancer that forgot the flow: the bytes go nowhere, no FIN, no RST.
     const server = net.createServer((socket) => {

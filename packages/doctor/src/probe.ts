@@ -4,10 +4,9 @@ import { checkHttp2, type Http2Observation } from './http2-support.js';
 import { type IdleObservation, measureIdleTimeout, median } from './idle-timeout.js';
 import { type MaxRequestsObservation, measureMaxRequests } from './max-requests.js';
 import { checkPipelining, type PipeliningObservation } from './pipelining.js';
-import { targetFromUrl } from './probe-connection.js';
+import { headerValues, targetFromUrl, type WireResponse } from './probe-connection.js';
 import { ProbeContext } from './probe-context.js';
 import { recommend } from './recommendations.js';
-import { headerValues } from './response-parser.js';
 
 /** `kalab doctor --json`, exactly as DESIGN.md: null where unknown or unlimited. */
 export interface DoctorResult {
@@ -30,7 +29,14 @@ export interface DoctorObservations {
   /** Most connections the probe held open to the target at once. */
   maxOpenConnections: number;
   /** The first HTTP/1.1 response; null when the target speaks only HTTP/2. */
-  first: { statusCode: number; httpVersion: string; connection: string | null; closeAfter: boolean } | null;
+  first: {
+    statusCode: number;
+    httpVersion: string;
+    connection: string | null;
+    closeAfter: boolean;
+    /** Why the server closes after this response (null when it keeps the connection). */
+    closeReason: CloseReason | null;
+  } | null;
   idle: IdleObservation | null;
   maxRequests: MaxRequestsObservation | null;
   pipelining: PipeliningObservation | null;
@@ -85,9 +91,23 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
     const watcher = await ctx.connect();
     const firstRes = await watcher.request(ctx.stepMs(), ctx.signal);
     if (!firstRes) {
-      const why = watcher.error ? `: ${watcher.error.message}` : watcher.closed ? ': it closed the connection' : '';
+      const silent = watcher.bytesReceived === 0 && !watcher.closed;
+      const why = watcher.error
+        ? `: ${watcher.error.message}`
+        : watcher.closed
+          ? ': it closed the connection'
+          : silent
+            ? ': it accepted the connection and sent nothing'
+            : '';
       watcher.destroy();
       await watcher.whenClosed;
+      // Silence is no sign of HTTP/2 (an h2c-only port answers an HTTP/1.1 request with a frame or
+      // a close): give up after the one step (10 s), as docs/doctor.md says.
+      if (silent) {
+        throw new UnreachableError(
+          `no HTTP response from ${parsed.host} within ${Math.round(ctx.elapsedMs())} ms${why}`,
+        );
+      }
       // A port that speaks only HTTP/2 (an h2c listener) answers HTTP/1.1 with an h2 frame or a close.
       const h2 = ctx.remaining() > 0 ? await checkHttp2(ctx) : { h2c: null, alpn: null };
       if (h2.h2c === true || h2.alpn === 'h2') return http2Only(parsed, budgetMs, ctx, h2);
@@ -100,6 +120,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       httpVersion: firstRes.httpVersion,
       connection: connection.length ? connection.join(', ') : null,
       closeAfter: firstRes.closeAfter,
+      closeReason: closeReasonOf(firstRes),
     };
 
     let idle: IdleObservation | null = null;
@@ -200,6 +221,18 @@ function maxRequestsFrom(keepAlive: boolean, firstClose: boolean, obs: MaxReques
     default:
       return null; // the cap (unlimited as far as we looked), the budget, or no answer
   }
+}
+
+/** Why a response is the last on its connection. */
+export type CloseReason = 'connection-close' | 'http10' | 'until-close' | 'upgrade';
+
+function closeReasonOf(res: WireResponse): CloseReason | null {
+  if (!res.closeAfter) return null;
+  if (res.statusCode === 101) return 'upgrade';
+  const tokens = headerValues(res.headers, 'connection').flatMap((v) => v.toLowerCase().split(','));
+  if (tokens.some((t) => t.trim() === 'close')) return 'connection-close';
+  // HTTP/1.0 closes unless the response says keep-alive; a 1.1 response without a close token ends at the close.
+  return res.httpVersion === '1.0' && !tokens.some((t) => t.trim() === 'keep-alive') ? 'http10' : 'until-close';
 }
 
 /** The DESIGN.md JSON of a probe, without the observations. */

@@ -1,6 +1,7 @@
 export { DOCTOR_DEFAULTS, parseBudget } from './defaults.js';
 export { formatDoctor } from './format.js';
 export {
+  type CloseReason,
   type DoctorObservations,
   type DoctorProbe,
   type DoctorResult,
@@ -8,5 +9,5 @@ export {
   type ProbeOptions,
   probeKeepAlive,
 } from './probe.js';
+export { connectFailure, headerValues, type WireResponse } from './probe-connection.js';
 export { advertisedTimeoutMs, clientIdleTimeoutMs, recommend } from './recommendations.js';
-export { MAX_HEAD_BYTES, ResponseParser, type WireResponse } from './response-parser.js';
