@@ -30,12 +30,14 @@ export interface ReportInput {
   sandbox: { portRange: [number, number] | null; tcpTwReuse: number | null } | null;
   serve: { address: string; connections: ServedConnection[] } | null;
   capture: { file: string; view: CaptureView; dropped: number } | null;
+  /** --pid: the namespace's ActiveOpens and PassiveOpens deltas (all its processes). */
+  namespace?: { activeOpens: number; passiveOpens: number } | null;
 }
 
 const LIMITS_NAMESPACE =
   'Opened, accepted, failed and reset counts are the namespace kernel’s counters, exact. Lives come from sampling the TCP table every INTERVAL ms (SAMPLES samples): a connection that leaves a TIME_WAIT is always seen (TIME_WAIT lasts 60 s); one opened and reset between two samples is counted but not listed.';
 const LIMITS_PID =
-  'Sampled every INTERVAL ms (SAMPLES samples) from the process’s sockets (/proc/PID/fd) and its namespace’s TCP table: a connection opened and closed between two samples is missed unless it leaves a TIME_WAIT here; one closed by the remote side first leaves its TIME_WAIT there and can be missed. Failed attempts, resets and SYNs are not per process: null.';
+  'Sampled every INTERVAL ms (SAMPLES samples) from the process’s sockets (/proc/PID/fd) and its namespace’s TCP table: a connection opened and closed between two samples is missed unless it leaves a TIME_WAIT here; one closed by the remote side first leaves its TIME_WAIT there and can be missed. Failed attempts, resets and SYNs are not per process: null (`namespace` has the whole namespace’s SYNs sent and connections accepted).';
 
 function delta(a: Record<string, number> | undefined, b: Record<string, number> | undefined, name: string): number {
   return Math.max(0, (b?.[name] ?? 0) - (a?.[name] ?? 0));
@@ -180,6 +182,7 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
     samples: tracker.sampleCount,
     connections: { opened, accepted, failed, resetsSent, resetsReceived },
     synSent: counters ? opened : null,
+    namespace: input.namespace ?? null,
     timeWait: { total: twTotal, byRemote },
     remotes,
     timeline: tracker.timeline(),

@@ -48,7 +48,10 @@ export class ConnectionTracker {
   private endedOpened = 0;
   private endedAccepted = 0;
   private readonly listenPorts = new Set<number>();
-  private readonly remotes = new Map<string, { opened: number; peakOpen: number; timeWait: number; resets: number }>();
+  private readonly remotes = new Map<
+    string,
+    { opened: number; peakOpen: number; timeWait: number; vanished: number }
+  >();
   private readonly seconds: TimelineEntry[] = [];
   private samples = 0;
   private lastActiveOpens: number | undefined;
@@ -89,7 +92,7 @@ export class ConnectionTracker {
   private remote(name: string) {
     let r = this.remotes.get(name);
     if (!r) {
-      r = { opened: 0, peakOpen: 0, timeWait: 0, resets: 0 };
+      r = { opened: 0, peakOpen: 0, timeWait: 0, vanished: 0 };
       this.remotes.set(name, r);
     }
     return r;
@@ -172,7 +175,7 @@ export class ConnectionTracker {
     let timeWaitNow = 0;
     for (const [key, life] of this.live) {
       if (life.sampleNo !== no) {
-        if (life.closedFirst === null && life.timeWait === null) this.remote(life.server).resets++;
+        if (life.closedFirst === null && life.timeWait === null) this.remote(life.server).vanished++;
         this.end(key, life);
         continue;
       }

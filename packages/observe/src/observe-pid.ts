@@ -69,6 +69,13 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
     sandbox: null,
     serve: null,
     capture: null,
+    namespace:
+      proc.opens.first && proc.opens.last
+        ? {
+            activeOpens: proc.opens.last[0] - proc.opens.first[0],
+            passiveOpens: proc.opens.last[1] - proc.opens.first[1],
+          }
+        : null,
   });
   report.limits += ` ${proc.fullReads} of the ${tracker.sampleCount} samples read the whole table; the others found the namespace's socket counters unchanged (a peer's FIN alone does not move them, so a CLOSE_WAIT can show up late: by 1 s, or 50 times what a full read of a very large table costs).`;
   return report;

@@ -18,6 +18,10 @@ export function formatObserveReport(r: ObserveReport): string {
   out.push(
     `connections  opened ${c.opened}${r.synSent !== null ? ' (SYNs sent)' : ''}  accepted ${c.accepted}  failed ${orDash(c.failed)}  resets sent ${orDash(c.resetsSent)} received ${orDash(c.resetsReceived)}`,
   );
+  if (r.namespace)
+    out.push(
+      `namespace    all its processes: SYNs sent ${r.namespace.activeOpens}, connections accepted ${r.namespace.passiveOpens}`,
+    );
   const tw = Object.entries(r.timeWait.byRemote)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
@@ -25,11 +29,11 @@ export function formatObserveReport(r: ObserveReport): string {
   if (r.remotes.length > 0) {
     out.push(
       '',
-      `${padEnd('remote', 28)}${pad('opened', 8)}${pad('peak open', 11)}${pad('TIME_WAIT', 11)}${pad('resets', 8)}`,
+      `${padEnd('remote', 28)}${pad('opened', 8)}${pad('peak open', 11)}${pad('TIME_WAIT', 11)}${pad('vanished', 10)}`,
     );
     for (const x of r.remotes)
       out.push(
-        `${padEnd(x.remote, 28)}${pad(x.opened, 8)}${pad(x.peakOpen, 11)}${pad(x.timeWait, 11)}${pad(x.resets, 8)}`,
+        `${padEnd(x.remote, 28)}${pad(x.opened, 8)}${pad(x.peakOpen, 11)}${pad(x.timeWait, 11)}${pad(x.vanished, 10)}`,
       );
   }
   if (r.timeline.length > 0) {

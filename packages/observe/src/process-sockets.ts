@@ -19,7 +19,8 @@ const SNMP_WATCHED = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabReset
 /**
  * The sockets of one process, sample after sample: its namespace's TCP table joined with the
  * socket inodes behind /proc/PID/fd, plus the TIME_WAIT (and orphaned FIN_WAIT) rows its sockets
- * leave behind — those have no inode, so a tuple the process owned is its own.
+ * leave behind — those have no inode, so a tuple the process owned is its own, and so is one on
+ * a port it listens on.
  *
  * Reading a 10,000-row table costs the kernel tens of milliseconds, so a sample first reads
  * the namespace's small counter files: when no socket opened, closed or changed state since the
@@ -36,6 +37,8 @@ export class ProcessSockets {
   fullReads = 0;
   /** fd directory listings so far. */
   fdListings = 0;
+  /** The namespace's ActiveOpens and PassiveOpens at the first and the latest sample. */
+  readonly opens = { first: null as [number, number] | null, last: null as [number, number] | null };
 
   constructor(
     readonly pid: number,
@@ -74,6 +77,9 @@ export class ProcessSockets {
     const lines = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
     const names = lines[0]?.split(/\s+/) ?? [];
     const values = lines[1]?.split(/\s+/) ?? [];
+    const num = (n: string) => Number(values[names.indexOf(n)] ?? 0);
+    this.opens.last = [num('ActiveOpens'), num('PassiveOpens')];
+    this.opens.first ??= this.opens.last;
     const picked = SNMP_WATCHED.map((n) => values[names.indexOf(n)]).join(',');
     const sockstat = this.read('net/sockstat')!.toString('latin1');
     const tcp = /^TCP:.*$/m.exec(sockstat)?.[0] ?? '';
@@ -129,6 +135,16 @@ export class ProcessSockets {
     if (unknown.size > 0) this.classify(unknown);
     // Forget inodes that left the table (inode numbers are reused).
     for (const set of [this.owned, this.foreign]) for (const i of set) if (!present.has(i)) set.delete(i);
+    // Ports this process listens on: a TIME_WAIT on one of them is a connection it accepted, even one
+    // that came and went between two samples (a server that closes first keeps the TIME_WAIT).
+    const listening = new Set<string>();
+    for (const r of rows)
+      if (r.state === 'LISTEN' && r.inode && this.owned.has(r.inode))
+        listening.add(`${r.local.address}|${r.local.port}`);
+    const accepted = (r: TcpSocket) =>
+      listening.has(`${r.local.address}|${r.local.port}`) ||
+      listening.has(`0.0.0.0|${r.local.port}`) ||
+      listening.has(`::|${r.local.port}`);
     const out: TcpSocket[] = [];
     const tuples = new Set<string>();
     for (const r of rows) {
@@ -137,7 +153,7 @@ export class ProcessSockets {
         continue;
       }
       const key = `${formatEndpoint(r.local)}>${formatEndpoint(r.remote)}`;
-      if ((r.inode && this.owned.has(r.inode)) || (!r.inode && this.ownedTuples.has(key))) {
+      if ((r.inode && this.owned.has(r.inode)) || (!r.inode && (this.ownedTuples.has(key) || accepted(r)))) {
         out.push(r);
         tuples.add(key);
       }

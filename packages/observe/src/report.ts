@@ -46,7 +46,12 @@ export const RemoteSummarySchema = z.object({
   opened: count,
   peakOpen: count,
   timeWait: count,
-  resets: count,
+  /**
+   * Connections that left the table between two samples with no close seen: a reset, or a close
+   * the remote started and this side finished within one interval (no TIME_WAIT here). The
+   * kernel's exact reset counts are `connections.resetsSent/resetsReceived`.
+   */
+  vanished: count,
 });
 export type RemoteSummary = z.infer<typeof RemoteSummarySchema>;
 
@@ -83,6 +88,11 @@ export const ObserveReportSchema = z.object({
   }),
   /** SYNs sent (ActiveOpens); null with --pid. */
   synSent: nullableCount,
+  /**
+   * With --pid: the SYNs sent and connections accepted in the whole network namespace of the
+   * process during the observation (every process in it, not only this one); null otherwise.
+   */
+  namespace: z.object({ activeOpens: count, passiveOpens: count }).nullable(),
   timeWait: z.object({ total: count, byRemote: z.record(z.string(), count) }),
   remotes: z.array(RemoteSummarySchema),
   timeline: z.array(TimelineEntrySchema),

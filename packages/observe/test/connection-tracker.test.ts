@@ -31,7 +31,9 @@ describe('ConnectionTracker', () => {
         lastState: 'TIME_WAIT',
       },
     ]);
-    expect(t.remoteSummaries()).toEqual([{ remote: '127.0.0.1:8080', opened: 1, peakOpen: 1, timeWait: 1, resets: 0 }]);
+    expect(t.remoteSummaries()).toEqual([
+      { remote: '127.0.0.1:8080', opened: 1, peakOpen: 1, timeWait: 1, vanished: 0 },
+    ]);
     expect(t.counts()).toEqual({ opened: 1, accepted: 1 });
     expect(t.timeline()).toEqual([{ second: 0, newConnections: 1, open: 0, timeWait: 1 }]);
   });
