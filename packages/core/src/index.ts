@@ -1,3 +1,4 @@
+export * from './agent-caps.js';
 export * from './errors.js';
 export * from './findings.js';
 export * from './http1/index.js';

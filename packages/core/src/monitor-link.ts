@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
-import { AuthError, ErrorCodes, type KalabError, UnreachableError } from './errors.js';
+import { AuthError, ErrorCodes, type KalabError, UnreachableError, UnsupportedError } from './errors.js';
 import {
   decodeMessage,
+  type Hello,
   type HubMessage,
   HubMessageSchema,
   MAX_MESSAGE_BYTES,
@@ -28,6 +29,8 @@ export interface MonitorLinkOptions {
   backoffMs?: { initial: number; max: number };
   /** Gives up (emits 'fatal') after this many failed attempts in a row; default: never. */
   maxAttempts?: number;
+  /** What an agent can do, sent in its hello (cores, caps). */
+  capabilities?: Pick<Hello, 'cores' | 'caps'>;
 }
 
 export interface MonitorLinkEvents {
@@ -44,8 +47,8 @@ export interface MonitorLinkEvents {
  * detection from the heartbeat the hub announces in its welcome.
  */
 export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
-  readonly options: Required<Omit<MonitorLinkOptions, 'token' | 'maxAttempts'>> &
-    Pick<MonitorLinkOptions, 'token' | 'maxAttempts'>;
+  readonly options: Required<Omit<MonitorLinkOptions, 'token' | 'maxAttempts' | 'capabilities'>> &
+    Pick<MonitorLinkOptions, 'token' | 'maxAttempts' | 'capabilities'>;
   private ws: WebSocket | undefined;
   private queue: string[] = [];
   private ready = false;
@@ -69,6 +72,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
       maxQueue: options.maxQueue ?? 1000,
       backoffMs: options.backoffMs ?? { initial: 200, max: 5000 },
       maxAttempts: options.maxAttempts,
+      capabilities: options.capabilities,
     };
   }
 
@@ -102,9 +106,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('connected', onConnected);
-        reject(
-          new UnreachableError(`monitor ${this.options.url} did not answer within ${timeoutMs} ms`),
-        );
+        reject(new UnreachableError(`monitor ${this.options.url} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       const onConnected = (w: Welcome) => {
         clearTimeout(timer);
@@ -157,6 +159,7 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
         host: this.options.host,
         version: LAB_VERSION,
         pid: process.pid,
+        ...this.options.capabilities,
         ...(this.options.token ? { token: this.options.token } : {}),
       };
       ws.send(JSON.stringify(hello));
@@ -190,6 +193,10 @@ export class MonitorLink extends EventEmitter<MonitorLinkEvents> {
       // A wrong token will not become right by retrying.
       this.closing = true;
       this.emit('fatal', new AuthError(`monitor refused the hello: ${msg.message}`));
+    } else if (msg.type === 'error' && msg.code === ErrorCodes.UNSUPPORTED && !this.ready) {
+      // Neither will another lab version (the hub refuses an agent whose version differs from its own).
+      this.closing = true;
+      this.emit('fatal', new UnsupportedError(`monitor refused the hello: ${msg.message}`));
     }
     this.emit('message', msg);
   }

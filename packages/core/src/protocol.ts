@@ -20,6 +20,14 @@ const count = z.number().int().nonnegative();
 const rate = z.number().nonnegative();
 const StateCountsSchema = z.record(z.string().max(32), count);
 
+/** What an agent enforces whatever a monitor asks (`--max-connections`, `--max-duration`, `--allow-target`; null: loopback only). */
+export const AgentCapsSchema = z.object({
+  maxConnections: z.number().int().min(1).max(100_000),
+  maxDurationMs: z.number().int().min(1),
+  allowTargets: z.array(z.string().max(300)).max(256).nullable(),
+});
+export type AgentCapsWire = z.infer<typeof AgentCapsSchema>;
+
 /** First message of every peer. The token is compared in constant time by the hub. */
 export const HelloSchema = z.object({
   v,
@@ -30,6 +38,9 @@ export const HelloSchema = z.object({
   version: z.string().max(64),
   token: z.string().max(256).optional(),
   pid: count.optional(),
+  /** Agents: CPU cores (os.availableParallelism) and the caps they enforce, so a monitor can split a fan-out. */
+  cores: z.number().int().min(1).max(4096).optional(),
+  caps: AgentCapsSchema.optional(),
 });
 
 /** Hub → peer, answer to a good hello. */
@@ -143,6 +154,8 @@ export const RunStartSchema = z.object({
   type: z.literal('run-start'),
   runId: z.string().min(1).max(64),
   options: RunOptionsSchema,
+  /** Fan-out: the agreed instant, on the agent's own clock (epoch ms); its workers start then, not at once. */
+  startAt: count.optional(),
 });
 /** Monitor → agent: stop a run early (the report still follows). */
 export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId: z.string().min(1).max(64) });
@@ -171,6 +184,118 @@ export const RunRefusedSchema = z.object({
   code: z.string().max(64),
   message: z.string().max(1000),
 });
+
+/** Hub → agent: what time is it on your clock? (the monitor measures each agent's offset before a fan-out). */
+export const ClockPingSchema = z.object({ v, type: z.literal('clock-ping'), id: z.string().max(64), t0: count });
+/** Agent → hub: the ping's `t0` back, with the agent's Date.now() when it answered. */
+export const ClockPongSchema = z.object({
+  v,
+  type: z.literal('clock-pong'),
+  id: z.string().max(64),
+  t0: count,
+  at: count,
+});
+
+/** Viewer → hub (token needed): one run split over `agents` idle agents (a count, or every idle one). */
+export const FanOutStartSchema = z.object({
+  v,
+  type: z.literal('fanout-start'),
+  runId: z.string().min(1).max(40),
+  agents: z.union([z.number().int().min(1).max(1024), z.literal('all')]),
+  options: RunOptionsSchema,
+});
+/** Viewer → hub: which agents are connected, their caps and state. Answered with `agents`. */
+export const AgentsListSchema = z.object({ v, type: z.literal('agents-list') });
+
+export const AgentStateSchema = z.enum(['idle', 'running', 'lost']);
+export const AgentInfoSchema = z.object({
+  name,
+  host: name,
+  version: z.string().max(64),
+  cores: z.number().int().nullable(),
+  caps: AgentCapsSchema.nullable(),
+  state: AgentStateSchema,
+  runId: z.string().max(64).optional(),
+});
+export type AgentInfo = z.infer<typeof AgentInfoSchema>;
+/** Hub → viewer: the answer to `agents-list`. */
+export const AgentsSchema = z.object({ v, type: z.literal('agents'), agents: z.array(AgentInfoSchema).max(1024) });
+
+const FanOutTotalsSchema = z.object({ requests: count, connectionsOpened: count, errors: count });
+/** Hub → viewer: the fan-out began; each agent's slice, clock offset and round trip, and the agreed start. */
+export const FanOutStartedSchema = z.object({
+  v,
+  type: z.literal('fanout-started'),
+  runId: z.string().max(40),
+  /** The agreed instant on the monitor's clock. */
+  startAt: count,
+  agents: z
+    .array(
+      z.object({
+        name,
+        host: name,
+        runId: z.string().max(64),
+        options: RunOptionsSchema,
+        offsetMs: z.number(),
+        rttMs: z.number().nonnegative(),
+      }),
+    )
+    .max(1024),
+});
+/** Hub → viewer, about once a second: the merged tick (totals summed over agents) and one row per agent. */
+export const FanOutProgressSchema = z.object({
+  v,
+  type: z.literal('fanout-progress'),
+  runId: z.string().max(40),
+  tick: TickSchema,
+  agents: z
+    .array(z.object({ name, state: z.enum(['starting', 'running', 'done', 'lost']), totals: FanOutTotalsSchema }))
+    .max(1024),
+});
+
+/** How one agent's share of a fan-out ended: its report, or lost / refused with the last totals it ticked. */
+export const FanOutOutcomeSchema = z.enum(['complete', 'lost', 'refused']);
+/** What an agent's last tick said, for an agent that sent no report. */
+export const LastTickSchema = z.object({
+  elapsedMs: rate,
+  totals: z.object({
+    requests: count,
+    ok: count.optional(),
+    non2xx: count.optional(),
+    failed: count.optional(),
+    connectionsOpened: count,
+    connectionsClosed: count.optional(),
+    reusedRequests: count.optional(),
+  }),
+  errors: ErrorCountsSchema,
+  /** Every latency its ticks carried, merged (HdrHistogram compressed base64). */
+  latencyHistogram: z.string().max(1_000_000).optional(),
+  connectHistogram: z.string().max(1_000_000).optional(),
+});
+export type LastTick = z.infer<typeof LastTickSchema>;
+export const FanOutPartSchema = z.object({
+  name,
+  host: name,
+  runId: z.string().max(64),
+  outcome: FanOutOutcomeSchema,
+  report: ReportSchema.optional(),
+  last: LastTickSchema.optional(),
+  message: z.string().max(1000).optional(),
+});
+export type FanOutPart = z.infer<typeof FanOutPartSchema>;
+/** Hub → viewer: every agent finished, was lost or refused. The viewer merges the parts (loadgen's mergeFanOut). */
+export const FanOutReportSchema = z.object({
+  v,
+  type: z.literal('fanout-report'),
+  runId: z.string().max(40),
+  parts: z.array(FanOutPartSchema).max(1024),
+});
+export type FanOutStart = z.infer<typeof FanOutStartSchema>;
+export type FanOutStarted = z.infer<typeof FanOutStartedSchema>;
+export type FanOutProgress = z.infer<typeof FanOutProgressSchema>;
+export type FanOutReport = z.infer<typeof FanOutReportSchema>;
+export type ClockPing = z.infer<typeof ClockPingSchema>;
+export type ClockPong = z.infer<typeof ClockPongSchema>;
 
 /** Viewer → hub: ask for a run on a named agent (viewers can only read; the hub rejects this from viewers without the token). */
 export const SubscribeSchema = z.object({
@@ -262,6 +387,7 @@ export const SourceMessageSchema = z.discriminatedUnion('type', [
   RunStartedSchema,
   RunReportSchema,
   RunRefusedSchema,
+  ClockPongSchema,
 ]);
 /** Every message the hub may send to a peer. */
 export const HubMessageSchema = z.discriminatedUnion('type', [
@@ -270,9 +396,20 @@ export const HubMessageSchema = z.discriminatedUnion('type', [
   RunStartSchema,
   RunStopSchema,
   SnapshotSchema,
+  ClockPingSchema,
+  AgentsSchema,
+  FanOutStartedSchema,
+  FanOutProgressSchema,
+  FanOutReportSchema,
 ]);
 /** Every message a viewer may send after its hello. */
-export const ViewerMessageSchema = z.discriminatedUnion('type', [SubscribeSchema, RunStartSchema, RunStopSchema]);
+export const ViewerMessageSchema = z.discriminatedUnion('type', [
+  SubscribeSchema,
+  RunStartSchema,
+  RunStopSchema,
+  FanOutStartSchema,
+  AgentsListSchema,
+]);
 
 export type Hello = z.infer<typeof HelloSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;

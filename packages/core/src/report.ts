@@ -20,6 +20,32 @@ export type ErrorCounts = z.infer<typeof ErrorCountsSchema>;
 export const LatencyMsSchema = z.object({ mean: ms, p50: ms, p90: ms, p99: ms, p999: ms, max: ms });
 export const ConnectMsSchema = z.object({ mean: ms, p50: ms, p99: ms, max: ms });
 
+const RequestsSchema = z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count });
+const ConnectionsSchema = z.object({
+  opened: count,
+  reusedRequests: count,
+  maxOpen: count,
+  requestsPerConnection: z.number().nonnegative(),
+});
+const HostSchema = z.object({
+  ephemeralRange: z.tuple([z.number().int(), z.number().int()]).nullable(),
+  timeWaitPeak: count,
+  ephemeralInUsePeak: count.optional(),
+});
+
+/** A fan-out run's share of one agent: the same sections as the report, `host` with the agent's host name. */
+export const AgentShareSchema = z.object({
+  name: z.string().max(128),
+  host: HostSchema.extend({ name: z.string().max(128) }),
+  /** complete: its report arrived; lost: its connection died mid-run (its last tick's totals); refused. */
+  outcome: z.enum(['complete', 'lost', 'refused']),
+  requests: RequestsSchema,
+  connections: ConnectionsSchema,
+  errors: ErrorCountsSchema,
+  latencyMs: LatencyMsSchema,
+});
+export type AgentShare = z.infer<typeof AgentShareSchema>;
+
 export const ReportSchema = z.object({
   schema: z.literal(REPORT_SCHEMA_ID),
   target: z.string().max(2048),
@@ -30,26 +56,22 @@ export const ReportSchema = z.object({
   engine: z.enum(['undici', 'http', 'h2c', 'net', 'churn']),
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
-  requests: z.object({ sent: count, completed: count, ok: count, non2xx: count, failed: count }),
-  connections: z.object({
-    opened: count,
-    reusedRequests: count,
-    maxOpen: count,
-    requestsPerConnection: z.number().nonnegative(),
-  }),
+  requests: RequestsSchema,
+  connections: ConnectionsSchema,
   errors: ErrorCountsSchema,
   latencyMs: LatencyMsSchema,
   connectMs: ConnectMsSchema,
   throughput: z.object({ rps: z.number().nonnegative() }),
-  host: z.object({
-    ephemeralRange: z.tuple([z.number().int(), z.number().int()]).nullable(),
-    timeWaitPeak: count,
-    ephemeralInUsePeak: count.optional(),
-  }),
+  host: HostSchema,
   findings: z.array(FindingSchema).max(100),
   /** Set when the run stopped before its bound: 'signal' (SIGINT), 'stopped' (a monitor), 'error'. */
   stoppedEarly: z.string().max(64).optional(),
   /** Merged latency histogram (HdrHistogram compressed base64), so monitors can merge hosts exactly. */
   latencyHistogram: z.string().max(1_000_000).optional(),
+  /** Merged connect-time histogram, same encoding: a fan-out merges connect times exactly too. */
+  connectHistogram: z.string().max(1_000_000).optional(),
+  /** Fan-out runs (`--agents`): one share per agent, and whether every agent delivered its report. */
+  agents: z.array(AgentShareSchema).max(1024).optional(),
+  outcome: z.enum(['complete', 'partial']).optional(),
 });
 export type Report = z.infer<typeof ReportSchema>;

@@ -1,16 +1,20 @@
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import {
+  type AgentCapsWire,
   BadOptionError,
+  capViolation,
   ErrorCodes,
+  formatTargetSpec,
   type HubMessage,
   isKalabError,
-  isLoopbackHost,
   type KalabError,
   MonitorLink,
   PROTOCOL_VERSION,
   parseDuration,
   parseInteger,
+  parseTargetSpec,
+  type ResolvedCaps,
   type RunOptions,
   sampleTcp,
 } from '@kalab/core';
@@ -40,6 +44,8 @@ export const AGENT_DEFAULTS = {
   maxDurationMs: 60_000,
   /** Between runs the agent still samples its host, so the monitor sees TIME_WAIT drain. */
   idleSampleMs: 1000,
+  /** A fan-out's agreed start further ahead than this is refused (the monitor leads by about a second). */
+  maxStartLeadMs: 30_000,
 } as const;
 
 export interface AgentOptions {
@@ -68,29 +74,8 @@ export interface AgentEvents {
   'link-error': [Error];
 }
 
-interface Target {
-  host: string;
-  port: number | null;
-}
-
-function parseTargetSpec(spec: string): Target {
-  const s = spec.trim();
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  const m = v6 ?? /^([^:\s]+)(?::(\d+))?$/.exec(s);
-  if (!m?.[1])
-    throw new BadOptionError('--allow-target', `--allow-target takes HOST or HOST:PORT entries, got "${spec}"`);
-  return {
-    host: m[1].toLowerCase(),
-    port: m[2] === undefined ? null : parseInteger('--allow-target', m[2], 1, 65_535),
-  };
-}
-
 /** Validates caps once, at the boundary. */
-export function resolveCaps(caps: AgentCaps = {}): {
-  maxConnections: number;
-  maxDurationMs: number;
-  allowTargets: Target[] | null;
-} {
+export function resolveCaps(caps: AgentCaps = {}): ResolvedCaps {
   return {
     maxConnections: parseInteger('--max-connections', caps.maxConnections ?? AGENT_DEFAULTS.maxConnections, 1, 100_000),
     maxDurationMs: parseInteger('--max-duration', caps.maxDurationMs ?? AGENT_DEFAULTS.maxDurationMs, 1, 86_400_000),
@@ -121,28 +106,18 @@ export function agentCapsFromFlags(f: {
   return caps;
 }
 
-/** Why a run breaks the caps, or null when it fits. */
-export function checkCaps(options: RunOptions, caps: ReturnType<typeof resolveCaps>): string | null {
-  let url: URL;
-  try {
-    url = new URL(options.target);
-  } catch {
-    return `target "${options.target}" is not a URL`;
-  }
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-  if (caps.allowTargets === null) {
-    if (!isLoopbackHost(host)) return `target ${host} is not loopback and this agent has no --allow-target`;
-  } else if (!caps.allowTargets.some((t) => t.host === host && (t.port === null || t.port === port))) {
-    return `target ${host}:${port} is not in this agent's --allow-target list`;
-  }
-  const connections = options.connections ?? DEFAULTS.connections;
-  if (connections > caps.maxConnections)
-    return `${connections} connections is more than this agent's --max-connections ${caps.maxConnections}`;
-  if (options.durationMs !== undefined && options.durationMs > caps.maxDurationMs) {
-    return `a ${options.durationMs} ms run is longer than this agent's --max-duration ${caps.maxDurationMs} ms`;
-  }
-  return null;
+/** Why a run breaks the caps, or null when it fits (core's capViolation, the monitor's check too). */
+export function checkCaps(options: RunOptions, caps: ResolvedCaps): string | null {
+  return capViolation({ ...options, connections: options.connections ?? DEFAULTS.connections }, caps);
+}
+
+/** The caps as the hello announces them, so a monitor can split a fan-out within them. */
+export function capsForHello(caps: ResolvedCaps): AgentCapsWire {
+  return {
+    maxConnections: caps.maxConnections,
+    maxDurationMs: caps.maxDurationMs,
+    allowTargets: caps.allowTargets === null ? null : caps.allowTargets.map(formatTargetSpec),
+  };
 }
 
 /**
@@ -153,7 +128,7 @@ export function checkCaps(options: RunOptions, caps: ReturnType<typeof resolveCa
  */
 export class Agent extends EventEmitter<AgentEvents> {
   readonly link: MonitorLink;
-  readonly caps: ReturnType<typeof resolveCaps>;
+  readonly caps: ResolvedCaps;
   private current: LoadRun | undefined;
   private capTimer: NodeJS.Timeout | undefined;
   /** Resolves once the current run's report (or failure) has been handled. */
@@ -174,6 +149,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       role: 'agent',
       host,
       name: options.name ?? `agent@${host}`,
+      capabilities: { cores: availableParallelism(), caps: capsForHello(this.caps) },
       ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
     });
     // Connection errors are retried; 'fatal' reports the hopeless ones.
@@ -225,7 +201,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private onMessage(m: HubMessage): void {
-    if (m.type === 'run-start') this.onRunStart(m.runId, m.options);
+    if (m.type === 'clock-ping')
+      this.link.send({ v: PROTOCOL_VERSION, type: 'clock-pong', id: m.id, t0: m.t0, at: Date.now() });
+    else if (m.type === 'run-start') this.onRunStart(m.runId, m.options, m.startAt);
     else if (m.type === 'run-stop' && this.current?.runId === m.runId) this.current.stop('stopped');
   }
 
@@ -234,7 +212,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('run-refused', { runId, code, message });
   }
 
-  private onRunStart(runId: string, options: RunOptions): void {
+  private onRunStart(runId: string, options: RunOptions, startAt?: number): void {
     if (this.closed) return;
     if (this.current) {
       this.refuse(runId, ErrorCodes.BUSY, `this agent is busy with run ${this.current.runId}`);
@@ -245,10 +223,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.refuse(runId, ErrorCodes.CAP_EXCEEDED, why);
       return;
     }
+    if (startAt !== undefined && startAt - Date.now() > AGENT_DEFAULTS.maxStartLeadMs) {
+      this.refuse(
+        runId,
+        ErrorCodes.BAD_OPTION,
+        `start ${startAt - Date.now()} ms ahead is later than this agent waits`,
+      );
+      return;
+    }
     let run: LoadRun;
     try {
       const resolved = resolveOptions({ ...options });
-      run = new LoadRun(resolved, runId);
+      // A fan-out slice: workers get ready now and go at the agreed instant.
+      run = new LoadRun(resolved, runId, undefined, startAt);
     } catch (err) {
       this.refuse(runId, isKalabError(err) ? err.code : ErrorCodes.BAD_OPTION, (err as Error).message);
       return;

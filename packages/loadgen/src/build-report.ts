@@ -81,6 +81,7 @@ export function assembleReport(agg: Aggregate, durationMs: number, frame: Report
   };
   if (frame.stoppedEarly) report.stoppedEarly = frame.stoppedEarly;
   if (agg.latency.count > 0) report.latencyHistogram = agg.latency.encode();
+  if (agg.connect.count > 0) report.connectHistogram = agg.connect.encode();
   const first = agg.firstErrors();
   if (Object.keys(first).length > 0) report.firstErrors = first;
   return report;

@@ -5,6 +5,7 @@ export {
   type AgentEvents,
   type AgentOptions,
   agentCapsFromFlags,
+  capsForHello,
   checkCaps,
   resolveCaps,
   runAgent,
@@ -28,6 +29,7 @@ export {
   LIMITS,
   type RunEngineName,
 } from './defaults.js';
+export { type FanOutFrame, mergeFanOut } from './merge-reports.js';
 export { type MonitorStreamOptions, streamToMonitor } from './monitor-stream.js';
 export {
   FLAGS,

@@ -53,8 +53,15 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private stopReason: string | null = null;
   private ports: MessagePort[] = [];
   private started = false;
+  private releaseStartWait: () => void = () => {};
 
-  constructor(options: ResolvedOptions, runId: string, signal?: AbortSignal) {
+  /** `startAt` (epoch ms): workers get ready at once and go at that instant (an agent's fan-out slice). */
+  constructor(
+    options: ResolvedOptions,
+    runId: string,
+    signal?: AbortSignal,
+    private readonly startAt?: number,
+  ) {
     super();
     this.options = options;
     this.runId = runId;
@@ -74,6 +81,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   stop(reason = 'stopped'): void {
     if (this.stopReason !== null) return;
     this.stopReason = reason;
+    this.releaseStartWait();
     const msg: ControlMessage = { type: 'stop', graceMs: STOP_GRACE_MS };
     for (const p of this.ports) p.postMessage(msg);
   }
@@ -156,6 +164,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     }
     try {
       await Promise.race([ready, failed]);
+      if (this.startAt !== undefined && this.stopReason === null) await this.waitForStart(this.startAt);
       startedAt = Date.now();
       startedPerf = performance.now();
       this.started = true;
@@ -199,6 +208,16 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       for (const p of this.ports) p.close();
       await pool.destroy();
     }
+  }
+
+  private waitForStart(at: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, at - Date.now()));
+      this.releaseStartWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** The engine that carries the requests, as the report names it (`churn` for undici or net without keep-alive). */

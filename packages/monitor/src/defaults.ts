@@ -30,6 +30,18 @@ export const MONITOR_DEFAULTS = {
   maxRuns: 50,
 } as const;
 
+/** Fan-out timing (`kalab loadgen --agents`): clock probes, the start's lead, progress to the viewer. */
+export const FANOUT_DEFAULTS = {
+  /** Clock pings per agent; the one with the shortest round trip gives the offset. */
+  clockSamples: 4,
+  /** An agent that has not answered its pings by then fails the fan-out (unreachable). */
+  clockTimeoutMs: 3000,
+  /** The agreed start is this far past the slowest round trip: time for every agent's workers to get ready. */
+  startLeadMs: 1000,
+  /** Merged progress to the viewer that asked. */
+  progressMs: 1000,
+} as const;
+
 /**
  * The range of every numeric option (inclusive; times in ms) and of the token's length. The
  * one table: resolveMonitorOptions checks against it and `kalab monitor` derives its flags'

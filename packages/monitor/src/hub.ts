@@ -10,11 +10,14 @@ import {
   ProtocolError,
   type RunStart,
   SourceMessageSchema,
+  UnreachableError,
+  UnsupportedError,
   ViewerMessageSchema,
 } from '@kalab/core';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Aggregator } from './aggregator.js';
 import type { ResolvedMonitorOptions } from './defaults.js';
+import { FanOut } from './fan-out.js';
 import { acceptHello } from './hello.js';
 import { type HubStats, zeroHubStats, zeroPeers } from './hub-stats.js';
 import { newPeer, type Peer } from './peer.js';
@@ -30,6 +33,11 @@ export class Hub {
   private readonly peers = new Map<string, Peer>();
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly stats = zeroHubStats();
+  private readonly fanOut = new FanOut(
+    () => this.peers.values(),
+    (p, m) => this.send(p, m),
+    (p, err) => this.sendError(p, err),
+  );
 
   constructor(
     server: Server,
@@ -37,6 +45,8 @@ export class Hub {
     private readonly agg: Aggregator,
     /** The current snapshot as JSON text (cached by the caller). */
     private readonly snapshotText: () => string,
+    /** A peer refused for a reason its operator should hear about on the monitor's side too (another lab version). */
+    private readonly warn: (err: Error) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       server,
@@ -72,6 +82,7 @@ export class Hub {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    this.fanOut.close();
     for (const p of this.peers.values()) {
       clearTimeout(p.helloTimer);
       clearInterval(p.snapshotTimer);
@@ -134,11 +145,12 @@ export class Hub {
       else this.onSourceMessage(peer, data);
     } catch (err) {
       const e =
-        err instanceof ProtocolError || err instanceof AuthError
+        err instanceof ProtocolError || err instanceof AuthError || err instanceof UnsupportedError
           ? err
           : new ProtocolError(`bad message: ${(err as Error).message}`);
       if (e.code === ErrorCodes.AUTH) this.stats.rejected.auth++;
       else this.stats.rejected.protocol++;
+      if (e instanceof UnsupportedError) this.warn(new UnsupportedError(`refused ${peer.remote}: ${e.message}`));
       this.reject(peer, e);
     }
   }
@@ -157,6 +169,8 @@ export class Hub {
       }
       peer.source = source;
     }
+    if (hello.role === 'agent')
+      peer.agent = { version: hello.version, cores: hello.cores ?? null, caps: hello.caps ?? null };
     peer.role = hello.role;
     this.send(
       peer,
@@ -182,6 +196,10 @@ export class Hub {
         } catch (err) {
           throw new ProtocolError(`invalid tick: ${(err as Error).message}`);
         }
+        this.fanOut.onTick(peer, msg);
+        break;
+      case 'clock-pong':
+        this.fanOut.onClockPong(peer, msg);
         break;
       case 'conn-events':
         this.agg.onConnEvents(source, msg.events);
@@ -199,9 +217,11 @@ export class Hub {
         } catch (err) {
           throw new ProtocolError(`invalid run-report: ${(err as Error).message}`);
         }
+        this.fanOut.onRunReport(peer, msg.runId, msg.report);
         break;
       case 'run-refused':
         this.agg.onRunRefused(source, msg.runId, msg.code, msg.message);
+        this.fanOut.onRunRefused(peer, msg.runId, msg.message);
         break;
     }
   }
@@ -215,21 +235,17 @@ export class Hub {
       return;
     }
     if (!peer.mayControl) throw new AuthError(`${msg.type} needs the monitor's token; this viewer can only read`);
-    if (msg.type === 'run-start') {
+    if (msg.type === 'agents-list') {
+      this.send(peer, envelope({ type: 'agents' as const, agents: this.fanOut.list() }));
+    } else if (msg.type === 'run-start' || msg.type === 'fanout-start') {
       try {
-        this.startRun(msg.options, undefined, msg.runId);
+        if (msg.type === 'fanout-start') this.fanOut.start(peer, msg);
+        else this.startRun(msg.options, undefined, msg.runId);
       } catch (err) {
         // Not the viewer's fault: tell it and keep the connection.
-        this.send(
-          peer,
-          envelope({
-            type: 'error' as const,
-            code: isKalabError(err) ? err.code : ErrorCodes.UNREACHABLE,
-            message: (err as Error).message,
-          }),
-        );
+        this.sendError(peer, isKalabError(err) ? err : new UnreachableError((err as Error).message));
       }
-    } else if (!this.stopRun(msg.runId)) {
+    } else if (!this.fanOut.stop(msg.runId) && !this.stopRun(msg.runId)) {
       this.send(
         peer,
         envelope({ type: 'error' as const, code: ErrorCodes.PROTOCOL, message: `no running run "${msg.runId}"` }),
@@ -254,6 +270,11 @@ export class Hub {
     peer.ws.send(this.snapshotText());
   }
 
+  /** Tells a peer what went wrong with its request and keeps the connection. */
+  private sendError(peer: Peer, err: Error & { code: string }): void {
+    this.send(peer, envelope({ type: 'error' as const, code: err.code, message: err.message.slice(0, 1000) }));
+  }
+
   private send(peer: Peer, msg: object): void {
     if (peer.ws.readyState === WebSocket.OPEN) peer.ws.send(JSON.stringify(msg));
   }
@@ -261,7 +282,7 @@ export class Hub {
   /** Closes a peer after telling it why: 1008 (policy) unless a ProtocolError names another status. */
   private reject(
     peer: Peer,
-    err: ProtocolError | AuthError,
+    err: ProtocolError | AuthError | UnsupportedError,
     closeCode = err instanceof ProtocolError ? err.closeCode : 1008,
   ): void {
     if (peer.closing) return;
@@ -293,6 +314,7 @@ export class Hub {
     clearTimeout(peer.helloTimer);
     clearInterval(peer.snapshotTimer);
     this.peers.delete(peer.id);
+    this.fanOut.onPeerClosed(peer);
     // 1006: the socket died without a close frame (a crash, kill -9, a cut cable): lost.
     if (peer.source) this.agg.detach(peer.source, peer.id, peer.heartbeatLost || code === 1006);
   }

@@ -134,7 +134,13 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         resolve();
       });
     });
-    this.hub = new Hub(this.server, this.options, this.agg, () => this.snapshotText());
+    this.hub = new Hub(
+      this.server,
+      this.options,
+      this.agg,
+      () => this.snapshotText(),
+      (err) => this.emit('warning', err),
+    );
     this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
     this.tickTimer.unref();
     this.tick();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Role } from '@kalab/core';
+import type { AgentCapsWire, Role } from '@kalab/core';
 import type { WebSocket } from 'ws';
 import type { SourceState } from './source-state.js';
 
@@ -18,6 +18,8 @@ export interface Peer {
   /** Set when the hub closes the peer on purpose (its reason is already counted). */
   closing: boolean;
   heartbeatLost: boolean;
+  /** What an agent announced in its hello (fan-out splits within its caps). */
+  agent: { version: string; cores: number | null; caps: AgentCapsWire | null } | undefined;
 }
 
 export function newPeer(ws: WebSocket, remote: string): Peer {
@@ -33,6 +35,7 @@ export function newPeer(ws: WebSocket, remote: string): Peer {
     snapshotTimer: undefined,
     closing: false,
     heartbeatLost: false,
+    agent: undefined,
   };
 }
 

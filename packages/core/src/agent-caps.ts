@@ -1,0 +1,66 @@
+import { BadOptionError } from './errors.js';
+import { isLoopbackHost, parseInteger } from './options.js';
+
+/** One `--allow-target` entry: a host, and a port or any port (null). */
+export interface TargetSpec {
+  host: string;
+  port: number | null;
+}
+
+/**
+ * An agent's caps as it enforces them and as the monitor checks a fan-out slice against them
+ * (the agent announces them in its hello). `allowTargets: null` means loopback only.
+ */
+export interface ResolvedCaps {
+  maxConnections: number;
+  maxDurationMs: number;
+  allowTargets: TargetSpec[] | null;
+}
+
+/** `HOST`, `HOST:PORT` or `[V6]:PORT` → a target spec; the message names `--allow-target`. */
+export function parseTargetSpec(spec: string): TargetSpec {
+  const s = spec.trim();
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  const m = v6 ?? /^([^:\s]+)(?::(\d+))?$/.exec(s);
+  if (!m?.[1])
+    throw new BadOptionError('--allow-target', `--allow-target takes HOST or HOST:PORT entries, got "${spec}"`);
+  return {
+    host: m[1].toLowerCase(),
+    port: m[2] === undefined ? null : parseInteger('--allow-target', m[2], 1, 65_535),
+  };
+}
+
+/** A target spec as `--allow-target` takes it (the hello carries them in this form). */
+export function formatTargetSpec(t: TargetSpec): string {
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return t.port === null ? host : `${host}:${t.port}`;
+}
+
+/**
+ * Why a run breaks the caps, naming the cap's flag, or null when it fits. One check for the
+ * agent (which enforces it) and the monitor (which refuses a fan-out before any agent starts).
+ */
+export function capViolation(
+  run: { target: string; connections: number; durationMs?: number | undefined },
+  caps: ResolvedCaps,
+): string | null {
+  let url: URL;
+  try {
+    url = new URL(run.target);
+  } catch {
+    return `target "${run.target}" is not a URL`;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (caps.allowTargets === null) {
+    if (!isLoopbackHost(host)) return `target ${host} is not loopback and this agent has no --allow-target`;
+  } else if (!caps.allowTargets.some((t) => t.host === host && (t.port === null || t.port === port))) {
+    return `target ${host}:${port} is not in this agent's --allow-target list`;
+  }
+  if (run.connections > caps.maxConnections)
+    return `${run.connections} connections is more than this agent's --max-connections ${caps.maxConnections}`;
+  if (run.durationMs !== undefined && run.durationMs > caps.maxDurationMs) {
+    return `a ${run.durationMs} ms run is longer than this agent's --max-duration ${caps.maxDurationMs} ms`;
+  }
+  return null;
+}
