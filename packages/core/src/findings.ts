@@ -112,9 +112,10 @@ export function findingsFor(input: FindingInput): Finding[] {
           severity: 'info',
           message: `${fmt(rpc, 1)} requests per connection: keep-alive is off, so every request opens (and TIME_WAITs) a connection.`,
         });
-      } else if (input.connections === undefined || opened > input.connections) {
+      } else if (input.connections === undefined || opened - input.connections > (errors['ETIMEDOUT'] ?? 0)) {
         // Only a client that had to open more connections than it ran at once failed to reuse
-        // them: `-n 10` over `-c 10` gets 1 request per connection by its own arithmetic.
+        // them: `-n 10` over `-c 10` gets 1 request per connection by its own arithmetic, and
+        // each request the client's own --timeout gave up on replaced its connection.
         const why =
           input.consumeBody === false
             ? 'responses are not being consumed, so their connections cannot be reused'

@@ -14,6 +14,10 @@ describe('findingsFor', () => {
     // More connections than the concurrency: the client failed to reuse them.
     const f = findingsFor({ requests: 10, connectionsOpened: 10, connections: 1, keepAlive: true });
     expect(f.map((x) => x.id)).toEqual(['one-request-per-connection']);
+    // Connections replaced because the client's own --timeout gave up on their requests.
+    expect(
+      findingsFor({ requests: 10, connectionsOpened: 12, connections: 2, keepAlive: true, errors: { ETIMEDOUT: 10 } }),
+    ).toEqual([]);
   });
 
   it('turns TIME_WAIT growth into a time to exhaustion', () => {
