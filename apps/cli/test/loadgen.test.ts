@@ -260,6 +260,16 @@ describe('kalab loadgen: issue 16 regressions', () => {
     expect(r.stderr).toBe(`kalab: ${message}\n`);
   });
 
+  it.each([
+    [['--bogus'], "unknown option '--bogus' (see kalab loadgen --help)"],
+    [['--conections', '2'], "unknown option '--conections' (Did you mean --connections?) (see kalab loadgen --help)"],
+    [['-c'], "option '-c, --connections <n>' argument missing (see kalab loadgen --help)"],
+  ])('commander usage error %j is one kalab: line with its hint, exit 2', async (args, message) => {
+    const r = await kalab(['http://127.0.0.1:9/', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`kalab: ${message}\n`);
+  });
+
   it('-n 10 with the default -c 10 does not blame the server or the client for 1 request per connection', async () => {
     const url = await startServer();
     const r = await kalab([url, '-n', '10', '--json']);
