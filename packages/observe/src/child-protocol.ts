@@ -1,4 +1,5 @@
-import type { ObserveReport, RemoteSummary, TimelineEntry } from './report.js';
+import type { TrackerTick } from './connection-tracker.js';
+import type { ObserveReport } from './report.js';
 
 /** What the parent hands the sandboxed observer (argv[2], JSON). */
 export interface SandboxConfig {
@@ -17,6 +18,6 @@ export interface SandboxConfig {
 /** JSON lines from the sandboxed observer to the parent, on fd 3 (stdout and stderr are the program's). */
 export type ChildLine =
   | { t: 'started'; pid: number }
-  | { t: 'tick'; atMs: number; entry: TimelineEntry; remotes: RemoteSummary[]; samples: number }
+  | ({ t: 'tick'; requests: number } & TrackerTick)
   | { t: 'done'; report: ObserveReport }
   | { t: 'error'; code: string; message: string };

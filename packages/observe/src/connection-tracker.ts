@@ -1,4 +1,4 @@
-import { formatEndpoint, type TcpSocket, type TcpState } from '@kalab/core';
+import { countStates, formatEndpoint, type StateCounts, type TcpSocket, type TcpState } from '@kalab/core';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { ConnectionLife, RemoteSummary, TimelineEntry } from './report.js';
 
@@ -12,6 +12,19 @@ export interface TrackerSample {
 }
 
 type Side = 'client' | 'server';
+
+/** A live look at the observation, once a second. */
+export interface TrackerTick {
+  atMs: number;
+  /** The current second of the timeline. */
+  entry: TimelineEntry;
+  remotes: RemoteSummary[];
+  samples: number;
+  /** New connections since the start (ActiveOpens in a namespace, lives seen with --pid). */
+  opened: number;
+  /** The last sample's sockets by state. */
+  states: Record<string, number>;
+}
 
 interface Life {
   client: string;
@@ -54,6 +67,8 @@ export class ConnectionTracker {
   >();
   private readonly seconds: TimelineEntry[] = [];
   private samples = 0;
+  private lastStates: StateCounts | null = null;
+  private newTotal = 0;
   private lastActiveOpens: number | undefined;
   private lastAtMs = 0;
 
@@ -109,6 +124,7 @@ export class ConnectionTracker {
   add(sample: TrackerSample): void {
     const no = ++this.samples;
     this.lastAtMs = sample.atMs;
+    this.lastStates = countStates(sample.sockets);
     for (const s of sample.sockets) if (s.state === 'LISTEN') this.listenPorts.add(s.local.port);
     let newLives = 0;
     for (const s of sample.sockets) {
@@ -203,6 +219,7 @@ export class ConnectionTracker {
       this.seconds.push({ second: this.seconds.length, newConnections: 0, open: 0, timeWait: 0 });
     const entry = this.seconds[second]!;
     entry.newConnections += Math.max(0, fresh);
+    this.newTotal += Math.max(0, fresh);
     entry.open = openTotal;
     entry.timeWait = timeWaitNow;
   }
@@ -215,6 +232,18 @@ export class ConnectionTracker {
     const second = Math.floor(atMs / 1000);
     while (this.seconds.length <= second)
       this.seconds.push({ second: this.seconds.length, newConnections: 0, open: last.open, timeWait: last.timeWait });
+  }
+
+  /** What a live view needs now: the current second, the remotes, totals and the last sample's states. */
+  tick(): TrackerTick {
+    return {
+      atMs: this.lastAtMs,
+      entry: this.current() ?? { second: 0, newConnections: 0, open: 0, timeWait: 0 },
+      remotes: this.remoteSummaries(),
+      samples: this.samples,
+      opened: this.newTotal,
+      states: { ...(this.lastStates ?? {}) },
+    };
   }
 
   /** The timeline so far: one entry per second of the observation. */

@@ -11,15 +11,14 @@ import {
 } from '@kalab/core';
 import { siblingScript } from './child-path.js';
 import type { ChildLine, SandboxConfig } from './child-protocol.js';
+import type { TrackerTick } from './connection-tracker.js';
 import { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 import { assertNamespace, unshareArgs } from './namespace.js';
-import type { ObserveReport, RemoteSummary, TimelineEntry } from './report.js';
+import type { ObserveReport } from './report.js';
 
-export interface ObserveTick {
-  atMs: number;
-  entry: TimelineEntry;
-  remotes: RemoteSummary[];
-  samples: number;
+/** Once a second while the program runs: the tracker's live look, plus requests the lab server counted (--serve). */
+export interface ObserveTick extends TrackerTick {
+  requests: number;
 }
 
 export interface ObserveCommandOptions {
@@ -129,9 +128,10 @@ export async function observeCommand(opts: ObserveCommandOptions): Promise<Obser
     if (line.t === 'started') {
       started = true;
       if (stopAsked) child.kill('SIGTERM');
-    } else if (line.t === 'tick')
-      opts.onTick?.({ atMs: line.atMs, entry: line.entry, remotes: line.remotes, samples: line.samples });
-    else if (line.t === 'done') report = line.report;
+    } else if (line.t === 'tick') {
+      const { t: _, ...tick } = line;
+      opts.onTick?.(tick);
+    } else if (line.t === 'done') report = line.report;
     else if (line.t === 'error') failure = childError(line);
   });
   // The program may hand fd 3 to a daemon that outlives it: wait for the observer's exit, not the pipe's end.

@@ -50,14 +50,10 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
     }
     if (opts.onTick && tracker.durationMs - lastTick >= 1000) {
       lastTick = tracker.durationMs;
-      opts.onTick({
-        atMs: tracker.durationMs,
-        entry: tracker.current()!,
-        remotes: tracker.remoteSummaries(),
-        samples: tracker.sampleCount,
-      });
+      opts.onTick({ ...tracker.tick(), requests: 0 });
     }
   }
+  opts.onTick?.({ ...tracker.tick(), requests: 0 }); // the final totals
   const report = buildObserveReport({
     command,
     mode: 'pid',

@@ -115,13 +115,7 @@ async function main(cfg: SandboxConfig): Promise<number> {
     await sampleNow();
     if (cfg.ticks && tracker.durationMs - lastTick >= 1000) {
       lastTick = tracker.durationMs;
-      send({
-        t: 'tick',
-        atMs: tracker.durationMs,
-        entry: tracker.current()!,
-        remotes: tracker.remoteSummaries(),
-        samples: tracker.sampleCount,
-      });
+      send({ t: 'tick', ...tracker.tick(), requests: server?.ledger.requests ?? 0 });
     }
     // A fixed rate: the time a sample takes comes out of the wait, not on top of it.
     const next = cfg.intervalMs - ((performance.now() - t0) % cfg.intervalMs);
@@ -131,6 +125,7 @@ async function main(cfg: SandboxConfig): Promise<number> {
   // The program's sockets close when it exits; let loopback finish the handshakes, then look once more.
   await sleep(OBSERVE_DEFAULTS.settleMs);
   await sampleNow();
+  if (cfg.ticks) send({ t: 'tick', ...tracker.tick(), requests: server?.ledger.requests ?? 0 }); // the final totals
   const after = await counters();
   const pair: CounterPair = { before, after };
 

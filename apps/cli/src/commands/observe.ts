@@ -1,5 +1,12 @@
-import { BadOptionError, parseDuration, parseInteger, parsePort } from '@kalab/core';
-import { formatObserveReport, type ObserveReport, type ObserveTick, observeCommand, observePid } from '@kalab/observe';
+import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
+import {
+  formatObserveReport,
+  type ObserveReport,
+  type ObserveTick,
+  observeCommand,
+  observePid,
+  streamObservation,
+} from '@kalab/observe';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
 
@@ -13,6 +20,9 @@ interface ObserveFlags {
   capture?: string;
   pid?: string;
   watch?: boolean;
+  monitor?: string;
+  token?: string;
+  name?: string;
 }
 
 const EXAMPLES = `
@@ -24,6 +34,7 @@ Examples:
   kalab observe --duration 30s --port-range 40000-40999 --tw-reuse 0 -- ./client
   kalab observe --pid 4242 --duration 20s       attach to a running process: its new connections, TIME_WAIT left behind
   kalab observe --pid 4242 --watch              a live line a second until Ctrl-C or the process exits
+  kalab observe --monitor ws://127.0.0.1:7070/ws --token T -- ./client   stream it live (role observer)
 
 The program's stdin, stdout and stderr are untouched and its exit code is kalab observe's.`;
 
@@ -79,6 +90,9 @@ export function registerObserve(program: Command): void {
     .option('--capture <FILE>', "write a tcpdump capture of the namespace's loopback and report its packets")
     .option('--pid <PID>', 'attach to a running process instead (its sockets via /proc/PID/fd and /proc/PID/net/tcp)')
     .option('--watch', 'with --pid: print a live line every second (a redrawn table on a terminal)')
+    .option('--monitor <url>', 'stream it live to a monitor (ws://HOST:PORT/ws) as role observer')
+    .option('--token <t>', 'monitor token')
+    .option('--name <name>', "this observation's name in the monitor")
     .addHelpText('after', EXAMPLES)
     .action(
       action(async (command: string[], flags: ObserveFlags) => {
@@ -97,6 +111,33 @@ export function registerObserve(program: Command): void {
           );
         const intervalMs = parseDuration('--interval', flags.interval ?? '100ms', 'ms');
         const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
+        const monitorUrl =
+          flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
+        if (flags.token !== undefined && monitorUrl === undefined)
+          throw new BadOptionError('--token', '--token needs --monitor');
+        // A monitor that cannot be reached or refuses the token is said once; the observation goes on.
+        let lastProblem = '';
+        const stream = monitorUrl
+          ? streamObservation({
+              url: monitorUrl,
+              token: flags.token,
+              name: flags.name,
+              target: flags.pid !== undefined ? `pid ${flags.pid}` : command.join(' '),
+              onError: (err, fatal) => {
+                const what = (err as NodeJS.ErrnoException).code ?? err.message;
+                if (what === lastProblem) return;
+                lastProblem = what;
+                process.stderr.write(
+                  `kalab: monitor ${monitorUrl}: ${fatal ? err.message : `cannot connect (${what})`}; the observation goes on${fatal ? ' without it' : ', retrying'}\n`,
+                );
+              },
+            })
+          : null;
+        const onTick = (t: ObserveTick) => {
+          stream?.tick(t);
+          if (flags.watch) watchLine(t);
+        };
+        const ticks = stream || flags.watch ? { onTick } : {};
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.on('SIGINT', onSignal);
@@ -108,7 +149,7 @@ export function registerObserve(program: Command): void {
               intervalMs,
               durationMs,
               signal: stop.signal,
-              ...(flags.watch ? { onTick: watchLine } : {}),
+              ...ticks,
             });
             print(report, json);
             return 0;
@@ -122,10 +163,12 @@ export function registerObserve(program: Command): void {
             serve: flags.serve === undefined ? null : parsePort('--serve', flags.serve, false),
             capture: flags.capture ?? null,
             signal: stop.signal,
+            ...ticks,
           });
           print(report, json);
           return report.exitCode ?? 0;
         } finally {
+          await stream?.close();
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
