@@ -601,7 +601,7 @@ describe('Http1ResponseParser agrees with llhttp (node:http) on the same byte st
       s.on('data', (d) => {
         head += d.toString('latin1');
         const m = /^[A-Z]+ \/(\d+) /.exec(head);
-        if (m && head.includes('\r\n\r\n')) s.end(streams.get(Number(m[1])));
+        if (m && head.includes('\r\n\r\n')) s.end(streams.get(Number(m[1]))!);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
