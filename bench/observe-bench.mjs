@@ -67,7 +67,7 @@ const ssMsPerRun = (performance.now() - ss0) / ssRuns;
 holder.kill('SIGTERM');
 
 const rows = [
-  ['sockets held', report.lives.length + report.livesDropped],
+  ['connections seen (both ends in the process)', report.lives.length + report.livesDropped],
   ['samples', report.samples],
   ['observer CPU, % of one core', observerPct.toFixed(1)],
   ['observer ms per sample (CPU)', ((cpu.user + cpu.system) / 1000 / report.samples).toFixed(2)],
@@ -75,6 +75,12 @@ const rows = [
   ['ss -tanp every interval, % of one core (est.)', ((ssMsPerRun / intervalMs) * 100).toFixed(1)],
 ];
 process.stderr.write(`${report.limits}\n`);
+process.stdout.write(
+  `load average during the run: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}\n`,
+);
 for (const [k, v] of rows) process.stdout.write(`${String(k).padEnd(48)}${String(v).padStart(10)}\n`);
 process.stdout.write(
   `${JSON.stringify({ sockets, intervalMs, samples: report.samples, observerCpuPct: Number(observerPct.toFixed(2)), ssMsPerRun: Number(ssMsPerRun.toFixed(2)) })}\n`,
