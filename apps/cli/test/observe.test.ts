@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canUnshareNet, missing } from '../../../test/support/needs.js';
+import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 
@@ -154,5 +154,51 @@ describe.skipIf(missing('unshare -rn (user namespaces)', canUnshareNet()))('kala
     ]);
     expect(r.code).toBe(137);
     expect(r.ms).toBeLessThan(15_000);
+  });
+});
+
+// As an unprivileged user (setpriv to nobody): what cannot be done is exit 3, naming why.
+describe.skipIf(
+  missing('root and setpriv (to run as nobody)', isRoot() && hasCommand('setpriv')) ||
+    missing('unshare -rn (user namespaces)', canUnshareNet()),
+)('kalab observe as an unprivileged user', () => {
+  function nobody(args: string[]): Promise<Run> {
+    return new Promise((resolve) => {
+      const t0 = Date.now();
+      const child = spawn(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, KALAB, ...args],
+        { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/tmp' },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+    });
+  }
+
+  it('runs the program in a user namespace (it is root in there, mapped to nobody)', async () => {
+    const r = await nobody(['observe', '--json', '--', 'id', '-u']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('0');
+  });
+
+  it('--capture is exit 3: tcpdump cannot switch users inside an unprivileged user namespace', async () => {
+    const r = await nobody(['observe', '--capture', '/tmp/kalab-observe-nobody.pcap', '--', 'true']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('run kalab observe as root for --capture');
+  });
+
+  it('--pid of a process it may not read is exit 3 naming the permission', async () => {
+    const r = await nobody(['observe', '--pid', '1', '--duration', '1s']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(
+      "cannot read /proc/1/fd: permission denied (run kalab as the process's user or as root)",
+    );
   });
 });

@@ -55,6 +55,10 @@ function parseTwReuse(value: string): 0 | 1 | 2 {
 
 function print(report: ObserveReport, json: boolean): void {
   process.stderr.write(formatObserveReport(report));
+  // `kalab observe --json -- cmd | head -1` closes the pipe before the report: not an error of kalab's.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
