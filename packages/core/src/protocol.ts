@@ -154,9 +154,13 @@ export const RunStartSchema = z.object({
   type: z.literal('run-start'),
   runId: z.string().min(1).max(64),
   options: RunOptionsSchema,
-  /** Fan-out: the agreed instant, on the agent's own clock (epoch ms); its workers start then, not at once. */
-  startAt: count.optional(),
+  /** Fan-out: get the workers ready, say run-ready, and go only on run-go (at the agreed instant). */
+  hold: z.boolean().optional(),
 });
+/** Agent → hub: a held run's workers are ready. */
+export const RunReadySchema = z.object({ v, type: z.literal('run-ready'), runId: z.string().min(1).max(64) });
+/** Hub → agent: start a held run at `startAt`, the agreed instant on the agent's own clock (epoch ms). */
+export const RunGoSchema = z.object({ v, type: z.literal('run-go'), runId: z.string().min(1).max(64), startAt: count });
 /** Monitor → agent: stop a run early (the report still follows). */
 export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId: z.string().min(1).max(64) });
 /** Agent → hub: a run began (also sent by a standalone `kalab loadgen URL --monitor`). */
@@ -295,6 +299,8 @@ export type FanOutStarted = z.infer<typeof FanOutStartedSchema>;
 export type FanOutProgress = z.infer<typeof FanOutProgressSchema>;
 export type FanOutReport = z.infer<typeof FanOutReportSchema>;
 export type ClockPing = z.infer<typeof ClockPingSchema>;
+export type RunReady = z.infer<typeof RunReadySchema>;
+export type RunGo = z.infer<typeof RunGoSchema>;
 export type ClockPong = z.infer<typeof ClockPongSchema>;
 
 /** Viewer → hub: ask for a run on a named agent (viewers can only read; the hub rejects this from viewers without the token). */
@@ -388,6 +394,7 @@ export const SourceMessageSchema = z.discriminatedUnion('type', [
   RunReportSchema,
   RunRefusedSchema,
   ClockPongSchema,
+  RunReadySchema,
 ]);
 /** Every message the hub may send to a peer. */
 export const HubMessageSchema = z.discriminatedUnion('type', [
@@ -397,6 +404,7 @@ export const HubMessageSchema = z.discriminatedUnion('type', [
   RunStopSchema,
   SnapshotSchema,
   ClockPingSchema,
+  RunGoSchema,
   AgentsSchema,
   FanOutStartedSchema,
   FanOutProgressSchema,

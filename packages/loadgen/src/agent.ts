@@ -44,8 +44,8 @@ export const AGENT_DEFAULTS = {
   maxDurationMs: 60_000,
   /** Between runs the agent still samples its host, so the monitor sees TIME_WAIT drain. */
   idleSampleMs: 1000,
-  /** A fan-out's agreed start further ahead than this is refused (the monitor leads by about a second). */
-  maxStartLeadMs: 30_000,
+  /** A held fan-out slice whose run-go has not come by then stops (reported as stoppedEarly 'no-go'). */
+  maxHoldMs: 60_000,
 } as const;
 
 export interface AgentOptions {
@@ -131,6 +131,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly caps: ResolvedCaps;
   private current: LoadRun | undefined;
   private capTimer: NodeJS.Timeout | undefined;
+  /** Opens a held run's gate (run-go). */
+  private go: ((startAt: number) => void) | undefined;
   /** Resolves once the current run's report (or failure) has been handled. */
   private settled: Promise<void> = Promise.resolve();
   private closed = false;
@@ -203,7 +205,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onMessage(m: HubMessage): void {
     if (m.type === 'clock-ping')
       this.link.send({ v: PROTOCOL_VERSION, type: 'clock-pong', id: m.id, t0: m.t0, at: Date.now() });
-    else if (m.type === 'run-start') this.onRunStart(m.runId, m.options, m.startAt);
+    else if (m.type === 'run-start') this.onRunStart(m.runId, m.options, m.hold === true);
+    else if (m.type === 'run-go' && this.current?.runId === m.runId) this.go?.(m.startAt);
     else if (m.type === 'run-stop' && this.current?.runId === m.runId) this.current.stop('stopped');
   }
 
@@ -212,7 +215,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('run-refused', { runId, code, message });
   }
 
-  private onRunStart(runId: string, options: RunOptions, startAt?: number): void {
+  private onRunStart(runId: string, options: RunOptions, hold: boolean): void {
     if (this.closed) return;
     if (this.current) {
       this.refuse(runId, ErrorCodes.BUSY, `this agent is busy with run ${this.current.runId}`);
@@ -223,27 +226,28 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.refuse(runId, ErrorCodes.CAP_EXCEEDED, why);
       return;
     }
-    if (startAt !== undefined && startAt - Date.now() > AGENT_DEFAULTS.maxStartLeadMs) {
-      this.refuse(
-        runId,
-        ErrorCodes.BAD_OPTION,
-        `start ${startAt - Date.now()} ms ahead is later than this agent waits`,
-      );
-      return;
-    }
     let run: LoadRun;
     try {
       const resolved = resolveOptions({ ...options });
-      // A fan-out slice: workers get ready now and go at the agreed instant.
-      run = new LoadRun(resolved, runId, undefined, startAt);
+      // A fan-out slice: workers get ready now, say so, and go at the instant run-go names.
+      const gate = hold ? new Promise<number>((resolve) => (this.go = resolve)) : undefined;
+      run = new LoadRun(resolved, runId, undefined, gate);
     } catch (err) {
       this.refuse(runId, isKalabError(err) ? err.code : ErrorCodes.BAD_OPTION, (err as Error).message);
       return;
     }
     this.current = run;
     this.emit('run-start', { runId, options });
-    // A count-bounded run still ends by the duration cap.
-    this.capTimer = setTimeout(() => run.stop('max-duration'), this.caps.maxDurationMs);
+    // A count-bounded run still ends by the duration cap; a held one counts from its go.
+    const cap = () => {
+      clearTimeout(this.capTimer);
+      this.capTimer = setTimeout(() => run.stop('max-duration'), this.caps.maxDurationMs);
+    };
+    if (hold) {
+      this.capTimer = setTimeout(() => run.stop('no-go'), AGENT_DEFAULTS.maxHoldMs);
+      run.once('ready', () => this.link.send({ v: PROTOCOL_VERSION, type: 'run-ready', runId }));
+      run.once('start', cap);
+    } else cap();
     run.on('start', (s) => {
       this.link.send({
         v: PROTOCOL_VERSION,
@@ -275,6 +279,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private finish(): void {
     clearTimeout(this.capTimer);
     this.current = undefined;
+    this.go = undefined;
   }
 }
 

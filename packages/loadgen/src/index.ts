@@ -29,6 +29,7 @@ export {
   LIMITS,
   type RunEngineName,
 } from './defaults.js';
+export { type FanOutOptions, fanOutOutcome, formatAgents, listAgents, runFanOut } from './fan-out-client.js';
 export { type FanOutFrame, mergeFanOut } from './merge-reports.js';
 export { type MonitorStreamOptions, streamToMonitor } from './monitor-stream.js';
 export {

@@ -30,6 +30,8 @@ export interface RunStartInfo {
 }
 
 export interface LoadRunEvents {
+  /** Every worker is ready; with a gate, the run waits for it before 'start'. */
+  ready: [];
   /** Workers are ready and the clock started. */
   start: [RunStartInfo];
   /** About once a second (tickMs): core's TickSchema message. */
@@ -55,12 +57,15 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
   private started = false;
   private releaseStartWait: () => void = () => {};
 
-  /** `startAt` (epoch ms): workers get ready at once and go at that instant (an agent's fan-out slice). */
+  /**
+   * `gate` (an agent's fan-out slice): workers get ready at once ('ready'), then go at the
+   * instant (epoch ms) the gate resolves with; stop() opens it.
+   */
   constructor(
     options: ResolvedOptions,
     runId: string,
     signal?: AbortSignal,
-    private readonly startAt?: number,
+    private readonly gate?: Promise<number>,
   ) {
     super();
     this.options = options;
@@ -164,7 +169,8 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     }
     try {
       await Promise.race([ready, failed]);
-      if (this.startAt !== undefined && this.stopReason === null) await this.waitForStart(this.startAt);
+      this.emit('ready');
+      if (this.gate && this.stopReason === null) await this.waitForStart(this.gate);
       startedAt = Date.now();
       startedPerf = performance.now();
       this.started = true;
@@ -210,13 +216,16 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
     }
   }
 
-  private waitForStart(at: number): Promise<void> {
+  private waitForStart(gate: Promise<number>): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, at - Date.now()));
+      let timer: NodeJS.Timeout | undefined;
       this.releaseStartWait = () => {
         clearTimeout(timer);
         resolve();
       };
+      void gate.then((at) => {
+        timer = setTimeout(resolve, Math.max(0, at - Date.now()));
+      });
     });
   }
 

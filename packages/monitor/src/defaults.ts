@@ -34,10 +34,10 @@ export const MONITOR_DEFAULTS = {
 export const FANOUT_DEFAULTS = {
   /** Clock pings per agent; the one with the shortest round trip gives the offset. */
   clockSamples: 4,
-  /** An agent that has not answered its pings by then fails the fan-out (unreachable). */
-  clockTimeoutMs: 3000,
-  /** The agreed start is this far past the slowest round trip: time for every agent's workers to get ready. */
-  startLeadMs: 1000,
+  /** An agent whose workers are not ready and clock not probed by then is stopped; the others go without it. */
+  readyTimeoutMs: 30_000,
+  /** The agreed start is this far past the slowest round trip (run-go must reach every agent before it). */
+  startLeadMs: 250,
   /** Merged progress to the viewer that asked. */
   progressMs: 1000,
 } as const;

@@ -1,5 +1,4 @@
 import {
-  AbortedError,
   type AgentInfo,
   BadOptionError,
   BusyError,
@@ -20,7 +19,6 @@ import { splitFanOut } from './fan-out-split.js';
 import { isLiveAgent, type Peer } from './peer.js';
 
 type Send = (peer: Peer, msg: object) => void;
-type ErrorTo = (peer: Peer, err: Error & { code: string }) => void;
 
 /** One agent's share of a fan-out, from its clock probe to its report (or its loss). */
 interface Slot {
@@ -33,7 +31,8 @@ interface Slot {
   ping: { id: string; t0: number } | undefined;
   offsetMs: number;
   rttMs: number;
-  state: 'clock' | 'starting' | 'running' | 'done' | 'lost';
+  /** preparing: run-start (held) sent; clock: its workers are ready, its clock is probed; ready: waiting for the others. */
+  state: 'preparing' | 'clock' | 'ready' | 'starting' | 'running' | 'done' | 'lost';
   tick: Tick | undefined;
   latency: LatencyHistogram;
   connect: LatencyHistogram;
@@ -45,7 +44,7 @@ interface FanOutRun {
   viewer: Peer;
   slots: Slot[];
   startAt: number;
-  clockTimer: NodeJS.Timeout | undefined;
+  readyTimer: NodeJS.Timeout | undefined;
   progressTimer: NodeJS.Timeout | undefined;
   seq: number;
 }
@@ -71,7 +70,6 @@ export class FanOut {
   constructor(
     private readonly peers: () => Iterable<Peer>,
     private readonly send: Send,
-    private readonly sendError: ErrorTo,
     private readonly o: typeof FANOUT_DEFAULTS = FANOUT_DEFAULTS,
   ) {}
 
@@ -125,7 +123,7 @@ export class FanOut {
       viewer,
       slots: [],
       startAt: 0,
-      clockTimer: undefined,
+      readyTimer: undefined,
       progressTimer: undefined,
       seq: 0,
     };
@@ -139,36 +137,41 @@ export class FanOut {
       ping: undefined,
       offsetMs: 0,
       rttMs: 0,
-      state: 'clock',
+      state: 'preparing',
       tick: undefined,
       latency: new LatencyHistogram(),
       connect: new LatencyHistogram(),
       part: undefined,
     }));
     this.runs.set(run.id, run);
+    // Every agent gets its workers ready first (seconds on a busy host); the start instant is
+    // chosen once all of them are ready and their clocks are known.
     for (const slot of run.slots) {
       this.slots.set(slot.runId, { run, slot });
-      this.ping(slot);
+      this.send(
+        slot.peer,
+        envelope({ type: 'run-start' as const, runId: slot.runId, options: slot.options, hold: true }),
+      );
     }
-    run.clockTimer = setTimeout(() => {
-      const slow = run.slots.find((s) => s.state === 'clock');
-      if (slow)
-        this.abort(
-          run,
-          new UnreachableError(`agent ${slow.name} did not answer the clock probe within ${this.o.clockTimeoutMs} ms`),
-        );
-    }, this.o.clockTimeoutMs);
-    run.clockTimer.unref();
+    run.readyTimer = setTimeout(() => this.giveUpOnSlow(run), this.o.readyTimeoutMs);
+    run.readyTimer.unref();
+    run.progressTimer = setInterval(() => this.progress(run), this.o.progressMs);
+    run.progressTimer.unref();
+  }
+
+  /** A held slice's workers are ready: probe that agent's clock. */
+  onRunReady(peer: Peer, runId: string): void {
+    const e = this.slots.get(runId);
+    if (!e || e.slot.peer !== peer || e.slot.state !== 'preparing') return;
+    e.slot.state = 'clock';
+    this.ping(e.slot);
   }
 
   /** Stops every agent of a fan-out (their reports still follow); false when there is no such fan-out. */
   stop(runId: string): boolean {
     const run = this.runs.get(runId);
     if (!run) return false;
-    if (run.slots.some((s) => s.state === 'clock')) {
-      this.abort(run, new AbortedError('the fan-out was stopped before its agents started'));
-      return true;
-    }
+    // A held agent opens its gate on run-stop and reports at once: every share still comes back.
     for (const s of run.slots) if (!s.part) this.send(s.peer, envelope({ type: 'run-stop' as const, runId: s.runId }));
     return true;
   }
@@ -189,8 +192,8 @@ export class FanOut {
     const best = slot.samples.reduce((a, b) => (b.rttMs < a.rttMs ? b : a));
     slot.offsetMs = best.offsetMs;
     slot.rttMs = best.rttMs;
-    slot.state = 'starting';
-    if (run.slots.every((s) => s.state !== 'clock')) this.go(run);
+    slot.state = 'ready';
+    this.goWhenReady(run);
   }
 
   onTick(peer: Peer, t: Tick): void {
@@ -223,11 +226,8 @@ export class FanOut {
       }
       const slot = run.slots.find((s) => s.peer === peer && !s.part);
       if (!slot) continue;
-      if (slot.state === 'clock') {
-        this.abort(run, new UnreachableError(`agent ${slot.name} left before the fan-out started`));
-        continue;
-      }
       this.settle(run, slot, { outcome: 'lost', last: this.lastOf(slot) });
+      this.goWhenReady(run);
     }
   }
 
@@ -246,14 +246,32 @@ export class FanOut {
     this.send(slot.peer, envelope({ type: 'clock-ping' as const, ...slot.ping }));
   }
 
-  /** Every clock is known: one instant on the monitor's clock, told to each agent on its own. */
-  private go(run: FanOutRun): void {
-    clearTimeout(run.clockTimer);
-    const slowest = Math.max(...run.slots.map((s) => s.rttMs));
-    run.startAt = Date.now() + slowest + this.o.startLeadMs;
+  /** Agents not ready in time are stopped (refused, with why); the others go. */
+  private giveUpOnSlow(run: FanOutRun): void {
     for (const s of run.slots) {
+      if (s.part || (s.state !== 'preparing' && s.state !== 'clock')) continue;
+      this.send(s.peer, envelope({ type: 'run-stop' as const, runId: s.runId }));
+      const what = s.state === 'preparing' ? 'its workers were not ready' : 'it did not answer the clock probe';
+      this.settle(run, s, {
+        outcome: 'refused',
+        message: `${what} within ${this.o.readyTimeoutMs} ms`,
+        last: this.lastOf(s),
+      });
+    }
+    this.goWhenReady(run);
+  }
+
+  /** Every agent still in is ready and its clock known: one instant on the monitor's clock, told to each on its own. */
+  private goWhenReady(run: FanOutRun): void {
+    const open = run.slots.filter((s) => !s.part);
+    if (open.length === 0 || !open.every((s) => s.state === 'ready')) return;
+    clearTimeout(run.readyTimer);
+    const slowest = Math.max(...open.map((s) => s.rttMs));
+    run.startAt = Date.now() + slowest + this.o.startLeadMs;
+    for (const s of open) {
+      s.state = 'starting';
       const startAt = Math.max(0, Math.round(run.startAt + s.offsetMs));
-      this.send(s.peer, envelope({ type: 'run-start' as const, runId: s.runId, options: s.options, startAt }));
+      this.send(s.peer, envelope({ type: 'run-go' as const, runId: s.runId, startAt }));
     }
     this.send(
       run.viewer,
@@ -271,8 +289,6 @@ export class FanOut {
         })),
       }),
     );
-    run.progressTimer = setInterval(() => this.progress(run), this.o.progressMs);
-    run.progressTimer.unref();
   }
 
   /** The merged tick: every agent's latest totals summed, rates summed, the longest elapsed time. */
@@ -331,7 +347,7 @@ export class FanOut {
         tick,
         agents: run.slots.map((s) => ({
           name: s.name,
-          state: s.state === 'clock' ? ('starting' as const) : s.state,
+          state: s.state === 'running' || s.state === 'done' || s.state === 'lost' ? s.state : ('starting' as const),
           totals: {
             requests: s.tick?.totals.requests ?? 0,
             connectionsOpened: s.tick?.totals.connectionsOpened ?? 0,
@@ -366,14 +382,8 @@ export class FanOut {
     this.forget(run);
   }
 
-  /** Nothing was started (a clock probe failed, the viewer stopped it early): tell the viewer, free the agents. */
-  private abort(run: FanOutRun, err: Error & { code: string }): void {
-    this.sendError(run.viewer, err);
-    this.forget(run);
-  }
-
   private forget(run: FanOutRun): void {
-    clearTimeout(run.clockTimer);
+    clearTimeout(run.readyTimer);
     clearInterval(run.progressTimer);
     for (const s of run.slots) this.slots.delete(s.runId);
     this.runs.delete(run.id);

@@ -36,7 +36,6 @@ export class Hub {
   private readonly fanOut = new FanOut(
     () => this.peers.values(),
     (p, m) => this.send(p, m),
-    (p, err) => this.sendError(p, err),
   );
 
   constructor(
@@ -200,6 +199,9 @@ export class Hub {
         break;
       case 'clock-pong':
         this.fanOut.onClockPong(peer, msg);
+        break;
+      case 'run-ready':
+        this.fanOut.onRunReady(peer, msg.runId);
         break;
       case 'conn-events':
         this.agg.onConnEvents(source, msg.events);

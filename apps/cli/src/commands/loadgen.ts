@@ -12,8 +12,9 @@ import {
 } from '@kalab/loadgen';
 import type { Command } from 'commander';
 import { action } from '../cli-error.js';
+import { type FanOutFlags, runFanOutMode, wantsFanOut } from './loadgen-fan-out.js';
 
-interface Flags extends LoadgenFlags {
+interface Flags extends LoadgenFlags, FanOutFlags {
   json?: boolean;
   monitor?: string;
   token?: string;
@@ -67,9 +68,17 @@ export function registerLoadgen(program: Command): void {
     .option('--max-connections <n>', 'with --agent: refuse runs asking for more connections (default 1000)')
     .option('--max-duration <d>', 'with --agent: refuse longer runs, stop any run at this bound (default 60s)')
     .option('--allow-target <list>', 'with --agent: HOST[:PORT],... a monitor may aim at (default: loopback only)')
+    // Fan-out (issue 14): one run split over a monitor's agents; the mode lives in loadgen-fan-out.ts.
+    .option('--via <url>', 'run on the agents of the monitor at ws://HOST:PORT/ws (with --agents or --list-agents)')
+    .option('--agents <n>', 'with --via: how many idle agents share the run (a number, or all)')
+    .option('--list-agents', "with --via: print the monitor's agents, their caps and state")
     .action(
       action(async (url: string | undefined, flags: Flags) =>
-        flags.agent ? runAgentMode(url, flags) : runLoadgen(url, flags),
+        flags.agent
+          ? runAgentMode(url, flags)
+          : wantsFanOut(flags)
+            ? runFanOutMode(url, flags)
+            : runLoadgen(url, flags),
       ),
     );
 }
