@@ -159,6 +159,17 @@ const VALID: Case[] = [
     llhttp: 'skip',
   },
   {
+    name: "503s after Connection: close (node's answer to requests pipelined past maxRequestsPerSocket)",
+    wire:
+      'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi' +
+      'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    responses: [
+      [200, false, 2],
+      [503, false, 0],
+    ],
+    llhttp: 'skip',
+  },
+  {
     name: 'a head just under the limit',
     wire: `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(10_000)}\r\n${CL5}\r\nhello`,
     responses: [[200, true, 5]],
@@ -420,16 +431,16 @@ const INVALID: Case[] = [
     error: 'BAD_STATUS_LINE',
   },
   {
-    name: 'bytes after Connection: close',
+    name: 'garbage after Connection: close',
     wire: `HTTP/1.1 200 OK\r\nConnection: close\r\n${CL5}\r\nhelloEXTRA`,
     responses: [[200, false, 5]],
-    error: 'DATA_AFTER_CLOSE',
+    error: 'BAD_STATUS_LINE',
   },
   {
-    name: 'bytes after an HTTP/1.0 response',
+    name: 'garbage after an HTTP/1.0 response',
     wire: `HTTP/1.0 200 OK\r\n${CL5}\r\nhelloEXTRA`,
     responses: [[200, false, 5]],
-    error: 'DATA_AFTER_CLOSE',
+    error: 'BAD_STATUS_LINE',
   },
   { name: 'cut in the body', wire: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello', responses: [], end: 'cut' },
   { name: 'cut before the body', wire: `HTTP/1.1 200 OK\r\n${CL5}\r\n`, responses: [], end: 'cut' },

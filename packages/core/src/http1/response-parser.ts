@@ -21,8 +21,6 @@ export const HttpParseReasons = {
   BAD_CHUNK_SIZE: 'BAD_CHUNK_SIZE',
   /** Chunk data not followed by CRLF. */
   BAD_CHUNK_END: 'BAD_CHUNK_END',
-  /** Bytes after a response that ended the connection (`Connection: close`, HTTP/1.0 without keep-alive). */
-  DATA_AFTER_CLOSE: 'DATA_AFTER_CLOSE',
 } as const;
 
 export type HttpParseReason = (typeof HttpParseReasons)[keyof typeof HttpParseReasons];
@@ -421,10 +419,8 @@ export class Http1ResponseParser {
           i = n;
           break;
         case S_CLOSED:
-          this.fail('DATA_AFTER_CLOSE', 'bytes after a response that closes the connection', buf, i);
-          break;
         case S_UPGRADED:
-          // 101 Switching Protocols: what follows is another protocol's, not ours to parse.
+          // After the close nothing can come; after 101 Switching Protocols the bytes are another protocol's.
           i = n;
           break;
       }
@@ -612,9 +608,13 @@ export class Http1ResponseParser {
     this.pos = 0;
   }
 
-  /** The response's last byte arrived (`framed`), or the close ended its body. */
+  /**
+   * The response's last byte arrived (`framed`), or the close ended its body. After a
+   * framed response that says `Connection: close` the parser still reads what follows:
+   * node's server, past maxRequestsPerSocket, answers requests already pipelined with 503s.
+   */
   private complete(framed: boolean): void {
-    this.finish(framed && this.keepAlive ? S_STATUS_PREFIX : S_CLOSED);
+    this.finish(framed ? S_STATUS_PREFIX : S_CLOSED);
   }
 
   private finish(next: number): void {
