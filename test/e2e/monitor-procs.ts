@@ -84,7 +84,22 @@ export function kalab(args: string[]): Proc {
   return new Proc(process.execPath, [KALAB, ...args]);
 }
 
-function sh(cmd: string): void {
+/** `kalab ARGS` inside network namespace `ns`, in its own UTS namespace so it has its own host name. */
+export function kalabInNetns(ns: string, hostName: string, args: string[]): Proc {
+  const quoted = [process.execPath, KALAB, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Proc('ip', [
+    'netns',
+    'exec',
+    ns,
+    'unshare',
+    '--uts',
+    'sh',
+    '-c',
+    `hostname ${hostName} && exec ${quoted}`,
+  ]);
+}
+
+export function sh(cmd: string): void {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
 }
@@ -121,17 +136,7 @@ export class NetnsPair {
 
   /** Runs `kalab ARGS` inside the namespace, in its own UTS namespace so it has its own host name. */
   kalab(hostName: string, args: string[]): Proc {
-    const quoted = [process.execPath, KALAB, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    return new Proc('ip', [
-      'netns',
-      'exec',
-      this.ns,
-      'unshare',
-      '--uts',
-      'sh',
-      '-c',
-      `hostname ${hostName} && exec ${quoted}`,
-    ]);
+    return kalabInNetns(this.ns, hostName, args);
   }
 
   down(): void {
