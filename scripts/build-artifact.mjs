@@ -7,7 +7,7 @@
 //
 // Usage: pnpm artifact [-- --out DIR]   (builds the workspace first; default DIR: ./artifacts)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +35,12 @@ const pnpm = process.env.npm_execpath?.includes('pnpm')
   ? [process.execPath, [process.env.npm_execpath]]
   : ['npx', ['-y', `pnpm@${pnpmVersion}`]];
 
-for (const pkg of ['core', 'server', 'loadgen', 'monitor']) {
-  statSync(join(root, 'packages', pkg, 'dist')); // built by `pnpm artifact` before this script
+// Every workspace package the CLI ships must be built (`pnpm artifact` builds them first).
+for (const pkg of readdirSync(join(root, 'packages'))) {
+  if (!existsSync(join(root, 'packages', pkg, 'dist', 'index.js'))) {
+    process.stderr.write(`build-artifact: packages/${pkg} is not built; run \`pnpm artifact\` (it builds first)\n`);
+    process.exit(1);
+  }
 }
 
 const staging = mkdtempSync(join(tmpdir(), 'kalab-artifact-'));
