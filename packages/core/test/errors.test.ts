@@ -16,7 +16,8 @@ function sources(): string[] {
       if (name === 'node_modules' || name === 'dist') continue;
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.ts') && p.includes('/src/') && !p.endsWith('core/src/errors.ts')) out.push(readFileSync(p, 'utf8'));
+      else if (p.endsWith('.ts') && p.includes('/src/') && !p.endsWith('core/src/errors.ts'))
+        out.push(readFileSync(p, 'utf8'));
     }
   };
   for (const top of ['packages', 'apps']) walk(join(root, top));
