@@ -77,9 +77,12 @@ export const TickSchema = z.object({
     connectionsOpened: count,
     connectionsClosed: count.optional(),
     reusedRequests: count.optional(),
+    /** https:// runs: TLS handshakes completed, and how many resumed a session. */
+    tlsHandshakes: count.optional(),
+    tlsResumed: count.optional(),
   }),
   /** Rates over the last interval, per second. */
-  rates: z.object({ rps: rate, newConnPerSec: rate }),
+  rates: z.object({ rps: rate, newConnPerSec: rate, handshakesPerSec: rate.optional() }),
   openConnections: count,
   errors: ErrorCountsSchema,
   /** Latency of the requests completed during the interval: HdrHistogram compressed base64. */
@@ -131,7 +134,7 @@ export const TcpSampleSchema = z.object({
 /** What a monitor may ask an agent to run. The agent checks it against its own caps. */
 export const RunOptionsSchema = z.object({
   target: z.string().max(2048),
-  engine: z.enum(['undici', 'http', 'h2c', 'net']).optional(),
+  engine: z.enum(['undici', 'http', 'h2', 'h2c', 'net']).optional(),
   connections: z.number().int().min(1).max(100_000).optional(),
   requests: z.number().int().min(1).optional(),
   durationMs: z.number().int().min(1).optional(),
@@ -145,6 +148,20 @@ export const RunOptionsSchema = z.object({
   /** Per-request timeout (`kalab loadgen --timeout`); the agent's default applies when absent. */
   timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   scenario: z.string().max(64).optional(),
+  /** The request (`-m`, `-H`, `-b`/`--body-file`); the loadgen checks tokens and CR/LF, an agent caps the body (--max-body-bytes). */
+  method: z.string().min(1).max(32).optional(),
+  headers: z
+    .array(z.tuple([z.string().min(1).max(256), z.string().max(8192)]))
+    .max(64)
+    .optional(),
+  /** utf8 text, or base64 when bodyEncoding says so (8 MiB of bytes at most, LIMITS.bodyBytes). */
+  body: z.string().max(11_200_000).optional(),
+  bodyEncoding: z.enum(['utf8', 'base64']).optional(),
+  /** https:// (`-k`, `--ca` as PEM text, `--servername`, `--tls-resume`). */
+  insecure: z.boolean().optional(),
+  ca: z.string().max(1_048_576).optional(),
+  servername: z.string().max(253).optional(),
+  tlsResume: z.boolean().optional(),
 });
 export type RunOptions = z.infer<typeof RunOptionsSchema>;
 

@@ -33,6 +33,23 @@ const HostSchema = z.object({
   ephemeralInUsePeak: count.optional(),
 });
 
+/**
+ * https:// runs: the TLS handshakes the client completed (with no handshake failure, one per
+ * connection opened), how many resumed a session, their time from the TCP connect, and how
+ * they were counted by TLS version and ALPN protocol. `resumeSessions`: whether the client
+ * offered sessions to resume, and whether that was the engine library's default or --tls-resume.
+ */
+export const TlsReportSchema = z.object({
+  handshakes: count,
+  resumed: count,
+  handshakeMs: ConnectMsSchema,
+  protocols: z.record(z.string().max(32), count),
+  alpn: z.record(z.string().max(32), count),
+  resumeSessions: z.boolean().optional(),
+  resumeSource: z.enum(['engine default', '--tls-resume']).optional(),
+});
+export type TlsReport = z.infer<typeof TlsReportSchema>;
+
 /** A fan-out run's share of one agent: the same sections as the report, `host` with the agent's host name. */
 export const AgentShareSchema = z.object({
   name: z.string().max(128),
@@ -53,7 +70,7 @@ export const ReportSchema = z.object({
    * The engine that carried the requests: what `--engine` asked for, except `churn` (the lean
    * no-keep-alive engine undici and net hand over to with `--no-keepalive`).
    */
-  engine: z.enum(['undici', 'http', 'h2c', 'net', 'churn']),
+  engine: z.enum(['undici', 'http', 'h2', 'h2c', 'net', 'churn']),
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
   requests: RequestsSchema,
@@ -63,6 +80,8 @@ export const ReportSchema = z.object({
   connectMs: ConnectMsSchema,
   throughput: z.object({ rps: z.number().nonnegative() }),
   host: HostSchema,
+  /** null for http://; optional so reports of the first round still read back. */
+  tls: TlsReportSchema.nullable().optional(),
   findings: z.array(FindingSchema).max(100),
   /** Set when the run stopped before its bound: 'signal' (SIGINT), 'stopped' (a monitor), 'error'. */
   stoppedEarly: z.string().max(64).optional(),

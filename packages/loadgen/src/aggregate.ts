@@ -1,24 +1,42 @@
 import { LatencyHistogram, PROTOCOL_VERSION, type Tick } from '@kalab/core';
 import type { Counters, StatsEnvelope } from './worker-stats.js';
 
-const ZERO: Counters = { sent: 0, ok: 0, non2xx: 0, failed: 0, opened: 0, closed: 0, reusedRequests: 0, maxOpen: 0 };
+const ZERO: Counters = {
+  sent: 0,
+  ok: 0,
+  non2xx: 0,
+  failed: 0,
+  opened: 0,
+  closed: 0,
+  reusedRequests: 0,
+  maxOpen: 0,
+  handshakes: 0,
+  resumed: 0,
+};
 
 /** Merges the workers' envelopes in the main thread: cumulative counters, histograms added up. */
 export class Aggregate {
   private readonly counters = new Map<number, Counters>();
   private readonly errorsBy = new Map<number, Record<string, number>>();
   private readonly firstBy = new Map<number, StatsEnvelope['firstErrors']>();
+  private readonly tlsBy = new Map<number, { protocols: Record<string, number>; alpn: Record<string, number> }>();
+  /** TLS handshake times over the run (https:// only). */
+  readonly handshake = new LatencyHistogram();
   readonly latency = new LatencyHistogram();
   readonly connect = new LatencyHistogram();
   private intervalLatency = new LatencyHistogram();
   private intervalConnect = new LatencyHistogram();
   private seq = 0;
-  private last = { at: 0, completed: 0, opened: 0 };
+  private last = { at: 0, completed: 0, opened: 0, handshakes: 0 };
 
   add(env: StatsEnvelope): void {
     this.counters.set(env.worker, env.counters);
     this.errorsBy.set(env.worker, env.errors);
     this.firstBy.set(env.worker, env.firstErrors);
+    if (env.tls) {
+      this.tlsBy.set(env.worker, { protocols: env.tls.protocols, alpn: env.tls.alpn });
+      if (env.tls.handshake) this.handshake.merge(LatencyHistogram.decode(env.tls.handshake));
+    }
     if (env.latency) {
       const h = LatencyHistogram.decode(env.latency);
       this.latency.merge(h);
@@ -41,6 +59,8 @@ export class Aggregate {
       t.opened += c.opened;
       t.closed += c.closed;
       t.reusedRequests += c.reusedRequests;
+      t.handshakes += c.handshakes ?? 0;
+      t.resumed += c.resumed ?? 0;
       // Each worker's own peak; their sum bounds the run's peak from above.
       t.maxOpen += c.maxOpen;
     }
@@ -51,6 +71,17 @@ export class Aggregate {
     const out: Record<string, number> = {};
     for (const e of this.errorsBy.values()) for (const [k, n] of Object.entries(e)) out[k] = (out[k] ?? 0) + n;
     return out;
+  }
+
+  /** Handshakes by TLS version and by ALPN protocol, summed over workers. */
+  tlsCounts(): { protocols: Record<string, number>; alpn: Record<string, number> } {
+    const protocols: Record<string, number> = {};
+    const alpn: Record<string, number> = {};
+    for (const t of this.tlsBy.values()) {
+      for (const [k, n] of Object.entries(t.protocols)) protocols[k] = (protocols[k] ?? 0) + n;
+      for (const [k, n] of Object.entries(t.alpn)) alpn[k] = (alpn[k] ?? 0) + n;
+    }
+    return { protocols, alpn };
   }
 
   /** Earliest occurrence of each error code over all workers (afterConnections: that worker's count). */
@@ -85,10 +116,12 @@ export class Aggregate {
         connectionsOpened: t.opened,
         connectionsClosed: t.closed,
         reusedRequests: t.reusedRequests,
+        ...(this.tlsBy.size > 0 ? { tlsHandshakes: t.handshakes, tlsResumed: t.resumed } : {}),
       },
       rates: {
         rps: Math.max(0, (completed - this.last.completed) / dt),
         newConnPerSec: Math.max(0, (t.opened - this.last.opened) / dt),
+        ...(this.tlsBy.size > 0 ? { handshakesPerSec: Math.max(0, (t.handshakes - this.last.handshakes) / dt) } : {}),
       },
       openConnections: Math.max(0, t.opened - t.closed),
       errors: this.errors(),
@@ -97,7 +130,7 @@ export class Aggregate {
     if (this.intervalConnect.count > 0) tick.connectHistogram = this.intervalConnect.encode();
     this.intervalLatency.reset();
     this.intervalConnect.reset();
-    this.last = { at: now, completed, opened: t.opened };
+    this.last = { at: now, completed, opened: t.opened, handshakes: t.handshakes };
     return tick;
   }
 }

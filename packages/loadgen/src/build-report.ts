@@ -26,6 +26,20 @@ export function configOf(o: ResolvedOptions): Record<string, unknown> {
     timeoutMs: o.timeoutMs,
     ...(o.keepAlive ? {} : { closeBy: o.closeBy }),
     ...(o.scenario ? { scenario: o.scenario } : {}),
+    method: o.method,
+    ...(o.headers.length > 0 ? { headers: o.headers.map(([n]) => n) } : {}),
+    ...(o.body !== null ? { bodyBytes: o.body.byteLength } : {}),
+    ...(o.tls
+      ? {
+          tls: {
+            insecure: o.tls.insecure,
+            ca: o.tls.ca !== null,
+            servername: o.tls.servername,
+            resume: o.tls.resume,
+            resumeSource: o.tls.resumeDefault ? 'engine default' : '--tls-resume',
+          },
+        }
+      : {}),
     // Which code path carried the requests (docs/loadgen.md, "Engines").
     transport: transportOf(o),
   };
@@ -33,7 +47,8 @@ export function configOf(o: ResolvedOptions): Record<string, unknown> {
 
 export function transportOf(o: ResolvedOptions): string {
   if (o.engine === 'http') return 'node:http Agent';
-  if (o.engine === 'h2c') return 'node:http2';
+  if (o.engine === 'h2c' || o.engine === 'h2')
+    return o.tls ? 'node:http2 over TLS (ALPN h2)' : 'node:http2 (h2c, prior knowledge)';
   if (!o.keepAlive) return 'net (lean churn engine)';
   if (o.engine === 'net') return 'net (lean keep-alive engine)';
   if (!o.consumeBody) return 'undici Pool, request() bodies never read';
@@ -48,6 +63,8 @@ export interface ReportFrame {
   host: Report['host'];
   findings: Report['findings'];
   stoppedEarly?: string | null;
+  /** https:// runs: whether sessions were offered for resumption, and who decided (null for http://). */
+  tls?: { resume: boolean; resumeDefault: boolean } | null;
 }
 
 /**
@@ -77,8 +94,20 @@ export function assembleReport(agg: Aggregate, durationMs: number, frame: Report
     connectMs: { mean: con.mean, p50: con.p50, p99: con.p99, max: con.max },
     throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
     host: frame.host,
+    tls: null,
     findings: frame.findings,
   };
+  if (frame.tls) {
+    const hs = agg.handshake.summaryMs();
+    report.tls = {
+      handshakes: t.handshakes,
+      resumed: t.resumed,
+      handshakeMs: { mean: hs.mean, p50: hs.p50, p99: hs.p99, max: hs.max },
+      ...agg.tlsCounts(),
+      resumeSessions: frame.tls.resume,
+      resumeSource: frame.tls.resumeDefault ? 'engine default' : '--tls-resume',
+    };
+  }
   if (frame.stoppedEarly) report.stoppedEarly = frame.stoppedEarly;
   if (agg.latency.count > 0) report.latencyHistogram = agg.latency.encode();
   if (agg.connect.count > 0) report.connectHistogram = agg.connect.encode();
@@ -122,5 +151,6 @@ export function buildReport(
       ephemeralInUse: host.ephemeralInUsePeak,
     }).slice(0, 100),
     stoppedEarly,
+    tls: o.tls,
   });
 }

@@ -34,7 +34,7 @@ export const DEFAULTS = {
  * connections (a worker with no connection would idle), and 1 for h2c (one session per worker).
  */
 export function defaultWorkers(connections: number, engine: string): number {
-  if (engine === 'h2c') return 1;
+  if (engine === 'h2c' || engine === 'h2') return 1;
   return Math.max(1, Math.min(availableParallelism(), connections));
 }
 
@@ -56,20 +56,39 @@ export const LIMITS = {
   timeoutMs: { min: 1, max: 3_600_000 },
   tickMs: { min: 10, max: 60_000 },
   localAddresses: { min: 1, max: 64 },
+  /** `-b` / `--body-file`: a request body is read once and kept in memory by every worker. */
+  bodyBytes: { min: 0, max: 8 * 1024 * 1024 },
+  /** `-H`: headers per request, and bytes per header line (name, ': ', value). */
+  headers: { min: 0, max: 64 },
+  headerBytes: { min: 1, max: 8 * 1024 },
+  /** `--ca FILE`. */
+  caBytes: { min: 1, max: 1024 * 1024 },
 } as const;
 
-/** What `--engine` accepts. */
-export const ENGINES = ['undici', 'http', 'h2c', 'net'] as const;
+/** What `--engine` accepts (`h2c` is the first round's name of `h2`, kept as an alias). */
+export const ENGINES = ['undici', 'http', 'h2', 'h2c', 'net'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /**
  * The engine that carries a run's requests, as reports name it: what `--engine` asked for,
- * except that undici and net without keep-alive hand over to the lean churn engine.
+ * except that undici and net without keep-alive hand over to the lean churn engine, and
+ * h2c is h2 (prior knowledge on http://, ALPN on https://).
  */
-export const ENGINES_RUN = ['undici', 'http', 'h2c', 'net', 'churn'] as const;
+export const ENGINES_RUN = ['undici', 'http', 'h2', 'net', 'churn'] as const;
 export type RunEngineName = (typeof ENGINES_RUN)[number];
 
 export function engineThatRuns(o: { engine: EngineName; keepAlive: boolean }): RunEngineName {
-  if (o.engine === 'http' || o.engine === 'h2c') return o.engine;
+  if (o.engine === 'h2c') return 'h2';
+  if (o.engine === 'http' || o.engine === 'h2') return o.engine;
   return o.keepAlive ? o.engine : 'churn';
+}
+
+/**
+ * Whether an engine resumes TLS sessions when --tls-resume is not given: what its library
+ * does by default. undici's connector and node's https.Agent keep a session cache; a bare
+ * tls.connect (net, churn) and http2.connect do not.
+ */
+export function defaultTlsResume(engine: EngineName, keepAlive: boolean): boolean {
+  const runs = engineThatRuns({ engine, keepAlive });
+  return runs === 'undici' || runs === 'http';
 }

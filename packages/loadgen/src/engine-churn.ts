@@ -1,7 +1,8 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Http1ResponseParser } from '@kalab/core';
+import type { Dialer } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
-import { targetParts } from './engine.js';
+import { rawRequest } from './request-shape.js';
 import { timeoutError, Watchdog } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -17,13 +18,9 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
  * engine is what lets kalab keep up with hey (see docs/loadgen.md).
  */
 export function createChurnEngine(ctx: EngineContext): Engine {
-  const { host, port, path, hostHeader } = targetParts(ctx.url);
   const serverCloses = ctx.options.closeBy === 'server';
   // closeBy 'server': say `Connection: close` (RFC 9112 9.3) and let the server close first, as hey and Go's DisableKeepAlives do.
-  const request = Buffer.from(
-    `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n${serverCloses ? 'Connection: close\r\n' : ''}\r\n`,
-    'latin1',
-  );
+  const request = rawRequest(ctx.shape, serverCloses ? [['Connection', 'close']] : []);
   const live = new Set<ChurnRequest>();
   const timeoutMs = ctx.options.timeoutMs;
   // --timeout without a timer per connection (one costs more than the request): one coarse
@@ -31,7 +28,7 @@ export function createChurnEngine(ctx: EngineContext): Engine {
   const watchdog = new Watchdog(timeoutMs, (now) => {
     for (const r of live) if (now - r.t0 >= timeoutMs) r.expire(timeoutMs);
   });
-  const proto = { host, port, request, stats: ctx.stats, live, serverCloses };
+  const proto = { dial: ctx.dial, head: ctx.shape.head, request, stats: ctx.stats, live, serverCloses };
   return {
     send(_slot: number, done: Done): void {
       new ChurnRequest(proto, ctx.nextLocalAddress(), done);
@@ -45,8 +42,9 @@ export function createChurnEngine(ctx: EngineContext): Engine {
 }
 
 interface Proto {
-  host: string;
-  port: number;
+  dial: Dialer;
+  /** HEAD requests: responses have no body. */
+  head: boolean;
   request: Buffer;
   stats: WorkerStats;
   live: Set<ChurnRequest>;
@@ -67,7 +65,7 @@ class ChurnRequest {
     done: Done,
   ) {
     this.done = done;
-    this.parser = new Http1ResponseParser((status) => this.onResponse(status));
+    this.parser = new Http1ResponseParser((status) => this.onResponse(status), { head: p.head });
     // `onread` hands each read to us in one shared buffer: no Buffer and no stream 'data'
     // event per read (the parser copies the little it keeps across reads).
     const onread = {
@@ -77,11 +75,7 @@ class ChurnRequest {
         return true;
       },
     };
-    const s = connect(
-      localAddress
-        ? { host: p.host, port: p.port, localAddress, noDelay: true, onread }
-        : { host: p.host, port: p.port, noDelay: true, onread },
-    );
+    const s = p.dial({ localAddress, onread });
     this.socket = s;
     p.live.add(this);
     s.on('connect', () => this.onConnect());
@@ -95,6 +89,7 @@ class ChurnRequest {
   private onConnect(): void {
     this.connected = true;
     this.p.stats.opened((performance.now() - this.t0) * 1000);
+    // Over TLS the write waits inside the TLS socket until the handshake is done.
     this.socket.write(this.p.request);
   }
 

@@ -4,10 +4,9 @@ import {
   connect as h2connect,
   constants as h2constants,
 } from 'node:http2';
-import { createConnection } from 'node:net';
 import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
-import { targetParts } from './engine.js';
+import { h2Headers } from './request-shape.js';
 import { timeoutError, Watchdog } from './watchdog.js';
 
 /** A stream in flight, for the --timeout watchdog. */
@@ -19,7 +18,9 @@ interface InFlight {
 }
 
 /**
- * h2c engine: one HTTP/2 session over cleartext per worker, `-c` concurrent streams on
+ * h2 engine (`--engine h2`, alias h2c): HTTP/2 with prior knowledge on http://, ALPN h2 on
+ * https:// (through the one dialer: no session cache by default, as http2.connect has none).
+ * One session per worker, `-c` concurrent streams on
  * it. A session that dies is replaced on the next request (and counted as a new connection).
  * --timeout: a stream with no complete response in time fails as ETIMEDOUT, and so does
  * every other stream in flight on its session, which is destroyed (a session that leaves a
@@ -28,7 +29,8 @@ interface InFlight {
  */
 export function createH2cEngine(ctx: EngineContext): Engine {
   const { options, stats } = ctx;
-  const { host, port, path } = targetParts(ctx.url);
+  const headers = h2Headers(ctx.shape);
+  const body = ctx.shape.body;
   const consume = options.consumeBody;
   const timeoutMs = options.timeoutMs;
   let session: ClientHttp2Session | null = null;
@@ -54,7 +56,7 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       createConnection: () => {
         const localAddress = ctx.nextLocalAddress();
         const t = performance.now();
-        const sock = createConnection(localAddress ? { host, port, localAddress } : { host, port });
+        const sock = ctx.dial({ localAddress, alpn: ['h2'] });
         sock.once('connect', () => {
           stats.opened((performance.now() - t) * 1000);
           sock.once('close', () => stats.closed());
@@ -89,7 +91,8 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       try {
         const s = getSession();
         reused = streams++ > 0;
-        st = s.request({ ':path': path, ':method': 'GET' }, { endStream: true });
+        st = s.request({ ...headers }, { endStream: body === null });
+        if (body !== null) st.end(body);
         rec = { t0: performance.now(), session: s, stream: st, finish };
         inFlight.add(rec);
       } catch (err) {

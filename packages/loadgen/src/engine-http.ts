@@ -1,7 +1,8 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
-import { createConnection, type Socket, type TcpNetConnectOpts } from 'node:net';
+import type { Socket, TcpNetConnectOpts } from 'node:net';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
+import { http1HeaderArray } from './request-shape.js';
 import { timeoutError } from './watchdog.js';
 
 const kUsed = Symbol('kalab.used');
@@ -14,10 +15,12 @@ const kUsed = Symbol('kalab.used');
  * the Agent then has no socket limit (Go's default), and each request opens a new one.
  * `--no-keepalive`: an Agent with `keepAlive: false` and no socket limit, so node sends
  * `Connection: close` and every request has a connection of its own.
+ * https://: the Agent's connections are TLS sockets from the one dialer (session cache as
+ * https.Agent's, on by default; --tls-resume off turns it off), so the keep-alive knobs stay the same.
  */
 export function createHttpEngine(ctx: EngineContext): Engine {
   const { options, stats } = ctx;
-  const { host, port, path } = targetParts(ctx.url);
+  const { host, port } = targetParts(ctx.url);
   const consume = options.consumeBody;
   // Without keep-alive the socket limit is left to the driver (it keeps at most -c requests in
   // flight): node sends `Connection: keep-alive` and hands sockets on to queued requests
@@ -31,12 +34,10 @@ export function createHttpEngine(ctx: EngineContext): Engine {
   const sockets = new Set<Socket>();
   const held = new Set<IncomingMessage>();
 
-  (agent as unknown as { createConnection: (o: TcpNetConnectOpts, cb?: unknown) => Socket }).createConnection = (
-    o: TcpNetConnectOpts,
-  ) => {
+  (agent as unknown as { createConnection: (o: TcpNetConnectOpts, cb?: unknown) => Socket }).createConnection = () => {
     const localAddress = ctx.nextLocalAddress();
     const t = performance.now();
-    const s = createConnection(localAddress ? { ...o, localAddress } : o);
+    const s = ctx.dial({ localAddress });
     sockets.add(s);
     s.once('connect', () => {
       stats.opened((performance.now() - t) * 1000);
@@ -48,7 +49,18 @@ export function createHttpEngine(ctx: EngineContext): Engine {
 
   // --timeout through node's own socket timeout (no timer of ours): the request's socket
   // idle for timeoutMs (connect included) fails the request as ETIMEDOUT and is destroyed.
-  const reqOpts = { agent, host, port, path, method: 'GET', timeout: options.timeoutMs };
+  const shape = ctx.shape;
+  // Raw headers (an array): the order is kept and node adds no Host of its own.
+  const reqOpts = {
+    agent,
+    host,
+    port,
+    path: shape.path,
+    method: shape.method,
+    headers: http1HeaderArray(shape) as unknown as Record<string, string>,
+    timeout: options.timeoutMs,
+  };
+  const body = shape.body;
   return {
     send(_slot: number, done: Done): void {
       let d: Done | null = done;
@@ -76,7 +88,8 @@ export function createHttpEngine(ctx: EngineContext): Engine {
       });
       req.on('error', (err) => finish(err, 0));
       req.on('timeout', () => req.destroy(timeoutError(options.timeoutMs)));
-      req.end();
+      if (body !== null) req.end(body);
+      else req.end();
     },
     async close(): Promise<void> {
       for (const r of held) r.destroy();

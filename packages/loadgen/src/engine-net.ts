@@ -1,7 +1,8 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Http1ResponseParser } from '@kalab/core';
+import type { Dialer } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
-import { targetParts } from './engine.js';
+import { rawRequest } from './request-shape.js';
 import { ProgressMark, timeoutError, Watchdog } from './watchdog.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -16,14 +17,11 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
  * the server closes (or announces `Connection: close` on) is replaced on the next request.
  */
 export function createNetEngine(ctx: EngineContext): Engine {
-  const { host, port, path, hostHeader } = targetParts(ctx.url);
-  const request = Buffer.from(
-    `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: kalab\r\nAccept: */*\r\n\r\n`,
-    'latin1',
-  );
+  const request = rawRequest(ctx.shape);
+  const head = ctx.shape.head;
   const conns = Array.from(
     { length: ctx.slice.connections },
-    () => new LeanConnection(host, port, request, ctx.stats, ctx.nextLocalAddress),
+    () => new LeanConnection(ctx.dial, head, request, ctx.stats, ctx.nextLocalAddress),
   );
   let rr = 0;
   // --timeout: one coarse scan per worker; a connection with no response for the timeout is destroyed.
@@ -58,7 +56,8 @@ class LeanConnection {
   /** Callbacks of the requests written on the current socket, oldest first. */
   private pending: Done[] = [];
   private head = 0;
-  private requestsOnSocket = 0;
+  /** Responses received on the current socket: the k-th one (k > 0) rode a reused connection. */
+  private responsesOnSocket = 0;
   /** The server said Connection: close (or the body ran to the close): no more requests on this socket. */
   private spent = false;
   private parser: Http1ResponseParser | null = null;
@@ -67,8 +66,9 @@ class LeanConnection {
   private readonly mark = new ProgressMark();
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
+    private readonly dial: Dialer,
+    /** HEAD requests: responses have no body. */
+    private readonly isHead: boolean,
     private readonly request: Buffer,
     private readonly stats: WorkerStats,
     private readonly nextLocalAddress: () => string | undefined,
@@ -80,7 +80,6 @@ class LeanConnection {
 
   send(done: Done): void {
     if (this.socket === null || this.spent) this.open();
-    if (this.requestsOnSocket++ > 0) this.stats.c.reusedRequests++;
     this.pending.push(done);
     this.socket!.write(this.request);
   }
@@ -108,9 +107,12 @@ class LeanConnection {
     const t0 = performance.now();
     const localAddress = this.nextLocalAddress();
     // One parser per socket: responses of a replaced socket can never reach the new one's requests.
-    const parser = new Http1ResponseParser((status, keepAlive) => {
-      if (this.socket === s) this.onResponse(status, keepAlive);
-    });
+    const parser = new Http1ResponseParser(
+      (status, keepAlive) => {
+        if (this.socket === s) this.onResponse(status, keepAlive);
+      },
+      { head: this.isHead },
+    );
     const onread = {
       buffer: READ_BUFFER,
       callback: (n: number, buf: Uint8Array) => {
@@ -118,11 +120,7 @@ class LeanConnection {
         return true;
       },
     };
-    const s = connect(
-      localAddress
-        ? { host: this.host, port: this.port, localAddress, noDelay: true, onread }
-        : { host: this.host, port: this.port, noDelay: true, onread },
-    );
+    const s = this.dial({ localAddress, onread });
     let connected = false;
     s.once('connect', () => {
       connected = true;
@@ -136,7 +134,7 @@ class LeanConnection {
     });
     this.socket = s;
     this.spent = false;
-    this.requestsOnSocket = 0;
+    this.responsesOnSocket = 0;
     this.pending = [];
     this.head = 0;
     this.parser = parser;
@@ -168,6 +166,8 @@ class LeanConnection {
     }
     if (!keepAlive) this.spent = true;
     this.settled++;
+    // Reuse is counted on the response, so a request that failed on a reused socket is not counted.
+    if (this.responsesOnSocket++ > 0) this.stats.c.reusedRequests++;
     done(null, status);
   }
 

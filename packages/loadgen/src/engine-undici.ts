@@ -2,7 +2,9 @@ import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { buildConnector, Client, Pool } from 'undici';
+import { readyEvent } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
+import { http1HeaderArray } from './request-shape.js';
 
 const kUsed = Symbol('kalab.used');
 
@@ -16,7 +18,8 @@ const kUsed = Symbol('kalab.used');
 export function createUndiciEngine(ctx: EngineContext): Engine {
   const { options, slice, stats, url } = ctx;
   const origin = url.origin;
-  const path = `${url.pathname}${url.search}`;
+  const shape = ctx.shape;
+  const path = shape.path;
   const base = buildConnector({ timeout: options.connectTimeoutMs });
   // --timeout through undici's own parser timers (already armed for every request, with
   // its 300 s defaults): headers within timeoutMs of the request, and no body stall as long.
@@ -24,7 +27,7 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const timeouts = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
 
   // Every connection undici opens goes through here: counted even if no request uses it.
-  const connect: buildConnector.connector = (opts, cb) => {
+  const plain: buildConnector.connector = (opts, cb) => {
     const t = performance.now();
     const localAddress = ctx.nextLocalAddress();
     base(localAddress ? { ...opts, localAddress } : opts, (err, socket) => {
@@ -37,6 +40,35 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
       cb(null, socket);
     });
   };
+  // https://: the one dialer (TLS accounting, --ca, -k, --servername, a session cache as
+  // undici's own connector keeps by default). The TCP connect is counted even if the
+  // handshake then fails; the socket goes to undici once it is secure.
+  const secure: buildConnector.connector = (_opts, cb) => {
+    const t = performance.now();
+    const socket = ctx.dial({ localAddress: ctx.nextLocalAddress() });
+    let settled = false;
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('error', settle);
+      if (err) {
+        socket.destroy();
+        cb(err, null);
+      } else cb(null, socket);
+    };
+    const timer = setTimeout(
+      () => settle(Object.assign(new Error(`connect timeout (${options.connectTimeoutMs} ms)`), { code: 'ETIMEDOUT' })),
+      options.connectTimeoutMs,
+    );
+    socket.once('connect', () => {
+      stats.opened((performance.now() - t) * 1000);
+      socket.once('close', () => stats.closed());
+    });
+    socket.once(readyEvent(socket), () => settle(null));
+    socket.on('error', settle);
+  };
+  const connect = url.protocol === 'https:' ? secure : plain;
 
   const openModel = options.rate !== null;
   const consume = options.consumeBody;
@@ -63,7 +95,9 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
     sendHeaders.subscribe(onSendHeaders);
     responseHeaders.subscribe(onResponseHeaders);
   }
-  const dispatchOpts: Dispatcher.DispatchOptions = { origin, path, method: 'GET' };
+  const headers = http1HeaderArray(shape);
+  const body = shape.body;
+  const dispatchOpts: Dispatcher.DispatchOptions = { origin, path, method: shape.method, headers, body };
   let clients: Client[] = [];
   let states: ClientState[] = [];
   const handlers: BareHandler[] = [];
@@ -90,7 +124,7 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   return {
     send(slot: number, done: Done): void {
       if (!consume) {
-        pool!.request({ path, method: 'GET' }).then(
+        pool!.request({ path, method: shape.method as Dispatcher.HttpMethod, headers, body }).then(
           (res) => {
             // The body is never read: undici keeps the connection busy while its stream is full.
             held.add(res.body);

@@ -1,4 +1,6 @@
+import type { Dialer } from './dial.js';
 import type { ResolvedOptions } from './options.js';
+import type { RequestShape } from './request-shape.js';
 import type { WorkerStats } from './worker-stats.js';
 
 /** Called exactly once per request, asynchronously: an error, or the response status. */
@@ -33,6 +35,10 @@ export interface EngineContext {
   stats: WorkerStats;
   /** Next source address, round-robin over --local-address (undefined: let the kernel choose). */
   nextLocalAddress: () => string | undefined;
+  /** The request every engine sends (-m, -H, -b). */
+  shape: RequestShape;
+  /** Opens a TCP (http://) or TLS (https://) connection to the target, counting TLS handshakes. */
+  dial: Dialer;
 }
 
 export function localAddressRing(addresses: readonly string[], start: number): () => string | undefined {
@@ -45,9 +51,9 @@ export function localAddressRing(addresses: readonly string[], start: number): (
   };
 }
 
-/** Host, port and path of an http:// URL, ready for net.connect and request lines. */
+/** Host, port and path of an http:// or https:// URL, ready for net.connect and request lines. */
 export function targetParts(url: URL): { host: string; port: number; path: string; hostHeader: string } {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port ? Number(url.port) : 80;
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   return { host, port, path: `${url.pathname}${url.search}`, hostHeader: url.host };
 }

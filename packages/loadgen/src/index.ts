@@ -38,9 +38,12 @@ export {
   type LoadOptions,
   optionsFromFlags,
   type ResolvedOptions,
+  type ResolvedTls,
+  readLimited,
   resolveOptions,
 } from './options.js';
-export { type RunOutcome, runOutcome } from './outcome.js';
+export { isCertificateError, type RunOutcome, runOutcome } from './outcome.js';
 export { formatProgress, formatReport } from './printer.js';
+export { checkHeader, checkMethod, parseHeaderLine, type RequestShape, requestShape } from './request-shape.js';
 export { LoadRun, type LoadRunEvents, type RunStartInfo, runLoad, splitSlices, WORKER_URL } from './run-load.js';
 export { type Counters, errorCode, type StatsEnvelope, WorkerStats } from './worker-stats.js';

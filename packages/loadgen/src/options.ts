@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import {
   BadOptionError,
   checkSourceAddresses,
@@ -6,14 +7,15 @@ import {
   parseInteger,
   parseUrl,
 } from '@kalab/core';
-import { DEFAULTS, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
+import { DEFAULTS, defaultTlsResume, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
+import { checkHeader, checkMethod, parseHeaderLine } from './request-shape.js';
 
 /**
  * What a caller may ask of `runLoad`. Field names follow core's RunOptionsSchema (what a
  * monitor sends an agent), plus the in-process extras (signal, tickMs).
  */
 export interface LoadOptions {
-  /** http:// URL; never defaulted, so a non-loopback target is always one the user typed. */
+  /** http:// or https:// URL; never defaulted, so a non-loopback target is always one the user typed. */
   target: string;
   engine?: EngineName;
   /** Closed model: connections (undici, churn), concurrency = Agent maxSockets (http), concurrent streams (h2c). */
@@ -45,9 +47,35 @@ export interface LoadOptions {
    * request). Default DEFAULTS.timeoutMs.
    */
   timeoutMs?: number;
+  /** `-m`: the request method (default GET). */
+  method?: string;
+  /** `-H`: extra headers, in order; a `Host` replaces the URL's. Content-Length, Connection and Transfer-Encoding belong to the engine. */
+  headers?: Array<[string, string]>;
+  /** `-b` / `--body-file`: the request body, sent with Content-Length (at most LIMITS.bodyBytes). */
+  body?: string;
+  /** How `body` is written: utf8 text (default) or base64 (a binary --body-file). */
+  bodyEncoding?: 'utf8' | 'base64';
+  /** https://: accept any certificate (`-k`, as curl). */
+  insecure?: boolean;
+  /** https://: trust these PEM certificates (the content of `--ca FILE`) instead of Node's roots. */
+  ca?: string;
+  /** https://: the SNI server name and the name the certificate must carry (default: the URL's host name). */
+  servername?: string;
+  /** https://: resume TLS sessions (tickets or IDs) on new connections; default: what the engine's library does. */
+  tlsResume?: boolean;
   /** Aborting stops the run early; the report still follows (stoppedEarly: 'stopped'). */
   signal?: AbortSignal;
   tickMs?: number;
+}
+
+/** The TLS settings of an https:// run (null for http://). */
+export interface ResolvedTls {
+  insecure: boolean;
+  ca: string | null;
+  servername: string | null;
+  resume: boolean;
+  /** True when --tls-resume was not given: `resume` is the engine library's default. */
+  resumeDefault: boolean;
 }
 
 /** Options after validation, every default filled in. What workers receive (minus the signal). */
@@ -69,6 +97,11 @@ export interface ResolvedOptions {
   tickMs: number;
   connectTimeoutMs: number;
   timeoutMs: number;
+  method: string;
+  headers: Array<[string, string]>;
+  /** The body's bytes (null: none). */
+  body: Uint8Array | null;
+  tls: ResolvedTls | null;
 }
 
 /** The CLI flag of each option, so every message names what the user typed. */
@@ -86,13 +119,21 @@ export const FLAGS = {
   closeBy: '--close-by',
   timeoutMs: '--timeout',
   tickMs: 'tickMs',
+  method: '-m',
+  headers: '-H',
+  body: '-b',
+  bodyFile: '--body-file',
+  insecure: '--insecure',
+  ca: '--ca',
+  servername: '--servername',
+  tlsResume: '--tls-resume',
 } as const;
 
 /** Validates once, at the boundary. Throws BadOptionError naming the flag. */
 export function resolveOptions(o: LoadOptions): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw new BadOptionError('options', 'options must be an object');
   if (typeof o.target !== 'string') throw new BadOptionError(FLAGS.target, `${FLAGS.target} is required`);
-  const url = parseUrl(FLAGS.target, o.target, ['http:']);
+  const url = parseUrl(FLAGS.target, o.target, ['http:', 'https:']);
   const engine = o.engine ?? DEFAULTS.engine;
   if (!ENGINES.includes(engine))
     throw new BadOptionError(FLAGS.engine, `${FLAGS.engine} must be one of ${ENGINES.join(', ')}, got "${engine}"`);
@@ -118,10 +159,10 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
       '--no-consume-body',
       '--no-consume-body needs --engine undici or http (the net engine must read each response to find the next)',
     );
-  if (!keepAlive && engine === 'h2c')
+  if (!keepAlive && (engine === 'h2c' || engine === 'h2'))
     throw new BadOptionError(
       '--no-keepalive',
-      '--no-keepalive does not apply to --engine h2c (one session carries every stream)',
+      `--no-keepalive does not apply to --engine ${engine} (one session carries every stream)`,
     );
   const maxIdle = int(FLAGS.maxIdle, o.maxIdle ?? DEFAULTS.maxIdle, L.maxIdle.min, L.maxIdle.max);
   const localAddresses = o.localAddresses ?? [];
@@ -147,6 +188,14 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   );
   const timeoutMs = duration(FLAGS.timeoutMs, o.timeoutMs ?? DEFAULTS.timeoutMs, L.timeoutMs);
   const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, L.tickMs.min, L.tickMs.max);
+  const method = checkMethod(FLAGS.method, o.method ?? 'GET');
+  const headers = resolveHeaders(o.headers);
+  const body = resolveBody(o.body, o.bodyEncoding);
+  const tls = url.protocol === 'https:' ? resolveTls(o, engine, keepAlive) : null;
+  if (url.protocol === 'http:') {
+    for (const k of ['insecure', 'ca', 'servername', 'tlsResume'] as const)
+      if (o[k] !== undefined) throw new BadOptionError(FLAGS[k], `${FLAGS[k]} needs an https:// URL`);
+  }
   return {
     target: url.href,
     engine,
@@ -165,6 +214,53 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     tickMs,
     connectTimeoutMs: Math.min(DEFAULTS.connectTimeoutMs, timeoutMs),
     timeoutMs,
+    method,
+    headers,
+    body,
+    tls,
+  };
+}
+
+function resolveHeaders(h: unknown): Array<[string, string]> {
+  if (h === undefined) return [];
+  if (!Array.isArray(h) || h.length > LIMITS.headers.max)
+    throw new BadOptionError(FLAGS.headers, `${FLAGS.headers} takes at most ${LIMITS.headers.max} headers`);
+  const out = h.map((p) => checkHeader(FLAGS.headers, p));
+  for (const [n, v] of out)
+    if (n.length + v.length + 2 > LIMITS.headerBytes.max)
+      throw new BadOptionError(FLAGS.headers, `${FLAGS.headers} ${n}: longer than ${LIMITS.headerBytes.max} bytes`);
+  return out;
+}
+
+function resolveBody(body: unknown, encoding: unknown): Uint8Array | null {
+  if (body === undefined) return null;
+  if (typeof body !== 'string') throw new BadOptionError(FLAGS.body, `${FLAGS.body} must be a string`);
+  if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'base64')
+    throw new BadOptionError('bodyEncoding', `bodyEncoding must be utf8 or base64, got "${String(encoding)}"`);
+  const bytes = Buffer.from(body, encoding ?? 'utf8');
+  if (bytes.length > LIMITS.bodyBytes.max)
+    throw new BadOptionError(
+      FLAGS.body,
+      `${FLAGS.body} is ${bytes.length} bytes, more than the ${LIMITS.bodyBytes.max}-byte limit`,
+    );
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function resolveTls(o: LoadOptions, engine: EngineName, keepAlive: boolean): ResolvedTls {
+  if (o.insecure !== undefined && typeof o.insecure !== 'boolean')
+    throw new BadOptionError(FLAGS.insecure, `${FLAGS.insecure} must be true or false`);
+  if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca.includes('-----BEGIN CERTIFICATE-----')))
+    throw new BadOptionError(FLAGS.ca, `${FLAGS.ca} must hold PEM certificates (-----BEGIN CERTIFICATE-----)`);
+  if (o.servername !== undefined && (typeof o.servername !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(o.servername)))
+    throw new BadOptionError(FLAGS.servername, `${FLAGS.servername} must be a DNS name, got "${String(o.servername)}"`);
+  if (o.tlsResume !== undefined && typeof o.tlsResume !== 'boolean')
+    throw new BadOptionError(FLAGS.tlsResume, `${FLAGS.tlsResume} must be on or off`);
+  return {
+    insecure: o.insecure ?? false,
+    ca: o.ca ?? null,
+    servername: o.servername ?? null,
+    resume: o.tlsResume ?? defaultTlsResume(engine, keepAlive),
+    resumeDefault: o.tlsResume === undefined,
   };
 }
 
@@ -206,6 +302,15 @@ export interface LoadgenFlags {
   localAddress?: string;
   closeBy?: string;
   timeout?: string;
+  method?: string;
+  /** `-H`, repeatable (commander collects them). */
+  header?: string[];
+  body?: string;
+  bodyFile?: string;
+  insecure?: boolean;
+  ca?: string;
+  servername?: string;
+  tlsResume?: string;
 }
 
 /** Turns the CLI's strings into LoadOptions; every error names the flag. */
@@ -236,5 +341,58 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+  requestFromFlags(o, f);
+  tlsFromFlags(o, f);
   return o;
+}
+
+/** -m, -H, -b, --body-file: the request every engine sends. A body file is read once, here. */
+function requestFromFlags(o: LoadOptions, f: LoadgenFlags): void {
+  if (f.method !== undefined) o.method = checkMethod(FLAGS.method, f.method);
+  if (f.header !== undefined) o.headers = f.header.map((line) => parseHeaderLine(FLAGS.headers, line));
+  if (f.body !== undefined && f.bodyFile !== undefined)
+    throw new BadOptionError(FLAGS.body, `${FLAGS.body} and ${FLAGS.bodyFile} cannot be used together: give one body`);
+  if (f.body !== undefined) o.body = f.body;
+  if (f.bodyFile !== undefined) {
+    const bytes = readLimited(FLAGS.bodyFile, f.bodyFile, LIMITS.bodyBytes.max);
+    // Text stays text (readable in a report and over the agent protocol); other bytes travel as base64.
+    const text = bytes.toString('utf8');
+    if (Buffer.from(text, 'utf8').equals(bytes)) o.body = text;
+    else {
+      o.body = bytes.toString('base64');
+      o.bodyEncoding = 'base64';
+    }
+  }
+}
+
+/** -k, --ca, --servername, --tls-resume. */
+function tlsFromFlags(o: LoadOptions, f: LoadgenFlags): void {
+  if (f.insecure === true) o.insecure = true;
+  if (f.ca !== undefined) o.ca = readLimited(FLAGS.ca, f.ca, LIMITS.caBytes.max).toString('utf8');
+  if (f.servername !== undefined) o.servername = f.servername;
+  if (f.tlsResume !== undefined) {
+    if (f.tlsResume !== 'on' && f.tlsResume !== 'off')
+      throw new BadOptionError(FLAGS.tlsResume, `${FLAGS.tlsResume} must be on or off, got "${f.tlsResume}"`);
+    o.tlsResume = f.tlsResume === 'on';
+  }
+}
+
+/** Reads a file the user named, refusing a missing, unreadable or too large one (exit 2, naming the flag). */
+export function readLimited(flag: string, file: string, maxBytes: number): Buffer {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new BadOptionError(flag, `${flag} "${file}" is not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof BadOptionError) throw err;
+    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (size > maxBytes)
+    throw new BadOptionError(flag, `${flag} "${file}" is ${size} bytes, more than the ${maxBytes}-byte limit`);
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }

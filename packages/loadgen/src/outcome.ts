@@ -25,6 +25,13 @@ function errorList(errors: Record<string, number>): string {
  */
 export function runOutcome(r: Report): RunOutcome {
   if (r.requests.ok > 0 || r.requests.sent === 0) return { code: 0, message: null };
+  // No handshake got through the certificate check: the target is there but not trusted (3).
+  const refused = r.tls && r.tls.handshakes === 0 ? Object.keys(r.errors).filter(isCertificateError) : [];
+  if (refused.length > 0)
+    return {
+      code: 3,
+      message: `${r.target}: the server's certificate was refused (${refused.join(', ')}); --insecure accepts any certificate, --ca FILE trusts the one that signed it`,
+    };
   if (r.connections.opened === 0 && r.requests.completed === 0)
     return { code: 3, message: `${r.target} could not be reached (${errorList(r.errors)})` };
   const statuses = r.requests.non2xx > 0 ? `, ${r.requests.non2xx} non-2xx` : '';
@@ -32,4 +39,9 @@ export function runOutcome(r: Report): RunOutcome {
     code: 1,
     message: `no request to ${r.target} succeeded: ${r.requests.failed} failed${statuses} over ${r.connections.opened} connection${r.connections.opened === 1 ? '' : 's'} (${errorList(r.errors)})`,
   };
+}
+
+/** OpenSSL's verify codes and node's name check: the certificate, not the connection, failed. */
+export function isCertificateError(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }

@@ -35,6 +35,25 @@ export function formatReport(
   );
   const k = r.connectMs;
   lines.push(`connect      p50 ${ms(k.p50)}  p99 ${ms(k.p99)}  max ${ms(k.max)}  mean ${ms(k.mean)}`);
+  if (r.tls) {
+    const t = r.tls;
+    const secs = r.durationMs / 1000;
+    const pct = t.handshakes > 0 ? (t.resumed / t.handshakes) * 100 : 0;
+    const by = (rec: Record<string, number>) =>
+      Object.entries(rec)
+        .map(([k2, v]) => `${k2} ${n(v)}`)
+        .join(', ') || 'none';
+    const resume =
+      t.resumeSessions === undefined
+        ? ''
+        : `; sessions ${t.resumeSessions ? 'offered for resumption' : 'not resumed'} (${t.resumeSource})`;
+    lines.push(
+      `tls          ${n(t.handshakes)} handshakes = ${n(secs > 0 ? t.handshakes / secs : 0, 1)} handshakes/s, ${n(t.resumed)} resumed (${n(pct, 1)}%)${resume}`,
+    );
+    lines.push(
+      `             handshake p50 ${ms(t.handshakeMs.p50)}  p99 ${ms(t.handshakeMs.p99)}  max ${ms(t.handshakeMs.max)}  mean ${ms(t.handshakeMs.mean)}; ${by(t.protocols)}; ALPN ${by(t.alpn)}`,
+    );
+  }
   const errs = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
   lines.push(`errors       ${errs.length === 0 ? 'none' : errs.map(([code, v]) => `${code} ${n(v)}`).join(', ')}`);
   if (r.firstErrors) {
@@ -58,5 +77,10 @@ export function formatReport(
 /** One progress line per tick (stderr, when it is a terminal); `engine` names the engine that runs. */
 export function formatProgress(t: Tick, engine?: string): string {
   const errors = Object.values(t.errors).reduce((a, b) => a + b, 0);
-  return `${engine ? `${engine.padEnd(6)} ` : ''}${n(t.elapsedMs / 1000, 0).padStart(4)} s  ${n(t.rates.rps).padStart(9)} req/s  ${n(t.openConnections).padStart(6)} open  ${n(t.rates.newConnPerSec).padStart(8)} new conn/s  ${n(errors)} errors`;
+  const hs = t.totals.tlsHandshakes;
+  const tls =
+    hs === undefined
+      ? ''
+      : `  ${n(t.rates.handshakesPerSec ?? 0).padStart(8)} handshakes/s  ${n(hs > 0 ? ((t.totals.tlsResumed ?? 0) / hs) * 100 : 0, 1)}% resumed`;
+  return `${engine ? `${engine.padEnd(6)} ` : ''}${n(t.elapsedMs / 1000, 0).padStart(4)} s  ${n(t.rates.rps).padStart(9)} req/s  ${n(t.openConnections).padStart(6)} open  ${n(t.rates.newConnPerSec).padStart(8)} new conn/s${tls}  ${n(errors)} errors`;
 }

@@ -12,6 +12,14 @@ export interface StatsEnvelope {
   errors: Record<string, number>;
   /** Wall time (ms since the run's go) of the first occurrence of each error code, and connections opened by then. */
   firstErrors: Record<string, { atMs: number; afterConnections: number }>;
+  /** https:// runs: the interval's handshake times (µs, compressed), and handshakes by protocol and ALPN (cumulative). */
+  tls?: TlsEnvelope;
+}
+
+export interface TlsEnvelope {
+  handshake: string | null;
+  protocols: Record<string, number>;
+  alpn: Record<string, number>;
 }
 
 export interface Counters {
@@ -23,6 +31,9 @@ export interface Counters {
   closed: number;
   reusedRequests: number;
   maxOpen: number;
+  /** TLS handshakes completed (https://), and how many of them resumed a session. */
+  handshakes: number;
+  resumed: number;
 }
 
 /**
@@ -30,7 +41,21 @@ export interface Counters {
  * histograms are encoded once per tick (aggregation per tick, not per event).
  */
 export class WorkerStats {
-  readonly c: Counters = { sent: 0, ok: 0, non2xx: 0, failed: 0, opened: 0, closed: 0, reusedRequests: 0, maxOpen: 0 };
+  readonly c: Counters = {
+    sent: 0,
+    ok: 0,
+    non2xx: 0,
+    failed: 0,
+    opened: 0,
+    closed: 0,
+    reusedRequests: 0,
+    maxOpen: 0,
+    handshakes: 0,
+    resumed: 0,
+  };
+  /** Set for https:// runs (TLS accounting costs nothing on http://). */
+  private tls: { handshake: LatencyHistogram; protocols: Record<string, number>; alpn: Record<string, number> } | null =
+    null;
   readonly errors: Record<string, number> = {};
   readonly firstErrors: Record<string, { atMs: number; afterConnections: number }> = {};
   private latency = new LatencyHistogram();
@@ -46,6 +71,20 @@ export class WorkerStats {
     const open = c.opened - c.closed;
     if (open > c.maxOpen) c.maxOpen = open;
     this.connect.recordUs(connectUs);
+  }
+
+  /** A TLS handshake completed on a connection opened before (`opened`): its time from TCP connect, version, ALPN. */
+  handshake(us: number, protocol: string | null, alpn: string | false | null, resumed: boolean): void {
+    const c = this.c;
+    c.handshakes++;
+    if (resumed) c.resumed++;
+    this.tls ??= { handshake: new LatencyHistogram(), protocols: {}, alpn: {} };
+    const t = this.tls;
+    t.handshake.recordUs(us);
+    const p = protocol ?? 'unknown';
+    t.protocols[p] = (t.protocols[p] ?? 0) + 1;
+    const a = alpn || 'none';
+    t.alpn[a] = (t.alpn[a] ?? 0) + 1;
   }
 
   closed(): void {
@@ -86,6 +125,15 @@ export class WorkerStats {
       errors: { ...this.errors },
       firstErrors: { ...this.firstErrors },
     };
+    const t = this.tls;
+    if (t !== null) {
+      env.tls = {
+        handshake: t.handshake.count > 0 ? t.handshake.encode() : null,
+        protocols: { ...t.protocols },
+        alpn: { ...t.alpn },
+      };
+      t.handshake.reset();
+    }
     this.latency.reset();
     this.connect.reset();
     return env;

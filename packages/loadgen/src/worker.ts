@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { engineThatRuns, type RunEngineName } from './defaults.js';
+import { createDialer } from './dial.js';
 import { Driver } from './driver.js';
 import { type Engine, type EngineContext, localAddressRing, type WorkerSlice } from './engine.js';
 import { createChurnEngine } from './engine-churn.js';
@@ -8,6 +9,7 @@ import { createHttpEngine } from './engine-http.js';
 import { createNetEngine } from './engine-net.js';
 import { createUndiciEngine } from './engine-undici.js';
 import type { ResolvedOptions } from './options.js';
+import { requestShape } from './request-shape.js';
 import { type StatsEnvelope, WorkerStats } from './worker-stats.js';
 
 /** Main → worker, as the piscina task. */
@@ -29,7 +31,7 @@ const DEADLINE_GRACE_MS = 2000;
 const ENGINE_OF: Record<RunEngineName, (ctx: EngineContext) => Engine> = {
   undici: createUndiciEngine,
   http: createHttpEngine,
-  h2c: createH2cEngine,
+  h2: createH2cEngine,
   net: createNetEngine,
   churn: createChurnEngine,
 };
@@ -42,12 +44,15 @@ export function createEngine(ctx: EngineContext): Engine {
 export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope> {
   const { options, slice, port } = task;
   const stats = new WorkerStats(slice.index);
+  const url = new URL(options.target);
   const engine = createEngine({
     options,
     slice,
-    url: new URL(options.target),
+    url,
     stats,
     nextLocalAddress: localAddressRing(options.localAddresses, slice.index),
+    shape: requestShape(url, options.method, options.headers, options.body),
+    dial: createDialer(url, options.tls, stats),
   });
   const pipelined =
     (options.engine === 'undici' || options.engine === 'net') && options.keepAlive && options.consumeBody;

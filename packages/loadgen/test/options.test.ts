@@ -124,6 +124,6 @@ describe('engineThatRuns', () => {
     expect(engineThatRuns({ engine: 'net', keepAlive: false })).toBe('churn');
     expect(engineThatRuns({ engine: 'http', keepAlive: false })).toBe('http');
     expect(engineThatRuns({ engine: 'undici', keepAlive: true })).toBe('undici');
-    expect(engineThatRuns({ engine: 'h2c', keepAlive: true })).toBe('h2c');
+    expect(engineThatRuns({ engine: 'h2c', keepAlive: true })).toBe('h2');
   });
 });

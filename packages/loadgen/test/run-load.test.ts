@@ -297,6 +297,7 @@ describe('reuse is counted only for requests that got a response', () => {
     ['undici, a Client per connection', { engine: 'undici' }],
     ['undici behind a Pool (-R)', { engine: 'undici', rate: 200 }],
     ['node:http', { engine: 'http' }],
+    ['net', { engine: 'net' }],
   ] as const)('%s: the second request on each connection is reset and not counted as reused', async (_what, o) => {
     const srv = await firstOnlyServer();
     try {

@@ -32,7 +32,7 @@ export function registerLoadgen(program: Command): void {
     .description('generate HTTP load and report what happened to the connections (new, reused, TIME_WAIT, errors)')
     .argument(
       '[url]',
-      'target URL, e.g. http://127.0.0.1:8080/ (only http://; any non-loopback host must be typed here)',
+      'target URL, e.g. http://127.0.0.1:8080/ or https://127.0.0.1:8443/ (any non-loopback host must be typed here)',
     )
     .option(
       '-c, --connections <n>',
@@ -43,7 +43,7 @@ export function registerLoadgen(program: Command): void {
     .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
-    .option('--engine <name>', 'undici | http | h2c | net (lean raw HTTP/1.1)', 'undici')
+    .option('--engine <name>', 'undici | http | h2 (h2c alias) | net (lean raw HTTP/1.1)', 'undici')
     .option(
       '--no-keepalive',
       'one connection per request: the lean churn engine (report engine "churn") unless --engine http',
@@ -60,6 +60,19 @@ export function registerLoadgen(program: Command): void {
       'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)',
     )
     .option('--local-address <list>', 'source addresses, comma-separated, used in turn per connection')
+    // Request shaping and TLS (issue 12): every engine sends the same request.
+    .option('-m, --method <method>', 'request method (default GET)')
+    .option(
+      '-H, --header <header>',
+      "request header 'Name: value', repeatable (Host may be overridden)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('-b, --body <text>', 'request body, sent with Content-Length')
+    .option('--body-file <file>', 'request body read once from a file (at most 8 MiB)')
+    .option('-k, --insecure', 'https://: accept any certificate (self-signed, wrong name), as curl -k')
+    .option('--ca <file>', 'https://: trust the PEM certificates in this file')
+    .option('--servername <name>', 'https://: SNI name and the name the certificate must carry')
+    .option('--tls-resume <on|off>', "https://: resume TLS sessions (default: the engine library's own default)")
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
     .option('--token <t>', 'monitor token')
