@@ -7,7 +7,7 @@ import { initialStatus } from '../dashboard/model.js';
 import { startEmbeddedLab } from '../dashboard/providers/embedded-lab.js';
 import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
 import { RunController } from '../dashboard/providers/run-controller.js';
-import { embeddedLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
+import { embeddedLoad, fanOutLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
 import { requireTerminal } from '../dashboard/require-terminal.js';
 import { DashboardStore } from '../dashboard/store.js';
 
@@ -35,6 +35,7 @@ export function registerStart(program: Command): void {
           monitorUrl: lab.monitor.url,
           scenarios: scenarioApi(),
           load: embeddedLoad(lab.serverUrl),
+          fanOut: fanOutLoad(lab.monitor.url, lab.serverUrl, { token: lab.monitor.token }),
         });
         try {
           await runDashboard({ store, runs });

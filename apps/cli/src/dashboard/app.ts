@@ -32,6 +32,7 @@ export function runDashboard(options: RunDashboardOptions): Promise<void> {
       scenarios: () => runs?.scenarios() ?? [],
       onScenario: (name) => void runs?.startScenario(name),
       onRunToggle: () => void runs?.toggle(),
+      onFanOut: () => void runs?.toggleFanOut(),
       viewOnly: runs
         ? undefined
         : 'view only: scenarios and loads run from `kalab start` (or `kalab scenario NAME`, `kalab loadgen URL --monitor`)',

@@ -1,5 +1,5 @@
 /** The one key map of the dashboard: the footer, the help overlay and the key bindings all read it. */
-export type DashboardAction = 'picker' | 'run' | 'pause' | 'focus' | 'help' | 'quit';
+export type DashboardAction = 'picker' | 'run' | 'fan-out' | 'pause' | 'focus' | 'help' | 'quit';
 
 export interface KeyBinding {
   /** blessed key names. */
@@ -14,6 +14,12 @@ export interface KeyBinding {
 export const KEY_MAP: readonly KeyBinding[] = [
   { keys: ['s'], label: 's', action: 'picker', help: 'pick a scenario; Enter runs it with the local loadgen' },
   { keys: ['r'], label: 'r', action: 'run', help: 'run the last scenario again (or a load); stop a run' },
+  {
+    keys: ['a'],
+    label: 'a',
+    action: 'fan-out',
+    help: 'run the load on all agents of the monitor (one merged run); a stops it',
+  },
   { keys: ['p'], label: 'p', action: 'pause', help: 'pause the view; p again shows the latest' },
   { keys: ['tab'], label: 'tab', action: 'focus', help: 'focus the next panel; arrows scroll it' },
   { keys: ['?', 'h'], label: '?', action: 'help', help: 'show or hide this help' },
@@ -23,6 +29,7 @@ export const KEY_MAP: readonly KeyBinding[] = [
 const SHORT: Record<DashboardAction, string> = {
   picker: 'scenarios',
   run: 'run/stop',
+  'fan-out': 'all agents',
   pause: 'pause',
   focus: 'focus',
   help: 'help',

@@ -8,7 +8,12 @@ export interface Rect {
   height: number;
 }
 
-export type Layout = { tooSmall: false; panels: Record<PanelId, Rect> } | { tooSmall: true; panels: null };
+/** Every panel but `agents`, which only wide terminals have (narrower ones keep the other panels' widths). */
+export type Panels = Record<Exclude<PanelId, 'agents'>, Rect> & { agents?: Rect };
+export type Layout = { tooSmall: false; panels: Panels } | { tooSmall: true; panels: null };
+
+/** From this width on, the bottom band has room for the agents panel (one row per agent). */
+export const AGENTS_MIN_COLS = 120;
 
 /** Below this the panels cannot show their numbers; the dashboard says so instead. */
 export const MIN_COLS = DASHBOARD_DEFAULTS.minCols;
@@ -22,7 +27,7 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
  *   header
  *   throughput | TCP states
  *   ports | latency | errors
- *   connections | findings
+ *   connections | agents | findings      (agents from AGENTS_MIN_COLS columns on)
  *   footer
  */
 export function computeLayout(cols: number, rows: number): Layout {
@@ -38,7 +43,9 @@ export function computeLayout(cols: number, rows: number): Layout {
   const topC = topB + bandB;
   const halfA = Math.floor(cols / 2);
   const third = Math.floor(cols / 3);
-  const connW = Math.round(cols * 0.6);
+  const agentsW = cols >= AGENTS_MIN_COLS ? Math.round(cols * 0.22) : 0;
+  const findingsW = cols >= AGENTS_MIN_COLS ? Math.round(cols * 0.28) : cols - Math.round(cols * 0.6);
+  const connW = cols - agentsW - findingsW;
   return {
     tooSmall: false,
     panels: {
@@ -49,7 +56,8 @@ export function computeLayout(cols: number, rows: number): Layout {
       latency: { top: topB, left: third, width: third, height: bandB },
       errors: { top: topB, left: 2 * third, width: cols - 2 * third, height: bandB },
       connections: { top: topC, left: 0, width: connW, height: bandC },
-      findings: { top: topC, left: connW, width: cols - connW, height: bandC },
+      ...(agentsW > 0 ? { agents: { top: topC, left: connW, width: agentsW, height: bandC } } : {}),
+      findings: { top: topC, left: connW + agentsW, width: findingsW, height: bandC },
       footer,
     },
   };

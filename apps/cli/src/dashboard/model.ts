@@ -29,7 +29,7 @@ export interface DashboardStatus {
 
 /** A scenario or load run started from this dashboard. */
 export interface LocalRun {
-  kind: 'scenario' | 'load';
+  kind: 'scenario' | 'load' | 'fan-out';
   name: string;
   state: 'running' | 'done' | 'failed' | 'stopped';
   startedAt: number;

@@ -5,6 +5,7 @@ import { computeLayout, MIN_COLS, MIN_ROWS, type Rect } from './layout.js';
 import { createOverlays, type OverlayState, type ScenarioItem } from './overlays.js';
 import { startRenderLoop } from './render-loop.js';
 import type { DashboardStore } from './store.js';
+import { agentsView } from './views/agents-view.js';
 import { connectionsView } from './views/connections-view.js';
 import { errorsView } from './views/errors-view.js';
 import { findingsView } from './views/findings-view.js';
@@ -24,6 +25,8 @@ export interface DashboardOptions {
   onScenario?: (name: string) => void;
   /** `r`: start or stop a run. */
   onRunToggle?: () => void;
+  /** `a`: run the current load on every idle agent of the monitor. */
+  onFanOut?: () => void;
   onQuit?: () => void;
   /** Set for a dashboard that only views: `s` and `r` show this line instead of acting. */
   viewOnly?: string;
@@ -50,6 +53,7 @@ const BOXED: View[] = [
   latencyView,
   errorsView,
   connectionsView,
+  agentsView,
   findingsView,
 ];
 const FOCUS_ORDER = BOXED.map((v) => v.id);
@@ -123,7 +127,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     tooSmall.hide();
     place(header, layout.panels.header);
     place(footer, layout.panels.footer);
-    for (const [view, el] of boxes) place(el, layout.panels[view.id]);
+    for (const [view, el] of boxes) {
+      const r = layout.panels[view.id as keyof typeof layout.panels];
+      if (r) place(el, r);
+      else el.hide();
+    }
   }
 
   function draw(now: number): void {
@@ -170,6 +178,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         if (overlays.state !== 'none') return;
         if (options.viewOnly) store.patchStatus({ message: options.viewOnly });
         else options.onRunToggle?.();
+        return;
+      case 'fan-out':
+        if (overlays.state !== 'none') return;
+        if (options.viewOnly) store.patchStatus({ message: options.viewOnly });
+        else options.onFanOut?.();
         return;
       case 'pause':
         if (overlays.state !== 'none') return;

@@ -32,6 +32,8 @@ export interface RunControllerOptions {
   token?: string;
   scenarios?: ScenarioApi;
   load?: LoadApi;
+  /** `a`: the same load split over the monitor's agents (they report to the monitor themselves). */
+  fanOut?: LoadApi;
 }
 
 /**
@@ -92,6 +94,21 @@ export class RunController {
     this.launch('load', load.describe, (hooks) => load.run(hooks));
   }
 
+  /** `a`: stops the run in progress; otherwise runs the load on every idle agent of the monitor. */
+  async toggleFanOut(): Promise<void> {
+    if (this.current) {
+      await this.stop();
+      return;
+    }
+    const fanOut = this.o.fanOut;
+    if (!fanOut) {
+      this.o.store.patchStatus({ message: 'a runs on agents from kalab start (its monitor is theirs)' });
+      return;
+    }
+    // The agents report their own runs: forwarding the merged progress would count it twice.
+    this.launch('fan-out', fanOut.describe, (hooks) => fanOut.run(hooks), false);
+  }
+
   /** Aborts the run in progress and waits for it to finish (bounded by the run itself). */
   async stop(): Promise<void> {
     const c = this.current;
@@ -122,7 +139,12 @@ export class RunController {
     this.link.send(msg.v === undefined ? { ...msg, v: PROTOCOL_VERSION } : msg);
   }
 
-  private launch(kind: LocalRun['kind'], name: string, run: (hooks: RunHooks) => Promise<unknown>): void {
+  private launch(
+    kind: LocalRun['kind'],
+    name: string,
+    run: (hooks: RunHooks) => Promise<unknown>,
+    forward = true,
+  ): void {
     const { store } = this.o;
     const abort = new AbortController();
     const startedAt = Date.now();
@@ -133,7 +155,7 @@ export class RunController {
     };
     update({});
     const onEvent = (msg: RunEvent) => {
-      this.forward(msg);
+      if (forward) this.forward(msg);
       const seen = countsOf(msg);
       if (seen && !abort.signal.aborted) update(seen);
     };

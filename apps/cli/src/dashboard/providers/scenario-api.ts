@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION } from '@kalab/core';
-import { runLoad } from '@kalab/loadgen';
+import { runFanOut, runLoad } from '@kalab/loadgen';
 import { listScenarios, runScenario } from '@kalab/scenarios';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
 import type { LoadApi, ScenarioApi } from './run-controller.js';
@@ -43,5 +43,28 @@ export function embeddedLoad(target: string, options: { connections?: number; du
       onEvent({ v: PROTOCOL_VERSION, type: 'run-report', runId: load.runId, report });
       return report;
     },
+  };
+}
+
+/** `a`: the same load split over every idle agent of the monitor (`kalab loadgen URL --via MONITOR --agents all`). */
+export function fanOutLoad(
+  via: string,
+  target: string,
+  options: { token?: string; connections?: number; durationMs?: number } = {},
+): LoadApi {
+  const connections = options.connections ?? DASHBOARD_DEFAULTS.load.connections;
+  const durationMs = options.durationMs ?? DASHBOARD_DEFAULTS.load.durationMs;
+  return {
+    describe: `load ${connections} connections × ${durationMs / 1000}s on all agents`,
+    run: ({ signal, onEvent, onNote }) =>
+      runFanOut({
+        via,
+        token: options.token,
+        agents: 'all',
+        load: { target, connections, durationMs },
+        signal,
+        onStarted: (m) => onNote(`started on ${m.agents.map((a) => a.name).join(', ')}`),
+        onProgress: (m) => onEvent(m.tick),
+      }),
   };
 }

@@ -21,5 +21,6 @@ export type PanelId =
   | 'latency'
   | 'errors'
   | 'connections'
+  | 'agents'
   | 'findings'
   | 'footer';
