@@ -99,7 +99,7 @@ export const ConnectionEventSchema = z.object({
   local: z.string().max(64).optional(),
   requests: count.optional(),
   reason: z.enum(['client', 'idleTimeout', 'maxRequests', 'error', 'server']).optional(),
-  protocol: z.enum(['http1', 'h2c']).optional(),
+  protocol: z.enum(['http1', 'h2c', 'h2']).optional(),
 });
 export type ConnectionEvent = z.infer<typeof ConnectionEventSchema>;
 

@@ -148,6 +148,8 @@ export function errorCode(err: unknown): string {
   if (e && typeof e.code === 'string' && e.code.length > 0) {
     // undici wraps the socket's own errno in `cause`; the errno says more than UND_ERR_SOCKET.
     if (e.code === 'UND_ERR_SOCKET' && typeof e.cause?.code === 'string') return e.cause.code;
+    // http2 cancels the streams of a session that died; the cause (a refused certificate, a reset) says why.
+    if (e.code === 'ERR_HTTP2_STREAM_CANCEL' && typeof e.cause?.code === 'string') return e.cause.code.slice(0, 64);
     // --timeout in every engine counts as ETIMEDOUT (undici's own timeout errors included).
     if (UNDICI_TIMEOUTS.has(e.code)) return 'ETIMEDOUT';
     return e.code.slice(0, 64);

@@ -14,7 +14,18 @@ import { channels } from './channels.js';
 export type CloseReason = 'client' | 'idleTimeout' | 'maxRequests' | 'error' | 'server';
 export const CLOSE_REASONS: readonly CloseReason[] = ['client', 'idleTimeout', 'maxRequests', 'error', 'server'];
 
-export type ConnectionProtocol = 'http1' | 'h2c';
+/** http1 (over TCP or TLS), h2c (HTTP/2 prior knowledge), h2 (HTTP/2 over TLS, by ALPN). */
+export type ConnectionProtocol = 'http1' | 'h2c' | 'h2';
+
+/** A TLS connection's handshake, as the server saw it. */
+export interface TlsInfo {
+  /** A session resumed from a ticket or ID (an abbreviated handshake) rather than a full one. */
+  resumed: boolean;
+  /** TLSv1.3, TLSv1.2... */
+  protocol: string | null;
+  /** The ALPN protocol agreed (h2, http/1.1), or null when the client offered none. */
+  alpn: string | null;
+}
 
 function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
@@ -32,6 +43,10 @@ export class ConnectionRecord {
    * one wins, so a peer FIN that answers our `Connection: close` is not counted as the client's.
    */
   closing: CloseReason | null = null;
+  /** TLS connections: full or resumed handshake, version, ALPN (null over plain TCP). */
+  tls: TlsInfo | null = null;
+  /** Request body bytes the server read on this connection. */
+  bodyBytes = 0;
 
   constructor(
     readonly id: number,
@@ -57,6 +72,8 @@ export interface LedgerStats {
   connections: { opened: number; open: number; closed: number; closedBy: Record<CloseReason, number> };
   requests: { total: number };
   requestsPerConnection: { mean: number; max: number };
+  /** Only when the server serves TLS: handshakes completed (one per connection opened) and how many resumed a session. */
+  tls?: { handshakes: number; resumed: number };
 }
 
 /**
@@ -72,6 +89,10 @@ export class ConnectionLedger {
   requests = 0;
   maxRequestsOnOne = 0;
   readonly closedBy: Record<CloseReason, number> = { client: 0, idleTimeout: 0, maxRequests: 0, error: 0, server: 0 };
+  /** TLS handshakes completed and resumed; null when the server does not serve TLS (stats() then has no `tls`). */
+  tls: { handshakes: number; resumed: number } | null = null;
+  /** Request body bytes read, over every connection. */
+  bodyBytes = 0;
   /** Error codes seen on closed connections: every `error` close, and client resets (ECONNRESET, closed by client). */
   readonly errors: Record<string, number> = {};
 
@@ -105,6 +126,28 @@ export class ConnectionLedger {
     this.requests++;
     if (n > this.maxRequestsOnOne) this.maxRequestsOnOne = n;
     if (channels.request.hasSubscribers) channels.request.publish({ ledger: this, connection: rec, method, url });
+  }
+
+  /** A TLS handshake completed on `rec` (called right after open() for a TLS connection). */
+  handshake(rec: ConnectionRecord, info: TlsInfo): void {
+    rec.tls = info;
+    this.tls ??= { handshakes: 0, resumed: 0 };
+    this.tls.handshakes++;
+    if (info.resumed) this.tls.resumed++;
+  }
+
+  /** A request's body (n bytes) was read to its end on `rec`; `headers` are its raw headers, for subscribers. */
+  requestEnd(
+    rec: ConnectionRecord,
+    method: string | undefined,
+    url: string | undefined,
+    headers: readonly string[],
+    bodyBytes: number,
+  ): void {
+    rec.bodyBytes += bodyBytes;
+    this.bodyBytes += bodyBytes;
+    if (channels.requestEnd.hasSubscribers)
+      channels.requestEnd.publish({ ledger: this, connection: rec, method, url, headers, bodyBytes });
   }
 
   /** Records why the connection is going to close; the first reason sticks. */
@@ -152,6 +195,7 @@ export class ConnectionLedger {
         mean: this.opened > 0 ? Math.round((this.requests / this.opened) * 100) / 100 : 0,
         max: this.maxRequestsOnOne,
       },
+      ...(this.tls ? { tls: { ...this.tls } } : {}),
     };
   }
 }

@@ -5,7 +5,8 @@ import http2, {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
+import { channels } from './channels.js';
+import type { ConnectionLedger, ConnectionProtocol, ConnectionRecord } from './connection-ledger.js';
 import { STATS_PATH } from './defaults.js';
 import { kRecord, responseBody } from './http1-handler.js';
 import type { ResolvedServerOptions } from './options.js';
@@ -19,11 +20,13 @@ type LabSession = Http2Session & { [kRecord]?: ConnectionRecord };
  * an HTTP/2 session is one TCP connection, each stream is one request. HTTP/2 has no
  * `Connection: close`, so `close` and `maxRequestsPerSocket` end the session with GOAWAY
  * after the response, and keepAliveTimeout is the session's idle timeout.
+ * The TLS listener hands it the connections that chose h2 by ALPN (`protocol` 'h2').
  */
 export function createH2cServer(
   ledger: ConnectionLedger,
   options: ResolvedServerOptions,
   state: { shuttingDown: boolean },
+  protocol: Extract<ConnectionProtocol, 'h2c' | 'h2'> = 'h2c',
 ): Http2Server {
   const server = http2.createServer();
   const body = responseBody(options.bodyBytes);
@@ -31,7 +34,7 @@ export function createH2cServer(
 
   // Before http2's own listener, so the record exists when the session is created.
   server.prependListener('connection', (socket: LabSocket) => {
-    const rec = ledger.open('h2c', socket);
+    const rec = ledger.open(protocol, socket);
     socket[kRecord] = rec;
     socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -59,46 +62,71 @@ export function createH2cServer(
     // Recorded by the session's 'error' listener; without this listener it would throw.
   });
 
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const session = stream.session as LabSession | undefined;
-    const rec = session?.[kRecord];
-    if (!session || !rec) {
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      return;
-    }
-    ledger.request(rec, headers[':method'] as string | undefined, headers[':path'] as string | undefined);
-    let endSession = false;
-    if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) {
-      ledger.intend(rec, 'maxRequests');
-      endSession = true;
-    } else if (options.close || state.shuttingDown) {
-      ledger.intend(rec, 'server');
-      endSession = true;
-    }
-    stream.on('error', () => {
-      // A reset stream is the client's business; the session's fate is recorded on the session.
-    });
-    const respond = (): void => {
-      if (stream.destroyed) return;
-      if (headers[':path'] === STATS_PATH) {
-        const json = JSON.stringify(ledger.stats());
-        stream.respond({
-          ':status': 200,
-          'content-type': 'application/json',
-          'cache-control': 'no-store',
-          'content-length': Buffer.byteLength(json),
-        });
-        stream.end(json);
-      } else {
-        stream.respond({ ':status': 200, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
-        stream.end(body);
+  server.on(
+    'stream',
+    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      const session = stream.session as LabSession | undefined;
+      const rec = session?.[kRecord];
+      if (!session || !rec) {
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
       }
-      // GOAWAY after this stream: the session finishes open streams, then closes.
-      if (endSession && !session.closed) session.close();
-    };
-    if (delay > 0 && headers[':path'] !== STATS_PATH) delayUs(delay, respond);
-    else respond();
-  });
+      ledger.request(rec, headers[':method'] as string | undefined, headers[':path'] as string | undefined);
+      let endSession = false;
+      if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) {
+        ledger.intend(rec, 'maxRequests');
+        endSession = true;
+      } else if (options.close || state.shuttingDown) {
+        ledger.intend(rec, 'server');
+        endSession = true;
+      }
+      stream.on('error', () => {
+        // A reset stream is the client's business; the session's fate is recorded on the session.
+      });
+      const respond = (): void => {
+        if (stream.destroyed) return;
+        if (headers[':path'] === STATS_PATH) {
+          const json = JSON.stringify(ledger.stats());
+          stream.respond({
+            ':status': 200,
+            'content-type': 'application/json',
+            'cache-control': 'no-store',
+            'content-length': Buffer.byteLength(json),
+          });
+          stream.end(json);
+        } else {
+          stream.respond({
+            ':status': 200,
+            'content-type': 'text/plain; charset=utf-8',
+            'content-length': body.length,
+          });
+          stream.end(body);
+        }
+        // GOAWAY after this stream: the session finishes open streams, then closes.
+        if (endSession && !session.closed) session.close();
+      };
+      const answer = (): void => {
+        if (delay > 0 && headers[':path'] !== STATS_PATH) delayUs(delay, respond);
+        else respond();
+      };
+      const method = headers[':method'] as string | undefined;
+      const path = headers[':path'] as string | undefined;
+      // A request body (no END_STREAM on the headers) is read and counted before the answer.
+      if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) === 0) {
+        let n = 0;
+        stream.on('data', (chunk: Buffer) => {
+          n += chunk.length;
+        });
+        stream.on('end', () => {
+          ledger.requestEnd(rec, method, path, rawHeaders, n);
+          answer();
+        });
+        return;
+      }
+      if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, method, path, rawHeaders, 0);
+      answer();
+    },
+  );
 
   return server;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
 import { HELLO_BODY, STATS_PATH } from './defaults.js';
 import type { ResolvedServerOptions } from './options.js';
@@ -105,6 +106,25 @@ export function instrumentHttp1(
     if (!res.shouldKeepAlive) ledger.intend(rec, 'client');
     else if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) ledger.intend(rec, 'maxRequests');
     else if (close) ledger.intend(rec, 'server');
+    // Every method is answered; a body is read (and counted) to its end first. A request
+    // without one takes the fast path unless someone listens to request-end.
+    const h = req.headers;
+    if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) {
+      let n = 0;
+      req.on('data', (chunk: Buffer) => {
+        n += chunk.length;
+      });
+      req.on('end', () => {
+        ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, n);
+        answer(req, res, close);
+      });
+      return;
+    }
+    if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, 0);
+    answer(req, res, close);
+  });
+
+  const answer = (req: IncomingMessage, res: ServerResponse, close: boolean): void => {
     if (req.url === STATS_PATH) {
       const json = JSON.stringify(ledger.stats());
       res.writeHead(200, [
@@ -121,5 +141,5 @@ export function instrumentHttp1(
     }
     if (delay > 0) delayUs(delay, () => send(res, close));
     else send(res, close);
-  });
+  };
 }

@@ -1,3 +1,4 @@
+export { GENERATED_NAMES, generateCertificate, loadCertificate, type ServerCertificate } from './certificate.js';
 export { CHANNEL_NAMES, channels } from './channels.js';
 export {
   CLOSE_REASONS,
@@ -6,6 +7,7 @@ export {
   type ConnectionProtocol,
   ConnectionRecord,
   type LedgerStats,
+  type TlsInfo,
 } from './connection-ledger.js';
 export { HELLO_BODY, MONITOR_DEFAULTS, SERVER_DEFAULTS, SERVER_LIMITS, STATS_PATH } from './defaults.js';
 export { createLabServer, type LabServer, type LabServerAddress } from './lab-server.js';

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import type { Http2Server, Http2Session } from 'node:http2';
 import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { UnreachableError } from '@kalab/core';
+import { generateCertificate, type ServerCertificate } from './certificate.js';
 import { ConnectionLedger, type LedgerStats } from './connection-ledger.js';
 import { createH2cServer } from './h2c-listener.js';
 import { instrumentHttp1 } from './http1-handler.js';
 import { type LabServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+import { createTlsListener } from './tls-listener.js';
 
 export interface LabServerAddress {
   host: string;
@@ -13,6 +16,8 @@ export interface LabServerAddress {
   url: string;
   h2cPort: number | null;
   h2cUrl: string | null;
+  /** TLS: the certificate presented on `port` (its PEM, SHA-256 fingerprint, names), else null. */
+  certificate: Omit<ServerCertificate, 'key'> | null;
 }
 
 export interface LabServer {
@@ -21,6 +26,8 @@ export interface LabServer {
   /** The node:http server underneath (for tests and embedding). */
   readonly http: http.Server;
   readonly h2c: Http2Server | null;
+  /** The TLS listener on `port` when serving TLS (it hands connections to `http` or, for ALPN h2, an HTTP/2 server). */
+  readonly tls: TlsServer | null;
   /** Binds the listeners; rejects with UnreachableError (exit 3) when a port cannot be bound. */
   listen(): Promise<LabServerAddress>;
   /** The bound address; throws before listen(). */
@@ -34,8 +41,8 @@ export interface LabServer {
   close(options?: { graceMs?: number }): Promise<LedgerStats>;
 }
 
-function urlFor(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function urlFor(host: string, port: number, scheme = 'http'): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function listenOn(server: NetServer, host: string, port: number, what: string): Promise<number> {
@@ -52,7 +59,7 @@ function listenOn(server: NetServer, host: string, port: number, what: string): 
               : err.message;
       reject(
         new UnreachableError(
-          `cannot listen on ${urlFor(host, port).slice(7)} (${what}): ${why} (${err.code ?? 'error'})`,
+          `cannot listen on ${urlFor(host, port, '').slice(3)} (${what}): ${why} (${err.code ?? 'error'})`,
           { cause: err },
         ),
       );
@@ -85,10 +92,17 @@ export function createLabServer(options: LabServerOptions = {}): LabServer {
   instrumentHttp1(server, ledger, opts, state);
   const h2c = opts.h2cPort === null ? null : createH2cServer(ledger, opts, state);
   const h2Sessions = new Set<Http2Session>();
-  h2c?.on('session', (session: Http2Session) => {
-    h2Sessions.add(session);
-    session.once('close', () => h2Sessions.delete(session));
-  });
+  const trackSessions = (s: Http2Server | null) =>
+    s?.on('session', (session: Http2Session) => {
+      h2Sessions.add(session);
+      session.once('close', () => h2Sessions.delete(session));
+    });
+  trackSessions(h2c);
+  // TLS: the TLS listener owns the port; HTTP/1.1 goes to `server`, ALPN h2 to an HTTP/2 server of its own.
+  const h2OverTls = opts.tls?.h2 ? createH2cServer(ledger, opts, state, 'h2') : null;
+  trackSessions(h2OverTls);
+  const tlsServer = opts.tls ? createTlsListener(ledger, server, h2OverTls, opts.tls.certificate) : null;
+  if (opts.tls) ledger.tls = { handshakes: 0, resumed: 0 };
 
   let bound: LabServerAddress | null = null;
   let closing: Promise<LedgerStats> | null = null;
@@ -98,23 +112,41 @@ export function createLabServer(options: LabServerOptions = {}): LabServer {
     ledger,
     http: server,
     h2c,
+    tls: tlsServer,
     async listen() {
-      const port = await listenOn(server, opts.host, opts.port, 'http');
+      let certificate: ServerCertificate | null = null;
+      if (tlsServer && opts.tls) {
+        certificate = opts.tls.certificate ?? (await generateCertificate());
+        tlsServer.setSecureContext({ cert: certificate.cert, key: certificate.key });
+      }
+      const port = await listenOn(tlsServer ?? server, opts.host, opts.port, tlsServer ? 'https' : 'http');
+      // node:http tracks connections (closeIdleConnections, the headers/request timeout sweep) from
+      // its 'listening' event; behind the TLS listener it never listens itself, so say it is.
+      if (tlsServer) server.emit('listening');
       let h2cPort: number | null = null;
       if (h2c) {
         try {
           h2cPort = await listenOn(h2c, opts.host, opts.h2cPort ?? 0, 'h2c');
         } catch (err) {
-          server.close();
+          (tlsServer ?? server).close();
           throw err;
         }
       }
       bound = {
         host: opts.host,
         port,
-        url: urlFor(opts.host, port),
+        url: urlFor(opts.host, port, tlsServer ? 'https' : 'http'),
         h2cPort,
         h2cUrl: h2cPort === null ? null : urlFor(opts.host, h2cPort),
+        certificate:
+          certificate === null
+            ? null
+            : {
+                cert: certificate.cert,
+                fingerprint256: certificate.fingerprint256,
+                subjectAltName: certificate.subjectAltName,
+                generated: certificate.generated,
+              },
       };
       return bound;
     },
@@ -128,8 +160,10 @@ export function createLabServer(options: LabServerOptions = {}): LabServer {
         state.shuttingDown = true;
         for (const rec of ledger.openConnections()) ledger.intend(rec, 'server');
         const closed = [
-          new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+          // Behind TLS, close() still stops node:http's timeout sweep (and answers ERR_SERVER_NOT_RUNNING).
+          new Promise<void>((resolve) => (server.listening || tlsServer ? server.close(() => resolve()) : resolve())),
           new Promise<void>((resolve) => (h2c?.listening ? h2c.close(() => resolve()) : resolve())),
+          new Promise<void>((resolve) => (tlsServer?.listening ? tlsServer.close(() => resolve()) : resolve())),
         ];
         // server.close() already closes idle keep-alive sockets (Node >= 19); be explicit.
         server.closeIdleConnections();

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { BadOptionError, parseInteger } from '@kalab/core';
+import { loadCertificate, type ServerCertificate } from './certificate.js';
 import { SERVER_DEFAULTS, SERVER_LIMITS } from './defaults.js';
 
 /** What `createLabServer` accepts. Times are milliseconds except `delayUs`. */
@@ -23,6 +24,13 @@ export interface LabServerOptions {
   /** Closed connections kept for inspection. */
   ledgerHistory?: number;
   shutdownGraceMs?: number;
+  /** Serve HTTPS on `port` (a certificate for 127.0.0.1, ::1 and localhost is generated at listen unless cert/key are given). */
+  tls?: boolean;
+  /** PEM certificate (chain) and its private key: serve HTTPS with them (implies tls). */
+  cert?: string;
+  key?: string;
+  /** With TLS: also offer HTTP/2 by ALPN on the TLS port. */
+  h2?: boolean;
 }
 
 export interface ResolvedServerOptions {
@@ -38,6 +46,8 @@ export interface ResolvedServerOptions {
   h2cPort: number | null;
   ledgerHistory: number;
   shutdownGraceMs: number;
+  /** null: plain TCP; { certificate: null }: TLS with a certificate generated at listen. */
+  tls: { certificate: ServerCertificate | null; h2: boolean } | null;
 }
 
 const KNOWN = new Set<string>([
@@ -53,6 +63,10 @@ const KNOWN = new Set<string>([
   'h2cPort',
   'ledgerHistory',
   'shutdownGraceMs',
+  'tls',
+  'cert',
+  'key',
+  'h2',
 ]);
 
 /** What each option is called in messages: its own name by default, a CLI's flag when the CLI says so. */
@@ -102,6 +116,7 @@ export function resolveServerOptions(options: LabServerOptions = {}, names: Opti
     h2cPort: nullableInt('h2cPort', SERVER_DEFAULTS.h2cPort),
     ledgerHistory: int('ledgerHistory', SERVER_DEFAULTS.ledgerHistory),
     shutdownGraceMs: int('shutdownGraceMs', SERVER_DEFAULTS.shutdownGraceMs),
+    tls: resolveTls(options, nameOf),
   };
   // node:http refuses this combination with ERR_OUT_OF_RANGE; say it in the lab's words.
   if (resolved.requestTimeout > 0 && resolved.headersTimeout > resolved.requestTimeout) {
@@ -117,4 +132,35 @@ export function resolveServerOptions(options: LabServerOptions = {}, names: Opti
     );
   }
   return resolved;
+}
+
+function resolveTls(
+  options: LabServerOptions,
+  nameOf: (key: keyof LabServerOptions) => string,
+): ResolvedServerOptions['tls'] {
+  for (const key of ['tls', 'h2'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean')
+      throw new BadOptionError(nameOf(key), `${nameOf(key)} must be true or false`);
+  }
+  const { cert, key } = options;
+  if ((cert === undefined) !== (key === undefined)) {
+    const [given, lacking] = cert === undefined ? (['key', 'cert'] as const) : (['cert', 'key'] as const);
+    throw new BadOptionError(nameOf(given), `${nameOf(given)} needs ${nameOf(lacking)}`);
+  }
+  for (const k of ['cert', 'key'] as const) {
+    if (options[k] !== undefined && typeof options[k] !== 'string')
+      throw new BadOptionError(nameOf(k), `${nameOf(k)} must be PEM text`);
+  }
+  const tls = options.tls === true || cert !== undefined;
+  if (options.h2 === true && !tls)
+    throw new BadOptionError(
+      nameOf('h2'),
+      `${nameOf('h2')} needs ${nameOf('tls')} (HTTP/2 is offered by ALPN on the TLS port)`,
+    );
+  if (!tls) return null;
+  const certificate =
+    cert !== undefined && key !== undefined
+      ? loadCertificate(cert, key, { cert: nameOf('cert'), key: nameOf('key') })
+      : null;
+  return { certificate, h2: options.h2 === true };
 }

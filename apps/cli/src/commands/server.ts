@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
 import {
   createLabServer,
@@ -26,6 +27,10 @@ interface ServerFlags {
   h2cPort?: string;
   monitor?: string;
   token?: string;
+  tls?: boolean;
+  cert?: string;
+  key?: string;
+  h2?: boolean;
 }
 
 /** Option of @kalab/server → the flag a user types; validators take it, so every message names the flag. */
@@ -39,9 +44,23 @@ const FLAG_OF = {
   delayUs: '--delay-us',
   bodyBytes: '--body-bytes',
   h2cPort: '--h2c-port',
+  tls: '--tls',
+  cert: '--cert',
+  key: '--key',
+  h2: '--h2',
 } as const satisfies OptionNames;
 
 type Limited = keyof typeof FLAG_OF & keyof typeof SERVER_LIMITS;
+
+/** A PEM file named by --cert or --key: a missing or unreadable one is exit 2 naming the flag. */
+function pemFile(flag: '--cert' | '--key', file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
 
 /** A time flag (500ms, 5s; plain number = ms) within the server's own limit, quoting what was typed. */
 function ms(key: Limited, value: string | undefined): number | undefined {
@@ -66,7 +85,17 @@ export function serverOptionsFromFlags(flags: ServerFlags): LabServerOptions {
     delayUs: int('delayUs', flags.delayUs),
     bodyBytes: int('bodyBytes', flags.bodyBytes),
     h2cPort: int('h2cPort', flags.h2cPort),
+    tls: flags.tls === true ? true : undefined,
+    h2: flags.h2 === true ? true : undefined,
   };
+  // --cert without --key (or the other way round) is refused before any file is read.
+  if ((flags.cert === undefined) !== (flags.key === undefined))
+    throw new BadOptionError(
+      flags.cert === undefined ? '--key' : '--cert',
+      flags.cert === undefined ? '--key needs --cert' : '--cert needs --key',
+    );
+  options.cert = pemFile('--cert', flags.cert);
+  options.key = pemFile('--key', flags.key);
   for (const key of Object.keys(options) as (keyof LabServerOptions)[]) {
     if (options[key] === undefined) delete options[key];
   }
@@ -94,12 +123,17 @@ export function registerServer(program: Command): void {
     .option('--delay-us <n>', 'delay each response by n microseconds (best effort, never shorter)')
     .option('--body-bytes <n>', 'response body size in bytes (default: "Hello world")')
     .option('--h2c-port <port>', 'also listen for HTTP/2 cleartext (prior knowledge) on this port')
+    .option('--tls', 'serve HTTPS (a certificate for 127.0.0.1, ::1 and localhost is generated at start)')
+    .option('--cert <file>', 'serve HTTPS with this PEM certificate (chain), with --key')
+    .option('--key <file>', "the PEM private key of --cert's certificate")
+    .option('--h2', 'with --tls or --cert: also offer HTTP/2 by ALPN on the TLS port')
     .option('--monitor <url>', 'publish the ledger to a monitor (ws://HOST:PORT/ws)')
     .option('--token <token>', 'token for --monitor')
     .addHelpText(
       'after',
       '\nExamples:\n  kalab server --port 8080\n  kalab server --keep-alive-timeout 200 --max-requests-per-socket 100\n' +
-        '  kalab server --port 0 --h2c-port 0 --delay-us 50\n  kalab server --monitor ws://127.0.0.1:7070/ws --token secret\n',
+        '  kalab server --port 0 --h2c-port 0 --delay-us 50\n  kalab server --monitor ws://127.0.0.1:7070/ws --token secret\n' +
+        '  kalab server --tls --h2 --port 8443\n  kalab server --cert cert.pem --key key.pem --port 8443\n',
     )
     .action(
       action(async (flags: ServerFlags) => {
@@ -113,6 +147,12 @@ export function registerServer(program: Command): void {
         const address = await lab.listen();
         process.stdout.write(`listening on ${address.url}\n`);
         if (address.h2cUrl) process.stdout.write(`h2c listening on ${address.h2cUrl}\n`);
+        const cert = address.certificate;
+        if (cert)
+          process.stdout.write(
+            `tls: ${cert.generated ? 'self-signed certificate generated for' : 'certificate for'} ${cert.subjectAltName || 'no subjectAltName'}; ALPN ${options.h2 ? 'h2, http/1.1' : 'http/1.1'}\n` +
+              `tls: SHA-256 fingerprint ${cert.fingerprint256}${cert.generated ? ' (clients: kalab loadgen -k, or curl -k)' : ''}\n`,
+          );
 
         let reporter: MonitorReporter | undefined;
         if (monitorUrl) {
