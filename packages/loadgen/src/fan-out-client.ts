@@ -79,7 +79,15 @@ function runOptionsOf(load: LoadOptions, r: ResolvedOptions): RunOptions {
     consumeBody: r.consumeBody,
     pipelining: r.pipelining,
     ...(load.timeoutMs !== undefined ? { timeoutMs: Math.round(r.timeoutMs) } : {}),
+    // The request and TLS fields as the user gave them (LoadOptions names them as RunOptions does).
+    ...pick(load, ['method', 'headers', 'body', 'bodyEncoding', 'insecure', 'ca', 'servername', 'tlsResume']),
   };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 /** A viewer link that gives up at once: a fan-out cannot outlive its monitor connection. */
