@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type FanOutPart, LAB_VERSION, LatencyHistogram, ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { type Agent, type LoadReport, mergeFanOut, runAgent, runLoad } from '../src/index.js';
 import { type CountingServer, startCountingServer } from './helpers/counting-server.js';
 import { TinyHub } from './helpers/tiny-hub.js';
@@ -33,6 +35,42 @@ describe('agent, fan-out side', () => {
       cores: availableParallelism(),
       caps: { maxConnections: 40, maxDurationMs: 9000, allowTargets: ['10.0.0.1:8080', '[::1]'] },
     });
+  });
+
+  it('gives up (fatal, no retry) when the monitor refuses its version', async () => {
+    // A hub that answers every hello the way a monitor of another version does.
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
+    await new Promise((r) => wss.once('listening', r));
+    let hellos = 0;
+    wss.on('connection', (ws) =>
+      ws.once('message', () => {
+        hellos++;
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            type: 'error',
+            code: 'KALAB_ERR_UNSUPPORTED',
+            message:
+              "agent version 0.1.0 does not match this monitor's version 9.9.9: run the same kalab version on both",
+          }),
+        );
+        ws.close(1008);
+      }),
+    );
+    try {
+      agent = runAgent({ monitor: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`, name: 'old' });
+      const err = await new Promise<Error & { code?: string }>((r) => agent!.once('fatal', r));
+      expect(err.code).toBe('KALAB_ERR_UNSUPPORTED');
+      expect(err.message).toBe(
+        "monitor refused the hello: agent version 0.1.0 does not match this monitor's version 9.9.9: run the same kalab version on both",
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(hellos).toBe(1);
+    } finally {
+      await agent?.close();
+      agent = undefined;
+      await new Promise((r) => wss.close(r));
+    }
   });
 
   it('a held run gets its workers ready, says so, answers clock pings, and starts only at the run-go instant', async () => {
