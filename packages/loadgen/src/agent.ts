@@ -19,7 +19,7 @@ import {
   sampleTcp,
 } from '@kalab/core';
 import type { LoadReport } from './build-report.js';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS, LIMITS } from './defaults.js';
 import { resolveOptions } from './options.js';
 import { LoadRun } from './run-load.js';
 
@@ -37,6 +37,8 @@ export interface AgentCaps {
    * run never aims at a non-loopback address unless the user typed it — here, on the agent).
    */
   allowTargets?: string[];
+  /** Refuse runs whose request body (-b / --body-file) is larger (default 64 KiB; at most LIMITS.bodyBytes). */
+  maxBodyBytes?: number;
 }
 
 export const AGENT_DEFAULTS = {
@@ -46,6 +48,8 @@ export const AGENT_DEFAULTS = {
   idleSampleMs: 1000,
   /** A held fan-out slice whose run-go has not come by then stops (reported as stoppedEarly 'no-go'). */
   maxHoldMs: 60_000,
+  /** `--max-body-bytes`: a monitor may not make this agent send larger request bodies. */
+  maxBodyBytes: 64 * 1024,
 } as const;
 
 export interface AgentOptions {
@@ -88,8 +92,11 @@ export function agentCapsFromFlags(f: {
   maxConnections?: string;
   maxDuration?: string;
   allowTarget?: string;
+  maxBodyBytes?: string;
 }): AgentCaps {
   const caps: AgentCaps = {};
+  if (f.maxBodyBytes !== undefined)
+    caps.maxBodyBytes = parseInteger('--max-body-bytes', f.maxBodyBytes, 0, LIMITS.bodyBytes.max);
   if (f.maxConnections !== undefined)
     caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
   if (f.maxDuration !== undefined) {
@@ -106,8 +113,13 @@ export function agentCapsFromFlags(f: {
   return caps;
 }
 
-/** Why a run breaks the caps, or null when it fits (core's capViolation, the monitor's check too). */
-export function checkCaps(options: RunOptions, caps: ResolvedCaps): string | null {
+/** Why a run breaks the caps, or null when it fits (core's capViolation, the monitor's check too; the body cap is the agent's own). */
+export function checkCaps(options: RunOptions, caps: ResolvedCaps, maxBodyBytes?: number): string | null {
+  if (maxBodyBytes !== undefined && options.body !== undefined) {
+    const bytes = Buffer.byteLength(options.body, options.bodyEncoding ?? 'utf8');
+    if (bytes > maxBodyBytes)
+      return `a ${bytes}-byte request body is more than this agent's --max-body-bytes ${maxBodyBytes}`;
+  }
   return capViolation({ ...options, connections: options.connections ?? DEFAULTS.connections }, caps);
 }
 
@@ -129,6 +141,8 @@ export function capsForHello(caps: ResolvedCaps): AgentCapsWire {
 export class Agent extends EventEmitter<AgentEvents> {
   readonly link: MonitorLink;
   readonly caps: ResolvedCaps;
+  /** --max-body-bytes (the agent's own cap; not announced in the hello). */
+  readonly maxBodyBytes: number;
   private current: LoadRun | undefined;
   private capTimer: NodeJS.Timeout | undefined;
   /** Opens a held run's gate (run-go). */
@@ -143,6 +157,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(readonly options: AgentOptions) {
     super();
     this.caps = resolveCaps(options.caps);
+    this.maxBodyBytes = parseInteger(
+      '--max-body-bytes',
+      options.caps?.maxBodyBytes ?? AGENT_DEFAULTS.maxBodyBytes,
+      0,
+      LIMITS.bodyBytes.max,
+    );
     const host = (options.host ?? hostname()).slice(0, 128) || 'localhost';
     this.host = host;
     this.link = new MonitorLink({
@@ -221,7 +241,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.refuse(runId, ErrorCodes.BUSY, `this agent is busy with run ${this.current.runId}`);
       return;
     }
-    const why = checkCaps(options, this.caps);
+    const why = checkCaps(options, this.caps, this.maxBodyBytes);
     if (why) {
       this.refuse(runId, ErrorCodes.CAP_EXCEEDED, why);
       return;

@@ -23,6 +23,7 @@ interface Flags extends LoadgenFlags, FanOutFlags {
   maxConnections?: string;
   maxDuration?: string;
   allowTarget?: string;
+  maxBodyBytes?: string;
 }
 
 /** `kalab loadgen URL ...`: parse flags, wire runLoad to the printer, the progress line and a monitor. */
@@ -81,6 +82,7 @@ export function registerLoadgen(program: Command): void {
     .option('--max-connections <n>', 'with --agent: refuse runs asking for more connections (default 1000)')
     .option('--max-duration <d>', 'with --agent: refuse longer runs, stop any run at this bound (default 60s)')
     .option('--allow-target <list>', 'with --agent: HOST[:PORT],... a monitor may aim at (default: loopback only)')
+    .option('--max-body-bytes <n>', 'with --agent: refuse runs whose request body is larger (default 65536)')
     // Fan-out (issue 14): one run split over a monitor's agents; the mode lives in loadgen-fan-out.ts.
     .option('--via <url>', 'run on the agents of the monitor at ws://HOST:PORT/ws (with --agents or --list-agents)')
     .option('--agents <n>', 'with --via: how many idle agents share the run (a number, or all)')
