@@ -29,7 +29,8 @@ export class Aggregate {
   private seq = 0;
   private last = { at: 0, completed: 0, opened: 0, handshakes: 0 };
 
-  add(env: StatsEnvelope): void {
+  /** `interval: false` for envelopes no tick will follow (a fan-out's merge of final reports): half the merging. */
+  add(env: StatsEnvelope, interval = true): void {
     this.counters.set(env.worker, env.counters);
     this.errorsBy.set(env.worker, env.errors);
     this.firstBy.set(env.worker, env.firstErrors);
@@ -40,12 +41,12 @@ export class Aggregate {
     if (env.latency) {
       const h = LatencyHistogram.decode(env.latency);
       this.latency.merge(h);
-      this.intervalLatency.merge(h);
+      if (interval) this.intervalLatency.merge(h);
     }
     if (env.connect) {
       const h = LatencyHistogram.decode(env.connect);
       this.connect.merge(h);
-      this.intervalConnect.merge(h);
+      if (interval) this.intervalConnect.merge(h);
     }
   }
 

@@ -94,7 +94,7 @@ export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadRepor
     const r = part.report as LoadReport | undefined;
     let own: LoadReport;
     if (r) {
-      agg.add(envelopeOfReport(i, r));
+      agg.add(envelopeOfReport(i, r), false);
       own = r;
       durationMs = Math.max(durationMs, r.durationMs);
       stoppedEarly ??= r.stoppedEarly ?? null;
@@ -102,9 +102,9 @@ export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadRepor
     } else {
       const last = part.last ?? ZERO_TICK;
       const env = envelopeOfTick(i, last);
-      agg.add(env);
+      agg.add(env, false);
       const one = new Aggregate();
-      one.add(env);
+      one.add(env, false);
       own = assembleReport(one, last.elapsedMs, {
         target: frame?.target ?? first?.target ?? '',
         engine: frame?.engine ?? first?.engine ?? 'undici',
