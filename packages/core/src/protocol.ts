@@ -11,7 +11,11 @@ export const PROTOCOL_VERSION = 1;
 /** The hub's ws `maxPayload`: a larger frame closes the connection with 1009. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-export const RoleSchema = z.enum(['server', 'agent', 'viewer']);
+/**
+ * server and agent (loadgen) sources, viewers; `observer` is `kalab observe` streaming what a
+ * program does with its connections (loadgen-shaped ticks, its namespace's tcp-samples).
+ */
+export const RoleSchema = z.enum(['server', 'agent', 'viewer', 'observer']);
 export type Role = z.infer<typeof RoleSchema>;
 
 const v = z.literal(PROTOCOL_VERSION);

@@ -12,7 +12,7 @@ export interface HubStats {
   snapshotsSkipped: number;
 }
 
-export const zeroPeers = (): HubStats['peers'] => ({ server: 0, agent: 0, viewer: 0, pending: 0 });
+export const zeroPeers = (): HubStats['peers'] => ({ server: 0, agent: 0, viewer: 0, observer: 0, pending: 0 });
 
 export function zeroHubStats(): HubStats {
   return {

@@ -13,13 +13,15 @@ export interface MergedCounters {
 }
 
 /**
- * Totals and rates of the load side: the agents when there are any, else the servers
- * (a server and the agent loading it count the same requests; adding both would double them).
+ * Totals and rates of the load side: the agents and observers (`kalab observe`, a client seen
+ * from outside) when there are any, else the servers (a server and the agent loading it count
+ * the same requests; adding both would double them).
  * Rates count only connected sources; latency merges each source's current or last run.
  */
 export function mergeLoadSources(sources: Iterable<SourceState>): MergedCounters {
   const all = [...sources];
-  const hasAgents = all.some((s) => s.role === 'agent');
+  const isClient = (s: SourceState) => s.role === 'agent' || s.role === 'observer';
+  const hasAgents = all.some(isClient);
   const out: MergedCounters = {
     requests: 0,
     connectionsOpened: 0,
@@ -31,7 +33,7 @@ export function mergeLoadSources(sources: Iterable<SourceState>): MergedCounters
     connect: new LatencyHistogram(),
   };
   for (const s of all) {
-    if (s.role !== (hasAgents ? 'agent' : 'server')) continue;
+    if (hasAgents ? !isClient(s) : s.role !== 'server') continue;
     const t = s.totals;
     out.requests += t.requests;
     out.connectionsOpened += t.connectionsOpened;

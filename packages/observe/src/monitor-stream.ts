@@ -31,7 +31,7 @@ export function streamObservation(o: ObserveStreamOptions): ObserveStream {
   const link = new MonitorLink({
     url: o.url,
     token: o.token,
-    role: 'observer' as 'agent', // TEMP until core's RoleSchema has observer
+    role: 'observer',
     name: o.name ?? `observe-${process.pid}`,
     host,
   });
