@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createMonitor, type Monitor } from '@kalab/monitor';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { canUnshareNet, missing } from '../../../test/support/needs.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
@@ -56,6 +56,10 @@ describe.skipIf(missing('unshare -rn (user namespaces)', canUnshareNet()))('kala
     const host = Object.keys(snap.hosts).find((h) => h.includes('/observe-'));
     expect(host).toBeDefined();
     expect(snap.hosts[host!]!.states['TIME_WAIT']).toBe(10);
+    // It sends no run-report: its goodbye ends its run, which the monitor shows as completed.
+    await vi.waitFor(() =>
+      expect(monitor.snapshot().run).toMatchObject({ id: expect.stringMatching(/^observe-/), running: false }),
+    );
   });
 
   it('a wrong token is said on stderr and the observation goes on', async () => {

@@ -94,7 +94,9 @@ export class Aggregator extends EventEmitter<AggregatorEvents> {
   detach(source: SourceState, peerId: string, lost: boolean): void {
     if (source.peerId !== peerId) return; // a newer connection already speaks for it
     source.onDisconnected(lost);
-    if (lost) this.runTable.loseRunsOf(source.id);
+    if (lost) this.runTable.endRunsOf(source.id, 'lost');
+    // `kalab observe` sends no run-report (its report is not a load report): its goodbye ends its run.
+    else if (source.role === 'observer') this.runTable.endRunsOf(source.id, 'completed');
   }
 
   onTick(source: SourceState, t: Tick): void {

@@ -81,9 +81,9 @@ export class RunTable {
     if (wasRunning || outcome === 'completed') this.hooks.ended(run);
   }
 
-  /** Ends, as lost, every running run of a source that died. */
-  loseRunsOf(sourceId: string): void {
-    for (const run of this.runs.values()) if (run.sourceId === sourceId && run.running) this.end(run, 'lost');
+  /** Ends every running run of a source: `lost` when it died, `completed` when it said goodbye (an observer has no report). */
+  endRunsOf(sourceId: string, outcome: 'lost' | 'completed' = 'lost'): void {
+    for (const run of this.runs.values()) if (run.sourceId === sourceId && run.running) this.end(run, outcome);
   }
 }
 

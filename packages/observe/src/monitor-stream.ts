@@ -37,6 +37,10 @@ export function streamObservation(o: ObserveStreamOptions): ObserveStream {
   });
   link.on('error', (err) => o.onError?.(err, false));
   link.on('fatal', (err) => o.onError?.(err, true));
+  let refused = false;
+  link.once('fatal', () => {
+    refused = true;
+  });
   link.start();
   const runId = `observe-${process.pid}-${Date.now().toString(36)}`;
   link.send({ v: PROTOCOL_VERSION, type: 'run-started', runId, target: o.target, engine: 'observe', config: {} });
@@ -65,6 +69,8 @@ export function streamObservation(o: ObserveStreamOptions): ObserveStream {
       prev = { atMs: t.atMs, opened: t.opened, requests: t.requests };
     },
     async close() {
+      // A program quicker than the ws handshake: give the queued messages a bounded chance to go out.
+      if (!link.connected && !refused) await link.waitConnected(2000).catch(() => {});
       const delivered = link.connected;
       await link.close(2000);
       return delivered;
