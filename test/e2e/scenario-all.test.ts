@@ -56,6 +56,8 @@ interface Result {
         resetsOnReusedSocket?: number;
         retries?: number;
         clientIdleCloses?: number;
+        serverCpuUsPerRequest?: number;
+        tls?: { handshakes: number; resumed: number; serverHandshakes: number; serverResumed: number };
         reusedRequests: number;
         errors: Record<string, number>;
         requests: { failed: number };
@@ -73,7 +75,7 @@ describe.skipIf(noNamespace)('kalab scenario --all (each in its own network name
     expect(run.ms).toBeLessThan(90_000);
     const results = JSON.parse(run.stdout) as Result[];
     const by = Object.fromEntries(results.map((r) => [r.scenario, r]));
-    expect(results).toHaveLength(10);
+    expect(results).toHaveLength(12);
     for (const r of results) {
       expect(r.sandbox.mode, r.scenario).toBe('namespace');
       expect(r.pass, r.scenario).toBe(true);
@@ -156,6 +158,32 @@ describe.skipIf(noNamespace)('kalab scenario --all (each in its own network name
     const und = o('undici-unread-body').phases!;
     expect(und['small-body']).toMatchObject({ connectionsOpened: 1, synSent: 1, reusedRequests: 9 });
     expect(und['large-body']).toMatchObject({ connectionsOpened: 10, synSent: 10, reusedRequests: 0 });
+    // TLS: unread bodies pay a full handshake per request, read ones one; the server's ledger agrees.
+    const hs = o('tls-handshake-per-request').phases!;
+    expect(hs['unread']).toMatchObject({
+      connectionsOpened: 10,
+      synSent: 10,
+      tls: { handshakes: 10, resumed: 0, serverHandshakes: 10, serverResumed: 0 },
+    });
+    expect(hs['read']).toMatchObject({
+      connectionsOpened: 1,
+      synSent: 1,
+      reusedRequests: 9,
+      tls: { handshakes: 1, resumed: 0, serverHandshakes: 1, serverResumed: 0 },
+    });
+    expect(hs['unread']!.serverCpuUsPerRequest).toBeGreaterThan(hs['read']!.serverCpuUsPerRequest!);
+    // No keep-alive: 20 full handshakes, or 1 full + 19 resumed.
+    const res = o('tls-session-resumption').phases!;
+    expect(res['off']).toMatchObject({
+      connectionsOpened: 20,
+      synSent: 20,
+      tls: { handshakes: 20, resumed: 0, serverHandshakes: 20, serverResumed: 0 },
+    });
+    expect(res['on']).toMatchObject({
+      connectionsOpened: 20,
+      synSent: 20,
+      tls: { handshakes: 20, resumed: 19, serverHandshakes: 20, serverResumed: 19 },
+    });
   });
 });
 

@@ -63,7 +63,7 @@ describe('kalab loadgen', () => {
     [['not a url'], /URL must be a URL/],
     [['http://127.0.0.1:9/', '-c', '0'], /^kalab: -c must be/m],
     [['http://127.0.0.1:9/', '-d', 'abc'], /^kalab: -d must be a duration/m],
-    [['http://127.0.0.1:9/', '--engine', 'curl'], /^kalab: --engine must be one of undici, http, h2c/m],
+    [['http://127.0.0.1:9/', '--engine', 'curl'], /^kalab: --engine must be one of undici, http, h2, h2c, net/m],
     [['http://127.0.0.1:9/', '-n', '-5'], /^kalab: -n must be/m],
     [['http://127.0.0.1:9/', '--local-address', 'nope'], /^kalab: --local-address must list IP addresses/m],
     [['http://127.0.0.1:9/', '--timeout', 'soon'], /^kalab: --timeout must be a duration/m],

@@ -38,6 +38,8 @@ describe('scenario catalog', () => {
       'server-max-requests',
       'who-holds-time-wait',
       'undici-unread-body',
+      'tls-handshake-per-request',
+      'tls-session-resumption',
     ]);
     expect(listScenarios().filter((s) => s.origin === 'article')).toHaveLength(6);
   });

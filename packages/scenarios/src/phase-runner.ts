@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   type LatencyHistogram,
   PROTOCOL_VERSION,
@@ -10,7 +11,7 @@ import {
   sampleTcp,
 } from '@kalab/core';
 import { Aggregate, assembleReport, WorkerStats } from '@kalab/loadgen';
-import { createLabServer } from '@kalab/server';
+import { channels, createLabServer } from '@kalab/server';
 import type { Driver, DriverContext } from './drivers/driver.js';
 import { h2cDriver } from './drivers/h2c.js';
 import { httpPoolDriver } from './drivers/http-pool.js';
@@ -27,9 +28,22 @@ const DRIVERS: Record<ScenarioPhase['driver'], Driver> = {
   undici: undiciBodyDriver,
   exhaustion: loadgenDriver,
   h2c: h2cDriver,
+  tls: loadgenDriver,
 };
 /** Drivers that run the loadgen and relay its own run-started/tick/run-report. */
-const LOAD_BACKED = new Set<ScenarioPhase['driver']>(['exhaustion']);
+const LOAD_BACKED = new Set<ScenarioPhase['driver']>(['exhaustion', 'tls']);
+
+/**
+ * CPU time (ns) of this process's main thread, where the lab server runs (the loadgen's
+ * requests run in its worker threads): Linux's per-thread schedstat, null elsewhere.
+ */
+function mainThreadCpuNs(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
 
 const TICK_MS = 250;
 
@@ -77,6 +91,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     bodyBytes: s.bodyBytes === undefined || s.bodyBytes === 11 ? null : s.bodyBytes,
     h2cPort: s.h2c ? (env.inNamespace ? basePort + 1 : 0) : null,
     shutdownGraceMs: 100,
+    ...(s.tls ? { tls: true } : {}),
   });
   const addr = await server.listen();
   const ports = addr.h2cPort === null ? [addr.port] : [addr.port, addr.h2cPort];
@@ -142,6 +157,7 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     host: '127.0.0.1',
     port: addr.port,
     h2cPort: addr.h2cPort,
+    tls: s.tls === true,
     stats,
     signal: timeout.signal,
     scenario: env.def.name,
@@ -149,9 +165,23 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     note: env.note,
   };
   let extras: Awaited<ReturnType<Driver>>;
+  // TLS phases: the server thread's CPU from the first TCP accept (before its handshake) to the
+  // end of the last request, a window that leaves out the loadgen's start and end.
+  let cpuStart: number | null = null;
+  let cpuEnd: number | null = null;
+  const onRequestEnd = () => {
+    cpuEnd = mainThreadCpuNs();
+  };
+  if (server.tls) {
+    server.tls.once('connection', () => {
+      cpuStart = mainThreadCpuNs();
+    });
+    channels.requestEnd.subscribe(onRequestEnd);
+  }
   try {
     extras = await DRIVERS[phase.driver](ctx);
   } finally {
+    if (server.tls) channels.requestEnd.unsubscribe(onRequestEnd);
     clearTimeout(timer);
     clearInterval(ticker);
     env.signal.removeEventListener('abort', onOuterAbort);
@@ -191,6 +221,16 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
   if (extras.exhaustedAfterMs !== undefined) observed.exhaustedAfterMs = extras.exhaustedAfterMs;
   if (extras.openedBeforeExhaustion !== undefined) observed.openedBeforeExhaustion = extras.openedBeforeExhaustion;
   if (extras.streams !== undefined) observed.streams = extras.streams;
+  if (s.tls) {
+    observed.tls = {
+      handshakes: extras.tls?.handshakes ?? 0,
+      resumed: extras.tls?.resumed ?? 0,
+      serverHandshakes: ledger.tls?.handshakes ?? 0,
+      serverResumed: ledger.tls?.resumed ?? 0,
+    };
+    if (cpuStart !== null && cpuEnd !== null && ledger.requests.total > 0)
+      observed.serverCpuUsPerRequest = Math.round((cpuEnd - cpuStart) / 1000 / ledger.requests.total);
+  }
   const latencyMs = observedLatency(latency);
   if (latencyMs) observed.latencyMs = latencyMs;
   if (ownEvents)

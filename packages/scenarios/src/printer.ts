@@ -85,6 +85,11 @@ function packetView(o: RunObserved, indent: string, inNamespace: boolean): strin
   const closedBy = Object.entries(o.serverClosedBy ?? {});
   if (closedBy.length > 0) extra.push(`server ledger, closed by: ${closedBy.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (extra.length > 0) rows.push(indent + extra.join('   '));
+  if (o.tls)
+    rows.push(
+      `${indent}TLS: ${o.tls.handshakes} handshakes, ${o.tls.resumed} resumed (server ledger: ${o.tls.serverHandshakes}, ${o.tls.serverResumed})` +
+        `${o.serverCpuUsPerRequest !== undefined ? `   server CPU per request ${o.serverCpuUsPerRequest} µs` : ''}`,
+    );
   return rows;
 }
 

@@ -70,7 +70,7 @@ describe.skipIf(skip)('@kalab/scenarios packed with core, server and loadgen', (
     );
     const out = execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
     expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
-      scenarios: 10,
+      scenarios: 12,
       mode: 'namespace',
       pass: true,
       connectionsOpened: 1,

@@ -74,7 +74,7 @@ describe('scenario printer', () => {
 
   it('listScenarios() is what `kalab scenario --list --json` prints: name, title, origin, section, expected', () => {
     const list = listScenarios();
-    expect(list).toHaveLength(10);
+    expect(list).toHaveLength(12);
     expect(list.find((s) => s.name === 'seq-read-body')).toEqual({
       name: 'seq-read-body',
       title: 'Sequential requests, response bodies read to the end',

@@ -22,6 +22,8 @@ export function createTlsListener(
 ): TlsServer {
   const server = createServer({
     ...(certificate ?? {}),
+    // As node:http's own listener does: no Nagle delay on handshake flights and responses.
+    noDelay: true,
     ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
   });
   server.on('secureConnection', (socket: LabTlsSocket) => {

@@ -15,7 +15,9 @@ export type ScenarioDriver =
   /** undici Pool requests whose bodies may be left unread. */
   | 'undici'
   /** Requests timed at the server's idle-close boundary on reused sockets. */
-  | 'race';
+  | 'race'
+  /** kalab loadgen --engine http over https:// (a node:http Agent on TLS sockets, as https.Agent). */
+  | 'tls';
 
 /** What the client does. Every run is bounded by `requests` × `concurrency` and the phase's `timeoutMs`. */
 export interface ClientSettings {
@@ -41,6 +43,8 @@ export interface ClientSettings {
   retryIdempotent?: boolean;
   /** At the end, who closes the connections that are still open. */
   closeAtEnd?: 'client' | 'none';
+  /** TLS: offer the previous session on each new connection (tickets or IDs). */
+  tlsResume?: boolean;
 }
 
 /** How the lab server behaves (createLabServer options). */
@@ -57,6 +61,8 @@ export interface ServerSettings {
   delayUs?: number;
   /** Also listen for HTTP/2 over cleartext. */
   h2c?: boolean;
+  /** Serve HTTPS (a certificate generated for the phase, like kalab server --tls). */
+  tls?: boolean;
 }
 
 /** The private network namespace the run happens in. */
@@ -152,6 +158,13 @@ export interface ScenarioObserved {
   timeWaitPeak?: number;
   /** HTTP/2 streams sent (http2-multiplexing). */
   streams?: number;
+  /** TLS phases: handshakes the client completed and resumed, and what the server's ledger counted. */
+  tls?: { handshakes: number; resumed: number; serverHandshakes: number; serverResumed: number };
+  /**
+   * TLS phases: CPU time of the thread the lab server runs on, per request it served, in µs
+   * (the client runs in loadgen worker threads, so it is not in this number).
+   */
+  serverCpuUsPerRequest?: number;
   /** Why the server closed its connections (the server's ledger). */
   serverClosedBy?: Record<string, number>;
   /** The first rows of the TCP table on the server's ports after the run, like `netstat -n | grep 8080`. */

@@ -70,6 +70,16 @@ export const SETTING_NAMES = {
     go: 'golang.org/x/net/http2/h2c',
     node: 'http2.createServer() / http2.connect()',
   },
+  tls: {
+    label: 'server speaks TLS',
+    go: 'http.Server.ListenAndServeTLS',
+    node: 'https.createServer() / kalab server --tls',
+  },
+  tlsResume: {
+    label: 'TLS session resumption',
+    go: 'tls.Config.ClientSessionCache (nil by default: every handshake is full)',
+    node: 'https.Agent maxCachedSessions (default 100: resumes) / tls.connect({ session })',
+  },
   portRange: {
     label: 'ephemeral port range',
     go: 'sysctl net.ipv4.ip_local_port_range',
@@ -126,6 +136,11 @@ const CLIENTS: Record<ScenarioPhase['driver'], { value: string; go: string; node
     go: 'http.Client with IdleConnTimeout 90 s',
     node: 'http.Agent subclass ignoring Keep-Alive: timeout',
   },
+  tls: {
+    value: 'kalab loadgen --engine http over https:// (node:http Agent on TLS sockets)',
+    go: 'http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{...}}}',
+    node: 'new https.Agent({...}) + https.get()',
+  },
 };
 
 /** The gap a phase's workers wait between requests: the article's with `faithful`, the short one otherwise. */
@@ -149,8 +164,17 @@ export function describePhase(phase: ScenarioPhase, options: { faithful?: boolea
   if (c.honourKeepAliveHint !== undefined) out.push(setting('honourKeepAliveHint', c.honourKeepAliveHint));
   if (c.retryIdempotent !== undefined) out.push(setting('retryIdempotent', c.retryIdempotent));
   if (c.closeAtEnd === 'client') out.push(setting('closeAtEnd', 'the client closes what is left'));
+  if (c.tlsResume !== undefined) out.push(setting('tlsResume', c.tlsResume));
   const s = phase.server;
-  for (const key of ['keepAliveTimeoutMs', 'maxRequestsPerSocket', 'close', 'bodyBytes', 'delayUs', 'h2c'] as const) {
+  for (const key of [
+    'keepAliveTimeoutMs',
+    'maxRequestsPerSocket',
+    'close',
+    'bodyBytes',
+    'delayUs',
+    'h2c',
+    'tls',
+  ] as const) {
     if (s[key] !== undefined) out.push(setting(key, s[key]));
   }
   return out;

@@ -133,6 +133,10 @@ export function sumObserved(parts: ScenarioObserved[]): Omit<ScenarioObserved, '
       total.serverClosedBy ??= {};
       add(total.serverClosedBy, p.serverClosedBy);
     }
+    if (p.tls) {
+      total.tls ??= { handshakes: 0, resumed: 0, serverHandshakes: 0, serverResumed: 0 };
+      add(total.tls, p.tls);
+    }
   }
   return total;
 }

@@ -11,6 +11,8 @@ export interface DriverContext {
   port: number;
   /** The h2c listener's port, when the phase has one. */
   h2cPort: number | null;
+  /** The server speaks TLS on `port` (its certificate is the phase's own, self-signed). */
+  tls: boolean;
   /** The phase's counters and histograms: the loadgen's own accumulator, so a phase reports like a load run. */
   stats: WorkerStats;
   /** Aborted when the phase runs past its timeout or the user stops the run. */
@@ -44,6 +46,8 @@ export type DriverExtras = Partial<
   };
   /** The phase's request latency when the driver's own numbers hold it (runLoad's report). */
   latency?: LatencyHistogram;
+  /** TLS phases: the client's handshakes and resumed sessions (runLoad's report). */
+  tls?: { handshakes: number; resumed: number };
 };
 
 /**

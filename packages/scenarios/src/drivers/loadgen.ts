@@ -4,7 +4,7 @@ import { RateMarks } from '../rate-marks.js';
 import type { DriverContext, DriverExtras } from './driver.js';
 
 /**
- * Phases that are load runs (port-exhaustion) go through the lab's own load generator, so
+ * Phases that are load runs (port-exhaustion, the TLS scenarios) go through the lab's own load generator, so
  * the scenario shows what `kalab loadgen --no-keepalive` does: its churn engine, where the
  * client closes each connection. Its ticks and report are relayed as they come, with one
  * tick of ours before the report for what the last interval held (runLoad ticks on a timer
@@ -12,9 +12,12 @@ import type { DriverContext, DriverExtras } from './driver.js';
  */
 export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
+  // TLS phases: node:http's Agent on TLS sockets (https.Agent's pool and session cache), the phase's self-signed certificate accepted.
+  const tls = ctx.tls;
   const run = runLoad({
-    target: `http://${ctx.host}:${ctx.port}/`,
-    engine: 'undici',
+    target: `${tls ? 'https' : 'http'}://${ctx.host}:${ctx.port}/`,
+    engine: ctx.phase.driver === 'tls' ? 'http' : 'undici',
+    ...(tls ? { insecure: true, ...(client.tlsResume !== undefined ? { tlsResume: client.tlsResume } : {}) } : {}),
     keepAlive: client.keepAlive,
     connections: client.concurrency,
     requests: client.requests * client.concurrency,
@@ -68,6 +71,7 @@ export async function loadgenDriver(ctx: DriverContext): Promise<DriverExtras> {
       errors: report.errors,
     },
     latency,
+    ...(report.tls ? { tls: { handshakes: report.tls.handshakes, resumed: report.tls.resumed } } : {}),
     timeWaitPeak: Math.max(timeWaitPeak, report.host.timeWaitPeak),
     exhaustedAfterMs: first ? Math.round(first.atMs) : null,
     // Every connection of the run had its port by the first EADDRNOTAVAIL: no port comes free
