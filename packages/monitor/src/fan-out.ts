@@ -1,4 +1,5 @@
 import {
+  type AgentCapsWire,
   type AgentInfo,
   BadOptionError,
   BusyError,
@@ -49,12 +50,14 @@ interface FanOutRun {
   seq: number;
 }
 
-/** Caps of an agent that announced none (a programmatic MonitorLink): the agent itself still enforces its own. */
-const OPEN_CAPS = (target: string): ResolvedCaps => ({
-  maxConnections: 100_000,
-  maxDurationMs: 2 ** 31 - 1,
-  allowTargets: [{ host: new URL(target).hostname.replace(/^\[|\]$/g, '').toLowerCase(), port: null }],
-});
+/**
+ * A connected agent that takes runs: `kalab loadgen --agent` announces its caps in its hello;
+ * other agent-role sources (a standalone `kalab loadgen --monitor`, the dashboard's own run
+ * link) only report and never answer a run-start.
+ */
+function takesRuns(p: Peer): p is Peer & { source: NonNullable<Peer['source']>; agent: { caps: AgentCapsWire } } {
+  return isLiveAgent(p) && p.agent?.caps != null;
+}
 
 /**
  * One run across many agents: picks idle agents, splits the load within their caps, measures
@@ -77,14 +80,14 @@ export class FanOut {
   list(): AgentInfo[] {
     const out: AgentInfo[] = [];
     for (const p of this.peers()) {
-      if (!isLiveAgent(p)) continue;
+      if (!takesRuns(p)) continue;
       const busy = this.isBusy(p);
       out.push({
         name: p.source.name,
         host: p.source.host,
-        version: p.agent?.version ?? '',
-        cores: p.agent?.cores ?? null,
-        caps: p.agent?.caps ?? null,
+        version: p.agent.version,
+        cores: p.agent.cores,
+        caps: p.agent.caps,
         state: busy ? 'running' : 'idle',
         ...(p.source.runId !== undefined && busy ? { runId: p.source.runId } : {}),
       });
@@ -97,7 +100,7 @@ export class FanOut {
     if (this.runs.has(msg.runId)) throw new BadOptionError('runId', `a fan-out "${msg.runId}" is already running`);
     if (msg.options.connections === undefined)
       throw new BadOptionError('-c', 'a fan-out needs its connection count to split it');
-    const live = [...this.peers()].filter(isLiveAgent);
+    const live = [...this.peers()].filter(takesRuns);
     const idle = live.filter((p) => !this.isBusy(p));
     const want = msg.agents === 'all' ? idle.length : msg.agents;
     if (live.length === 0) throw new UnreachableError('no agent is connected');
@@ -108,10 +111,8 @@ export class FanOut {
       );
     }
     const chosen = idle.slice(0, want);
-    const target = msg.options.target;
     const capsOf = (p: (typeof chosen)[number]): ResolvedCaps => {
-      const c = p.agent?.caps;
-      if (!c) return OPEN_CAPS(target);
+      const c = p.agent.caps;
       return { ...c, allowTargets: c.allowTargets === null ? null : c.allowTargets.map(parseTargetSpec) };
     };
     const slices = splitFanOut(

@@ -143,13 +143,15 @@ describe('monitor fan-out', () => {
     expect(warnings[0]).toMatch(/^refused 127\.0\.0\.1:\d+: agent version 0\.0\.9 does not match/);
   });
 
-  it('lists connected agents with their cores, caps and state', async () => {
+  it('lists connected agents with their cores, caps and state (not sources that take no runs)', async () => {
     const m = await start();
     await agent(m, 'a1');
     await agent(m, 'a2', {
       cores: 8,
       caps: { maxConnections: 50, maxDurationMs: 5000, allowTargets: ['10.0.0.1:80'] },
     });
+    // An agent-role source that takes no runs (a standalone kalab loadgen --monitor announces no caps).
+    await agent(m, 'streams-only', { caps: undefined, cores: undefined });
     const v = await viewer(m);
     const list = v.next(is('agents'));
     v.send({ v: V, type: 'agents-list' });
