@@ -216,6 +216,8 @@ export class FanOut {
     const e = this.slots.get(runId);
     if (!e || e.slot.peer !== peer || e.slot.part) return;
     this.settle(e.run, e.slot, { outcome: 'refused', message, last: this.lastOf(e.slot) });
+    // The others may all be ready and waiting only for this one.
+    this.goWhenReady(e.run);
   }
 
   /** A peer is gone: a fan-out's agent is lost (the others go on); a fan-out's viewer takes its agents with it. */
@@ -280,7 +282,7 @@ export class FanOut {
         type: 'fanout-started' as const,
         runId: run.id,
         startAt: run.startAt,
-        agents: run.slots.map((s) => ({
+        agents: open.map((s) => ({
           name: s.name,
           host: s.host,
           runId: s.runId,

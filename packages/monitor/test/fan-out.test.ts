@@ -250,6 +250,36 @@ describe('monitor fan-out', () => {
     expect(parts[1]!['report']).toBeUndefined();
   });
 
+  it('an agent that refuses its share does not hold the others back', async () => {
+    const m = await start();
+    const a = await agent(m, 'willing');
+    const b = await agent(m, 'refuses');
+    const v = await viewer(m);
+    const started = v.next(is('fanout-started'));
+    v.send({
+      v: V,
+      type: 'fanout-start',
+      runId: 'fo7',
+      agents: 2,
+      options: { target: TARGET, connections: 2, requests: 10 },
+    });
+    const refusal = b
+      .next(is('run-start'))
+      .then((s) =>
+        b.send({ v: V, type: 'run-refused', runId: s['runId'], code: 'KALAB_ERR_BUSY', message: 'busy elsewhere' }),
+      );
+    const [pa] = await Promise.all([playAgent(a, 0), refusal]);
+    expect(pa.go['runId']).toBe('fo7.1');
+    expect(((await started)['agents'] as Msg[]).map((x) => x['name'])).toEqual(['willing']);
+    const done = v.next(is('fanout-report'));
+    a.send({ v: V, type: 'run-report', runId: 'fo7.1', report: report(TARGET, 5, 1) });
+    const parts = (await done)['parts'] as Msg[];
+    expect(parts.map((x) => [x['name'], x['outcome'], x['message']])).toEqual([
+      ['willing', 'complete', undefined],
+      ['refuses', 'refused', 'busy elsewhere'],
+    ]);
+  });
+
   it('stop (run-stop with the fan-out id) reaches every agent', async () => {
     const m = await start();
     const a = await agent(m, 'one');
