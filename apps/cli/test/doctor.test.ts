@@ -97,6 +97,7 @@ describe('kalab doctor', () => {
       'maxRequestsPerConnection',
       'pipelining',
       'http2',
+      'tls',
       'recommendations',
     ]);
     expect(out.target).toBe(new URL(url).href);

@@ -71,6 +71,15 @@ export function formatDoctor(probe: DoctorProbe): string {
   const h2c = probe.http2.h2c === null ? 'n/a' : yesNo(probe.http2.h2c);
   const alpn = probe.target.startsWith('https:') ? (probe.http2.alpn ?? 'none') : 'n/a';
   rows.push(['HTTP/2', `h2c: ${h2c}, ALPN: ${alpn}`]);
+  if (probe.tls) {
+    const r = probe.tls.resumption;
+    const resumes =
+      r === null ? 'unknown' : r.resumed ? `yes (by ${r.by === 'session-id' ? 'session ID' : 'ticket'})` : 'no';
+    rows.push([
+      'TLS',
+      `${probe.tls.version ?? 'unknown version'}, ALPN ${probe.tls.alpn ?? 'none'}, resumes sessions: ${resumes}`,
+    ]);
+  }
   rows.push([
     'probe',
     `${(o.elapsedMs / 1000).toFixed(1)} s (budget ${(o.budgetMs / 1000).toFixed(0)} s), at most ${o.maxOpenConnections} connection${o.maxOpenConnections === 1 ? '' : 's'} at once`,

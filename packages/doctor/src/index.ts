@@ -11,3 +11,4 @@ export {
 } from './probe.js';
 export { connectFailure, headerValues, type WireResponse } from './probe-connection.js';
 export { advertisedTimeoutMs, clientIdleTimeoutMs, recommend } from './recommendations.js';
+export type { TlsObservation } from './tls-support.js';

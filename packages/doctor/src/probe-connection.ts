@@ -63,6 +63,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** ALPN list for https; HTTP/1.1 probes offer only http/1.1 so the server cannot pick h2. */
   alpn?: string[];
+  /** https: a session to offer for resumption (from an earlier connection's `session`). */
+  session?: Buffer;
 }
 
 const UNREACHABLE_CODES = new Set([
@@ -105,6 +107,10 @@ export class ProbeConnection {
   error: Error | undefined;
   /** Negotiated ALPN protocol (https), null when none. */
   readonly alpn: string | null;
+  /** https: the handshake (version, resumed or full, whether the server issued a TLS 1.2 ticket); null over TCP. */
+  readonly tls: { protocol: string | null; resumed: boolean; ticket: boolean } | null;
+  /** https: the newest session the server gave (a TLS 1.3 ticket, or a 1.2 ticket or ID), to resume with. */
+  session: Buffer | null = null;
   /** Resolves when the socket is fully closed (by either side). */
   readonly whenClosed: Promise<void>;
   private readonly waiters = new Set<() => void>();
@@ -118,6 +124,21 @@ export class ProbeConnection {
     private readonly target: ProbeTarget,
   ) {
     this.alpn = socket instanceof tls.TLSSocket ? socket.alpnProtocol || null : null;
+    this.tls =
+      socket instanceof tls.TLSSocket
+        ? {
+            protocol: socket.getProtocol(),
+            resumed: socket.isSessionReused(),
+            ticket: socket.getTLSTicket() !== undefined,
+          }
+        : null;
+    // TLS 1.2 hands its session over during the handshake (before this object exists); TLS 1.3
+    // sends tickets after it, as 'session' events.
+    if (socket instanceof tls.TLSSocket && this.tls?.protocol !== 'TLSv1.3') this.session = socket.getSession() ?? null;
+    if (socket instanceof tls.TLSSocket)
+      socket.on('session', (s: Buffer) => {
+        this.session = s;
+      });
     const parser = new Http1ResponseParser(
       (statusCode, keepAlive) => {
         this.responses.push({
@@ -173,6 +194,7 @@ export class ProbeConnection {
             servername: net.isIP(target.host) ? undefined : target.host,
             ALPNProtocols: opts.alpn ?? ['http/1.1'],
             rejectUnauthorized: target.rejectUnauthorized,
+            ...(opts.session ? { session: opts.session } : {}),
           })
         : net.connect({ host: target.host, port: target.port });
       const readyEvent = target.tls ? 'secureConnect' : 'connect';

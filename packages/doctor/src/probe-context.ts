@@ -39,10 +39,15 @@ export class ProbeContext {
     return Math.min(cap, this.remaining());
   }
 
-  async connect(alpn?: string[]): Promise<ProbeConnection> {
+  async connect(alpn?: string[], session?: Buffer): Promise<ProbeConnection> {
     this.reserveSlot();
     try {
-      const conn = await ProbeConnection.open(this.target, { timeoutMs: this.stepMs(), signal: this.signal, alpn });
+      const conn = await ProbeConnection.open(this.target, {
+        timeoutMs: this.stepMs(),
+        signal: this.signal,
+        alpn,
+        ...(session ? { session } : {}),
+      });
       this.live.add(conn);
       void conn.whenClosed.then(() => this.release(conn));
       return conn;

@@ -7,6 +7,7 @@ import { checkPipelining, type PipeliningObservation } from './pipelining.js';
 import { headerValues, targetFromUrl, type WireResponse } from './probe-connection.js';
 import { ProbeContext } from './probe-context.js';
 import { recommend } from './recommendations.js';
+import { checkTls, type TlsObservation } from './tls-support.js';
 
 /** `kalab doctor --json`, exactly as DESIGN.md: null where unknown or unlimited. */
 export interface DoctorResult {
@@ -19,6 +20,11 @@ export interface DoctorResult {
   maxRequestsPerConnection: number | null;
   pipelining: boolean | null;
   http2: { h2c: boolean | null; alpn: string | null };
+  /**
+   * https:// only (null for http://): the TLS version, the ALPN protocol picked from [h2, http/1.1],
+   * and whether a new connection resumed the previous one's session (by ticket or session ID).
+   */
+  tls: (TlsObservation & { alpn: string | null }) | null;
   recommendations: string[];
 }
 
@@ -142,6 +148,8 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       const pipeAndH2 = checkPipelining(ctx).then(async (p) => [p, await checkHttp2(ctx)] as const);
       [idle, maxReq, [pipe, h2]] = await Promise.all([idleDone, maxDone, pipeAndH2]);
     }
+    if (ctx.target.tls) progress('checking TLS session resumption');
+    const tlsObs = ctx.remaining() > 0 ? await checkTls(ctx) : null;
 
     const keepAlive = !firstRes.closeAfter && ((maxReq?.served ?? 0) >= 2 || (pipe?.answered ?? 0) >= 2);
     const result: DoctorProbe = {
@@ -152,6 +160,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       maxRequestsPerConnection: maxRequestsFrom(keepAlive, firstRes.closeAfter, maxReq),
       pipelining: firstRes.closeAfter ? false : (pipe?.supported ?? null),
       http2: { h2c: h2.h2c, alpn: h2.alpn },
+      tls: tlsOf(parsed, tlsObs, h2.alpn),
       recommendations: [],
       observations: {
         budgetMs,
@@ -180,6 +189,7 @@ function http2Only(parsed: URL, budgetMs: number, ctx: ProbeContext, h2: Http2Ob
     maxRequestsPerConnection: null,
     pipelining: null,
     http2: { h2c: h2.h2c, alpn: h2.alpn },
+    tls: tlsOf(parsed, null, h2.alpn),
     recommendations: [],
     observations: {
       budgetMs,
@@ -193,6 +203,12 @@ function http2Only(parsed: URL, budgetMs: number, ctx: ProbeContext, h2: Http2Ob
     },
   };
   return finish(result, ctx);
+}
+
+/** The result's tls section: null for http://, unknowns as null when the check could not run. */
+function tlsOf(parsed: URL, obs: TlsObservation | null, alpn: string | null): DoctorResult['tls'] {
+  if (parsed.protocol !== 'https:') return null;
+  return { version: obs?.version ?? null, alpn, resumption: obs?.resumption ?? null };
 }
 
 /** Every probe result ends the same way: recommendations from what was seen, and the time taken. */
@@ -245,6 +261,7 @@ export function doctorJson(probe: DoctorResult): DoctorResult {
     maxRequestsPerConnection: probe.maxRequestsPerConnection,
     pipelining: probe.pipelining,
     http2: { h2c: probe.http2.h2c, alpn: probe.http2.alpn },
+    tls: probe.tls,
     recommendations: probe.recommendations,
   };
 }

@@ -83,6 +83,19 @@ export function recommend(probe: DoctorProbe): string[] {
     }
   }
 
+  const r = probe.tls?.resumption;
+  if (r && !r.resumed) {
+    out.push(
+      'The server does not resume TLS sessions: every new connection pays a full handshake (certificate and its ' +
+        'signature). Keep connections alive, and see that the server enables tickets or a session cache.',
+    );
+  } else if (r?.resumed) {
+    out.push(
+      `The server resumes TLS sessions (by ${r.by === 'session-id' ? 'session ID' : 'ticket'}): a client that must open new ` +
+        "connections saves most of each handshake if it caches sessions — Go's tls.Config needs a ClientSessionCache " +
+        "(tls.NewLRUClientSessionCache); Node's https.Agent and undici cache them by default.",
+    );
+  }
   if (probe.http2.alpn === 'h2') {
     out.push(
       'The server negotiates HTTP/2 over TLS (ALPN h2): one connection carries many concurrent streams. undici ' +

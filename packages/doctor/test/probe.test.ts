@@ -89,6 +89,7 @@ function expectContract(p: DoctorProbe): void {
     'maxRequestsPerConnection',
     'pipelining',
     'http2',
+    'tls',
     'recommendations',
   ]);
   expect(p.observations.maxOpenConnections).toBeLessThanOrEqual(5);

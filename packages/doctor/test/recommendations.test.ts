@@ -10,6 +10,7 @@ function probe(over: Partial<DoctorProbe> = {}, obs: Partial<DoctorProbe['observ
     maxRequestsPerConnection: null,
     pipelining: true,
     http2: { h2c: false, alpn: null },
+    tls: null,
     recommendations: [],
     ...over,
     observations: {

@@ -4,26 +4,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeKeepAlive } from '../src/index.js';
-
-// A self-signed P-256 certificate for localhost / 127.0.0.1, valid until 2126: tests only.
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg5FEksutPkxuqMEnO
-DUfyH9VwRdq+DUYnx75HlGbztjKhRANCAASWvskKiCaOQkyBYsKaGl0xIbnzhD0J
-d6L3aksopFmu8N6BBI9z8srRGV/qx0Yr9WPwtG3EyAjpf3yL+SoBabmU
------END PRIVATE KEY-----
-`;
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBnDCCAUGgAwIBAgIUEOQ0yz8WO1hLM4JkmFzoYXZFxYEwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNDAwNDExN1oYDzIxMjYxMDMx
-MDA0MTE3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAASWvskKiCaOQkyBYsKaGl0xIbnzhD0Jd6L3aksopFmu8N6BBI9z8srR
-GV/qx0Yr9WPwtG3EyAjpf3yL+SoBabmUo28wbTAdBgNVHQ4EFgQUlGUKLdRMpHx5
-huClV9RXDmtR1FMwHwYDVR0jBBgwFoAUlGUKLdRMpHx5huClV9RXDmtR1FMwDwYD
-VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
-zj0EAwIDSQAwRgIhAKSJ/mV8kMPTJXz2MiuCVL2E4XWGTSOnhoe6zIJnQYiwAiEA
-xX9D1ggYliwLdyMvRcVoxUEUzXqrNAEqkQI+oUWvFjY=
------END CERTIFICATE-----
-`;
+import { CERT, KEY } from './fixtures/localhost-cert.js';
 
 const servers: net.Server[] = [];
 afterAll(async () => {
