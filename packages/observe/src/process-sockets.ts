@@ -82,8 +82,10 @@ export class ProcessSockets {
     this.opens.first ??= this.opens.last;
     const picked = SNMP_WATCHED.map((n) => values[names.indexOf(n)]).join(',');
     const sockstat = this.read('net/sockstat')!.toString('latin1');
-    const tcp = /^TCP:.*$/m.exec(sockstat)?.[0] ?? '';
-    const tcp6 = /^TCP6:.*$/m.exec(this.read('net/sockstat6', true)?.toString('latin1') ?? '')?.[0] ?? '';
+    // Without `alloc` and `mem`: they move with the kernel's allocations and buffers, not with sockets opening or closing.
+    const noMem = (line: string | undefined) => (line ?? '').replace(/ (alloc|mem) \d+/g, '');
+    const tcp = noMem(/^TCP:.*$/m.exec(sockstat)?.[0]);
+    const tcp6 = noMem(/^TCP6:.*$/m.exec(this.read('net/sockstat6', true)?.toString('latin1') ?? '')?.[0]);
     return `${picked}|${tcp}|${tcp6}`;
   }
 
