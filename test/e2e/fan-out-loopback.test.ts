@@ -103,6 +103,10 @@ describe('kalab loadgen --via on loopback', () => {
       expect(a.requests.ok).toBeGreaterThan(0);
     }
     expect(r.requests.ok).toBe(r.agents!.reduce((s, a) => s + a.requests.ok, 0));
+    // Each agent ran its 2 connections on its own workers (at most one per connection): their sum.
+    expect(r.config['agents']).toBe(2);
+    expect(r.config['connections']).toBe(4);
+    expect([2, 3, 4]).toContain(r.config['workers']);
     expect(r.durationMs).toBeLessThan(25_000);
     // Both agents are free again.
     expect((await list()).map((a) => a.state)).toEqual(['idle', 'idle']);

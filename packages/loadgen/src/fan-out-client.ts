@@ -7,6 +7,7 @@ import {
   BusyError,
   CapExceededError,
   ErrorCodes,
+  type FanOutPart,
   type FanOutProgress,
   type FanOutStarted,
   type HubMessage,
@@ -90,6 +91,13 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pic
   return out;
 }
 
+function workersOf(parts: FanOutPart[]): number {
+  return parts.reduce(
+    (n, p) => n + (typeof p.report?.config['workers'] === 'number' ? p.report.config['workers'] : 0),
+    0,
+  );
+}
+
 /** A viewer link that gives up at once: a fan-out cannot outlive its monitor connection. */
 function viewerLink(via: string, token: string | undefined): MonitorLink {
   return new MonitorLink({ url: via, token, role: 'viewer', name: `loadgen-${process.pid}`, maxAttempts: 1 }).start();
@@ -133,7 +141,8 @@ export async function runFanOut(o: FanOutOptions): Promise<LoadReport> {
           const report = mergeFanOut(m.parts, {
             target: resolved.target,
             engine: engineThatRuns(resolved),
-            config: { ...configOf(resolved), agents: m.parts.length },
+            // Workers ran on the agents (each its own default): their sum, not this machine's default.
+            config: { ...configOf(resolved), workers: workersOf(m.parts), agents: m.parts.length },
           });
           resolve(report);
         }
