@@ -1,5 +1,5 @@
 import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, createSecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { ResolvedTls } from './options.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -36,11 +36,14 @@ export function createDialer(url: URL, tls: ResolvedTls | null, stats: WorkerSta
   }
   // SNI carries a DNS name only (an IP there is refused by RFC 6066 and warned about by node).
   const servername = tls.servername ?? (isIP(host) ? undefined : host);
+  // One secure context per worker: tls.connect would otherwise build one (an OpenSSL SSL_CTX
+  // with the root store) for every connection, which costs more than the handshake itself.
+  const secureContext = createSecureContext(tls.ca !== null ? { ca: tls.ca } : {});
   const base: ConnectionOptions = {
     host,
     port,
+    secureContext,
     rejectUnauthorized: !tls.insecure,
-    ...(tls.ca !== null ? { ca: tls.ca } : {}),
     ...(servername !== undefined ? { servername } : {}),
   };
   // One session per worker (one target): the newest ticket or ID, as https.Agent and undici keep one per host.
