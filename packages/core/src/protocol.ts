@@ -346,6 +346,8 @@ export const SourceSnapshotSchema = z.object({
   openConnections: count,
   latencyMs: LatencyMsSchema.optional(),
   errors: ErrorCountsSchema,
+  /** https:// runs: the latest tick's handshakes/s, and the run's handshakes and resumed sessions so far. */
+  tls: z.object({ handshakesPerSec: rate, handshakes: count, resumed: count }).optional(),
 });
 export type SourceSnapshot = z.infer<typeof SourceSnapshotSchema>;
 

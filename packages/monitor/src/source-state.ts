@@ -42,6 +42,8 @@ export class SourceState {
   /** The run whose tick set `rates` last ('' for a source without runs). */
   private ratesRun: string | undefined;
   openConnections = 0;
+  /** https:// runs: TLS handshakes as the latest tick said them (null until a tick carries them). */
+  tls: { handshakesPerSec: number; handshakes: number; resumed: number } | null = null;
   /** Latency and connect time of the current (or last) run, merged from the ticks' interval histograms. */
   latency = new LatencyHistogram();
   connect = new LatencyHistogram();
@@ -91,6 +93,12 @@ export class SourceState {
     this.ratesRun = runKey;
     this.ratesHeld = false;
     this.openConnections = t.openConnections;
+    if (t.totals.tlsHandshakes !== undefined)
+      this.tls = {
+        handshakesPerSec: t.rates.handshakesPerSec ?? 0,
+        handshakes: t.totals.tlsHandshakes,
+        resumed: t.totals.tlsResumed ?? 0,
+      };
     if (latency) this.latency.merge(latency);
     if (connect) this.connect.merge(connect);
   }
@@ -218,6 +226,7 @@ export class SourceState {
       errors,
     };
     if (this.runId !== undefined) s.runId = this.runId;
+    if (this.tls) s.tls = { ...this.tls };
     if (this.latency.count > 0) {
       const { count: _count, ...ms } = this.latency.summaryMs();
       s.latencyMs = ms;

@@ -31,6 +31,20 @@ export const throughputView: View = {
         ),
       );
     }
+    // https:// runs: handshakes/s and resumed sessions, over the connected sources that report TLS.
+    const tls = (snap?.sources ?? []).filter((s) => s.tls && s.connected);
+    if (tls.length > 0 && lines.length < height) {
+      const hs = tls.reduce((a, s) => a + s.tls!.handshakes, 0);
+      const resumed = tls.reduce((a, s) => a + s.tls!.resumed, 0);
+      const perSec = tls.reduce((a, s) => a + s.tls!.handshakesPerSec, 0);
+      const pct = hs > 0 ? Math.round((resumed / hs) * 100) : 0;
+      lines.push(
+        pick(
+          [`TLS handshakes/s ${fmtRate(perSec)} · resumed ${pct}%`, `TLS ${fmtRate(perSec)}/s · ${pct}% resumed`],
+          width,
+        ),
+      );
+    }
     return lines.slice(0, height);
   },
 };
