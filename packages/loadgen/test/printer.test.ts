@@ -76,3 +76,40 @@ describe('formatProgress', () => {
     expect(formatProgress(tick, 'churn')).toMatch(/^churn +1 s +10 req\/s +0 open +10 new conn\/s +0 errors$/);
   });
 });
+
+describe('TLS in the progress line and the report', () => {
+  it('the progress line adds handshakes/s and resumed % when ticks carry TLS totals', () => {
+    const tick: Tick = {
+      v: 1,
+      type: 'tick',
+      seq: 1,
+      at: 0,
+      elapsedMs: 2000,
+      totals: { requests: 400, connectionsOpened: 400, tlsHandshakes: 400, tlsResumed: 396 },
+      rates: { rps: 200, newConnPerSec: 200, handshakesPerSec: 200 },
+      openConnections: 4,
+      errors: {},
+    };
+    expect(formatProgress(tick)).toMatch(/200 new conn\/s +200 handshakes\/s +99% resumed +0 errors/);
+  });
+
+  it('the report has a tls line (handshakes, handshakes/s, resumed %, who decided) and the handshake times', () => {
+    const text = formatReport({
+      ...report,
+      tls: {
+        handshakes: 2000,
+        resumed: 1992,
+        handshakeMs: { mean: 1.2, p50: 1, p99: 3, max: 4 },
+        protocols: { 'TLSv1.3': 2000 },
+        alpn: { 'http/1.1': 2000 },
+        resumeSessions: true,
+        resumeSource: '--tls-resume',
+      },
+    });
+    expect(text).toContain(
+      'tls          2,000 handshakes = 2,000 handshakes/s, 1,992 resumed (99.6%); sessions offered for resumption (--tls-resume)',
+    );
+    expect(text).toContain('handshake p50 1 ms  p99 3 ms  max 4 ms  mean 1.2 ms; TLSv1.3 2,000; ALPN http/1.1 2,000');
+    expect(formatReport({ ...report, tls: null })).not.toContain('tls ');
+  });
+});
