@@ -75,10 +75,7 @@ describe('kalab monitor / kalab report', () => {
       [['--heartbeat', '999h'], '--heartbeat must be a duration from 50ms to 1h, got "999h"'],
       [['--snapshot-interval', '2m'], '--snapshot-interval must be a duration from 20ms to 1m, got "2m"'],
       [['--token', 'x'.repeat(257)], '--token must be 1 to 256 characters, got 257 characters'],
-      [
-        ['--record', '/proc/kalab-cannot-exist/runs'],
-        '--record: cannot create /proc/kalab-cannot-exist: ENOENT',
-      ],
+      [['--record', '/proc/kalab-cannot-exist/runs'], '--record: cannot create /proc/kalab-cannot-exist: ENOENT'],
     ] as const) {
       const r = spawnSync(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0', ...args], {
         encoding: 'utf8',
