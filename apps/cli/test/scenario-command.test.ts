@@ -79,6 +79,15 @@ describe('kalab scenario (command wiring)', () => {
     const io = capture();
     await main(['node', 'kalab', 'scenario', '--list', '--json']);
     expect(process.exitCode ?? 0).toBe(0);
-    expect(JSON.parse(io.out())).toHaveLength(10);
+    const names = (JSON.parse(io.out()) as { name: string }[]).map((s) => s.name);
+    // The article's four experiments first, then the lab's own and the two TLS scenarios: 12 in all.
+    expect(names).toHaveLength(12);
+    expect(names.slice(0, 4)).toEqual([
+      'seq-unread-body',
+      'seq-read-body',
+      'concurrent-default-pool',
+      'concurrent-tuned-pool',
+    ]);
+    expect(names).toEqual(expect.arrayContaining(['tls-handshake-per-request', 'tls-session-resumption']));
   });
 });

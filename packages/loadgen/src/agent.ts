@@ -21,7 +21,7 @@ import {
 import type { LoadReport } from './build-report.js';
 import { DEFAULTS, LIMITS } from './defaults.js';
 import { resolveOptions } from './options.js';
-import { LoadRun } from './run-load.js';
+import { LoadRun, runStartedMessage } from './run-load.js';
 
 /**
  * What an agent allows whatever a monitor asks. Enforced by the agent itself, so a monitor
@@ -268,17 +268,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       run.once('ready', () => this.link.send({ v: PROTOCOL_VERSION, type: 'run-ready', runId }));
       run.once('start', cap);
     } else cap();
-    run.on('start', (s) => {
-      this.link.send({
-        v: PROTOCOL_VERSION,
-        type: 'run-started',
-        runId,
-        target: s.target,
-        engine: s.engine,
-        config: s.config,
-        ...(options.scenario ? { scenario: options.scenario } : {}),
-      });
-    });
+    run.on('start', (s) => this.link.send(runStartedMessage({ ...s, runId }, options.scenario)));
     run.on('tick', (t) => this.link.send(t));
     run.on('tcp-sample', (s) => this.link.send({ ...s, host: this.host }));
     this.settled = run.result.then(

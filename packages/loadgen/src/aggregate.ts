@@ -1,18 +1,5 @@
 import { LatencyHistogram, PROTOCOL_VERSION, type Tick } from '@kalab/core';
-import type { Counters, StatsEnvelope } from './worker-stats.js';
-
-const ZERO: Counters = {
-  sent: 0,
-  ok: 0,
-  non2xx: 0,
-  failed: 0,
-  opened: 0,
-  closed: 0,
-  reusedRequests: 0,
-  maxOpen: 0,
-  handshakes: 0,
-  resumed: 0,
-};
+import { type Counters, type StatsEnvelope, zeroCounters } from './worker-stats.js';
 
 /** Merges the workers' envelopes in the main thread: cumulative counters, histograms added up. */
 export class Aggregate {
@@ -51,7 +38,7 @@ export class Aggregate {
   }
 
   totals(): Counters {
-    const t = { ...ZERO };
+    const t = zeroCounters();
     for (const c of this.counters.values()) {
       t.sent += c.sent;
       t.ok += c.ok;

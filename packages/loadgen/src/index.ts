@@ -45,5 +45,13 @@ export {
 export { isCertificateError, type RunOutcome, runOutcome } from './outcome.js';
 export { formatProgress, formatReport } from './printer.js';
 export { checkHeader, checkMethod, parseHeaderLine, type RequestShape, requestShape } from './request-shape.js';
-export { LoadRun, type LoadRunEvents, type RunStartInfo, runLoad, splitSlices, WORKER_URL } from './run-load.js';
+export {
+  LoadRun,
+  type LoadRunEvents,
+  type RunStartInfo,
+  runLoad,
+  runStartedMessage,
+  splitSlices,
+  WORKER_URL,
+} from './run-load.js';
 export { type Counters, errorCode, type StatsEnvelope, WorkerStats } from './worker-stats.js';

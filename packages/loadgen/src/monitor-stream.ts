@@ -1,5 +1,5 @@
 import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
-import type { LoadRun } from './run-load.js';
+import { type LoadRun, runStartedMessage } from './run-load.js';
 
 export interface MonitorStreamOptions {
   url: string;
@@ -26,15 +26,7 @@ export function streamToMonitor(run: LoadRun, o: MonitorStreamOptions): Promise<
   link.on('fatal', (err) => o.onError?.(err, true));
   link.start();
   run.on('start', (s) => {
-    link.send({
-      v: PROTOCOL_VERSION,
-      type: 'run-started',
-      runId: s.runId,
-      target: s.target,
-      engine: s.engine,
-      config: s.config,
-      ...(run.options.scenario ? { scenario: run.options.scenario } : {}),
-    });
+    link.send(runStartedMessage(s, run.options.scenario));
   });
   run.on('tick', (t) => link.send(t));
   run.on('tcp-sample', (s) => link.send(s));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { TcpSample, Tick } from '@kalab/core';
+import { PROTOCOL_VERSION, type RunStarted, type TcpSample, type Tick } from '@kalab/core';
 import { Piscina } from 'piscina';
 import { Aggregate } from './aggregate.js';
 import { buildReport, configOf, type LoadReport } from './build-report.js';
@@ -27,6 +27,19 @@ export interface RunStartInfo {
   engine: string;
   config: Record<string, unknown>;
   workers: number;
+}
+
+/** The protocol's run-started message for a run that began (`scenario` names a scenario's run). */
+export function runStartedMessage(s: RunStartInfo, scenario?: string | null): RunStarted {
+  return {
+    v: PROTOCOL_VERSION,
+    type: 'run-started',
+    runId: s.runId,
+    target: s.target,
+    engine: s.engine,
+    config: s.config,
+    ...(scenario ? { scenario } : {}),
+  };
 }
 
 export interface LoadRunEvents {

@@ -36,12 +36,9 @@ export interface Counters {
   resumed: number;
 }
 
-/**
- * A worker's counters. Hot paths touch plain numbers and one histogram record; the
- * histograms are encoded once per tick (aggregation per tick, not per event).
- */
-export class WorkerStats {
-  readonly c: Counters = {
+/** All counters at zero: a worker's start, and the base an aggregate sums onto. */
+export function zeroCounters(): Counters {
+  return {
     sent: 0,
     ok: 0,
     non2xx: 0,
@@ -53,6 +50,14 @@ export class WorkerStats {
     handshakes: 0,
     resumed: 0,
   };
+}
+
+/**
+ * A worker's counters. Hot paths touch plain numbers and one histogram record; the
+ * histograms are encoded once per tick (aggregation per tick, not per event).
+ */
+export class WorkerStats {
+  readonly c: Counters = zeroCounters();
   /** Set for https:// runs (TLS accounting costs nothing on http://). */
   private tls: { handshake: LatencyHistogram; protocols: Record<string, number>; alpn: Record<string, number> } | null =
     null;

@@ -104,7 +104,8 @@ export function parseSockstat(text: string): CounterSections {
   return out;
 }
 
-const TCP_SNMP_NAMES = [
+/** The Tcp: counters of /proc/net/snmp the lab reads (a missing one reads as 0). */
+export const TCP_SNMP_NAMES = [
   'ActiveOpens',
   'PassiveOpens',
   'AttemptFails',

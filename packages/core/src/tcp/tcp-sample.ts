@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { BadOptionError } from '../errors.js';
 import type { TcpSample } from '../protocol.js';
-import { readEphemeralRange, readSnmp } from './kernel-counters.js';
+import { readEphemeralRange, readSnmp, TCP_SNMP_NAMES } from './kernel-counters.js';
 import { hasProcNet, netDir, type ProcTarget, readProcFile } from './proc-files.js';
 import { countProcNetTcp, formatEndpoint, type PortSide, parseProcNetTcp, scanProcNetTcp } from './proc-net-tcp.js';
 import { emptyStateCounts } from './tcp-states.js';
@@ -21,14 +21,6 @@ export interface SampleTcpOptions extends ProcTarget {
 // and `@kalab/core/tcp` is meant to stay light (it changes with TcpSample['v'] or fails to build).
 const V: TcpSample['v'] = 1;
 
-const TCP_COUNTERS = [
-  'ActiveOpens',
-  'PassiveOpens',
-  'AttemptFails',
-  'EstabResets',
-  'CurrEstab',
-  'RetransSegs',
-] as const;
 const SOCKETS_CAP = 500;
 
 // The range changes rarely and reading another namespace's one spawns nsenter: keep it a few seconds.
@@ -102,7 +94,7 @@ export async function sampleTcp(opts: SampleTcpOptions = {}): Promise<TcpSample>
   }
   if (snmp) {
     const counters: Record<string, number> = {};
-    for (const n of TCP_COUNTERS) counters[n] = Math.max(0, snmp.Tcp[n] ?? 0);
+    for (const n of TCP_SNMP_NAMES) counters[n] = Math.max(0, snmp.Tcp[n] ?? 0);
     sample.counters = counters;
   }
   if (maxSockets > 0) {

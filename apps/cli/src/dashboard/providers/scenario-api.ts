@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION } from '@kalab/core';
-import { runFanOut, runLoad } from '@kalab/loadgen';
+import { runFanOut, runLoad, runStartedMessage } from '@kalab/loadgen';
 import { listScenarios, runScenario } from '@kalab/scenarios';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
 import type { LoadApi, ScenarioApi } from './run-controller.js';
@@ -27,16 +27,7 @@ export function embeddedLoad(target: string, options: { connections?: number; du
     describe: `load ${connections} connections × ${durationMs / 1000}s`,
     async run({ signal, onEvent }) {
       const load = runLoad({ target, connections, durationMs, workers: 1, signal });
-      load.on('start', (s) =>
-        onEvent({
-          v: PROTOCOL_VERSION,
-          type: 'run-started',
-          runId: s.runId,
-          target: s.target,
-          engine: s.engine,
-          config: s.config,
-        }),
-      );
+      load.on('start', (s) => onEvent(runStartedMessage(s)));
       load.on('tick', (t) => onEvent(t));
       load.on('tcp-sample', (t) => onEvent(t));
       const report = await load.result;
