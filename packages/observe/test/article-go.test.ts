@@ -74,11 +74,22 @@ describe.skipIf(skip)("the article's four Go programs under kalab observe", () =
     expect(r.findings.map((f) => f.id)).toContain('observe-pool-churn');
   });
 
-  it('10 goroutines x 10 requests with MaxIdleConnsPerHost 10 open exactly 10 connections', () => {
+  it('10 goroutines x 10 requests with MaxIdleConnsPerHost 10 open at most 10 connections and never churn', () => {
     const r = check('concurrent-tuned');
-    expect(r.synSent).toBe(10);
+    // 10 when every goroutine dials before a first response comes back (the article's count). Go's
+    // Transport gives a goroutine that is still dialling an idle connection that returns first, so
+    // on a loaded machine 9 happens (seen in CI). What the tuned pool guarantees, and what tells it
+    // from the default pool's > 20: no connection is closed while the program runs — every one
+    // opened is open at the peak, and each leaves its one TIME_WAIT only at exit.
+    expect(r.synSent).toBeGreaterThanOrEqual(8);
+    expect(r.synSent).toBeLessThanOrEqual(10);
     expect(r.capture?.requests).toBe(100);
-    expect(r.remotes[0]).toMatchObject({ remote: '127.0.0.1:8080', opened: 10, peakOpen: 10, timeWait: 10 });
+    expect(r.remotes[0]).toMatchObject({
+      remote: '127.0.0.1:8080',
+      opened: r.synSent,
+      peakOpen: r.synSent,
+      timeWait: r.synSent,
+    });
     expect(r.findings.map((f) => f.id)).toEqual(['observe-reused']);
   });
 });
