@@ -70,7 +70,11 @@ describe.skipIf(skip)("the article's four Go programs under kalab observe", () =
     // Each round 10 connections are in use and only 2 go back to the idle pool: ~8 new ones a round.
     expect(r.synSent).toBeGreaterThan(20);
     expect(r.capture?.requests).toBe(100);
-    expect(r.remotes[0]).toMatchObject({ remote: '127.0.0.1:8080', peakOpen: 10 });
+    // 10 goroutines in flight: 10 open at the peak, 9 when one got a returning idle connection
+    // while it dialled (Go's Transport; seen under CI load).
+    expect(r.remotes[0]).toMatchObject({ remote: '127.0.0.1:8080' });
+    expect(r.remotes[0]!.peakOpen).toBeGreaterThanOrEqual(8);
+    expect(r.remotes[0]!.peakOpen).toBeLessThanOrEqual(10);
     expect(r.findings.map((f) => f.id)).toContain('observe-pool-churn');
   });
 
