@@ -682,3 +682,39 @@ describe('Http1ResponseParser agrees with llhttp (node:http) on the same byte st
     }
   });
 });
+
+describe('Http1ResponseParser: onHead (a caller that never reads bodies)', () => {
+  function heads(wire: string, head = false) {
+    const events: string[] = [];
+    const parser = new Http1ResponseParser((status) => events.push(`response ${status}`), {
+      head,
+      onHead: (status, bodyFollows) => events.push(`head ${status} ${bodyFollows ? 'body' : 'no body'}`),
+    });
+    const w = bytes(wire);
+    // Byte at a time: the head is announced once, before any body byte, at whatever split.
+    for (let k = 0; k < w.length; k++) parser.execute(w.subarray(k, k + 1));
+    return events;
+  }
+
+  it('announces the head of a response with a body before its end', () => {
+    expect(heads(`HTTP/1.1 200 OK\r\n${CL5}\r\nhello`)).toEqual(['head 200 body', 'response 200']);
+    expect(heads(`${CHUNKED}5\r\nhello\r\n0\r\n\r\n`)).toEqual(['head 200 body', 'response 200']);
+  });
+
+  it('says no body follows for Content-Length: 0, 204, 304 and HEAD', () => {
+    expect(heads('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')).toEqual(['head 200 no body', 'response 200']);
+    expect(heads('HTTP/1.1 204 No Content\r\n\r\n')).toEqual(['head 204 no body', 'response 204']);
+    expect(heads('HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n')).toEqual([
+      'head 304 no body',
+      'response 304',
+    ]);
+    expect(heads(`HTTP/1.1 200 OK\r\n${CL5}\r\n`, true)).toEqual(['head 200 no body', 'response 200']);
+  });
+
+  it('skips interim responses: only the final head is announced', () => {
+    expect(heads(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n${CL5}\r\nhello`)).toEqual([
+      'head 201 body',
+      'response 201',
+    ]);
+  });
+});

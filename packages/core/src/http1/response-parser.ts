@@ -37,6 +37,12 @@ export interface Http1ResponseParserOptions {
   maxHeadBytes?: number;
   /** Called with the status of each 1xx interim response (100 Continue, 103 Early Hints), which is otherwise skipped. */
   onInformation?: (status: number) => void;
+  /**
+   * Called when a final response's head has been parsed, before its body: `bodyFollows` is
+   * false when the response is already complete (HEAD, 204, 304, `Content-Length: 0`; the
+   * `onResponse` call follows at once). A caller that never reads bodies ends its request here.
+   */
+  onHead?: (status: number, bodyFollows: boolean) => void;
 }
 
 /** Largest status line + headers accepted by default (Node's own limit is 16 KiB; some CDNs send more). */
@@ -148,6 +154,7 @@ export class Http1ResponseParser {
   private readonly maxHeadBytes: number;
   private readonly onResponse: OnHttp1Response;
   private readonly onInformation: ((status: number) => void) | undefined;
+  private readonly onHead: ((status: number, bodyFollows: boolean) => void) | undefined;
   // Per response head:
   private inTrailers = false;
   /** A 1xx came: the final response is still owed. */
@@ -173,6 +180,7 @@ export class Http1ResponseParser {
   constructor(onResponse: OnHttp1Response, options: Http1ResponseParserOptions = {}) {
     this.onResponse = onResponse;
     this.onInformation = options.onInformation;
+    this.onHead = options.onHead;
     this.head = options.head === true;
     this.maxHeadBytes = options.maxHeadBytes ?? HTTP1_MAX_HEAD_BYTES;
     this.headParts = options.headers === true ? [] : null;
@@ -581,6 +589,11 @@ export class Http1ResponseParser {
       this.keepAlive = false;
       this.finish(S_UPGRADED);
       return;
+    }
+    if (this.onHead !== undefined) {
+      const bodyless =
+        this.head || status === 204 || status === 304 || (!this.hasTransferEncoding && this.contentLength === 0);
+      this.onHead(status, !bodyless);
     }
     if (this.head || status === 204 || status === 304) {
       this.complete(true);
