@@ -12,6 +12,12 @@ export const DEFAULTS = {
   consumeBody: true,
   /** Without keep-alive, the client closes first (its side holds the TIME_WAIT). */
   closeBy: 'client' as const,
+  /**
+   * net `--no-consume-body`: connections holding an unread response kept open per worker;
+   * beyond it the oldest is closed (every request opens one: a long run would otherwise
+   * hold every socket it ever opened).
+   */
+  heldConnections: 1000,
   /** node:http Agent `maxFreeSockets` default (Node's own default is 256). */
   maxIdle: 256,
   /** Progress, ticks and host samples. */

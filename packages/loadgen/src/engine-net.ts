@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Http1ResponseParser } from '@kalab/core';
+import { DEFAULTS } from './defaults.js';
 import type { Dialer } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { rawRequest } from './request-shape.js';
@@ -15,13 +16,21 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
  * response parser of @kalab/core (status, framing, Connection; every header byte checked,
  * no strings made). No request objects: what wrk does, in Node. A connection
  * the server closes (or announces `Connection: close` on) is replaced on the next request.
+ *
+ * `--no-consume-body`: a request ends when its response's head has arrived and the body is
+ * never read (the socket stops reading), so that connection stays busy and the slot's next
+ * request opens a new one: the article's "10 sequential requests, 10 connections". A
+ * response without a body (HEAD, 204, 304, `Content-Length: 0`) leaves nothing unread and its
+ * connection is reused. Held connections are bounded per worker (the oldest is closed
+ * beyond DEFAULTS.heldConnections) and all closed at the end.
  */
 export function createNetEngine(ctx: EngineContext): Engine {
   const request = rawRequest(ctx.shape);
   const head = ctx.shape.head;
+  const held = ctx.options.consumeBody ? null : new HeldSockets(DEFAULTS.heldConnections);
   const conns = Array.from(
     { length: ctx.slice.connections },
-    () => new LeanConnection(ctx.dial, head, request, ctx.stats, ctx.nextLocalAddress),
+    () => new LeanConnection(ctx.dial, head, request, ctx.stats, ctx.nextLocalAddress, held),
   );
   let rr = 0;
   // --timeout: one coarse scan per worker; a connection with no response for the timeout is destroyed.
@@ -46,9 +55,43 @@ export function createNetEngine(ctx: EngineContext): Engine {
     },
     async close(): Promise<void> {
       watchdog.stop();
-      for (const c of conns) c.destroy();
+      const closing: Array<Promise<void>> = [];
+      for (const c of conns) c.destroy(closing);
+      held?.destroyAll(closing);
+      // Every 'close' (which counts the connection closed) before the worker's final envelope.
+      await Promise.all(closing);
     },
   };
+}
+
+/** Destroys a socket; resolves on its 'close' (at once for one already closed). */
+function destroyed(s: Socket): Promise<void> {
+  if (s.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    s.once('close', () => resolve());
+    s.destroy();
+  });
+}
+
+/** --no-consume-body: connections holding an unread response, oldest first, at most `max` per worker. */
+class HeldSockets {
+  private readonly sockets = new Set<Socket>();
+  constructor(private readonly max: number) {}
+
+  add(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+    if (this.sockets.size > this.max) {
+      const oldest = this.sockets.values().next().value as Socket;
+      this.sockets.delete(oldest);
+      oldest.destroy();
+    }
+  }
+
+  destroyAll(closing: Array<Promise<void>>): void {
+    for (const s of this.sockets) closing.push(destroyed(s));
+    this.sockets.clear();
+  }
 }
 
 class LeanConnection {
@@ -72,6 +115,8 @@ class LeanConnection {
     private readonly request: Buffer,
     private readonly stats: WorkerStats,
     private readonly nextLocalAddress: () => string | undefined,
+    /** --no-consume-body: where a connection goes once its response's head arrived (null: bodies are read). */
+    private readonly held: HeldSockets | null,
   ) {}
 
   get inFlight(): number {
@@ -84,8 +129,10 @@ class LeanConnection {
     this.socket!.write(this.request);
   }
 
-  destroy(): void {
-    this.socket?.destroy();
+  destroy(closing: Array<Promise<void>>): void {
+    const s = this.socket;
+    this.socket = null;
+    if (s !== null) closing.push(destroyed(s));
   }
 
   /**
@@ -111,12 +158,19 @@ class LeanConnection {
       (status, keepAlive) => {
         if (this.socket === s) this.onResponse(status, keepAlive);
       },
-      { head: this.isHead },
+      this.held === null
+        ? { head: this.isHead }
+        : {
+            head: this.isHead,
+            onHead: (status, bodyFollows) => {
+              if (bodyFollows && this.socket === s) this.hold(s, status);
+            },
+          },
     );
     const onread = {
       buffer: READ_BUFFER,
       callback: (n: number, buf: Uint8Array) => {
-        if (this.socket === s) this.onData(parser, (buf as Buffer).subarray(0, n));
+        if (this.socket === s) this.onData(s, parser, (buf as Buffer).subarray(0, n));
         return true;
       },
     };
@@ -146,14 +200,29 @@ class LeanConnection {
     s.destroy();
   }
 
-  private onData(parser: Http1ResponseParser, chunk: Buffer): void {
+  private onData(s: Socket, parser: Http1ResponseParser, chunk: Buffer): void {
     try {
       parser.execute(chunk);
     } catch (err) {
-      this.failAll(err as Error);
-      this.socket?.destroy();
-      this.socket = null;
+      // A response callback may have moved this connection to a new socket already (its requests are not this one's).
+      if (this.socket === s) {
+        this.socket = null;
+        this.failAll(err as Error);
+      }
+      s.destroy();
     }
+  }
+
+  /**
+   * --no-consume-body: the response's head arrived and its body will never be read. The
+   * socket stops reading (the body stays in the kernel's buffers, and the server's) and is
+   * held open; the request ends now, and this slot's next request opens a new connection.
+   */
+  private hold(s: Socket, status: number): void {
+    this.socket = null;
+    s.pause();
+    this.held!.add(s);
+    this.onResponse(status, false);
   }
 
   private onResponse(status: number, keepAlive: boolean): void {

@@ -154,11 +154,6 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   const pipelining = int(FLAGS.pipelining, o.pipelining ?? DEFAULTS.pipelining, L.pipelining.min, L.pipelining.max);
   if (pipelining > 1 && engine !== 'undici' && engine !== 'net')
     throw new BadOptionError(FLAGS.pipelining, `${FLAGS.pipelining} needs --engine undici or net (got ${engine})`);
-  if (engine === 'net' && !consumeBody)
-    throw new BadOptionError(
-      '--no-consume-body',
-      '--no-consume-body needs --engine undici or http (the net engine must read each response to find the next)',
-    );
   if (!keepAlive && (engine === 'h2c' || engine === 'h2'))
     throw new BadOptionError(
       '--no-keepalive',

@@ -182,6 +182,68 @@ describe('unread bodies', () => {
     expect(server.connections).toBe(10);
   });
 
+  /** Polls (bounded) until the server has no connection open: the client closed every one it held. */
+  async function allClosed(srv: CountingServer): Promise<number> {
+    for (let k = 0; k < 200 && srv.open > 0; k++) await new Promise((r) => setTimeout(r, 10));
+    return srv.open;
+  }
+
+  it.each([
+    ['11-byte', 'Hello world'],
+    ['1 MiB', Buffer.alloc(1024 * 1024, 120)],
+  ])(
+    '--engine net --no-consume-body with the %s body: 10 sequential requests open 10 connections, all closed at the end',
+    async (_what, body) => {
+      const { report, server } = await load(
+        { body },
+        { engine: 'net', connections: 1, requests: 10, consumeBody: false },
+      );
+      expect(report.engine).toBe('net');
+      expect(report.requests.ok).toBe(10);
+      expect(report.connections.opened).toBe(10);
+      expect(report.connections.reusedRequests).toBe(0);
+      // Every connection stayed open, holding its unread body, until the end of the run.
+      expect(report.connections.maxOpen).toBe(10);
+      expect(server.connections).toBe(10);
+      expect(server.requests).toBe(10);
+      expect(await allClosed(server)).toBe(0);
+    },
+  );
+
+  it('--engine net --no-consume-body: a response without a body leaves nothing unread (1 connection for 10 requests)', async () => {
+    const { report, server } = await load(
+      { body: '' },
+      { engine: 'net', connections: 1, requests: 10, consumeBody: false },
+    );
+    expect(report.requests.ok).toBe(10);
+    expect(report.connections.opened).toBe(1);
+    expect(report.connections.reusedRequests).toBe(9);
+    expect(server.connections).toBe(1);
+  });
+
+  it('--engine net --no-consume-body -c 2 -n 1500: 1500 connections, at most 1000 held at once, all closed at the end', async () => {
+    const { report, server } = await load(
+      {},
+      { engine: 'net', connections: 2, requests: 1500, consumeBody: false, workers: 1 },
+    );
+    expect(report.requests.ok).toBe(1500);
+    expect(report.connections.opened).toBe(1500);
+    expect(server.connections).toBe(1500);
+    expect(report.connections.maxOpen).toBeGreaterThan(900);
+    expect(report.connections.maxOpen).toBeLessThanOrEqual(1000 + 2);
+    expect(await allClosed(server)).toBe(0);
+  });
+
+  it('--engine net --no-consume-body -R 400 -c 4 -n 100: every request on its own connection', async () => {
+    const { report, server } = await load(
+      {},
+      { engine: 'net', connections: 4, requests: 100, rate: 400, consumeBody: false, workers: 1 },
+    );
+    expect(report.requests.ok).toBe(100);
+    expect(report.connections.opened).toBe(100);
+    expect(server.connections).toBe(100);
+  });
+
   it('--engine undici --no-consume-body with a 1 MiB body opens more than 1 connection', async () => {
     const { report, server } = await load(
       { body: Buffer.alloc(1024 * 1024, 120) },

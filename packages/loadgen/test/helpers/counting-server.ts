@@ -7,6 +7,8 @@ export interface CountingServer {
   port: number;
   connections: number;
   requests: number;
+  /** Connections open now (accepted and not yet closed). */
+  open: number;
   /** Resolves when the server has accepted `n` connections (bounded wait), with the count it saw. */
   waitConnections(n: number, timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
@@ -59,6 +61,9 @@ export async function startCountingServer(o: CountingServerOptions = {}): Promis
     },
     get requests() {
       return state.requests;
+    },
+    get open() {
+      return sockets.size;
     },
     async waitConnections(n, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;
