@@ -1,5 +1,6 @@
 import { BadOptionError } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
+import { defaultTlsResume } from '../src/defaults.js';
 import { DEFAULTS, engineThatRuns, LIMITS, optionsFromFlags, resolveOptions, splitSlices } from '../src/index.js';
 
 const T = 'http://127.0.0.1:8080/';
@@ -17,7 +18,8 @@ function flagOf(fn: () => unknown): string {
 describe('resolveOptions', () => {
   it('fills defaults and applies the default duration bound when neither -n nor -d is given', () => {
     const o = resolveOptions({ target: T });
-    expect(o.engine).toBe('undici');
+    expect(o.engine).toBe('net');
+    expect(DEFAULTS.engine).toBe('net');
     expect(o.connections).toBe(DEFAULTS.connections);
     expect(o.requests).toBeNull();
     expect(o.durationMs).toBe(DEFAULTS.durationMs);
@@ -115,6 +117,16 @@ describe('one table of limits', () => {
     expect(flagOf(() => resolveOptions({ target: T, localAddresses: ['127.0.0.1', '::1'] }))).toBe('--local-address');
     expect(flagOf(() => resolveOptions({ target: T, localAddresses: ['::1'] }))).toBe('--local-address');
     expect(resolveOptions({ target: 'http://[::1]:8080/', localAddresses: ['::1'] }).localAddresses).toEqual(['::1']);
+  });
+});
+
+describe('defaultTlsResume', () => {
+  it('resumes in the default net engine (as undici did) and in http; not in churn or h2', () => {
+    expect(defaultTlsResume('net', true)).toBe(true);
+    expect(defaultTlsResume('undici', true)).toBe(true);
+    expect(defaultTlsResume('http', false)).toBe(true);
+    expect(defaultTlsResume('net', false)).toBe(false);
+    expect(defaultTlsResume('h2', true)).toBe(false);
   });
 });
 

@@ -23,37 +23,55 @@ async function load(
 }
 
 describe('runLoad counts what the server counts', () => {
-  it('keep-alive -c 8 -n 20000 opens 8 connections', async () => {
-    const { report, server } = await load({}, { connections: 8, requests: 20_000 });
-    expect(report.requests.completed).toBe(20_000);
-    expect(report.requests.ok).toBe(20_000);
-    expect(server.requests).toBe(20_000);
-    expect(report.connections.opened).toBe(8);
-    expect(server.connections).toBe(8);
-    expect(report.connections.reusedRequests).toBe(20_000 - 8);
-    expect(report.engine).toBe('undici');
-  });
+  it.each([
+    ['the default engine (net)', {}, 'net'],
+    ['--engine undici', { engine: 'undici' }, 'undici'],
+  ] as Array<[string, Pick<LoadOptions, 'engine'>, string]>)(
+    'keep-alive -c 8 -n 20000 opens 8 connections: %s',
+    async (_what, o, engine) => {
+      const { report, server } = await load({}, { ...o, connections: 8, requests: 20_000 });
+      expect(report.requests.completed).toBe(20_000);
+      expect(report.requests.ok).toBe(20_000);
+      expect(server.requests).toBe(20_000);
+      expect(report.connections.opened).toBe(8);
+      expect(server.connections).toBe(8);
+      expect(report.connections.reusedRequests).toBe(20_000 - 8);
+      expect(report.engine).toBe(engine);
+    },
+  );
 
-  it('keep-alive against a server that closes every 100 requests: 1000 requests over 2 connections open 10 or 11', async () => {
-    // The two connections share the budget, so one may carry 501 requests (a 6th connection for it).
-    const { report, server } = await load(
-      { maxRequestsPerSocket: 100 },
-      { connections: 2, requests: 1000, workers: 1 },
-    );
-    expect(report.requests.ok).toBe(1000);
-    expect(report.connections.opened).toBeGreaterThanOrEqual(10);
-    expect(report.connections.opened).toBeLessThanOrEqual(11);
-    expect(server.connections).toBe(report.connections.opened);
-    expect(report.connections.reusedRequests).toBe(1000 - report.connections.opened);
-  });
+  it.each([
+    ['the default engine (net)', {}],
+    ['--engine undici', { engine: 'undici' }],
+  ] as Array<[string, Pick<LoadOptions, 'engine'>]>)(
+    'keep-alive against a server that closes every 100 requests: 1000 requests over 2 connections open 10 or 11: %s',
+    async (_what, o) => {
+      // The two connections share the budget, so one may carry 501 requests (a 6th connection for it).
+      const { report, server } = await load(
+        { maxRequestsPerSocket: 100 },
+        { ...o, connections: 2, requests: 1000, workers: 1 },
+      );
+      expect(report.requests.ok).toBe(1000);
+      expect(report.connections.opened).toBeGreaterThanOrEqual(10);
+      expect(report.connections.opened).toBeLessThanOrEqual(11);
+      expect(server.connections).toBe(report.connections.opened);
+      expect(report.connections.reusedRequests).toBe(1000 - report.connections.opened);
+    },
+  );
 
-  it('-p 4 pipelines 4 requests on each of 2 connections', async () => {
-    const { report, server } = await load({}, { connections: 2, pipelining: 4, requests: 4000, workers: 1 });
-    expect(report.requests.ok).toBe(4000);
-    expect(report.connections.opened).toBe(2);
-    expect(server.connections).toBe(2);
-    expect(server.requests).toBe(4000);
-  });
+  it.each([
+    ['the default engine (net)', {}],
+    ['--engine undici', { engine: 'undici' }],
+  ] as Array<[string, Pick<LoadOptions, 'engine'>]>)(
+    '-p 4 pipelines 4 requests on each of 2 connections: %s',
+    async (_what, o) => {
+      const { report, server } = await load({}, { ...o, connections: 2, pipelining: 4, requests: 4000, workers: 1 });
+      expect(report.requests.ok).toBe(4000);
+      expect(report.connections.opened).toBe(2);
+      expect(server.connections).toBe(2);
+      expect(server.requests).toBe(4000);
+    },
+  );
 
   it('more workers than requests: -c 10 -n 1 sends exactly 1 request', async () => {
     const { report, server } = await load({}, { connections: 10, requests: 1, workers: 4 });
@@ -273,13 +291,22 @@ describe('bounds, models and stopping', () => {
     expect(report.stoppedEarly).toBeUndefined();
   });
 
-  it('-R paces an open-model run and measures latency from the intended send time', async () => {
-    const { report } = await load({ delayMs: () => 20 }, { connections: 1, requests: 100, rate: 200, workers: 1 });
-    expect(report.requests.ok).toBe(100);
-    // One connection, 20 ms per request, 200 req/s wanted: requests queue, and the queueing shows in the latency.
-    expect(report.durationMs).toBeGreaterThan(1500);
-    expect(report.latencyMs.p99).toBeGreaterThan(500);
-  });
+  it.each([
+    ['the default engine (net)', {}],
+    ['--engine undici', { engine: 'undici' }],
+  ] as Array<[string, Pick<LoadOptions, 'engine'>]>)(
+    '-R paces an open-model run and measures latency from the intended send time: %s',
+    async (_what, o) => {
+      const { report } = await load(
+        { delayMs: () => 20 },
+        { ...o, connections: 1, requests: 100, rate: 200, workers: 1 },
+      );
+      expect(report.requests.ok).toBe(100);
+      // One connection, 20 ms per request, 200 req/s wanted: requests queue, and the queueing shows in the latency.
+      expect(report.durationMs).toBeGreaterThan(1500);
+      expect(report.latencyMs.p99).toBeGreaterThan(500);
+    },
+  );
 
   it('stop() ends a run early and still reports, with stoppedEarly', async () => {
     server = await startCountingServer();
