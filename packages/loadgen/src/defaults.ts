@@ -3,12 +3,10 @@ import { MAX_TIMER_MS } from '@kalab/core';
 
 /** Every default of the load generator, in one place (docs/loadgen.md lists them). */
 export const DEFAULTS = {
-  /**
-   * The lean raw-socket engine (engine-net.ts): the fastest that counts every connection
-   * exactly. `undici` stays for "what an undici client does" (docs/contracts.md: why the default changed).
-   */
-  engine: 'net' as const,
+  engine: 'undici' as const,
   connections: 10,
+  /** h2: concurrent streams per session (`--streams`), as h2load's `-m 100`; the server's MAX_CONCURRENT_STREAMS caps it. */
+  h2Streams: 100,
   /** The bound applied when neither `-n` nor `-d` is given: every run stops by itself. */
   durationMs: 10_000,
   pipelining: 1,
@@ -41,10 +39,10 @@ export const DEFAULTS = {
 
 /**
  * Workers when `-w` is not given: one per core the process may use, never more than the
- * connections (a worker with no connection would idle), and 1 for h2c (one session per worker).
+ * connections (a worker with no connection would idle). For h2 the connections are
+ * sessions, spread over the workers like any other connections.
  */
-export function defaultWorkers(connections: number, engine: string): number {
-  if (engine === 'h2c' || engine === 'h2') return 1;
+export function defaultWorkers(connections: number, _engine: string): number {
   return Math.max(1, Math.min(availableParallelism(), connections));
 }
 
@@ -62,6 +60,8 @@ export const LIMITS = {
   workers: { min: 1, max: 256 },
   maxIdle: { min: 0, max: 1_000_000 },
   pipelining: { min: 1, max: 1024 },
+  /** `--streams` (h2): concurrent streams per session. */
+  streams: { min: 1, max: 10_000 },
   /** `--timeout`: a request that may wait longer than an hour is a request that hangs. */
   timeoutMs: { min: 1, max: 3_600_000 },
   tickMs: { min: 10, max: 60_000 },
@@ -96,10 +96,9 @@ export function engineThatRuns(o: { engine: EngineName; keepAlive: boolean }): R
 /**
  * Whether an engine resumes TLS sessions when --tls-resume is not given: what its library
  * does by default. undici's connector and node's https.Agent keep a session cache; a bare
- * tls.connect (churn) and http2.connect do not. The net keep-alive engine, the default,
- * keeps one as undici (the default before it) does, so a reconnect costs what it did.
+ * tls.connect (net, churn) and http2.connect do not.
  */
 export function defaultTlsResume(engine: EngineName, keepAlive: boolean): boolean {
   const runs = engineThatRuns({ engine, keepAlive });
-  return runs === 'undici' || runs === 'http' || runs === 'net';
+  return runs === 'undici' || runs === 'http';
 }

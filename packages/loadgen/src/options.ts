@@ -18,8 +18,10 @@ export interface LoadOptions {
   /** http:// or https:// URL; never defaulted, so a non-loopback target is always one the user typed. */
   target: string;
   engine?: EngineName;
-  /** Closed model: connections (undici, churn), concurrency = Agent maxSockets (http), concurrent streams (h2c). */
+  /** Closed model: connections (undici, churn), concurrency = Agent maxSockets (http), sessions (h2). */
   connections?: number;
+  /** h2: concurrent streams per session (`--streams`, default DEFAULTS.h2Streams; capped by the server's MAX_CONCURRENT_STREAMS). */
+  streams?: number;
   /** Total request budget (`-n`). */
   requests?: number;
   /** Duration bound (`-d`). When neither bound is given, DEFAULTS.durationMs applies. */
@@ -83,6 +85,8 @@ export interface ResolvedOptions {
   target: string;
   engine: EngineName;
   connections: number;
+  /** h2: concurrent streams per session; null for the HTTP/1 engines. */
+  streams: number | null;
   requests: number | null;
   durationMs: number | null;
   rate: number | null;
@@ -109,6 +113,7 @@ export const FLAGS = {
   target: 'URL',
   engine: '--engine',
   connections: '-c',
+  streams: '--streams',
   requests: '-n',
   durationMs: '-d',
   rate: '-R',
@@ -144,6 +149,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     L.connections.min,
     L.connections.max,
   );
+  const streams = resolveStreams(o.streams, engine);
   const requests = o.requests === undefined ? null : int(FLAGS.requests, o.requests, L.requests.min, L.requests.max);
   let durationMs = o.durationMs === undefined ? null : duration(FLAGS.durationMs, o.durationMs, L.durationMs);
   if (requests === null && durationMs === null) durationMs = DEFAULTS.durationMs;
@@ -195,6 +201,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     target: url.href,
     engine,
     connections,
+    streams,
     requests,
     durationMs,
     rate,
@@ -214,6 +221,20 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     body,
     tls,
   };
+}
+
+/** `--streams`: h2 only, LIMITS.streams. */
+function resolveStreams(v: unknown, engine: EngineName): number | null {
+  const h2 = engine === 'h2' || engine === 'h2c';
+  if (!h2) {
+    if (v !== undefined)
+      throw new BadOptionError(
+        FLAGS.streams,
+        `${FLAGS.streams} needs --engine h2 (got ${engine}): it sets the streams of each HTTP/2 session`,
+      );
+    return null;
+  }
+  return int(FLAGS.streams, v ?? DEFAULTS.h2Streams, LIMITS.streams.min, LIMITS.streams.max);
 }
 
 function resolveHeaders(h: unknown): Array<[string, string]> {
@@ -285,6 +306,7 @@ function int(flag: string, v: unknown, min: number, max?: number): number {
 /** The raw strings commander hands over for `kalab loadgen` (flag names as commander camel-cases them). */
 export interface LoadgenFlags {
   connections?: string;
+  streams?: string;
   requests?: string;
   duration?: string;
   rate?: string;
@@ -317,6 +339,7 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
   const L = LIMITS;
   const integer = (flag: string, v: string, r: { min: number; max: number }) => parseInteger(flag, v, r.min, r.max);
   if (f.connections !== undefined) o.connections = integer(FLAGS.connections, f.connections, L.connections);
+  if (f.streams !== undefined) o.streams = integer(FLAGS.streams, f.streams, L.streams);
   if (f.requests !== undefined) o.requests = integer(FLAGS.requests, f.requests, L.requests);
   if (f.duration !== undefined) o.durationMs = parseDuration(FLAGS.durationMs, f.duration, 's', L.durationMs);
   if (f.rate !== undefined) {
