@@ -37,13 +37,14 @@ export function registerLoadgen(program: Command): void {
     )
     .option(
       '-c, --connections <n>',
-      'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), concurrent streams (h2c)',
+      'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), sessions (h2)',
       undefined,
     )
+    .option('--streams <n>', 'h2: concurrent streams per session (default 100, capped by the server)')
     .option('-n, --requests <n>', 'total requests (bound)')
     .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
-    .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c; 1 for h2c)')
+    .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c)')
     .option('--engine <name>', 'undici | http | h2 (h2c alias) | net (lean raw HTTP/1.1)', 'undici')
     .option(
       '--no-keepalive',
