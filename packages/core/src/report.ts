@@ -50,6 +50,20 @@ export const TlsReportSchema = z.object({
 });
 export type TlsReport = z.infer<typeof TlsReportSchema>;
 
+/**
+ * h2 runs (`--engine h2`): the sessions opened (each one a connection: `connections.opened`),
+ * the streams opened on them (a stream sent again after a GOAWAY counts again), the concurrent
+ * streams each session was asked to carry (`--streams`), and the smallest
+ * SETTINGS_MAX_CONCURRENT_STREAMS the server announced (null: it announced none, no limit).
+ */
+export const H2ReportSchema = z.object({
+  sessions: count,
+  streams: count,
+  streamsPerSession: count,
+  maxConcurrentStreams: count.nullable(),
+});
+export type H2Report = z.infer<typeof H2ReportSchema>;
+
 /** A fan-out run's share of one agent: the same sections as the report, `host` with the agent's host name. */
 export const AgentShareSchema = z.object({
   name: z.string().max(128),
@@ -82,6 +96,8 @@ export const ReportSchema = z.object({
   host: HostSchema,
   /** null for http://; optional so reports of the first round still read back. */
   tls: TlsReportSchema.nullable().optional(),
+  /** null for the HTTP/1 engines; optional so earlier reports still read back. */
+  h2: H2ReportSchema.nullable().optional(),
   findings: z.array(FindingSchema).max(100),
   /** Set when the run stopped before its bound: 'signal' (SIGINT), 'stopped' (a monitor), 'error'. */
   stoppedEarly: z.string().max(64).optional(),
