@@ -22,6 +22,28 @@ describe('dashboard throughput panel over TLS', () => {
     expect(lines.at(-1)).toBe('TLS handshakes/s 500 · resumed 80%');
   });
 
+  it("shows a TLS server's own handshakes/s and resumed % on a line of its own, not added to its clients'", () => {
+    const snap = syntheticSnapshot({ at: Date.now() });
+    const agent = snap.sources.find((s) => s.role === 'agent')!;
+    snap.sources = [
+      { ...agent, id: 'a1', tls: { handshakesPerSec: 400, handshakes: 4000, resumed: 1000 } },
+      {
+        ...agent,
+        id: 's1',
+        role: 'server',
+        name: 'server@8443',
+        tls: { handshakesPerSec: 410, handshakes: 4010, resumed: 1002 },
+      },
+    ];
+    const s = store();
+    s.setSnapshot(snap);
+    const lines = throughputView.lines(s.model(), 60, 12);
+    expect(lines.slice(-2)).toEqual([
+      'TLS handshakes/s 400 · resumed 25%',
+      'server TLS handshakes/s 410 · resumed 25%',
+    ]);
+  });
+
   it('says nothing about TLS when no source reports it', () => {
     const s = store();
     s.setSnapshot(syntheticSnapshot({ at: Date.now() }));

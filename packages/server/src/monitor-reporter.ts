@@ -47,6 +47,7 @@ export class MonitorReporter {
   private readonly startedAt = Date.now();
   private readonly rps = new CounterRate();
   private readonly newConn = new CounterRate();
+  private readonly handshakes = new CounterRate();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sampleTcp: SampleTcp | null;
   private sampling = false;
@@ -123,14 +124,26 @@ export class MonitorReporter {
   tick(): void {
     const l = this.options.ledger;
     const now = Date.now();
+    // Serving TLS: the handshakes the server completed and how many resumed a session (the
+    // ledger's /_kalab/stats `tls`), so the monitor and the dashboard show the server's side.
+    const tls = l.tls;
     this.link.send({
       v: PROTOCOL_VERSION,
       type: 'tick',
       seq: this.seq++,
       at: now,
       elapsedMs: now - this.startedAt,
-      totals: { requests: l.requests, connectionsOpened: l.opened, connectionsClosed: l.closed },
-      rates: { rps: round(this.rps.update(l.requests)), newConnPerSec: round(this.newConn.update(l.opened)) },
+      totals: {
+        requests: l.requests,
+        connectionsOpened: l.opened,
+        connectionsClosed: l.closed,
+        ...(tls ? { tlsHandshakes: tls.handshakes, tlsResumed: tls.resumed } : {}),
+      },
+      rates: {
+        rps: round(this.rps.update(l.requests)),
+        newConnPerSec: round(this.newConn.update(l.opened)),
+        ...(tls ? { handshakesPerSec: round(this.handshakes.update(tls.handshakes)) } : {}),
+      },
       openConnections: l.openCount,
       errors: { ...l.errors },
       closedBy: { ...l.closedBy },

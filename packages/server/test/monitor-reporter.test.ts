@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   ConnectionEventsSchema,
   decodeMessage,
@@ -94,6 +95,64 @@ describe('MonitorReporter', () => {
       openConnections: 0,
       closedBy: { client: 3 },
     });
+  });
+
+  it("a TLS server's ticks carry its handshakes, resumed sessions and handshakes/s (the ledger's stats.tls)", async () => {
+    const monitor = await testMonitor();
+    const lab = await startLab({ tls: true });
+    const ca = lab.address().certificate!.cert;
+    const reporter = new MonitorReporter({
+      ledger: lab.ledger,
+      url: monitor.url,
+      port: lab.port,
+      tickIntervalMs: 60_000,
+      sampleTcp: null,
+    });
+    onCleanup(() => reporter.close());
+    reporter.start();
+    await reporter.link.waitConnected();
+    reporter.tick();
+    // Three connections, one request each: a full handshake, then two resumed with its session.
+    let session: Buffer | undefined;
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: lab.port, ca, ALPNProtocols: ['http/1.1'], session });
+        s.on('session', (b: Buffer) => {
+          session ??= b;
+        });
+        s.once('secureConnect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        s.on('data', () => {});
+        s.once('close', () => resolve());
+        s.once('error', reject);
+      });
+    }
+    expect(lab.stats().tls).toEqual({ handshakes: 3, resumed: 2 });
+    reporter.tick();
+    await waitUntil('2 ticks', () => monitor.messages.filter((m) => m.type === 'tick').length === 2);
+    const [before, after] = monitor.messages.filter((m) => m.type === 'tick');
+    expect(before!.totals).toMatchObject({ connectionsOpened: 0, tlsHandshakes: 0, tlsResumed: 0 });
+    expect(before!.rates.handshakesPerSec).toBe(0);
+    expect(after!.totals).toMatchObject({ connectionsOpened: 3, tlsHandshakes: 3, tlsResumed: 2 });
+    // 3 handshakes between the two ticks: the rate is 3 over their interval (each tick reads
+    // the clock once more for the rate: a millisecond either way, and a rounding to 0.01).
+    const dt = after!.at - before!.at;
+    expect(after!.rates.handshakesPerSec).toBeGreaterThanOrEqual(3000 / (dt + 1) - 0.01);
+    expect(after!.rates.handshakesPerSec).toBeLessThanOrEqual(3000 / Math.max(1, dt - 1) + 0.01);
+    expect(monitor.invalid).toEqual([]);
+  });
+
+  it('a plain server says nothing about TLS in its ticks', async () => {
+    const monitor = await testMonitor();
+    const lab = await startLab();
+    const reporter = new MonitorReporter({ ledger: lab.ledger, url: monitor.url, port: lab.port, sampleTcp: null });
+    onCleanup(() => reporter.close());
+    reporter.start();
+    await reporter.link.waitConnected();
+    reporter.tick();
+    await waitUntil('a tick', () => monitor.messages.some((m) => m.type === 'tick'));
+    const tick = monitor.messages.find((m) => m.type === 'tick')!;
+    expect(tick.totals.tlsHandshakes).toBeUndefined();
+    expect(tick.rates.handshakesPerSec).toBeUndefined();
   });
 
   it('splits a burst into messages of at most 1000 events and ignores other ledgers', async () => {

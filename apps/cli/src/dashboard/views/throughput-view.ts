@@ -1,3 +1,4 @@
+import type { SourceSnapshot } from '@kalab/core';
 import { blockChart, fmtCount, fmtRate, pick, spread } from '../format.js';
 import type { View } from './view.js';
 
@@ -11,7 +12,14 @@ export const throughputView: View = {
     const rps = snap?.history.rps ?? [];
     const conns = snap?.history.newConnPerSec ?? [];
     const withTotals = height >= 5;
-    const chartRows = Math.max(0, Math.floor((height - 2 - (withTotals ? 1 : 0)) / 2));
+    // https:// runs: handshakes/s and resumed sessions, over the connected sources that report TLS:
+    // the clients' side (agents, observed programs), then the servers' own count (a lab server
+    // with --tls), on separate lines so that a client and its server are not added together.
+    const sources = (snap?.sources ?? []).filter((s) => s.tls && s.connected);
+    const clients = sources.filter((s) => s.role !== 'server');
+    const servers = sources.filter((s) => s.role === 'server');
+    const tlsRows = (clients.length > 0 ? 1 : 0) + (servers.length > 0 ? 1 : 0);
+    const chartRows = Math.max(0, Math.floor((height - 2 - (withTotals ? 1 : 0) - tlsRows) / 2));
     const lines: string[] = [];
     lines.push(spread(`req/s ${fmtRate(m?.rps ?? 0)}`, `peak ${fmtRate(Math.max(0, ...rps))}`, width));
     lines.push(...blockChart(rps, width, chartRows));
@@ -31,20 +39,20 @@ export const throughputView: View = {
         ),
       );
     }
-    // https:// runs: handshakes/s and resumed sessions, over the connected sources that report TLS.
-    const tls = (snap?.sources ?? []).filter((s) => s.tls && s.connected);
-    if (tls.length > 0 && lines.length < height) {
-      const hs = tls.reduce((a, s) => a + s.tls!.handshakes, 0);
-      const resumed = tls.reduce((a, s) => a + s.tls!.resumed, 0);
-      const perSec = tls.reduce((a, s) => a + s.tls!.handshakesPerSec, 0);
-      const pct = hs > 0 ? Math.round((resumed / hs) * 100) : 0;
-      lines.push(
-        pick(
-          [`TLS handshakes/s ${fmtRate(perSec)} · resumed ${pct}%`, `TLS ${fmtRate(perSec)}/s · ${pct}% resumed`],
-          width,
-        ),
-      );
-    }
+    if (clients.length > 0 && lines.length < height) lines.push(tlsLine('', clients, width));
+    if (servers.length > 0 && lines.length < height) lines.push(tlsLine('server ', servers, width));
     return lines.slice(0, height);
   },
 };
+
+/** `TLS handshakes/s N · resumed P%` summed over `sources` (the narrow form when the panel is narrow). */
+function tlsLine(who: string, sources: SourceSnapshot[], width: number): string {
+  const hs = sources.reduce((a, s) => a + (s.tls?.handshakes ?? 0), 0);
+  const resumed = sources.reduce((a, s) => a + (s.tls?.resumed ?? 0), 0);
+  const perSec = sources.reduce((a, s) => a + (s.tls?.handshakesPerSec ?? 0), 0);
+  const pct = hs > 0 ? Math.round((resumed / hs) * 100) : 0;
+  return pick(
+    [`${who}TLS handshakes/s ${fmtRate(perSec)} · resumed ${pct}%`, `${who}TLS ${fmtRate(perSec)}/s · ${pct}% resumed`],
+    width,
+  );
+}
