@@ -718,3 +718,27 @@ describe('Http1ResponseParser: onHead (a caller that never reads bodies)', () =>
     ]);
   });
 });
+
+describe('Http1ResponseParser: execute(buf, end) reads only buf[0..end)', () => {
+  it('parses the read and never looks past its end (a shared read buffer holds stale bytes there)', () => {
+    const wire = `HTTP/1.1 200 OK\r\n${CL5}\r\nhello`;
+    const shared = Buffer.alloc(256, 'X');
+    const responses: number[] = [];
+    const parser = new Http1ResponseParser((status) => responses.push(status));
+    const n = shared.write(wire, 'latin1');
+    parser.execute(shared, n);
+    expect(responses).toEqual([200]);
+    // The stale bytes after `end` are not a second response (parsing them would throw BAD_STATUS_LINE).
+    expect(parser.midResponse).toBe(false);
+    const k = shared.write('HTTP/1.1 204 No Content\r\n\r\n', 'latin1');
+    parser.execute(shared, k);
+    expect(responses).toEqual([200, 204]);
+  });
+
+  it("an error's excerpt shows only the read's bytes", () => {
+    const shared = Buffer.alloc(64, 'Z');
+    const n = shared.write('HTTP/1.1 2x', 'latin1');
+    const parser = new Http1ResponseParser(() => {});
+    expect(() => parser.execute(shared, n)).toThrow(/near "HTTP\/1\.1 2x"$/);
+  });
+});

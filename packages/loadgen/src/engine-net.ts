@@ -170,7 +170,7 @@ class LeanConnection {
     const onread = {
       buffer: READ_BUFFER,
       callback: (n: number, buf: Uint8Array) => {
-        if (this.socket === s) this.onData(s, parser, (buf as Buffer).subarray(0, n));
+        if (this.socket === s) this.onData(s, parser, buf, n);
         return true;
       },
     };
@@ -200,9 +200,9 @@ class LeanConnection {
     s.destroy();
   }
 
-  private onData(s: Socket, parser: Http1ResponseParser, chunk: Buffer): void {
+  private onData(s: Socket, parser: Http1ResponseParser, buf: Uint8Array, n: number): void {
     try {
-      parser.execute(chunk);
+      parser.execute(buf, n);
     } catch (err) {
       // A response callback may have moved this connection to a new socket already (its requests are not this one's).
       if (this.socket === s) {

@@ -174,6 +174,8 @@ export class Http1ResponseParser {
   private tokSpace = false;
   private chunkSizeDigits = 0;
   private readonly scratch = new Uint8Array(SCRATCH);
+  /** End of the bytes of the current read (an error's excerpt never shows what lies past them). */
+  private limit = 0;
   /** Head bytes kept for `headers: true`, copied from each read. */
   private headParts: Buffer[] | null;
 
@@ -205,9 +207,13 @@ export class Http1ResponseParser {
     return !this.midResponse;
   }
 
-  /** Feeds the bytes of one read. Throws HttpParseError on a response it cannot frame. */
-  execute(buf: Uint8Array): void {
-    const n = buf.length;
+  /**
+   * Feeds the bytes of one read, `buf[0..end)` (a reader with one shared buffer passes the
+   * read's length instead of making a view of it). Throws HttpParseError on a response it cannot frame.
+   */
+  execute(buf: Uint8Array, end: number = buf.length): void {
+    const n = Math.min(end, buf.length);
+    this.limit = n;
     let i = 0;
     let headFrom = this.isHeadState() ? 0 : -1;
     while (i < n) {
@@ -655,7 +661,7 @@ export class Http1ResponseParser {
   private fail(reason: HttpParseReason, what: string, buf?: Uint8Array, at?: number): never {
     const near =
       buf !== undefined && at !== undefined
-        ? ` near "${Buffer.from(buf.subarray(Math.max(0, at - 16), at + 16))
+        ? ` near "${Buffer.from(buf.subarray(Math.max(0, at - 16), Math.min(at + 16, this.limit)))
             .toString('latin1')
             .replace(/[^\x20-\x7e]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`
         : '';
