@@ -45,7 +45,7 @@ export function registerLoadgen(program: Command): void {
     .option('-d, --duration <d>', 'duration bound: 10s, 500ms, 2m or seconds (default 10s when neither -n nor -d)')
     .option('-R, --rate <r>', 'open model: requests per second, latency from each intended send time')
     .option('-w, --workers <n>', 'worker threads (default: available cores, at most -c)')
-    .option('--engine <name>', 'undici | http | h2 (h2c alias) | net (lean raw HTTP/1.1)', 'undici')
+    .option('--engine <name>', 'net (default: lean raw-socket HTTP/1.1) | undici | http | h2 (h2c alias)')
     .option(
       '--no-keepalive',
       'one connection per request: the lean churn engine (report engine "churn") unless --engine http',
@@ -56,7 +56,7 @@ export function registerLoadgen(program: Command): void {
     )
     .option('--max-idle <n>', 'idle connections kept by --engine http (Agent maxFreeSockets; Go MaxIdleConnsPerHost)')
     .option('--no-consume-body', "never read response bodies (as the article's first Go program)")
-    .option('-p, --pipelining <n>', 'requests in flight per connection (undici)')
+    .option('-p, --pipelining <n>', 'requests in flight per connection (net, undici)')
     .option(
       '--timeout <d>',
       'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)',
