@@ -2,7 +2,7 @@ import { DEFAULTS } from './defaults.js';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { headersTemplate } from './h2/frames.js';
 import { encodeRequestBlock } from './h2/hpack.js';
-import { H2Session, type SessionConfig } from './h2/session.js';
+import { type H2Counters, H2Session, type SessionConfig } from './h2/session.js';
 import type { RequestShape } from './request-shape.js';
 import { timeoutError, Watchdog } from './watchdog.js';
 
@@ -36,6 +36,7 @@ export function createH2cEngine(ctx: EngineContext): Engine {
     consume: options.consumeBody,
     streams: options.streams ?? DEFAULT_STREAMS,
     retry: (slot, done) => sendOn(slot, done),
+    counters: h2Counters(ctx.stats.c),
   };
   const slots: Array<H2Session | null> = Array.from({ length: ctx.slice.connections }, () => null);
   const sessions = new Set<H2Session>();
@@ -86,6 +87,17 @@ export function createH2cEngine(ctx: EngineContext): Engine {
       await Promise.all([...sessions].map((s) => s.closeGracefully(DEFAULTS.h2cCloseGraceMs)));
     },
   };
+}
+
+/**
+ * The h2 counts live beside the worker's other counters, so they travel in every stats
+ * envelope (`{ ...counters }`) to the main thread, where the report's `h2` object is made.
+ */
+function h2Counters(c: object): H2Counters {
+  const h = c as Partial<H2Counters>;
+  h.streams ??= 0;
+  h.peerMaxStreams ??= 0;
+  return h as H2Counters;
 }
 
 /** --streams when the options carry none (the API's default, LIMITS.streams). */

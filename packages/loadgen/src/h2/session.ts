@@ -54,8 +54,14 @@ export interface SessionConfig {
   streams: number;
   /** A request the session hands back unsent (above a GOAWAY's last stream id, or queued on a session that ended). */
   retry: (slot: number, done: Done) => void;
-  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS, each time a session learns it. */
-  onPeerMaxStreams?: (n: number) => void;
+  /** The worker's h2 counts (they travel in the stats envelope's counters). */
+  counters: H2Counters;
+}
+
+/** What the report's `h2` object is made of, per worker: streams opened, and the smallest MAX_CONCURRENT_STREAMS a server announced (0: none). */
+export interface H2Counters {
+  streams: number;
+  peerMaxStreams: number;
 }
 
 class Stream {
@@ -249,6 +255,7 @@ export class H2Session {
     this.nextId += 2;
     if (this.nextId > LAST_STREAM_ID) this.unusable = true;
     const st = new Stream(id, done, t0, this.opened++ > 0, this.peerInitialWindow);
+    this.cfg.counters.streams++;
     this.streams.set(id, st);
     const t = this.cfg.template;
     const at = this.reserve(t.bytes.length);
@@ -567,7 +574,9 @@ export class H2Session {
     }
     this.settingsSeen = true;
     this.peerMaxStreams = maxStreams;
-    if (Number.isFinite(maxStreams)) this.cfg.onPeerMaxStreams?.(maxStreams);
+    const c = this.cfg.counters;
+    if (Number.isFinite(maxStreams) && (c.peerMaxStreams === 0 || maxStreams < c.peerMaxStreams))
+      c.peerMaxStreams = maxStreams;
     const at = this.reserve(FRAME_HEADER);
     frameHeader(this.out, at, 0, FrameType.SETTINGS, Flag.ACK, 0);
     this.unblock();
