@@ -116,6 +116,18 @@ describe('kalab loadgen', () => {
     }
   });
 
+  it('--help says which engine runs by default, and the report names it', async () => {
+    const help = await kalab(['--help']);
+    // commander wraps the help to the terminal's width.
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /--engine <name> net \(default: lean raw-socket HTTP\/1\.1\) \| undici \| http/,
+    );
+    const url = await startServer();
+    const r = await kalab([url, '-c', '2', '-n', '20']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^kalab loadgen http:\S+ +engine net \(net \(lean keep-alive engine\)\)$/m);
+  });
+
   it('prints the text report by default', async () => {
     const url = await startServer();
     const r = await kalab([url, '-c', '2', '-n', '200', '--engine', 'http']);
@@ -161,9 +173,8 @@ describe('kalab loadgen', () => {
       const lines = out.split(/\r?\n/).filter((l) => /req\/s/.test(l));
       expect(lines.length).toBeGreaterThanOrEqual(2);
       expect(lines.some((l) => !/ 0 req\/s/.test(l))).toBe(true);
-      // Each line names the engine that runs.
-      for (const l of lines)
-        expect(l).toMatch(/^undici +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
+      // Each line names the engine that runs (net, the default).
+      for (const l of lines) expect(l).toMatch(/^net +\d+ s +[\d,]+ req\/s +\d+ open +[\d,]+ new conn\/s +\d+ errors$/);
     },
   );
 
