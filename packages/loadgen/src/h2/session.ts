@@ -109,6 +109,8 @@ export class H2Session {
   private answered = 0;
   private peerMaxStreams = STREAMS_BEFORE_SETTINGS;
   private settingsSeen = false;
+  /** Streams below this id were opened before the server's first SETTINGS (its limit unknown). */
+  private firstIdAfterSettings = LAST_STREAM_ID + 2;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = DEFAULT_MAX_FRAME;
   private sendWindow = DEFAULT_WINDOW;
@@ -572,6 +574,7 @@ export class H2Session {
       } else if (key === Setting.ENABLE_PUSH && v > 1)
         throw connectionError(ErrorCode.PROTOCOL_ERROR, `ENABLE_PUSH ${v}`);
     }
+    if (!this.settingsSeen) this.firstIdAfterSettings = this.nextId;
     this.settingsSeen = true;
     this.peerMaxStreams = maxStreams;
     const c = this.cfg.counters;
@@ -610,7 +613,18 @@ export class H2Session {
     if (e - s !== 4) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM of other than 4 bytes');
     this.checkStreamId(id, 'RST_STREAM');
     const st = this.streams.get(id);
-    if (st !== undefined) this.drop(st, streamError(buf.readUInt32BE(s), `${id} was reset by the server`));
+    if (st === undefined) return;
+    const code = buf.readUInt32BE(s);
+    // Refused before we knew the server's limit (opened before its SETTINGS): never processed,
+    // sent again (RFC 9113 §8.7). At most the streams opened before SETTINGS, so never a loop.
+    if (code === ErrorCode.REFUSED_STREAM && id < this.firstIdAfterSettings && st.done !== null) {
+      const done = st.done;
+      st.done = null;
+      this.drop(st, null);
+      this.cfg.retry(this.slot, done);
+      return;
+    }
+    this.drop(st, streamError(code, `${id} was reset by the server`));
   }
 
   /**
@@ -650,11 +664,11 @@ export class H2Session {
   }
 
   /** A stream that failed alone (RST_STREAM, a bad WINDOW_UPDATE): the session goes on. */
-  private drop(st: Stream, err: Error): void {
+  private drop(st: Stream, err: Error | null): void {
     this.streams.delete(st.id);
     this.blocked.delete(st);
     this.pump();
-    if (st.done !== null) this.settle(st, err);
+    if (st.done !== null && err !== null) this.settle(st, err);
   }
 
   private settle(st: Stream, err: Error | null): void {
