@@ -53,9 +53,43 @@ describe('kalab loadgen --via on loopback', () => {
     const text = kalab(['loadgen', '--via', monitorUrl, '--token', TOKEN, '--list-agents']);
     expect(await text.exited).toBe(0);
     expect(text.stdout).toMatch(
-      /^lo-\d +\S+ +idle +\d+ cores {2}v\d+\.\d+\.\d+ {2}max 50 conn, 60 s, targets loopback$/m,
+      /^lo-\d +\S+ +idle +\d+ cores {2}v\d+\.\d+\.\d+ {2}max 50 conn, 60 s, targets loopback, body 65536 B$/m,
     );
     expect(text.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it("a body larger than an agent's --max-body-bytes: exit 2 before any agent starts, naming the agent and the cap", async () => {
+    // The agents run with the default cap, 64 KiB: one byte more is refused by the monitor up front.
+    const big = 'x'.repeat(65_537);
+    const run = kalab([
+      'loadgen',
+      serverUrl,
+      '--via',
+      monitorUrl,
+      '--token',
+      TOKEN,
+      '--agents',
+      'all',
+      '-c',
+      '2',
+      '-n',
+      '2',
+      '-m',
+      'POST',
+      '-b',
+      big,
+    ]);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr).toMatch(
+      /agent lo-\d refuses the run: a 65537-byte request body is more than this agent's --max-body-bytes 65536/,
+    );
+    const list = kalab(['loadgen', '--via', monitorUrl, '--token', TOKEN, '--list-agents', '--json']);
+    expect(await list.exited).toBe(0);
+    const { agents } = JSON.parse(list.stdout) as { agents: { state: string; caps: { maxBodyBytes: number } }[] };
+    expect(agents.map((a) => [a.state, a.caps.maxBodyBytes])).toEqual([
+      ['idle', 65_536],
+      ['idle', 65_536],
+    ]);
   });
 
   it('Ctrl-C stops every agent; their reports are merged and printed', async () => {

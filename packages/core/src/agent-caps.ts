@@ -15,6 +15,19 @@ export interface ResolvedCaps {
   maxConnections: number;
   maxDurationMs: number;
   allowTargets: TargetSpec[] | null;
+  /** `--max-body-bytes`: the largest request body the agent sends (undefined: not said, not checked). */
+  maxBodyBytes?: number | undefined;
+}
+
+/** The bytes of a run's request body as the agent protocol carries it (utf8 text, or base64). */
+export function bodyBytesOf(run: { body?: string | undefined; bodyEncoding?: 'utf8' | 'base64' | undefined }): number {
+  return run.body === undefined ? 0 : Buffer.byteLength(run.body, run.bodyEncoding ?? 'utf8');
+}
+
+/** Why a request body breaks an agent's `--max-body-bytes`, or null when it fits (or the agent did not say). */
+export function bodyCapViolation(bodyBytes: number, caps: Pick<ResolvedCaps, 'maxBodyBytes'>): string | null {
+  if (caps.maxBodyBytes === undefined || bodyBytes <= caps.maxBodyBytes) return null;
+  return `a ${bodyBytes}-byte request body is more than this agent's --max-body-bytes ${caps.maxBodyBytes}`;
 }
 
 /** `HOST`, `HOST:PORT` or `[V6]:PORT` → a target spec; the message names `--allow-target`. */
@@ -41,7 +54,7 @@ export function formatTargetSpec(t: TargetSpec): string {
  * agent (which enforces it) and the monitor (which refuses a fan-out before any agent starts).
  */
 export function capViolation(
-  run: { target: string; connections: number; durationMs?: number | undefined },
+  run: { target: string; connections: number; durationMs?: number | undefined; bodyBytes?: number | undefined },
   caps: ResolvedCaps,
 ): string | null {
   let url: URL;
@@ -62,5 +75,5 @@ export function capViolation(
   if (run.durationMs !== undefined && run.durationMs > caps.maxDurationMs) {
     return `a ${run.durationMs} ms run is longer than this agent's --max-duration ${caps.maxDurationMs} ms`;
   }
-  return null;
+  return bodyCapViolation(run.bodyBytes ?? 0, caps);
 }

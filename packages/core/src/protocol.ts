@@ -24,11 +24,21 @@ const count = z.number().int().nonnegative();
 const rate = z.number().nonnegative();
 const StateCountsSchema = z.record(z.string().max(32), count);
 
-/** What an agent enforces whatever a monitor asks (`--max-connections`, `--max-duration`, `--allow-target`; null: loopback only). */
+/**
+ * What an agent enforces whatever a monitor asks (`--max-connections`, `--max-duration`,
+ * `--allow-target`, null: loopback only; `--max-body-bytes`, the largest request body it sends:
+ * absent from the hello of an agent that does not say, which a monitor then does not check).
+ */
 export const AgentCapsSchema = z.object({
   maxConnections: z.number().int().min(1).max(100_000),
   maxDurationMs: z.number().int().min(1),
   allowTargets: z.array(z.string().max(300)).max(256).nullable(),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(8 * 1024 * 1024)
+    .optional(),
 });
 export type AgentCapsWire = z.infer<typeof AgentCapsSchema>;
 

@@ -3,6 +3,8 @@ import { availableParallelism, hostname } from 'node:os';
 import {
   type AgentCapsWire,
   BadOptionError,
+  bodyBytesOf,
+  bodyCapViolation,
   capViolation,
   ErrorCodes,
   formatTargetSpec,
@@ -79,11 +81,17 @@ export interface AgentEvents {
 }
 
 /** Validates caps once, at the boundary. */
-export function resolveCaps(caps: AgentCaps = {}): ResolvedCaps {
+export function resolveCaps(caps: AgentCaps = {}): ResolvedCaps & { maxBodyBytes: number } {
   return {
     maxConnections: parseInteger('--max-connections', caps.maxConnections ?? AGENT_DEFAULTS.maxConnections, 1, 100_000),
     maxDurationMs: parseInteger('--max-duration', caps.maxDurationMs ?? AGENT_DEFAULTS.maxDurationMs, 1, 86_400_000),
     allowTargets: caps.allowTargets === undefined ? null : caps.allowTargets.map(parseTargetSpec),
+    maxBodyBytes: parseInteger(
+      '--max-body-bytes',
+      caps.maxBodyBytes ?? AGENT_DEFAULTS.maxBodyBytes,
+      0,
+      LIMITS.bodyBytes.max,
+    ),
   };
 }
 
@@ -113,22 +121,24 @@ export function agentCapsFromFlags(f: {
   return caps;
 }
 
-/** Why a run breaks the caps, or null when it fits (core's capViolation, the monitor's check too; the body cap is the agent's own). */
+/**
+ * Why a run breaks the caps, or null when it fits: core's capViolation, the check the monitor
+ * makes too before a fan-out (the body cap included: the hello announces it). `maxBodyBytes`
+ * overrides the caps' own body cap.
+ */
 export function checkCaps(options: RunOptions, caps: ResolvedCaps, maxBodyBytes?: number): string | null {
-  if (maxBodyBytes !== undefined && options.body !== undefined) {
-    const bytes = Buffer.byteLength(options.body, options.bodyEncoding ?? 'utf8');
-    if (bytes > maxBodyBytes)
-      return `a ${bytes}-byte request body is more than this agent's --max-body-bytes ${maxBodyBytes}`;
-  }
+  const body = bodyCapViolation(bodyBytesOf(options), { maxBodyBytes: maxBodyBytes ?? caps.maxBodyBytes });
+  if (body) return body;
   return capViolation({ ...options, connections: options.connections ?? DEFAULTS.connections }, caps);
 }
 
-/** The caps as the hello announces them, so a monitor can split a fan-out within them. */
+/** The caps as the hello announces them, so a monitor can split a fan-out within them (and refuse a body up front). */
 export function capsForHello(caps: ResolvedCaps): AgentCapsWire {
   return {
     maxConnections: caps.maxConnections,
     maxDurationMs: caps.maxDurationMs,
     allowTargets: caps.allowTargets === null ? null : caps.allowTargets.map(formatTargetSpec),
+    ...(caps.maxBodyBytes !== undefined ? { maxBodyBytes: caps.maxBodyBytes } : {}),
   };
 }
 
@@ -140,8 +150,8 @@ export function capsForHello(caps: ResolvedCaps): AgentCapsWire {
  */
 export class Agent extends EventEmitter<AgentEvents> {
   readonly link: MonitorLink;
-  readonly caps: ResolvedCaps;
-  /** --max-body-bytes (the agent's own cap; not announced in the hello). */
+  readonly caps: ResolvedCaps & { maxBodyBytes: number };
+  /** --max-body-bytes (announced in the hello, so a monitor refuses a larger body before any agent starts). */
   readonly maxBodyBytes: number;
   private current: LoadRun | undefined;
   private capTimer: NodeJS.Timeout | undefined;
@@ -157,12 +167,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   constructor(readonly options: AgentOptions) {
     super();
     this.caps = resolveCaps(options.caps);
-    this.maxBodyBytes = parseInteger(
-      '--max-body-bytes',
-      options.caps?.maxBodyBytes ?? AGENT_DEFAULTS.maxBodyBytes,
-      0,
-      LIMITS.bodyBytes.max,
-    );
+    this.maxBodyBytes = this.caps.maxBodyBytes;
     const host = (options.host ?? hostname()).slice(0, 128) || 'localhost';
     this.host = host;
     this.link = new MonitorLink({
@@ -241,7 +246,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.refuse(runId, ErrorCodes.BUSY, `this agent is busy with run ${this.current.runId}`);
       return;
     }
-    const why = checkCaps(options, this.caps, this.maxBodyBytes);
+    const why = checkCaps(options, this.caps);
     if (why) {
       this.refuse(runId, ErrorCodes.CAP_EXCEEDED, why);
       return;

@@ -69,6 +69,26 @@ describe('loadgen agent', () => {
     expect(hub.received[0]).toMatchObject({ type: 'hello', role: 'agent', name: 'agent-test', host: 'agent-box' });
   });
 
+  it('announces every cap in its hello, --max-body-bytes included (default 64 KiB), so a monitor can refuse up front', async () => {
+    const { hub } = await setup({ maxConnections: 7, maxBodyBytes: 10 });
+    expect(hub.received[0]).toMatchObject({
+      type: 'hello',
+      role: 'agent',
+      caps: { maxConnections: 7, maxDurationMs: 60_000, allowTargets: null, maxBodyBytes: 10 },
+    });
+    // The agent still refuses a larger body itself (a monitor that did not check).
+    const r = hub.start({ target: server!.url, requests: 1, connections: 1, body: 'x'.repeat(11) });
+    expect(await hub.next((m) => m['type'] === 'run-refused' && m['runId'] === r)).toMatchObject({
+      code: 'KALAB_ERR_CAP_EXCEEDED',
+      message: "a 11-byte request body is more than this agent's --max-body-bytes 10",
+    });
+    await agent!.close();
+    await hub.close();
+    await server!.close();
+    const d = await setup();
+    expect((d.hub.received[0] as { caps: { maxBodyBytes: number } }).caps.maxBodyBytes).toBe(65_536);
+  });
+
   it('refuses over the wire with KALAB_ERR_CAP_EXCEEDED whatever the monitor asks, and with KALAB_ERR_BUSY when busy', async () => {
     const { hub, server } = await setup({ maxConnections: 4 });
     const r1 = hub.start({ target: server.url, requests: 10, connections: 5 });

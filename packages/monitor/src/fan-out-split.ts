@@ -1,4 +1,12 @@
-import { BadOptionError, CapExceededError, capViolation, type ResolvedCaps, type RunOptions } from '@kalab/core';
+import {
+  BadOptionError,
+  bodyBytesOf,
+  bodyCapViolation,
+  CapExceededError,
+  capViolation,
+  type ResolvedCaps,
+  type RunOptions,
+} from '@kalab/core';
 
 export interface SplitAgent {
   name: string;
@@ -10,11 +18,18 @@ export interface SplitAgent {
  * `--max-connections` allows (what one cannot take goes to those with room), requests and
  * rate in proportion to each agent's connections, the duration the same for all. Throws
  * BadOptionError when a number cannot be split (fewer connections or requests than agents)
- * and CapExceededError naming the agent and the cap a slice would break.
+ * or the request body is larger than an agent sends (its --max-body-bytes: every agent sends
+ * the whole body, so no split helps), and CapExceededError naming the agent and the cap a
+ * slice would break.
  */
 export function splitFanOut(options: RunOptions & { connections: number }, agents: SplitAgent[]): RunOptions[] {
   const n = agents.length;
   const c = options.connections;
+  const bodyBytes = bodyBytesOf(options);
+  for (const a of agents) {
+    const why = bodyCapViolation(bodyBytes, a.caps);
+    if (why) throw new BadOptionError('-b', `agent ${a.name} refuses the run: ${why}`);
+  }
   if (c < n)
     throw new BadOptionError(
       '-c',

@@ -114,6 +114,27 @@ describe('splitFanOut', () => {
     );
   });
 
+  it("refuses a request body larger than an agent's --max-body-bytes up front, naming the agent and the cap (bad input: no split helps)", () => {
+    const agents = [
+      { name: 'big', caps: { ...caps(), maxBodyBytes: 1024 } },
+      { name: 'small', caps: { ...caps(), maxBodyBytes: 10 } },
+      // An agent whose hello did not say: not checked here (it still refuses its share itself).
+      { name: 'unsaid', caps: caps() },
+    ];
+    const eleven = { target: TARGET, connections: 3, body: 'x'.repeat(11) };
+    expect(() => splitFanOut(eleven, agents)).toThrow(BadOptionError);
+    expect(() => splitFanOut(eleven, agents)).toThrow(
+      "agent small refuses the run: a 11-byte request body is more than this agent's --max-body-bytes 10",
+    );
+    // Bytes, not characters: 16 base64 characters are 12 bytes; 'é' is 2 bytes in utf8.
+    expect(() =>
+      splitFanOut({ target: TARGET, connections: 3, body: 'AAAAAAAAAAAAAAAA', bodyEncoding: 'base64' }, agents),
+    ).toThrow(/a 12-byte request body .* --max-body-bytes 10/);
+    expect(splitFanOut({ target: TARGET, connections: 3, body: 'x'.repeat(10) }, agents)).toHaveLength(3);
+    expect(splitFanOut({ target: TARGET, connections: 3, body: 'é'.repeat(5) }, agents)).toHaveLength(3);
+    expect(() => splitFanOut({ target: TARGET, connections: 3, body: 'é'.repeat(6) }, agents)).toThrow(/12-byte/);
+  });
+
   it('refuses fewer connections or requests than agents (bad input, not caps)', () => {
     expect(() => splitFanOut({ target: TARGET, connections: 3 }, four)).toThrow(BadOptionError);
     expect(() => splitFanOut({ target: TARGET, connections: 3 }, four)).toThrow(
@@ -141,6 +162,34 @@ describe('monitor fan-out', () => {
     expect((await p.closed).code).toBe(1008);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^refused 127\.0\.0\.1:\d+: agent version 0\.0\.9 does not match/);
+  });
+
+  it("a fan-out whose body is larger than an agent's announced --max-body-bytes is refused before any agent starts", async () => {
+    const m = await start();
+    const roomy = await agent(m, 'roomy', { caps: { ...wireCaps, maxBodyBytes: 65_536 } });
+    const tight = await agent(m, 'tight', { caps: { ...wireCaps, maxBodyBytes: 4 } });
+    const v = await viewer(m);
+    const answer = v.next(is('error'));
+    v.send({
+      v: V,
+      type: 'fanout-start',
+      runId: 'body',
+      agents: 'all',
+      options: { target: TARGET, connections: 2, requests: 2, body: 'hello' },
+    });
+    expect(await answer).toMatchObject({
+      code: 'KALAB_ERR_BAD_OPTION',
+      message: "agent tight refuses the run: a 5-byte request body is more than this agent's --max-body-bytes 4",
+    });
+    // Nothing was started: both agents are still idle and got no run-start.
+    const list = v.next(is('agents'));
+    v.send({ v: V, type: 'agents-list' });
+    const agents = (await list)['agents'] as Msg[];
+    expect(agents.map((a) => [a['name'], a['state'], (a['caps'] as Msg)['maxBodyBytes']])).toEqual([
+      ['roomy', 'idle', 65_536],
+      ['tight', 'idle', 4],
+    ]);
+    for (const p of [roomy, tight]) expect(p.messages.some(is('run-start'))).toBe(false);
   });
 
   it('lists connected agents with their cores, caps and state (not sources that take no runs)', async () => {

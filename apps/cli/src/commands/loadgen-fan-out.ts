@@ -76,7 +76,7 @@ function formatAgentList(agents: AgentInfo[]): string {
   if (agents.length === 0) return 'no agent is connected\n';
   const rows = agents.map((a) => {
     const caps = a.caps
-      ? `max ${a.caps.maxConnections} conn, ${a.caps.maxDurationMs / 1000} s, targets ${a.caps.allowTargets?.join(',') ?? 'loopback'}`
+      ? `max ${a.caps.maxConnections} conn, ${a.caps.maxDurationMs / 1000} s, targets ${a.caps.allowTargets?.join(',') ?? 'loopback'}${a.caps.maxBodyBytes !== undefined ? `, body ${a.caps.maxBodyBytes} B` : ''}`
       : 'caps unknown';
     return `${a.name.padEnd(16)} ${a.host.padEnd(20)} ${a.state.padEnd(8)} ${String(a.cores ?? '?').padStart(3)} cores  v${a.version}  ${caps}`;
   });
