@@ -95,9 +95,10 @@ export class Driver {
     return this.inFlight;
   }
 
-  private take(): boolean {
+  /** One more request may go at `now` (performance.now()). */
+  private take(now: number): boolean {
     if (this.stopped || this.remaining <= 0) return false;
-    if (performance.now() >= this.deadline) {
+    if (now >= this.deadline) {
       this.stop();
       return false;
     }
@@ -105,15 +106,19 @@ export class Driver {
     return true;
   }
 
-  /** Closed model: the slot's next request. One callback per slot, made once (no closure per request). */
-  kick(slot: Slot): void {
-    if (!this.take()) {
+  /**
+   * Closed model: the slot's next request. One callback per slot, made once (no closure per
+   * request); `now` is the clock read that ended the slot's previous request, if any (one
+   * clock read per request).
+   */
+  kick(slot: Slot, now: number = performance.now()): void {
+    if (!this.take(now)) {
       this.maybeFinished();
       return;
     }
     this.inFlight++;
     this.stats.c.sent++;
-    slot.start = performance.now();
+    slot.start = now;
     this.engine.send(slot.index, slot.done);
   }
 
@@ -127,8 +132,9 @@ export class Driver {
       // refused or unbindable connects would otherwise spin synchronously.
       this.defer(() => this.kick(slot));
     } else {
-      this.stats.response(status, (performance.now() - slot.start) * 1000);
-      this.kick(slot);
+      const now = performance.now();
+      this.stats.response(status, (now - slot.start) * 1000);
+      this.kick(slot, now);
     }
   }
 
@@ -152,7 +158,7 @@ export class Driver {
     const due = Math.floor((now - this.t0) / interval) + 1;
     const cap = this.o.slice.connections * this.o.perConnection;
     while (this.issued < due) {
-      if (!this.take()) break;
+      if (!this.take(now)) break;
       const intended = this.t0 + this.issued * interval;
       this.issued++;
       if (this.inFlight < cap) this.sendOpen(intended);
