@@ -13,10 +13,18 @@ export interface MergedCounters {
 }
 
 /**
+ * The merged histograms, reused by every call: the hub merges for each snapshot, tick and
+ * /metrics (5+ times a second), and two fresh 86 KB counts arrays each time were most of its
+ * garbage. Callers read them before the next call (all do, synchronously).
+ */
+const scratch = { latency: new LatencyHistogram(), connect: new LatencyHistogram() };
+
+/**
  * Totals and rates of the load side: the agents and observers (`kalab observe`, a client seen
  * from outside) when there are any, else the servers (a server and the agent loading it count
  * the same requests; adding both would double them).
  * Rates count only connected sources; latency merges each source's current or last run.
+ * The returned histograms are valid until the next call.
  */
 export function mergeLoadSources(sources: Iterable<SourceState>): MergedCounters {
   const all = [...sources];
@@ -29,9 +37,11 @@ export function mergeLoadSources(sources: Iterable<SourceState>): MergedCounters
     rps: 0,
     newConnPerSec: 0,
     errors: {},
-    latency: new LatencyHistogram(),
-    connect: new LatencyHistogram(),
+    latency: scratch.latency,
+    connect: scratch.connect,
   };
+  out.latency.reset();
+  out.connect.reset();
   for (const s of all) {
     if (hasAgents ? !isClient(s) : s.role !== 'server') continue;
     const t = s.totals;

@@ -6,7 +6,7 @@ import {
   type SourceSnapshot,
   type Tick,
 } from '@kalab/core';
-import { decodeHistogram } from './histogram-guard.js';
+import { decodeForMerge, decodeHistogram, mergeDecoded } from './histogram-guard.js';
 
 interface Totals {
   requests: number;
@@ -73,8 +73,8 @@ export class SourceState {
     const runKey = t.runId ?? '';
     if (t.runId !== undefined && this.finished.has(t.runId)) return;
     // Decode first: a bad histogram must not leave the source half updated.
-    const latency = t.latencyHistogram ? decodeHistogram(t.latencyHistogram) : undefined;
-    const connect = t.connectHistogram ? decodeHistogram(t.connectHistogram) : undefined;
+    const latency = t.latencyHistogram ? decodeForMerge(t.latencyHistogram, this.latency) : undefined;
+    const connect = t.connectHistogram ? decodeForMerge(t.connectHistogram, this.connect) : undefined;
     const totals: Totals = {
       requests: t.totals.requests,
       connectionsOpened: t.totals.connectionsOpened,
@@ -99,8 +99,8 @@ export class SourceState {
         handshakes: t.totals.tlsHandshakes,
         resumed: t.totals.tlsResumed ?? 0,
       };
-    if (latency) this.latency.merge(latency);
-    if (connect) this.connect.merge(connect);
+    if (latency) mergeDecoded(this.latency, latency);
+    if (connect) mergeDecoded(this.connect, connect);
   }
 
   onRunStarted(runId: string, now: number): void {
