@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
     'interval-ms': { type: 'string', default: '500' },
     backlog: { type: 'string', default: '65535' },
     'heap-snapshot-at': { type: 'string', default: '0' },
+    timeout: { type: 'string' },
+    'node-options': { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
     inner: { type: 'string' },
   },
@@ -122,6 +124,8 @@ async function outer() {
         intervalMs: Number(args['interval-ms']),
         backlog: Number(args.backlog),
         snapshotAt: Number(args['heap-snapshot-at']),
+        timeout: args.timeout,
+        nodeOptions: args['node-options'],
         snapshotDir: process.cwd(),
       };
       console.error(`-- ${engine} -w ${w}: ${connections} connections for ${seconds} s in a private namespace`);
@@ -181,6 +185,7 @@ function print(results, seconds, connections) {
     const why = [];
     if (per >= TARGET_MIB) why.push(`${per.toFixed(1)} MiB per worker is ${(per - TARGET_MIB).toFixed(1)} MiB over`);
     if (!r.exact) why.push(`report not exact: ${r.inexact.join('; ')}`);
+    if (!r.exact) why.push(`accounting: ${r.accounting}`);
     console.log(
       `${r.engine} -w ${r.workers}: ${per.toFixed(1)} MiB RSS per worker (target < ${TARGET_MIB}), report ${r.exact ? 'exact' : 'NOT exact'}: ${ok ? 'met' : `MISSED (${why.join('; ')})`}`,
     );
@@ -248,11 +253,12 @@ async function inner(c) {
     String(c.workers),
     '--engine',
     c.engine,
+    ...(c.timeout ? ['--timeout', c.timeout] : []),
     '--json',
   ];
   const env = {
     ...process.env,
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(probe).href}`.trim(),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${c.nodeOptions} --import ${pathToFileURL(probe).href}`.trim(),
     KALAB_MEMPROBE: samplesFile,
     KALAB_MEMPROBE_MS: String(c.intervalMs),
     KALAB_MEMPROBE_SNAPSHOT_S: String(c.snapshotAt),
@@ -287,7 +293,14 @@ async function inner(c) {
     console.log(JSON.stringify({ ...base, error: `loadgen exited ${code}: ${err.slice(-400)}` }));
     return;
   }
-  const stats = await getJson(`http://127.0.0.1:${PORT}/_kalab/stats`);
+  let stats;
+  try {
+    stats = await getJson(`http://127.0.0.1:${PORT}/_kalab/stats`);
+  } catch (err) {
+    server.kill('SIGKILL');
+    console.log(JSON.stringify({ ...base, error: `reading the server's ledger: ${err.message}` }));
+    return;
+  }
   server.kill('SIGKILL');
   // The bench's own GET /_kalab/stats: one connection, one request.
   const ledger = { opened: stats.connections.opened - 1, requests: stats.requests.total - 1 };
@@ -323,9 +336,19 @@ async function inner(c) {
   if (opened !== ledger.opened) inexact.push(`opened ${opened} != ledger ${ledger.opened}`);
   if (opened !== c.connections) inexact.push(`opened ${opened} != -c ${c.connections}`);
   if (report.requests.failed !== 0) inexact.push(`${report.requests.failed} failed (${JSON.stringify(report.errors)})`);
+  // Where the requests went, when they do not match one to one: those the server read and the
+  // client saw answered, still had in flight when the run's grace ended, or gave up on
+  // (ETIMEDOUT after the server read them); and those that failed before the server read them.
+  const timedOut = report.errors.ETIMEDOUT ?? 0;
+  const accounted = completed + abandoned + timedOut;
+  const accounting =
+    `ledger ${ledger.requests} ${accounted === ledger.requests ? '=' : '!='} completed ${completed} + in flight at the end ${abandoned} + timed out ${timedOut}; ` +
+    `sent ${sent} - ledger ${ledger.requests} = ${sent - ledger.requests} failed before the server read them (of ${report.requests.failed - timedOut} other failures); ` +
+    `connections: report ${opened} ${opened === ledger.opened ? '=' : '!='} ledger ${ledger.opened}`;
   console.log(
     JSON.stringify({
       ...base,
+      accounting,
       engineReported: report.engine,
       opened,
       completed,
