@@ -191,6 +191,27 @@ describe('HPACK decoding follows RFC 7541 Appendix C', () => {
   });
 });
 
+describe('with our SETTINGS_HEADER_TABLE_SIZE 0 applied, literals are skipped, :status still read', () => {
+  it("nginx's block after its size update to 0: status 200, nothing kept; a :status sent as a literal with indexing is read", () => {
+    const d = new HpackDecoder();
+    // What nginx 1.22 sends for `return 200 "Hello world"` (server, date, content-type, content-length, all "with indexing").
+    const nginx = hex(
+      '887689aa6355e580ae212e1f6196d07abe94640a693f75040138a01eb8166e36ca98b46f5f87497ca58ae819aa5c023131',
+    );
+    expect(d.status(Buffer.concat([Buffer.from([0x20]), nginx]), 0, nginx.length + 1)).toBe(200);
+    expect(d.maxTableSize).toBe(0);
+    expect(d.tableLength).toBe(0);
+    expect(d.status(nginx, 0, nginx.length)).toBe(200);
+    const literal302 = Buffer.from([0x48, 0x03, 0x33, 0x30, 0x32, 0x76, 0x01, 0x78]);
+    expect(d.status(literal302, 0, literal302.length)).toBe(302);
+    expect(d.tableLength).toBe(0);
+    // Before the update the same block fills the default 4096-byte table.
+    const full = new HpackDecoder();
+    expect(full.status(nginx, 0, nginx.length)).toBe(200);
+    expect(full.table().map(([n]) => n)).toEqual(['content-length', 'content-type', 'date', 'server']);
+  });
+});
+
 describe('the request block is encoded once, statelessly', () => {
   it('pseudo-headers by static index where the table has them, literals without indexing otherwise', () => {
     const shape = requestShape(new URL('http://127.0.0.1:8080/'), 'GET', [['X-Test', '1']], null);

@@ -151,6 +151,11 @@ const MAX_INT = 0x10000000;
  * stream we no longer care about), or the table drifts.
  */
 export class HpackDecoder {
+  /** The dynamic table's maximum size, as the server's size updates set it (tests). */
+  get maxTableSize(): number {
+    return this.maxSize;
+  }
+
   /** Newest first: index 62 is entries[0]. Names and values as latin1 strings. */
   private names: string[] = [];
   private values: string[] = [];
@@ -194,12 +199,21 @@ export class HpackDecoder {
           else this.check(index);
         } else this.check(index);
       } else if (b & 0x40) {
-        // Literal with incremental indexing (§6.2.1): the table keeps it, so both strings are made.
+        // Literal with incremental indexing (§6.2.1).
         const index = this.int(buf, end, 6);
-        const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
-        const value = this.str(buf, end);
-        if (status === 0 && name === ':status') status = statusOf(value);
-        this.insert(name, value);
+        if (this.maxSize === 0) {
+          // A table of size 0 (our SETTINGS_HEADER_TABLE_SIZE, once the server applied it)
+          // keeps nothing: the strings need not be made, except :status's value.
+          const isStatus = index === 0 ? this.str(buf, end) === ':status' : this.nameAt(index) === ':status';
+          if (isStatus && status === 0) status = statusOf(this.str(buf, end));
+          else this.skipStr(buf, end);
+        } else {
+          // The table keeps it, so both strings are made.
+          const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
+          const value = this.str(buf, end);
+          if (status === 0 && name === ':status') status = statusOf(value);
+          this.insert(name, value);
+        }
       } else if (b & 0x20) {
         // Dynamic table size update (§6.3): only at the start of a block.
         if (!first) throw compressionError('table size update after the first field');

@@ -182,9 +182,15 @@ export class H2Session {
       this.gone(null);
       this.closedResolve?.();
     });
-    // The preface, our SETTINGS (no push; --no-consume-body keeps the default stream window,
-    // so an unread body stalls its stream as in node:http2) and the connection window.
-    const settings: Array<[number, number]> = [[Setting.ENABLE_PUSH, 0]];
+    // The preface, our SETTINGS and the connection window. No push. A header table of 0: the
+    // server's encoder then signals a size update of 0 and indexes nothing for us, so its
+    // literals are skipped, not decoded (until it applies the setting, its blocks are decoded
+    // with the full table). --no-consume-body keeps the default stream window, so an unread
+    // body stalls its stream as in node:http2.
+    const settings: Array<[number, number]> = [
+      [Setting.HEADER_TABLE_SIZE, 0],
+      [Setting.ENABLE_PUSH, 0],
+    ];
     if (cfg.consume) settings.push([Setting.INITIAL_WINDOW_SIZE, RECV_WINDOW]);
     this.append(PREFACE);
     this.append(settingsFrame(settings));

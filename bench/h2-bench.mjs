@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// kalab loadgen --engine h2 against h2load (nghttp2), on nginx (one worker) over loopback: h2c
+// (prior knowledge) and h2 over TLS (ALPN). Not a test: it prints a table of ratios and never
+// fails on a noisy number.
+//
+//   node bench/h2-bench.mjs [--rounds 5] [--duration 5] [--streams 100] [--cpu 1] [--nginx-cpu 0] [--kalab PATH]
+//
+// Issue 15's pair: kalab --engine h2 -c 1 --streams 100 -w 1 / h2load -c 1 -m 100 -t 1, target >= 0.5,
+// over h2c and over TLS. nginx runs one worker on --nginx-cpu, every client on --cpu (taskset),
+// the tools alternate within each round (the machine may be shared) and the table shows the
+// median of the per-round ratios. Beside req/s it prints each client's CPU time per request
+// (user + sys of the client process, from the shell's `times`): on a loaded machine that is the
+// steadier number. kalab's includes its start-up (Node, the worker thread), about 0.3 s of CPU.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateCertificate } from '@kalab/server';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '5' },
+    streams: { type: 'string', default: '100' },
+    cpu: { type: 'string', default: '1' },
+    'nginx-cpu': { type: 'string', default: '0' },
+    /** Another build's bin/kalab.js (an A/B against a branch). */
+    kalab: { type: 'string', default: join(here, '..', 'apps', 'cli', 'bin', 'kalab.js') },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const D = Number(args.duration);
+const M = Number(args.streams);
+const KALAB = resolve(args.kalab);
+
+const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+for (const tool of ['nginx', 'h2load', 'taskset', 'bash']) {
+  if (!which(tool)) {
+    console.error(`bench: ${tool} is not installed (apt-get install -y nginx-light nghttp2-client util-linux bash)`);
+    process.exit(2);
+  }
+}
+
+function freePort() {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+}
+
+/** nginx, one worker: h2c with prior knowledge on one port, h2 over TLS (ALPN) on another. */
+async function startNginx() {
+  const dir = mkdtempSync(join(tmpdir(), 'kalab-h2-bench-'));
+  mkdirSync(join(dir, 'tmp'));
+  const cert = await generateCertificate();
+  writeFileSync(join(dir, 'cert.pem'), cert.cert);
+  writeFileSync(join(dir, 'key.pem'), cert.key);
+  const [h2c, tls] = [await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+error_log stderr error;
+pid ${dir}/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  http2_max_concurrent_streams 1024;
+  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  server {
+    listen 127.0.0.1:${h2c} http2 backlog=4096;
+    listen 127.0.0.1:${tls} ssl http2 backlog=4096;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    location / { return 200 "Hello world"; }
+  }
+}
+`,
+  );
+  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (const port of [h2c, tls]) {
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    h2c: `http://127.0.0.1:${h2c}/`,
+    tls: `https://127.0.0.1:${tls}/`,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGQUIT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a client pinned on --cpu: its stdout and CPU seconds (user + sys of the children bash waited for, from `times`). */
+function pinned(cmd, argv) {
+  const quoted = [cmd, ...argv].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = spawnSync('bash', ['-c', `taskset -c ${args.cpu} ${quoted}; times >&2`], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}: ${r.stderr.slice(-500)}`);
+  const lines = r.stderr.trim().split('\n');
+  const secs = (t) => {
+    const m = /(\d+)m([\d.]+)s/.exec(t);
+    return Number(m[1]) * 60 + Number(m[2]);
+  };
+  const [user, sys] = lines.at(-1).trim().split(/\s+/);
+  return { out: r.stdout, cpuS: secs(user) + secs(sys) };
+}
+
+const kalab = (url) => {
+  const { out, cpuS } = pinned(process.execPath, [
+    KALAB,
+    'loadgen',
+    url,
+    '--engine',
+    'h2',
+    '-c',
+    '1',
+    '--streams',
+    String(M),
+    '-w',
+    '1',
+    '-d',
+    `${D}s`,
+    ...(url.startsWith('https:') ? ['-k'] : []),
+    '--json',
+  ]);
+  const r = JSON.parse(out.trim().split('\n').at(-1));
+  if (r.connections.opened !== 1) throw new Error(`kalab opened ${r.connections.opened} connections, not 1`);
+  return { rps: r.requests.completed / (r.durationMs / 1000), usPerReq: (cpuS * 1e6) / r.requests.completed };
+};
+
+const h2load = (url) => {
+  const { out, cpuS } = pinned('h2load', ['-D', String(D), '-c', '1', '-m', String(M), '-t', '1', url]);
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)[1]);
+  const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)[1]);
+  return { rps, usPerReq: (cpuS * 1e6) / done };
+};
+
+const runs = {
+  'kalab h2c': (n) => kalab(n.h2c),
+  'h2load h2c': (n) => h2load(n.h2c),
+  'kalab h2 TLS': (n) => kalab(n.tls),
+  'h2load h2 TLS': (n) => h2load(n.tls),
+};
+
+const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+const nginx = await startNginx();
+const load = () => spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ');
+const loadBefore = load();
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, fn] of Object.entries(runs)) {
+      const v = fn(nginx);
+      results[name].push(v);
+      console.error(
+        `round ${round}/${ROUNDS}  ${name.padEnd(16)} ${Math.round(v.rps).toLocaleString('en-US').padStart(8)} req/s  ${v.usPerReq.toFixed(1).padStart(6)} µs CPU/req`,
+      );
+    }
+  }
+} finally {
+  await nginx.stop();
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (v) => Math.round(v).toLocaleString('en-US');
+const med = (k, f) => median(results[k].map((r) => r[f]));
+const ratio = (a, b, f, inverse = false) =>
+  median(results[a].map((r, i) => (inverse ? results[b][i][f] / r[f] : r[f] / results[b][i][f])));
+const rows = [
+  ['h2c (prior knowledge)', 'kalab h2c', 'h2load h2c'],
+  ['h2 over TLS (ALPN)', 'kalab h2 TLS', 'h2load h2 TLS'],
+];
+console.log(
+  `\nnginx (1 worker, CPU ${args['nginx-cpu']}), clients on CPU ${args.cpu}: kalab --engine h2 -c 1 --streams ${M} -w 1 vs h2load -c 1 -m ${M} -t 1, ${D} s x ${ROUNDS} rounds (median of per-round ratios); load average ${loadBefore} before, ${load()} after\n`,
+);
+console.log(
+  '| target | kalab req/s | h2load req/s | ratio | kalab µs CPU/req | h2load µs CPU/req | CPU ratio (h2load/kalab) | target |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const [name, a, b] of rows) {
+  const r = ratio(a, b, 'rps');
+  console.log(
+    `| ${name} | ${fmt(med(a, 'rps'))} | ${fmt(med(b, 'rps'))} | ${r.toFixed(2)} | ${med(a, 'usPerReq').toFixed(1)} | ${med(b, 'usPerReq').toFixed(1)} | ${ratio(a, b, 'usPerReq', true).toFixed(2)} | >= 0.5 ${r >= 0.5 ? 'met' : 'not met'} |`,
+  );
+}
