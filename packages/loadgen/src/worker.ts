@@ -3,11 +3,6 @@ import { engineThatRuns, type RunEngineName } from './defaults.js';
 import { createDialer } from './dial.js';
 import { Driver } from './driver.js';
 import { type Engine, type EngineContext, localAddressRing, type WorkerSlice } from './engine.js';
-import { createChurnEngine } from './engine-churn.js';
-import { createH2cEngine } from './engine-h2c.js';
-import { createHttpEngine } from './engine-http.js';
-import { createNetEngine } from './engine-net.js';
-import { createUndiciEngine } from './engine-undici.js';
 import type { ResolvedOptions } from './options.js';
 import { requestShape } from './request-shape.js';
 import { type StatsEnvelope, WorkerStats } from './worker-stats.js';
@@ -27,17 +22,21 @@ export type WorkerMessage = { type: 'ready'; worker: number } | StatsEnvelope;
 /** How long in-flight requests may take to finish once a duration bound is reached. */
 const DEADLINE_GRACE_MS = 2000;
 
-/** The engine reports name (engineThatRuns: without keep-alive, undici and net hand over to churn). */
-const ENGINE_OF: Record<RunEngineName, (ctx: EngineContext) => Engine> = {
-  undici: createUndiciEngine,
-  http: createHttpEngine,
-  h2: createH2cEngine,
-  net: createNetEngine,
-  churn: createChurnEngine,
+/**
+ * The engine reports name (engineThatRuns: without keep-alive, undici and net hand over to
+ * churn), loaded when a run needs it: a worker of the net engine never loads undici or
+ * node:http2 (undici alone costs a worker about 0.1 s of CPU to load).
+ */
+const ENGINE_OF: Record<RunEngineName, () => Promise<(ctx: EngineContext) => Engine>> = {
+  undici: async () => (await import('./engine-undici.js')).createUndiciEngine,
+  http: async () => (await import('./engine-http.js')).createHttpEngine,
+  h2: async () => (await import('./engine-h2c.js')).createH2cEngine,
+  net: async () => (await import('./engine-net.js')).createNetEngine,
+  churn: async () => (await import('./engine-churn.js')).createChurnEngine,
 };
 
-export function createEngine(ctx: EngineContext): Engine {
-  return ENGINE_OF[engineThatRuns(ctx.options)](ctx);
+export async function createEngine(ctx: EngineContext): Promise<Engine> {
+  return (await ENGINE_OF[engineThatRuns(ctx.options)]())(ctx);
 }
 
 /** The piscina task: run this worker's slice and return its final stats. */
@@ -45,7 +44,7 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   const { options, slice, port } = task;
   const stats = new WorkerStats(slice.index);
   const url = new URL(options.target);
-  const engine = createEngine({
+  const engine = await createEngine({
     options,
     slice,
     url,
