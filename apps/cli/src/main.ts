@@ -1,4 +1,4 @@
-import { LAB_VERSION } from '@kalab/core';
+import { LAB_VERSION } from '@kalab/core/version';
 import { Command } from 'commander';
 import { reportError } from './cli-error.js';
 import { registerCommands } from './commands/index.js';
@@ -19,7 +19,11 @@ function oneLineUsageErrors(command: Command, name: string): void {
   });
 }
 
-/** Builds the `kalab` program. Commands live one per file in ./commands; this only wires them. */
+/**
+ * Builds the `kalab` program. Commands live one per file in ./commands; this only wires them.
+ * Registering loads commander and a few constants only: each command imports its packages when
+ * it runs (./commands/lazy-action.ts), so `kalab --help` loads none (test/startup.test.ts).
+ */
 export function buildProgram(): Command {
   const program = new Command();
   program

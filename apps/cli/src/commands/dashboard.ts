@@ -1,11 +1,6 @@
-import { BadOptionError } from '@kalab/core';
+import { BadOptionError } from '@kalab/core/options';
 import type { Command } from 'commander';
-import { action } from '../cli-error.js';
-import { runDashboard } from '../dashboard/app.js';
-import { initialStatus } from '../dashboard/model.js';
-import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
-import { requireTerminal } from '../dashboard/require-terminal.js';
-import { DashboardStore } from '../dashboard/store.js';
+import { lazyAction } from './lazy-action.js';
 
 /** `http://h:p`, `ws://h:p`, `h:p` → `ws://h:p/ws`; a path other than `/` is kept. */
 export function monitorWsUrl(input: string): string {
@@ -31,18 +26,5 @@ export function registerDashboard(program: Command): void {
     .description('attach the terminal dashboard to a running monitor (view only)')
     .argument('[url]', 'the monitor (ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT)', 'ws://127.0.0.1:7070/ws')
     .option('--token <token>', "the monitor's token, when it has one")
-    .action(
-      action(async (input: string, opts: { token?: string }) => {
-        const url = monitorWsUrl(input);
-        requireTerminal('kalab dashboard');
-        const store = new DashboardStore(initialStatus('remote', url));
-        const viewer = connectViewer(store, { url, token: opts.token });
-        try {
-          await runDashboard({ store });
-        } finally {
-          await viewer.close();
-        }
-        return 0;
-      }),
-    );
+    .action(lazyAction(() => import('./dashboard-run.js')));
 }

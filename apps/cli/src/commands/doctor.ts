@@ -1,9 +1,8 @@
-import { parseUrl } from '@kalab/core';
-import { DOCTOR_DEFAULTS, doctorJson, formatDoctor, parseBudget, probeKeepAlive } from '@kalab/doctor';
+import { DOCTOR_DEFAULTS } from '@kalab/doctor/defaults';
 import type { Command } from 'commander';
-import { action } from '../cli-error.js';
+import { lazyAction } from './lazy-action.js';
 
-interface DoctorFlags {
+export interface DoctorFlags {
   json?: boolean;
   budget: string;
 }
@@ -32,19 +31,5 @@ export function registerDoctor(program: Command): void {
       `${DOCTOR_DEFAULTS.budgetMs / 1000}s`,
     )
     .addHelpText('after', EXAMPLES)
-    .action(
-      action(async (urlArg: string, flags: DoctorFlags) => {
-        const url = parseUrl('URL', urlArg);
-        const budgetMs = parseBudget('--budget', flags.budget);
-        const json = flags.json === true;
-        // Progress goes to stderr, so stdout stays the table or the one JSON object.
-        const onProgress =
-          json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
-        // The budget covers the whole command: take out what node's start-up already used.
-        const left = Math.max(DOCTOR_DEFAULTS.apiMinBudgetMs, Math.floor(budgetMs - performance.now()));
-        const probe = await probeKeepAlive(url, { budgetMs: left, onProgress });
-        process.stdout.write(json ? `${JSON.stringify(doctorJson(probe))}\n` : formatDoctor(probe));
-        return 0;
-      }),
-    );
+    .action(lazyAction(() => import('./doctor-run.js')));
 }

@@ -1,15 +1,6 @@
-import { parsePort } from '@kalab/core';
 import type { Command } from 'commander';
-import { action } from '../cli-error.js';
-import { runDashboard } from '../dashboard/app.js';
 import { DASHBOARD_DEFAULTS } from '../dashboard/defaults.js';
-import { initialStatus } from '../dashboard/model.js';
-import { startEmbeddedLab } from '../dashboard/providers/embedded-lab.js';
-import { connectViewer } from '../dashboard/providers/monitor-viewer.js';
-import { RunController } from '../dashboard/providers/run-controller.js';
-import { embeddedLoad, fanOutLoad, scenarioApi } from '../dashboard/providers/scenario-api.js';
-import { requireTerminal } from '../dashboard/require-terminal.js';
-import { DashboardStore } from '../dashboard/store.js';
+import { lazyAction } from './lazy-action.js';
 
 export function registerStart(program: Command): void {
   program
@@ -20,31 +11,5 @@ export function registerStart(program: Command): void {
       'first port tried for the embedded monitor',
       String(DASHBOARD_DEFAULTS.monitorPort),
     )
-    .action(
-      action(async (opts: { monitorPort: string }) => {
-        const monitorPort = parsePort('--monitor-port', opts.monitorPort, false);
-        requireTerminal('kalab start');
-        const lab = await startEmbeddedLab({ monitorPort });
-        process.stdout.write(
-          `kalab: monitor ${lab.monitor.url} (snapshot ${lab.monitor.httpUrl}/api/snapshot) · server ${lab.serverUrl}\n`,
-        );
-        const store = new DashboardStore(initialStatus('embedded', lab.monitor.url, lab.serverUrl));
-        const viewer = connectViewer(store, { url: lab.monitor.url });
-        const runs = new RunController({
-          store,
-          monitorUrl: lab.monitor.url,
-          scenarios: scenarioApi(),
-          load: embeddedLoad(lab.serverUrl),
-          fanOut: fanOutLoad(lab.monitor.url, lab.serverUrl, { token: lab.monitor.token }),
-        });
-        try {
-          await runDashboard({ store, runs });
-        } finally {
-          await runs.close();
-          await viewer.close();
-          await lab.close();
-        }
-        return 0;
-      }),
-    );
+    .action(lazyAction(() => import('./start-run.js')));
 }
