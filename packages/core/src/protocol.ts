@@ -301,6 +301,9 @@ export const LastTickSchema = z.object({
     connectionsOpened: count,
     connectionsClosed: count.optional(),
     reusedRequests: count.optional(),
+    /** https:// runs: TLS handshakes and resumed sessions its last tick counted. */
+    tlsHandshakes: count.optional(),
+    tlsResumed: count.optional(),
   }),
   errors: ErrorCountsSchema,
   /** Every latency its ticks carried, merged (HdrHistogram compressed base64). */

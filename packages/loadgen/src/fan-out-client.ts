@@ -143,6 +143,7 @@ export async function runFanOut(o: FanOutOptions): Promise<LoadReport> {
             engine: engineThatRuns(resolved),
             // Workers ran on the agents (each its own default): their sum, not this machine's default.
             config: { ...configOf(resolved), workers: workersOf(m.parts), agents: m.parts.length },
+            tls: resolved.tls,
           });
           resolve(report);
         }

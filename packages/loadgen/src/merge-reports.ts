@@ -1,10 +1,16 @@
-import type { AgentShare, FanOutPart, LastTick } from '@kalab/core';
+import type { AgentShare, FanOutPart, LastTick, TlsReport } from '@kalab/core';
 import { Aggregate } from './aggregate.js';
 import { assembleReport, type LoadReport, type ReportFrame } from './build-report.js';
 import type { StatsEnvelope } from './worker-stats.js';
 
-/** What the whole fan-out was asked to run, for the merged report's target, engine and config. */
-export type FanOutFrame = Pick<ReportFrame, 'target' | 'engine' | 'config'>;
+/**
+ * What the whole fan-out was asked to run, for the merged report's target, engine and config,
+ * and for https:// whether sessions were offered for resumption (else the agents' reports say).
+ */
+export type FanOutFrame = Pick<ReportFrame, 'target' | 'engine' | 'config'> & Pick<ReportFrame, 'tls'>;
+
+/** A report that carries its handshake-time histogram (when the report builder adds one, the merge is exact). */
+type WithHandshakes = LoadReport & { handshakeHistogram?: string };
 
 /** One agent's report as if it were one more worker's final envelope (counters, histograms, errors). */
 function envelopeOfReport(worker: number, r: LoadReport): StatsEnvelope {
@@ -28,6 +34,15 @@ function envelopeOfReport(worker: number, r: LoadReport): StatsEnvelope {
     connect: r.connectHistogram ?? null,
     errors: r.errors,
     firstErrors: r.firstErrors ?? {},
+    ...(r.tls
+      ? {
+          tls: {
+            handshake: (r as WithHandshakes).handshakeHistogram ?? null,
+            protocols: r.tls.protocols,
+            alpn: r.tls.alpn,
+          },
+        }
+      : {}),
   };
 }
 
@@ -50,14 +65,40 @@ function envelopeOfTick(worker: number, t: LastTick): StatsEnvelope {
       closed,
       reusedRequests: t.totals.reusedRequests ?? 0,
       maxOpen: Math.max(0, t.totals.connectionsOpened - closed),
-      handshakes: 0,
-      resumed: 0,
+      handshakes: t.totals.tlsHandshakes ?? 0,
+      resumed: t.totals.tlsResumed ?? 0,
     },
     latency: t.latencyHistogram ?? null,
     connect: t.connectHistogram ?? null,
     errors: t.errors,
     firstErrors: {},
+    // Ticks count handshakes and resumed sessions, not versions or ALPN: those stay the reports'.
+    ...(t.totals.tlsHandshakes !== undefined ? { tls: { handshake: null, protocols: {}, alpn: {} } } : {}),
   };
+}
+
+/**
+ * handshakeMs over the agents' reports. With every report's handshake histogram, their exact
+ * merge (done by the Aggregate). Without, from the summaries: the mean weighted by handshakes
+ * and the max are exact; p50 and p99 are the largest of the agents' (a bound: a quantile of
+ * the merged times is never above the largest of the parts' same quantile, nor below the smallest).
+ */
+function handshakeMsOf(reports: WithHandshakes[], merged: TlsReport['handshakeMs']): TlsReport['handshakeMs'] {
+  const withTls = reports.filter((r) => r.tls && r.tls.handshakes > 0);
+  if (withTls.length === 0 || withTls.every((r) => r.handshakeHistogram !== undefined)) return merged;
+  let n = 0;
+  let sum = 0;
+  const out = { mean: 0, p50: 0, p99: 0, max: 0 };
+  for (const r of withTls) {
+    const t = r.tls!;
+    n += t.handshakes;
+    sum += t.handshakeMs.mean * t.handshakes;
+    out.p50 = Math.max(out.p50, t.handshakeMs.p50);
+    out.p99 = Math.max(out.p99, t.handshakeMs.p99);
+    out.max = Math.max(out.max, t.handshakeMs.max);
+  }
+  out.mean = Math.round((sum / n) * 1000) / 1000;
+  return out;
 }
 
 const ZERO_TICK: LastTick = { elapsedMs: 0, totals: { requests: 0, connectionsOpened: 0 }, errors: {} };
@@ -82,6 +123,7 @@ function shareOf(part: FanOutPart, r: LoadReport): AgentShare {
  */
 export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadReport {
   const agg = new Aggregate();
+  const reports = parts.flatMap((p) => (p.report ? [p.report as WithHandshakes] : []));
   const agents: AgentShare[] = [];
   const first = parts.find((p) => p.report)?.report as LoadReport | undefined;
   let durationMs = 0;
@@ -145,8 +187,19 @@ export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadRepor
     },
     findings: [...findings.values()].slice(0, 100),
     stoppedEarly,
+    tls: frame?.tls ?? tlsFrameOf(parts),
   });
+  if (report.tls) report.tls.handshakeMs = handshakeMsOf(reports, report.tls.handshakeMs);
   report.agents = agents;
   report.outcome = missing.length === 0 ? 'complete' : 'partial';
   return report;
+}
+
+/** https:// fan-outs merged without the caller's frame: resumption as the first agent report with `tls` says it. */
+function tlsFrameOf(parts: FanOutPart[]): ReportFrame['tls'] {
+  const tls = parts.find((p) => p.report?.tls)?.report?.tls;
+  if (tls) return { resume: tls.resumeSessions ?? false, resumeDefault: tls.resumeSource !== '--tls-resume' };
+  // Only lost agents: their ticks said they counted handshakes.
+  if (parts.some((p) => p.last?.totals.tlsHandshakes !== undefined)) return { resume: false, resumeDefault: true };
+  return null;
 }

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { type FanOutPart, LAB_VERSION, LatencyHistogram, ReportSchema } from '@kalab/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
+import { createLabServer } from '../../server/src/index.js';
 import { type Agent, type LoadReport, mergeFanOut, runAgent, runLoad } from '../src/index.js';
 import { type CountingServer, startCountingServer } from './helpers/counting-server.js';
 import { TinyHub } from './helpers/tiny-hub.js';
@@ -170,6 +171,83 @@ describe('mergeFanOut', () => {
         latencyMs: b.latencyMs,
       },
     ]);
+  });
+
+  it('merges tls over https:// (was null): handshakes, resumed, versions and ALPN summed; handshakeMs from the shares', async () => {
+    const lab = createLabServer({ port: 0, tls: true });
+    const { url } = await lab.listen();
+    try {
+      const https = url.replace(/\/?$/, '/');
+      // One agent resumes sessions (--tls-resume on), the other does not (off).
+      const a = await runLoad({
+        target: https,
+        insecure: true,
+        connections: 2,
+        requests: 40,
+        keepAlive: false,
+        workers: 1,
+        tlsResume: true,
+      }).result;
+      const b = await runLoad({
+        target: https,
+        insecure: true,
+        connections: 3,
+        requests: 30,
+        keepAlive: false,
+        workers: 1,
+        tlsResume: false,
+      }).result;
+      expect(a.tls!.handshakes).toBe(40);
+      expect(a.tls!.resumed).toBeGreaterThan(0);
+      expect(b.tls).toMatchObject({ handshakes: 30, resumed: 0 });
+      const m = mergeFanOut([
+        { name: 'a', host: 'box-a', runId: 'r.1', outcome: 'complete', report: a },
+        { name: 'b', host: 'box-b', runId: 'r.2', outcome: 'complete', report: b },
+      ]);
+      expect(() => ReportSchema.parse(m)).not.toThrow();
+      // The server's own count agrees: every handshake and every resumed session.
+      await vi.waitFor(() => expect(lab.ledger.openCount).toBe(0));
+      const server = lab.stats().tls!;
+      expect(server).toEqual({ handshakes: 70, resumed: a.tls!.resumed });
+      expect(m.tls).toMatchObject({
+        handshakes: server.handshakes,
+        resumed: server.resumed,
+        protocols: { 'TLSv1.3': 70 },
+        alpn: { 'http/1.1': 70 },
+        // The first agent's: the frame the CLI passes says what the user asked.
+        resumeSessions: true,
+        resumeSource: '--tls-resume',
+      });
+      expect(m.connections.opened).toBe(70);
+      // Without the agents' histograms: the mean weighted by handshakes and the max are exact, p50/p99 the largest share's.
+      const [ha, hb] = [a.tls!.handshakeMs, b.tls!.handshakeMs];
+      expect(m.tls!.handshakeMs.mean).toBeCloseTo((ha.mean * 40 + hb.mean * 30) / 70, 2);
+      expect(m.tls!.handshakeMs.max).toBe(Math.max(ha.max, hb.max));
+      expect(m.tls!.handshakeMs.p50).toBe(Math.max(ha.p50, hb.p50));
+      expect(m.tls!.handshakeMs.p99).toBe(Math.max(ha.p99, hb.p99));
+      // A lost agent's last tick adds the handshakes it counted.
+      const lost = mergeFanOut([
+        { name: 'a', host: 'box-a', runId: 'r.1', outcome: 'complete', report: a },
+        {
+          name: 'gone',
+          host: 'box-g',
+          runId: 'r.2',
+          outcome: 'lost',
+          last: {
+            elapsedMs: 900,
+            totals: { requests: 12, connectionsOpened: 12, tlsHandshakes: 12, tlsResumed: 5 },
+            errors: {},
+          },
+        },
+      ]);
+      expect(lost.tls).toMatchObject({ handshakes: 52, resumed: a.tls!.resumed + 5 });
+      // http:// stays null.
+      expect(
+        mergeFanOut([{ name: 'p', host: 'h', runId: 'r', outcome: 'complete', report: { ...a, tls: null } }]).tls,
+      ).toBeNull();
+    } finally {
+      await lab.close({ graceMs: 0 });
+    }
   });
 
   it("counts a lost agent's last tick, says so, and is partial", async () => {

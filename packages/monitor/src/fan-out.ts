@@ -310,9 +310,17 @@ export class FanOut {
     let newConnPerSec = 0;
     let open = 0;
     let elapsedMs = 0;
+    // https:// runs: handshakes and resumed sessions summed too (the progress line's handshakes/s and % resumed).
+    let tls: { handshakes: number; resumed: number; perSec: number } | null = null;
     for (const s of run.slots) {
       const t = s.tick;
       if (!t) continue;
+      if (t.totals.tlsHandshakes !== undefined) {
+        tls ??= { handshakes: 0, resumed: 0, perSec: 0 };
+        tls.handshakes += t.totals.tlsHandshakes;
+        tls.resumed += t.totals.tlsResumed ?? 0;
+        if (s.state === 'running') tls.perSec += t.rates.handshakesPerSec ?? 0;
+      }
       totals.requests += t.totals.requests;
       totals.ok += t.totals.ok ?? 0;
       totals.non2xx += t.totals.non2xx ?? 0;
@@ -337,8 +345,8 @@ export class FanOut {
       seq: run.seq++,
       at: now,
       elapsedMs,
-      totals,
-      rates: { rps, newConnPerSec },
+      totals: { ...totals, ...(tls ? { tlsHandshakes: tls.handshakes, tlsResumed: tls.resumed } : {}) },
+      rates: { rps, newConnPerSec, ...(tls ? { handshakesPerSec: tls.perSec } : {}) },
       openConnections: open,
       errors,
     };
