@@ -15,6 +15,9 @@ import { delayUs } from './response-delay.js';
 type LabSocket = Socket & { [kRecord]?: ConnectionRecord };
 type LabSession = Http2Session & { [kRecord]?: ConnectionRecord };
 
+/** A reset stream is the client's business; the session's fate is recorded on the session. */
+function ignoreStreamError(): void {}
+
 /**
  * The h2c (HTTP/2 over cleartext, prior knowledge) listener. It feeds the same ledger:
  * an HTTP/2 session is one TCP connection, each stream is one request. HTTP/2 has no
@@ -62,6 +65,33 @@ export function createH2cServer(
     // Recorded by the session's 'error' listener; without this listener it would throw.
   });
 
+  // Built once: respond() copies the headers it is given, so one object serves every stream.
+  const okHeaders = { ':status': 200, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length };
+
+  const respond = (stream: ServerHttp2Stream, session: LabSession, stats: boolean, endSession: boolean): void => {
+    if (stream.destroyed) return;
+    if (stats) {
+      const json = JSON.stringify(ledger.stats());
+      stream.respond({
+        ':status': 200,
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'content-length': Buffer.byteLength(json),
+      });
+      stream.end(json);
+    } else {
+      stream.respond(okHeaders);
+      stream.end(body);
+    }
+    // GOAWAY after this stream: the session finishes open streams, then closes.
+    if (endSession && !session.closed) session.close();
+  };
+
+  const answer = (stream: ServerHttp2Stream, session: LabSession, stats: boolean, endSession: boolean): void => {
+    if (delay > 0 && !stats) delayUs(delay, () => respond(stream, session, stats, endSession));
+    else respond(stream, session, stats, endSession);
+  };
+
   server.on(
     'stream',
     (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
@@ -71,7 +101,9 @@ export function createH2cServer(
         stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
         return;
       }
-      ledger.request(rec, headers[':method'] as string | undefined, headers[':path'] as string | undefined);
+      const method = headers[':method'] as string | undefined;
+      const path = headers[':path'] as string | undefined;
+      ledger.request(rec, method, path);
       let endSession = false;
       if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) {
         ledger.intend(rec, 'maxRequests');
@@ -80,37 +112,8 @@ export function createH2cServer(
         ledger.intend(rec, 'server');
         endSession = true;
       }
-      stream.on('error', () => {
-        // A reset stream is the client's business; the session's fate is recorded on the session.
-      });
-      const respond = (): void => {
-        if (stream.destroyed) return;
-        if (headers[':path'] === STATS_PATH) {
-          const json = JSON.stringify(ledger.stats());
-          stream.respond({
-            ':status': 200,
-            'content-type': 'application/json',
-            'cache-control': 'no-store',
-            'content-length': Buffer.byteLength(json),
-          });
-          stream.end(json);
-        } else {
-          stream.respond({
-            ':status': 200,
-            'content-type': 'text/plain; charset=utf-8',
-            'content-length': body.length,
-          });
-          stream.end(body);
-        }
-        // GOAWAY after this stream: the session finishes open streams, then closes.
-        if (endSession && !session.closed) session.close();
-      };
-      const answer = (): void => {
-        if (delay > 0 && headers[':path'] !== STATS_PATH) delayUs(delay, respond);
-        else respond();
-      };
-      const method = headers[':method'] as string | undefined;
-      const path = headers[':path'] as string | undefined;
+      stream.on('error', ignoreStreamError);
+      const stats = path === STATS_PATH;
       // A request body (no END_STREAM on the headers) is read and counted before the answer.
       if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) === 0) {
         let n = 0;
@@ -119,12 +122,12 @@ export function createH2cServer(
         });
         stream.on('end', () => {
           ledger.requestEnd(rec, method, path, rawHeaders, n);
-          answer();
+          answer(stream, session, stats, endSession);
         });
         return;
       }
       if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, method, path, rawHeaders, 0);
-      answer();
+      answer(stream, session, stats, endSession);
     },
   );
 

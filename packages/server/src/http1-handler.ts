@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
 import { HELLO_BODY, STATS_PATH } from './defaults.js';
@@ -23,6 +23,9 @@ const CANNED: Record<string, string> = {
   ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
 };
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+
+/** net.Socket's own setTimeout (TLS sockets inherit it), under the keep-alive wrapper below. */
+const SOCKET_SET_TIMEOUT = NetSocket.prototype.setTimeout;
 
 /**
  * Bodies up to this size are sent as a string: node:http then writes head and body in one
@@ -54,23 +57,33 @@ export function instrumentHttp1(
   const closeAll = options.close;
   const padded = keepAliveTimeout + NODE_KEEP_ALIVE_BUFFER_MS;
 
+  // The per-connection hooks are shared functions (`this` is the socket), so a connection
+  // costs its ledger record and no closures: with churn, every request is a new connection.
+  // The peer's FIN, seen before node's own 'end' handler answers it with ours. If the
+  // server had already ended its side (Connection: close), the FIN only answers ours.
+  function onEnd(this: LabSocket): void {
+    ledger.intend(this[kRecord]!, this.writableEnded ? 'server' : 'client');
+  }
+  // node:http's socketOnTimeout (registered before us) destroys an idle keep-alive socket.
+  function onTimeout(this: LabSocket): void {
+    if (this.destroyed) ledger.intend(this[kRecord]!, 'idleTimeout');
+  }
+  // 'close' comes once per socket, and ledger.close() counts a record once.
+  function onClose(this: LabSocket, hadError: boolean): void {
+    ledger.close(this[kRecord]!, hadError);
+  }
+  // node:http calls socket.setTimeout twice per keep-alive request (0 when a request
+  // arrives, keepAliveTimeout + 1 s after its response): one shared wrapper, no closure.
+  function setTimeoutUnpadded(this: Socket, ms: number, cb?: () => void): Socket {
+    return SOCKET_SET_TIMEOUT.call(this, ms === padded ? keepAliveTimeout : ms, cb);
+  }
+
   server.on('connection', (socket: LabSocket) => {
-    const rec = ledger.open('http1', socket);
-    socket[kRecord] = rec;
-    // The peer's FIN, seen before node's own 'end' handler answers it with ours. If the
-    // server had already ended its side (Connection: close), the FIN only answers ours.
-    socket.prependListener('end', () => ledger.intend(rec, socket.writableEnded ? 'server' : 'client'));
-    // node:http's socketOnTimeout (registered before us) destroys an idle keep-alive socket.
-    socket.on('timeout', () => {
-      if (socket.destroyed) ledger.intend(rec, 'idleTimeout');
-    });
-    socket.once('close', (hadError: boolean) => ledger.close(rec, hadError));
-    if (keepAliveTimeout > 0) {
-      const setTimeout = socket.setTimeout;
-      socket.setTimeout = function (this: Socket, ms: number, cb?: () => void) {
-        return setTimeout.call(this, ms === padded ? keepAliveTimeout : ms, cb);
-      } as Socket['setTimeout'];
-    }
+    socket[kRecord] = ledger.open('http1', socket);
+    socket.prependListener('end', onEnd);
+    socket.on('timeout', onTimeout);
+    socket.on('close', onClose);
+    if (keepAliveTimeout > 0) socket.setTimeout = setTimeoutUnpadded as Socket['setTimeout'];
   });
 
   // Parse errors, headers/request timeouts and resets: record the reason, then answer the
@@ -99,31 +112,6 @@ export function instrumentHttp1(
     res.end(body, 'latin1');
   };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const rec = (req.socket as LabSocket)[kRecord]!;
-    ledger.request(rec, req.method, req.url);
-    const close = closeAll || state.shuttingDown;
-    if (!res.shouldKeepAlive) ledger.intend(rec, 'client');
-    else if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) ledger.intend(rec, 'maxRequests');
-    else if (close) ledger.intend(rec, 'server');
-    // Every method is answered; a body is read (and counted) to its end first. A request
-    // without one takes the fast path unless someone listens to request-end.
-    const h = req.headers;
-    if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) {
-      let n = 0;
-      req.on('data', (chunk: Buffer) => {
-        n += chunk.length;
-      });
-      req.on('end', () => {
-        ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, n);
-        answer(req, res, close);
-      });
-      return;
-    }
-    if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, 0);
-    answer(req, res, close);
-  });
-
   const answer = (req: IncomingMessage, res: ServerResponse, close: boolean): void => {
     if (req.url === STATS_PATH) {
       const json = JSON.stringify(ledger.stats());
@@ -141,5 +129,35 @@ export function instrumentHttp1(
     }
     if (delay > 0) delayUs(delay, () => send(res, close));
     else send(res, close);
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const rec = (req.socket as LabSocket)[kRecord]!;
+    ledger.request(rec, req.method, req.url);
+    const close = closeAll || state.shuttingDown;
+    if (!res.shouldKeepAlive) ledger.intend(rec, 'client');
+    else if (maxRequestsPerSocket > 0 && rec.requests >= maxRequestsPerSocket) ledger.intend(rec, 'maxRequests');
+    else if (close) ledger.intend(rec, 'server');
+    // Every method is answered; a body is read (and counted) to its end first. A request
+    // without one takes the fast path (no listeners, no closures) unless someone listens
+    // to request-end. (node:http has built req.headers already: it checks Host on HTTP/1.1.)
+    const h = req.headers;
+    if ((h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined) {
+      readBody(req, res, rec, close);
+      return;
+    }
+    if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, 0);
+    answer(req, res, close);
+  });
+
+  const readBody = (req: IncomingMessage, res: ServerResponse, rec: ConnectionRecord, close: boolean): void => {
+    let n = 0;
+    req.on('data', (chunk: Buffer) => {
+      n += chunk.length;
+    });
+    req.on('end', () => {
+      ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, n);
+      answer(req, res, close);
+    });
   };
 }
