@@ -173,20 +173,30 @@ describe.skipIf(noNginx)('TLS counts agree with nginx (its $connection and $ssl_
     },
   );
 
-  it.skipIf(noCapture)('h2 -c 8 -n 4000: one connection, one handshake, ALPN h2, 4000 streams', async () => {
-    nginx.clear();
-    const capture = await startSynCapture(nginx.port);
-    const report = await load({ target: nginx.url, engine: 'h2', connections: 8, requests: 4000, workers: 1 });
-    const syns = await capture.stop();
-    const lines = await linesOf(nginx, 4000);
-    expect(report.requests.ok).toBe(4000);
-    expect(new Set(lines.map((l) => l.connection)).size).toBe(1);
-    expect(lines.every((l) => l.protocol === 'HTTP/2.0')).toBe(true);
-    expect(report.connections.opened).toBe(1);
-    expect(report.tls!.handshakes).toBe(1);
-    expect(report.tls!.alpn).toEqual({ h2: 1 });
-    expect(syns).toBe(1);
-  });
+  it.skipIf(noCapture)(
+    'h2 -c 1 --streams 8 -n 4000: one connection, one handshake, ALPN h2, 4000 streams',
+    async () => {
+      nginx.clear();
+      const capture = await startSynCapture(nginx.port);
+      const report = await load({
+        target: nginx.url,
+        engine: 'h2',
+        connections: 1,
+        streams: 8,
+        requests: 4000,
+        workers: 1,
+      });
+      const syns = await capture.stop();
+      const lines = await linesOf(nginx, 4000);
+      expect(report.requests.ok).toBe(4000);
+      expect(new Set(lines.map((l) => l.connection)).size).toBe(1);
+      expect(lines.every((l) => l.protocol === 'HTTP/2.0')).toBe(true);
+      expect(report.connections.opened).toBe(1);
+      expect(report.tls!.handshakes).toBe(1);
+      expect(report.tls!.alpn).toEqual({ h2: 1 });
+      expect(syns).toBe(1);
+    },
+  );
 
   it.each([
     // The engine library's default: undici's connector and node's https.Agent cache sessions; raw tls.connect does not.

@@ -27,9 +27,10 @@ describe('resolveOptions', () => {
     expect(o.workers).toBeLessThanOrEqual(o.connections);
   });
 
-  it('never uses more workers than connections, and one worker for h2c', () => {
+  it('never uses more workers than connections (h2: sessions, spread over workers like connections)', () => {
     expect(resolveOptions({ target: T, connections: 2, workers: 8 }).workers).toBe(2);
-    expect(resolveOptions({ target: T, engine: 'h2c', connections: 100 }).workers).toBe(1);
+    expect(resolveOptions({ target: T, engine: 'h2c', connections: 1, workers: 8 }).workers).toBe(1);
+    expect(resolveOptions({ target: T, engine: 'h2c', connections: 2, workers: 2 }).workers).toBe(2);
     expect(resolveOptions({ target: T, requests: 10 }).durationMs).toBeNull();
   });
 

@@ -128,7 +128,8 @@ const ENGINES: [string, Omit<LoadOptions, 'target'>, (k: Kind) => Promise<StallS
   ['http', { engine: 'http' }, startHttp1],
   ['net', { engine: 'net' }, startHttp1],
   ['churn (keepAlive: false)', { keepAlive: false }, startHttp1],
-  ['h2c', { engine: 'h2c' }, startH2c],
+  // One stream per session, as the HTTP/1.1 engines carry one request per connection here.
+  ['h2c', { engine: 'h2c', streams: 1 }, startH2c],
 ];
 
 async function run(
@@ -154,8 +155,8 @@ describe('--timeout: a run bounded by -n against a server that never answers end
       expect(report.requests.completed).toBe(0);
       expect(report.requests.failed).toBe(5);
       expect(report.errors).toEqual({ ETIMEDOUT: 5 });
-      // Each engine's own connections: -c 5 of them, one h2c session.
-      expect(report.connections.opened).toBe(_name === 'h2c' ? 1 : 5);
+      // Each engine's own connections: -c 5 of them (h2c: 5 sessions).
+      expect(report.connections.opened).toBe(5);
       // Every timed-out connection was destroyed by the client.
       expect(await server!.waitAllClosed()).toBe(0);
       expect(report.config['timeoutMs']).toBe(500);
@@ -189,8 +190,14 @@ describe('--timeout: a run bounded by -n against a server that never answers end
 describe('h2c ends its sessions gracefully', () => {
   it('at the end of the run: GOAWAY then FIN (the server sees an end, no reset), within the bounded wait', async () => {
     server = await startH2cAnswering();
-    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, requests: 40, workers: 1 })
-      .result;
+    const report = await runLoad({
+      target: server.url,
+      engine: 'h2c',
+      connections: 1,
+      streams: 4,
+      requests: 40,
+      workers: 1,
+    }).result;
     ReportSchema.parse(report);
     expect(report.requests.ok).toBe(40);
     expect(report.connections.opened).toBe(1);
@@ -203,8 +210,14 @@ describe('h2c ends its sessions gracefully', () => {
     // destroy() right away here sent a RST (no TIME_WAIT on either side, the server's read failing with ECONNRESET).
     server = await startH2c('silent');
     const t0 = performance.now();
-    const report = await runLoad({ target: server.url, engine: 'h2c', connections: 4, durationMs: 300, workers: 1 })
-      .result;
+    const report = await runLoad({
+      target: server.url,
+      engine: 'h2c',
+      connections: 1,
+      streams: 4,
+      durationMs: 300,
+      workers: 1,
+    }).result;
     ReportSchema.parse(report);
     expect(report.requests.sent).toBe(4);
     expect(report.requests.failed).toBe(0);
