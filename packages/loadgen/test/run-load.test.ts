@@ -195,46 +195,6 @@ describe('--engine net (lean keep-alive)', () => {
   });
 });
 
-describe('net -p: the requests one read sets off leave in one write', () => {
-  it('-c 1 -p 8 -n 4000: the server reads the requests in batches (at least 4 a read on average), all answered', async () => {
-    // Answers every complete request of a read in one write, and counts its reads.
-    let reads = 0;
-    let requests = 0;
-    const sockets = new Set<Socket>();
-    const srv = createNetServer((s) => {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.once('close', () => sockets.delete(s));
-      let pending = '';
-      s.on('data', (d) => {
-        reads++;
-        pending += d.toString('latin1');
-        let k = 0;
-        for (let at = pending.indexOf('\r\n\r\n'); at >= 0; at = pending.indexOf('\r\n\r\n')) {
-          pending = pending.slice(at + 4);
-          k++;
-        }
-        requests += k;
-        if (k > 0) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'.repeat(k));
-      });
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    try {
-      const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
-      const report = await runLoad({ target: url, connections: 1, pipelining: 8, requests: 4000, workers: 1 }).result;
-      expect(report.engine).toBe('net');
-      expect(report.requests.ok).toBe(4000);
-      expect(requests).toBe(4000);
-      expect(report.connections.opened).toBe(1);
-      // One write per request would arrive in about as many reads as requests.
-      expect(reads).toBeLessThanOrEqual(4000 / 4);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => srv.close(() => r()));
-    }
-  });
-});
-
 describe('unread bodies', () => {
   it('--engine http --no-consume-body: 10 sequential requests open 10 connections', async () => {
     const { report, server } = await load({}, { engine: 'http', connections: 1, requests: 10, consumeBody: false });
