@@ -28,9 +28,11 @@ export function createNetEngine(ctx: EngineContext): Engine {
   const request = rawRequest(ctx.shape);
   const head = ctx.shape.head;
   const held = ctx.options.consumeBody ? null : new HeldSockets(DEFAULTS.heldConnections);
+  // -p N: the requests that one read's responses set off leave in one writev, not N writes.
+  const batch = ctx.options.pipelining > 1 && ctx.options.consumeBody;
   const conns = Array.from(
     { length: ctx.slice.connections },
-    () => new LeanConnection(ctx.dial, head, request, ctx.stats, ctx.nextLocalAddress, held),
+    () => new LeanConnection(ctx.dial, head, request, ctx.stats, ctx.nextLocalAddress, held, batch),
   );
   let rr = 0;
   // --timeout: one coarse scan per worker; a connection with no response for the timeout is destroyed.
@@ -117,6 +119,8 @@ class LeanConnection {
     private readonly nextLocalAddress: () => string | undefined,
     /** --no-consume-body: where a connection goes once its response's head arrived (null: bodies are read). */
     private readonly held: HeldSockets | null,
+    /** Cork the socket while a read is parsed (pipelining): the requests its responses set off go out together. */
+    private readonly batch: boolean,
   ) {}
 
   get inFlight(): number {
@@ -201,8 +205,10 @@ class LeanConnection {
   }
 
   private onData(s: Socket, parser: Http1ResponseParser, buf: Uint8Array, n: number): void {
+    if (this.batch) s.cork();
     try {
       parser.execute(buf, n);
+      if (this.batch) s.uncork();
     } catch (err) {
       // A response callback may have moved this connection to a new socket already (its requests are not this one's).
       if (this.socket === s) {

@@ -1,7 +1,14 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Dialer } from '../src/dial.js';
+import { Driver } from '../src/driver.js';
+import { createNetEngine } from '../src/engine-net.js';
 import { runLoad } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
+import { requestShape } from '../src/request-shape.js';
+import { WorkerStats } from '../src/worker-stats.js';
 
 let server: Server | null = null;
 const sockets = new Set<Socket>();
@@ -60,5 +67,75 @@ describe('--engine net reads responses with the strict parser of @kalab/core', (
     expect(report.connections.opened).toBe(10);
     // Refused on arrival, not left to the 5 s --timeout.
     expect(performance.now() - started).toBeLessThan(4_000);
+  });
+});
+
+describe('net -p: the requests one read sets off leave in one write', () => {
+  /**
+   * A dialer whose socket is a stream that records how many requests each write call
+   * carried (`write` one, `writev` several) and answers them all in one read, through the
+   * engine's own `onread` buffer, as a loopback peer would.
+   */
+  function recordingDialer(): { dial: Dialer; writes: number[] } {
+    const writes: number[] = [];
+    const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const dial: Dialer = (o = {}) => {
+      const onread = o.onread!;
+      // What was written in one turn of the event loop is read by the peer at once, and answered in one read.
+      let owed = 0;
+      const answer = (k: number) => {
+        if (owed === 0)
+          setImmediate(() => {
+            const n = (onread.buffer as Buffer).write(RESPONSE.repeat(owed), 'latin1');
+            owed = 0;
+            (onread.callback as (n: number, b: Buffer) => void)(n, onread.buffer as Buffer);
+          });
+        owed += k;
+      };
+      const s = new Duplex({
+        read() {},
+        write(_chunk, _enc, cb) {
+          writes.push(1);
+          answer(1);
+          cb();
+        },
+        writev(chunks, cb) {
+          writes.push(chunks.length);
+          answer(chunks.length);
+          cb();
+        },
+      });
+      setImmediate(() => s.emit('connect'));
+      return s as unknown as Socket;
+    };
+    return { dial, writes };
+  }
+
+  it.each([
+    [8, 8],
+    [1, 1],
+  ])('-c 1 -p %i -n 800: after the first round every write carries %i requests', async (p, each) => {
+    const options = resolveOptions({ target: 'http://127.0.0.1:9/', connections: 1, pipelining: p, requests: 800 });
+    const stats = new WorkerStats(0);
+    const { dial, writes } = recordingDialer();
+    const url = new URL(options.target);
+    const slice = { index: 0, connections: 1, requests: 800, rate: null, maxIdle: 0 };
+    const engine = createNetEngine({
+      options,
+      slice,
+      url,
+      stats,
+      nextLocalAddress: () => undefined,
+      shape: requestShape(url, 'GET', [], null),
+      dial,
+    });
+    const driver = new Driver(engine, stats, { slice, perConnection: p, durationMs: null });
+    driver.start();
+    await driver.finished;
+    await engine.close();
+    expect(stats.c.ok).toBe(800);
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(800);
+    // The first round is written as the driver starts each slot; every later one in one writev.
+    expect(writes.slice(p)).toEqual(Array((800 - p) / each).fill(each));
   });
 });
