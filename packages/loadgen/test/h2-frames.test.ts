@@ -1,6 +1,21 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, Flag, FrameType, frame, goawayFrame, rstStreamFrame, settingsFrame } from '../src/h2/frames.js';
+import { createDialer } from '../src/dial.js';
+import { requestFields } from '../src/engine-h2c.js';
+import {
+  ErrorCode,
+  Flag,
+  FrameType,
+  frame,
+  goawayFrame,
+  headersTemplate,
+  rstStreamFrame,
+  settingsFrame,
+} from '../src/h2/frames.js';
+import { encodeRequestBlock } from '../src/h2/hpack.js';
+import { H2Session } from '../src/h2/session.js';
+import { requestShape } from '../src/request-shape.js';
+import { WorkerStats } from '../src/worker-stats.js';
 import { runH2 } from './h2-support.js';
 
 /**
@@ -210,5 +225,46 @@ describe('the h2 engine reads every frame the server may send', () => {
     const r = await runH2({ target: srv.url, connections: 1, streams: 1, requests: 10 });
     expect(r.c).toMatchObject({ ok: 3, failed: 7, opened: 1 });
     expect(r.errors).toEqual({ H2_REFUSED_STREAM: 7 });
+  });
+
+  it('stream ids near 2^31: the session that used id 2^31-1 takes no more streams (the engine opens a new one)', async () => {
+    const srv = await scripted({
+      onStream: (c, id) => {
+        c.send(FrameType.HEADERS, Flag.END_HEADERS, id, OK);
+        c.send(FrameType.DATA, Flag.END_STREAM, id, hello);
+      },
+    });
+    const url = new URL(srv.url);
+    const stats = new WorkerStats(0);
+    const session = new H2Session(
+      {
+        dial: createDialer(url, null, stats),
+        stats,
+        nextLocalAddress: () => undefined,
+        template: headersTemplate(encodeRequestBlock(requestFields(requestShape(url, 'GET', [], null), 'http')), true),
+        body: null,
+        consume: true,
+        streams: 10,
+        retry: () => {
+          throw new Error('nothing should be sent again');
+        },
+        counters: { streams: 0, peerMaxStreams: 0 },
+        firstStreamId: 0x7ffffffb,
+      },
+      0,
+    );
+    const statuses: number[] = [];
+    const answered = new Promise<void>((resolve) => {
+      for (let i = 0; i < 3; i++)
+        session.request((err, status) => {
+          statuses.push(err ? -1 : status);
+          if (statuses.length === 3) resolve();
+        });
+    });
+    expect(session.usable).toBe(false);
+    await answered;
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(srv.conns[0]!.streams).toEqual([0x7ffffffb, 0x7ffffffd, 0x7fffffff]);
+    await session.closed;
   });
 });

@@ -56,6 +56,8 @@ export interface SessionConfig {
   retry: (slot: number, done: Done) => void;
   /** The worker's h2 counts (they travel in the stats envelope's counters). */
   counters: H2Counters;
+  /** The first stream id (default 1; tests start near 2^31 to see a session run out of ids). */
+  firstStreamId?: number;
 }
 
 /** What the report's `h2` object is made of, per worker: streams opened, and the smallest MAX_CONCURRENT_STREAMS a server announced (0: none). */
@@ -143,6 +145,7 @@ export class H2Session {
     /** The engine's session slot this session serves (retries go back to it). */
     readonly slot: number,
   ) {
+    this.nextId = cfg.firstStreamId ?? 1;
     this.closed = new Promise((r) => {
       this.closedResolve = r;
     });
