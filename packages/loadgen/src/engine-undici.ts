@@ -18,6 +18,9 @@ const kUsed = Symbol('kalab.used');
 export function createUndiciEngine(ctx: EngineContext): Engine {
   const { options, slice, stats, url } = ctx;
   const origin = url.origin;
+  // One URL for every Client: undici keeps the URL object it is given (a string would be
+  // parsed into a URL per Client: 10,000 connections held 10,000 copies).
+  const originUrl = new URL(origin);
   const shape = ctx.shape;
   const path = shape.path;
   const base = buildConnector({ timeout: options.connectTimeoutMs });
@@ -103,13 +106,18 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
   const handlers: BareHandler[] = [];
   let pool: Pool | null = null;
   if (!consume) {
-    pool = new Pool(origin, { connections: null, pipelining: 1, connect, ...timeouts });
+    pool = new Pool(originUrl, { connections: null, pipelining: 1, connect, ...timeouts });
   } else if (openModel) {
-    pool = new Pool(origin, { connections: slice.connections, pipelining: options.pipelining, connect, ...timeouts });
+    pool = new Pool(originUrl, {
+      connections: slice.connections,
+      pipelining: options.pipelining,
+      connect,
+      ...timeouts,
+    });
   } else {
     clients = Array.from(
       { length: slice.connections },
-      () => new Client(origin, { pipelining: options.pipelining, connect, ...timeouts }),
+      () => new Client(originUrl, { pipelining: options.pipelining, connect, ...timeouts }),
     );
     states = clients.map((c) => {
       const st: ClientState = { stats, generation: 0, used: -1 };
