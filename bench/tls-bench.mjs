@@ -1,19 +1,28 @@
 #!/usr/bin/env node
-// kalab loadgen over TLS against wrk, hey and h2load, on nginx (one worker, TLS 1.3, HTTP/2 by ALPN) over loopback.
+// kalab loadgen over TLS against wrk, hey and h2load, on nginx (one worker, TLS 1.3, HTTP/2 by ALPN) over loopback,
+// and connection churn (no keep-alive) over plain HTTP and HTTPS against hey -disable-keepalive.
 // Not a test: it prints a table of ratios and never fails on a noisy number.
 //
-//   node bench/tls-bench.mjs [--rounds 5] [--duration 3] [--connections 50] [--cpu 1] [--nginx-cpu 0]
+//   node bench/tls-bench.mjs [--rounds 5] [--duration 3] [--connections 50] [--cpu 1] [--nginx-cpu 0] [--only churn]
 //
-// Three pairs, as issue 12 sets them:
-//   HTTPS keep-alive req/s:  kalab (default engine, undici) / wrk            target >= 0.7
+// The pairs, as issues 12 and 15 set them:
+//   HTTPS keep-alive req/s:  kalab (default engine) / wrk                                       target >= 0.7
 //   HTTPS churn conn/s:      kalab --no-keepalive --tls-resume off / hey -disable-keepalive
 //                            (Go's Transport without a ClientSessionCache: a full handshake each) target >= 1.0
 //   h2 over TLS req/s:       kalab --engine h2 / h2load (one connection, -c streams)           target >= 0.5
+//   churn conn/s (plain):    kalab --no-keepalive / hey -disable-keepalive                      target >= 1.0
+// Churn runs twice: the client closing first (kalab's default: TIME_WAIT on the client) and,
+// the setup equal to hey's, the server closing first (--close-by server: hey, like Go's
+// DisableKeepAlives, sends Connection: close and nginx closes).
+// Beside each rate: the client's CPU µs per request or connection (user + sys from /usr/bin/time;
+// kalab's start-up, measured each round with -n 1, taken off) and nginx's (its worker's
+// /proc/PID/stat over the run). Whichever side's CPU per connection times the rate fills its
+// core is the bottleneck; the note under the table says which, per pair.
 // Same CPU pinning as bench/loadgen-bench.mjs: every client on --cpu, nginx on --nginx-cpu; the
 // tools alternate within each round (the machine is shared) and the table shows per-round
 // ratios' medians.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,6 +40,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     cpu: { type: 'string', default: '1' },
     'nginx-cpu': { type: 'string', default: '0' },
+    /** `churn`: only the churn pairs (plain and HTTPS); `tls`: only the HTTPS pairs. */
+    only: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -38,7 +49,7 @@ const D = Number(args.duration);
 const C = Number(args.connections);
 
 const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-for (const tool of ['nginx', 'wrk', 'hey', 'h2load', 'taskset']) {
+for (const tool of ['nginx', 'wrk', 'hey', 'h2load', 'taskset', '/usr/bin/time']) {
   if (!which(tool)) {
     console.error(`bench: ${tool} is not installed (apt-get install -y nginx-light wrk hey nghttp2-client util-linux)`);
     process.exit(2);
@@ -54,7 +65,10 @@ function freePort() {
   });
 }
 
-/** nginx, one worker, TLS 1.2/1.3 with HTTP/2 by ALPN, session tickets and a session cache (its defaults plus a cache). */
+/**
+ * nginx, one worker: TLS 1.2/1.3 with HTTP/2 by ALPN, session tickets and a session cache (its
+ * defaults plus a cache), and a plain HTTP listener for the plain churn pair.
+ */
 async function startNginx() {
   const dir = mkdtempSync(join(tmpdir(), 'kalab-tls-bench-'));
   mkdirSync(join(dir, 'tmp'));
@@ -62,6 +76,7 @@ async function startNginx() {
   writeFileSync(join(dir, 'cert.pem'), cert.cert);
   writeFileSync(join(dir, 'key.pem'), cert.key);
   const port = await freePort();
+  const plainPort = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1;
@@ -82,6 +97,7 @@ http {
     ssl_certificate_key ${dir}/key.pem;
     location / { return 200 "Hello world"; }
   }
+  server { listen 127.0.0.1:${plainPort} backlog=4096; location / { return 200 "Hello world"; } }
 }
 `,
   );
@@ -92,8 +108,16 @@ http {
     if (spawnSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'));
+  const worker = Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/)[0]);
   return {
     url: `https://127.0.0.1:${port}/`,
+    plainUrl: `http://127.0.0.1:${plainPort}/`,
+    /** The worker's CPU seconds so far (utime + stime, clock ticks of 10 ms). */
+    cpu: () => {
+      const f = readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    },
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGQUIT');
@@ -103,71 +127,134 @@ http {
   };
 }
 
-const pinned = (cmd, argv) =>
-  execFileSync('taskset', ['-c', args.cpu, cmd, ...argv], {
+/** Runs `cmd argv` pinned to --cpu; its stdout and CPU seconds (user + sys of it and its threads and children). */
+function pinned(cmd, argv) {
+  const r = spawnSync('taskset', ['-c', args.cpu, '/usr/bin/time', '-f', 'BENCH_CPU %U %S', cmd, ...argv], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}: ${r.stderr.slice(-500)}`);
+  const t = /BENCH_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { out: r.stdout, cpu: Number(t[1]) + Number(t[2]) };
+}
 /** Lets TIME_WAIT from a churn run not weigh on the next one. */
 const settle = () => new Promise((r) => setTimeout(r, 1000));
-const kalab = (url, extra) =>
-  JSON.parse(
-    pinned(process.execPath, [
-      KALAB,
-      'loadgen',
-      url,
-      '-k',
-      '-c',
-      String(C),
-      '-d',
-      `${D}s`,
-      '-w',
-      '1',
-      ...extra,
-      '--json',
-    ])
-      .trim()
-      .split('\n')
-      .at(-1),
-  );
+const kalabArgs = (url, extra, bound) => [
+  KALAB,
+  'loadgen',
+  url,
+  ...(url.startsWith('https:') ? ['-k'] : []),
+  '-c',
+  String(C),
+  ...bound,
+  '-w',
+  '1',
+  ...extra,
+  '--json',
+];
+/** kalab's CPU seconds to start, run one request and report, with the same flags (taken off each run's CPU). */
+const startupCpu = new Map();
+function kalab(url, extra, count) {
+  const key = `${url} ${extra.join(' ')}`;
+  if (!startupCpu.has(key)) startupCpu.set(key, pinned(process.execPath, kalabArgs(url, extra, ['-n', '1'])).cpu);
+  const before = nginxCpu();
+  const { out, cpu } = pinned(process.execPath, kalabArgs(url, extra, ['-d', `${D}s`]));
+  const nginx = nginxCpu() - before;
+  const r = JSON.parse(out.trim().split('\n').at(-1));
+  const n = count(r);
+  const loadS = r.durationMs / 1000;
+  return { rate: n / loadS, n, cpu: Math.max(0, cpu - startupCpu.get(key)), nginx, loadS };
+}
+/** A peer's run: nginx's CPU over it, and its load time (the peer starts in milliseconds: its whole run). */
+function peer(cmd, argv, parse) {
+  const before = nginxCpu();
+  const t0 = performance.now();
+  const { out, cpu } = pinned(cmd, argv);
+  const nginx = nginxCpu() - before;
+  return { ...parse(out), cpu, nginx, loadS: (performance.now() - t0) / 1000 };
+}
 const perSec = (out) => Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+const heyResponses = (out) => Number(/\[200\]\s+(\d+) responses/.exec(out)?.[1] ?? 0);
+const completed = (r) => r.requests.completed;
+function noResumption(r) {
+  if (r.tls.resumed !== 0) throw new Error(`kalab resumed ${r.tls.resumed} sessions with --tls-resume off`);
+  return r.tls.handshakes;
+}
+function hey(url) {
+  return peer('hey', ['-z', `${D}s`, '-c', String(C), '-disable-keepalive', url], (out) => ({
+    rate: perSec(out),
+    n: heyResponses(out),
+  }));
+}
 
+/** Each runner: { rate, n (requests or connections), cpu (client CPU s) }; `plain` ones aim at nginx's HTTP port. */
 const runs = {
-  'kalab https keep-alive': (url) => {
-    const r = kalab(url, []);
-    return r.requests.completed / (r.durationMs / 1000);
+  'kalab https keep-alive': { group: 'tls', fn: (u) => kalab(u.tls, [], completed) },
+  'wrk https keep-alive': {
+    group: 'tls',
+    fn: (u) =>
+      peer('wrk', ['-t1', '-c', String(C), '-d', `${D}s`, u.tls], (out) => ({
+        rate: perSec(out),
+        n: Number(/(\d+) requests in/.exec(out)[1]),
+      })),
   },
-  'wrk https keep-alive': (url) => perSec(pinned('wrk', ['-t1', '-c', String(C), '-d', `${D}s`, url])),
-  'kalab https churn, no resumption': (url) => {
-    const r = kalab(url, ['--no-keepalive', '--tls-resume', 'off']);
-    if (r.tls.resumed !== 0) throw new Error(`kalab resumed ${r.tls.resumed} sessions with --tls-resume off`);
-    return r.tls.handshakes / (r.durationMs / 1000);
+  'kalab https churn, no resumption': {
+    group: 'churn',
+    churn: true,
+    fn: (u) => kalab(u.tls, ['--no-keepalive', '--tls-resume', 'off'], noResumption),
+  },
+  'kalab https churn, server closes': {
+    group: 'churn',
+    churn: true,
+    fn: (u) => kalab(u.tls, ['--no-keepalive', '--tls-resume', 'off', '--close-by', 'server'], noResumption),
   },
   // hey skips certificate checks and, like Go's http.Transport without a ClientSessionCache, never resumes.
-  'hey https -disable-keepalive': (url) =>
-    perSec(pinned('hey', ['-z', `${D}s`, '-c', String(C), '-disable-keepalive', url])),
-  'kalab h2 over TLS': (url) => {
-    const r = kalab(url, ['--engine', 'h2']);
-    return r.requests.completed / (r.durationMs / 1000);
+  'hey https -disable-keepalive': { group: 'churn', churn: true, fn: (u) => hey(u.tls) },
+  'kalab h2 over TLS': { group: 'tls', fn: (u) => kalab(u.tls, ['--engine', 'h2'], completed) },
+  'h2load (1 connection)': {
+    group: 'tls',
+    fn: (u) =>
+      peer('h2load', ['-D', String(D), '-c', '1', '-m', String(C), '-t', '1', u.tls], (out) => ({
+        rate: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)[1]),
+        n: Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)[1]),
+      })),
   },
-  'h2load (1 connection)': (url) => {
-    const out = pinned('h2load', ['-D', String(D), '-c', '1', '-m', String(C), '-t', '1', url]);
-    return Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)[1]);
+  'kalab churn': {
+    group: 'churn',
+    churn: true,
+    fn: (u) => kalab(u.plain, ['--no-keepalive'], (r) => r.connections.opened),
   },
+  'kalab churn, server closes': {
+    group: 'churn',
+    churn: true,
+    fn: (u) => kalab(u.plain, ['--no-keepalive', '--close-by', 'server'], (r) => r.connections.opened),
+  },
+  'hey -disable-keepalive': { group: 'churn', churn: true, fn: (u) => hey(u.plain) },
 };
+const selected = Object.entries(runs).filter(([, r]) => !args.only || args.only.split(',').includes(r.group));
 
-const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+const results = Object.fromEntries(selected.map(([k]) => [k, []]));
 const nginx = await startNginx();
+const nginxCpu = nginx.cpu;
+const urls = { tls: nginx.url, plain: nginx.plainUrl };
 const load = () => spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ');
 const loadBefore = load();
 try {
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [name, fn] of Object.entries(runs)) {
-      const v = fn(nginx.url);
-      results[name].push(v);
-      console.error(`round ${round}/${ROUNDS}  ${name.padEnd(36)} ${Math.round(v).toLocaleString('en-US')}/s`);
-      if (name.includes('churn') || name.includes('disable-keepalive')) await settle();
+    for (const [name, run] of selected) {
+      const v = run.fn(urls);
+      const row = {
+        rate: v.rate,
+        clientUs: (v.cpu * 1e6) / v.n,
+        nginxUs: (v.nginx * 1e6) / v.n,
+        // nginx's share of its core over the load (kalab's start-up and report left out).
+        nginxBusy: v.nginx / v.loadS,
+      };
+      results[name].push(row);
+      console.error(
+        `round ${round}/${ROUNDS}  ${name.padEnd(36)} ${Math.round(v.rate).toLocaleString('en-US')}/s  client ${Math.round(row.clientUs)} µs  nginx ${Math.round(row.nginxUs)} µs per request/conn`,
+      );
+      if (run.churn) await settle();
     }
   }
 } finally {
@@ -180,10 +267,11 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
-const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
-const ratio = (a, b) => median(results[a].map((v, i) => v / results[b][i]));
+const med = (name, key) => median(results[name].map((x) => x[key]));
+/** Per-round ratios of the rates (the tools of one round ran back to back), then their median. */
+const ratio = (a, b) => median(results[a].map((v, i) => v.rate / results[b][i].rate));
 const rows = [
-  ['HTTPS keep-alive req/s', 'kalab (undici) / wrk', 'kalab https keep-alive', 'wrk https keep-alive', 0.7],
+  ['HTTPS keep-alive req/s', 'kalab (default engine) / wrk', 'kalab https keep-alive', 'wrk https keep-alive', 0.7],
   [
     'HTTPS churn handshakes/s',
     'kalab --tls-resume off / hey -disable-keepalive',
@@ -191,16 +279,48 @@ const rows = [
     'hey https -disable-keepalive',
     1.0,
   ],
+  [
+    'HTTPS churn handshakes/s',
+    'kalab --tls-resume off --close-by server / hey (both: the server closes)',
+    'kalab https churn, server closes',
+    'hey https -disable-keepalive',
+    1.0,
+  ],
   ['h2 over TLS req/s', 'kalab --engine h2 / h2load', 'kalab h2 over TLS', 'h2load (1 connection)', 0.5],
-];
+  ['churn conn/s', 'kalab --no-keepalive / hey -disable-keepalive', 'kalab churn', 'hey -disable-keepalive', 1.0],
+  [
+    'churn conn/s',
+    'kalab --no-keepalive --close-by server / hey (both: the server closes)',
+    'kalab churn, server closes',
+    'hey -disable-keepalive',
+    1.0,
+  ],
+].filter(([, , a, b]) => results[a] && results[b]);
 console.log(
   `\nnginx (1 worker, CPU ${args['nginx-cpu']}, TLS 1.3, ECDSA P-256), every client on CPU ${args.cpu}, ${C} connections (h2: ${C} streams on 1), ${D} s x ${ROUNDS} rounds (median of per-round ratios), kalab -w 1; load average ${loadBefore} before, ${load()} after\n`,
 );
-console.log('| metric | pair | kalab | peer | ratio | target |');
-console.log('|---|---|---:|---:|---:|---:|');
+console.log(
+  '| metric | pair | kalab | peer | ratio | target | client CPU µs kalab / peer | nginx CPU µs kalab / peer |',
+);
+console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const [metric, pair, a, b, target] of rows) {
   const r = ratio(a, b);
   console.log(
-    `| ${metric} | ${pair} | ${fmt(m[a])} | ${fmt(m[b])} | ${r.toFixed(2)} | >= ${target.toFixed(1)} ${r >= target ? 'met' : 'not met'} |`,
+    `| ${metric} | ${pair} | ${fmt(med(a, 'rate'))} | ${fmt(med(b, 'rate'))} | ${r.toFixed(2)} | >= ${target.toFixed(1)} ${r >= target ? 'met' : 'not met'} | ${fmt(med(a, 'clientUs'))} / ${fmt(med(b, 'clientUs'))} | ${fmt(med(a, 'nginxUs'))} / ${fmt(med(b, 'nginxUs'))} |`,
+  );
+}
+// Which side held each tool back: its client's CPU per request times its rate is the share of
+// the client's core it used; nginx's busy share is measured. The fuller core is the bottleneck.
+/** A core 80% busy or more holds the run back; when neither is, something else does (other processes on a shared machine, or a stall). */
+function verdict(client, nginx) {
+  if (client < 0.8 && nginx < 0.8) return 'neither core full: other processes (shared machine) or a stall';
+  return client >= nginx ? 'the client' : 'nginx';
+}
+console.log('\nbottleneck (median share of one core: client = CPU/request x rate, nginx = measured):');
+for (const name of Object.keys(results)) {
+  const client = (med(name, 'clientUs') * med(name, 'rate')) / 1e6;
+  const busy = med(name, 'nginxBusy');
+  console.log(
+    `  ${name.padEnd(36)} client ${(client * 100).toFixed(0)}%  nginx ${(busy * 100).toFixed(0)}%  -> ${verdict(client, busy)}`,
   );
 }
