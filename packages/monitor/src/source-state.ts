@@ -14,6 +14,9 @@ interface Totals {
   reusedRequests: number;
 }
 
+/** What `latency` and `connect` read as before a source has sent a histogram (never written to). */
+const EMPTY = new LatencyHistogram();
+
 const zeroTotals = (): Totals => ({ requests: 0, connectionsOpened: 0, reusedRequests: 0 });
 
 function addErrors(into: Record<string, number>, from: ErrorCounts): void {
@@ -44,9 +47,19 @@ export class SourceState {
   openConnections = 0;
   /** https:// runs: TLS handshakes as the latest tick said them (null until a tick carries them). */
   tls: { handshakesPerSec: number; handshakes: number; resumed: number } | null = null;
-  /** Latency and connect time of the current (or last) run, merged from the ticks' interval histograms. */
-  latency = new LatencyHistogram();
-  connect = new LatencyHistogram();
+  /**
+   * Latency and connect time of the current (or last) run, merged from the ticks' interval
+   * histograms: read-only here (SourceState adds to them itself). A source that never sent one
+   * (every server) shares one empty histogram instead of holding two 86 KB counts arrays.
+   */
+  get latency(): LatencyHistogram {
+    return this.ownLatency ?? EMPTY;
+  }
+  get connect(): LatencyHistogram {
+    return this.ownConnect ?? EMPTY;
+  }
+  private ownLatency: LatencyHistogram | null = null;
+  private ownConnect: LatencyHistogram | null = null;
 
   private base = zeroTotals();
   private baseErrors: Record<string, number> = {};
@@ -99,8 +112,14 @@ export class SourceState {
         handshakes: t.totals.tlsHandshakes,
         resumed: t.totals.tlsResumed ?? 0,
       };
-    if (latency) mergeDecoded(this.latency, latency);
-    if (connect) mergeDecoded(this.connect, connect);
+    if (latency) {
+      this.ownLatency ??= new LatencyHistogram();
+      mergeDecoded(this.ownLatency, latency);
+    }
+    if (connect) {
+      this.ownConnect ??= new LatencyHistogram();
+      mergeDecoded(this.ownConnect, connect);
+    }
   }
 
   onRunStarted(runId: string, now: number): void {
@@ -130,7 +149,7 @@ export class SourceState {
       },
       errors: report.errors,
     };
-    if (latency) this.latency = latency;
+    if (latency) this.ownLatency = latency;
     this.foldCurrent();
     this.runId = runId;
     this.running = false;
@@ -236,8 +255,8 @@ export class SourceState {
 
   private beginRun(runKey: string): void {
     if (runKey !== '' || this.latency.count > 0) {
-      this.latency = new LatencyHistogram();
-      this.connect = new LatencyHistogram();
+      this.ownLatency = null;
+      this.ownConnect = null;
     }
   }
 
