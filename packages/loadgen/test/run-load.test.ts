@@ -1,6 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { ReportSchema } from '@kalab/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasCommand, missing } from '../../../test/support/needs.js';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
 import { type CountingServer, type CountingServerOptions, startCountingServer } from './helpers/counting-server.js';
 
@@ -228,6 +235,60 @@ describe('unread bodies', () => {
       expect(server.connections).toBe(10);
       expect(server.requests).toBe(10);
       expect(await allClosed(server)).toBe(0);
+    },
+  );
+
+  it.skipIf(missing('openssl (a test certificate)', hasCommand('openssl')))(
+    'https:// --no-consume-body (net): 10 connections = 10 handshakes, 9 resumed by default, as the server counted them',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kalab-net-tls-'));
+      try {
+        const made = spawnSync('openssl', [
+          ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+          ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'],
+          ...['-addext', 'subjectAltName=IP:127.0.0.1'],
+        ]);
+        expect(made.status).toBe(0);
+        let accepted = 0;
+        let resumed = 0;
+        const open = new Set<Socket>();
+        const srv = createHttpsServer(
+          { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+          (_req, res) => res.end(Buffer.alloc(256 * 1024, 120)),
+        );
+        srv.on('secureConnection', (s: TLSSocket) => {
+          accepted++;
+          if (s.isSessionReused()) resumed++;
+          open.add(s);
+          s.once('close', () => open.delete(s));
+        });
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        try {
+          const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
+          const report = await runLoad({
+            target: url,
+            connections: 1,
+            requests: 10,
+            consumeBody: false,
+            insecure: true,
+          }).result;
+          expect(report.engine).toBe('net');
+          expect(report.requests.ok).toBe(10);
+          expect(report.connections.opened).toBe(10);
+          expect(report.tls!.handshakes).toBe(10);
+          expect(report.tls!.resumeSessions).toBe(true);
+          expect(accepted).toBe(10);
+          expect(report.tls!.resumed).toBe(resumed);
+          expect(resumed).toBe(9);
+          for (let k = 0; k < 200 && open.size > 0; k++) await new Promise((r) => setTimeout(r, 10));
+          expect(open.size).toBe(0);
+        } finally {
+          srv.closeAllConnections();
+          await new Promise<void>((r) => srv.close(() => r()));
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 
