@@ -8,7 +8,8 @@
 // the tools alternate within each round so that noise from other processes on the machine
 // (this one is shared) spreads over all of them. The table shows the median of the rounds.
 // kalab runs twice with keep-alive: the default engine (net; the table names the engine the
-// report named) and --engine undici. Each run's CPU time (user + sys, from /usr/bin/time) per
+// report named) and --engine undici; bench/bare-net-loop.mjs is Node's floor (raw sockets, no
+// parser, no stats) for the default engine to be compared with. Each run's CPU time (user + sys, from /usr/bin/time) per
 // request is printed beside the ratios: on a shared machine it is steadier than req/s.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 const KALAB = join(here, '..', 'apps', 'cli', 'bin', 'kalab.js');
 const AUTOCANNON = join(here, 'node_modules', 'autocannon', 'autocannon.js');
+const BARE = join(here, 'bare-net-loop.mjs');
 
 const { values: args } = parseArgs({
   options: {
@@ -134,6 +136,11 @@ function kalab(url, extra, perConnection = false) {
 const runs = {
   'kalab keep-alive (default engine)': (url) => kalab(url, []),
   'kalab --engine undici keep-alive': (url) => kalab(url, ['--engine', 'undici']),
+  'bare node:net loop keep-alive': (url) => {
+    const { out, cpu } = pinned(process.execPath, [BARE, url, '--connections', String(C), '--duration', String(D)]);
+    const r = JSON.parse(out);
+    return { rate: r.requests / (r.durationMs / 1000), cpuUs: cpu === null ? null : (cpu * 1e6) / r.requests };
+  },
   'autocannon keep-alive': (url) => {
     const { out, cpu } = pinned(process.execPath, [AUTOCANNON, '-c', String(C), '-d', String(D), '--json', url]);
     const r = JSON.parse(out);
@@ -190,6 +197,7 @@ const def = `kalab (default: ${engines[DEF] ?? '?'})`;
 const rows = [
   ['keep-alive req/s', `${def} / wrk`, DEF, 'wrk keep-alive', 0.8],
   ['keep-alive req/s', `${def} / autocannon`, DEF, 'autocannon keep-alive', 1.5],
+  ['keep-alive req/s', `${def} / a bare node:net loop`, DEF, 'bare node:net loop keep-alive', null],
   ['keep-alive req/s', 'kalab --engine undici / wrk', UND, 'wrk keep-alive', null],
   ['keep-alive req/s', 'kalab --engine undici / autocannon', UND, 'autocannon keep-alive', null],
   ['no-keep-alive conn/s', 'kalab / hey', 'kalab no-keep-alive', 'hey no-keep-alive', 1.0],
