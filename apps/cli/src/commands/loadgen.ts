@@ -26,7 +26,7 @@ export function registerLoadgen(program: Command): void {
     )
     .option(
       '-c, --connections <n>',
-      'connections (undici, --no-keepalive), concurrency = Agent maxSockets (http), sessions (h2)',
+      'connections (net, undici, --no-keepalive), concurrency = Agent maxSockets (http), sessions (h2)',
       undefined,
     )
     .option('--streams <n>', 'h2: concurrent streams per session (default 100, capped by the server)')
