@@ -49,6 +49,9 @@ export class Aggregate {
       t.reusedRequests += c.reusedRequests;
       t.handshakes += c.handshakes ?? 0;
       t.resumed += c.resumed ?? 0;
+      t.streams = (t.streams ?? 0) + (c.streams ?? 0);
+      const pm = c.peerMaxStreams ?? 0;
+      if (pm > 0 && (!t.peerMaxStreams || pm < t.peerMaxStreams)) t.peerMaxStreams = pm;
       // Each worker's own peak; their sum bounds the run's peak from above.
       t.maxOpen += c.maxOpen;
     }

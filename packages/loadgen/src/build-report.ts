@@ -14,6 +14,7 @@ export type LoadReport = Report & {
 export function configOf(o: ResolvedOptions): Record<string, unknown> {
   return {
     connections: o.connections,
+    ...(o.streams !== null ? { streams: o.streams } : {}),
     requests: o.requests,
     durationMs: o.durationMs,
     rate: o.rate,
@@ -48,7 +49,7 @@ export function configOf(o: ResolvedOptions): Record<string, unknown> {
 export function transportOf(o: ResolvedOptions): string {
   if (o.engine === 'http') return 'node:http Agent';
   if (o.engine === 'h2c' || o.engine === 'h2')
-    return o.tls ? 'node:http2 over TLS (ALPN h2)' : 'node:http2 (h2c, prior knowledge)';
+    return o.tls ? 'lean HTTP/2 frames over TLS (ALPN h2)' : 'lean HTTP/2 frames (h2c, prior knowledge)';
   if (!o.keepAlive) return 'net (lean churn engine)';
   if (o.engine === 'net') return 'net (lean keep-alive engine)';
   if (!o.consumeBody) return 'undici Pool, request() bodies never read';
@@ -65,6 +66,8 @@ export interface ReportFrame {
   stoppedEarly?: string | null;
   /** https:// runs: whether sessions were offered for resumption, and who decided (null for http://). */
   tls?: { resume: boolean; resumeDefault: boolean } | null;
+  /** h2 runs: the streams each session was asked to carry (null for HTTP/1 engines). */
+  h2?: { streamsPerSession: number } | null;
 }
 
 /**
@@ -95,6 +98,14 @@ export function assembleReport(agg: Aggregate, durationMs: number, frame: Report
     throughput: { rps: durationMs > 0 ? Math.round((completed / durationMs) * 1000 * 10) / 10 : 0 },
     host: frame.host,
     tls: null,
+    h2: frame.h2
+      ? {
+          sessions: t.opened,
+          streams: t.streams ?? 0,
+          streamsPerSession: frame.h2.streamsPerSession,
+          maxConcurrentStreams: t.peerMaxStreams || null,
+        }
+      : null,
     findings: frame.findings,
   };
   if (frame.tls) {
@@ -152,5 +163,6 @@ export function buildReport(
     }).slice(0, 100),
     stoppedEarly,
     tls: o.tls,
+    h2: engineThatRuns(o) === 'h2' ? { streamsPerSession: o.streams ?? 1 } : null,
   });
 }

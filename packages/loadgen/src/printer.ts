@@ -54,6 +54,14 @@ export function formatReport(
       `             handshake p50 ${ms(t.handshakeMs.p50)}  p99 ${ms(t.handshakeMs.p99)}  max ${ms(t.handshakeMs.max)}  mean ${ms(t.handshakeMs.mean)}; ${by(t.protocols)}; ALPN ${by(t.alpn)}`,
     );
   }
+  if (r.h2) {
+    const h = r.h2;
+    const cap =
+      h.maxConcurrentStreams === null ? 'no limit announced' : `the server allows ${n(h.maxConcurrentStreams)}`;
+    lines.push(
+      `h2           ${n(h.sessions)} sessions x ${n(h.streamsPerSession)} concurrent streams (${cap}), ${n(h.streams)} streams opened`,
+    );
+  }
   const errs = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
   lines.push(`errors       ${errs.length === 0 ? 'none' : errs.map(([code, v]) => `${code} ${n(v)}`).join(', ')}`);
   if (r.firstErrors) {

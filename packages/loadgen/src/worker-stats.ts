@@ -34,6 +34,9 @@ export interface Counters {
   /** TLS handshakes completed (https://), and how many of them resumed a session. */
   handshakes: number;
   resumed: number;
+  /** h2: streams opened, and the smallest SETTINGS_MAX_CONCURRENT_STREAMS a server announced (0: none). */
+  streams?: number;
+  peerMaxStreams?: number;
 }
 
 /** All counters at zero: a worker's start, and the base an aggregate sums onto. */
@@ -49,6 +52,8 @@ export function zeroCounters(): Counters {
     maxOpen: 0,
     handshakes: 0,
     resumed: 0,
+    streams: 0,
+    peerMaxStreams: 0,
   };
 }
 

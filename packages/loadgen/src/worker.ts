@@ -55,9 +55,11 @@ export default async function runWorker(task: WorkerTask): Promise<StatsEnvelope
   });
   const pipelined =
     (options.engine === 'undici' || options.engine === 'net') && options.keepAlive && options.consumeBody;
+  // h2: `-c` sessions, each carrying `--streams` concurrent streams (slot i rides session i % sessions).
+  const perConnection = pipelined ? options.pipelining : engineThatRuns(options) === 'h2' ? (options.streams ?? 1) : 1;
   const driver = new Driver(engine, stats, {
     slice,
-    perConnection: pipelined ? options.pipelining : 1,
+    perConnection,
     durationMs: options.durationMs,
   });
   let grace = DEADLINE_GRACE_MS;
