@@ -3,7 +3,11 @@ import { MAX_TIMER_MS } from '@kalab/core';
 
 /** Every default of the load generator, in one place (docs/loadgen.md lists them). */
 export const DEFAULTS = {
-  engine: 'undici' as const,
+  /**
+   * The lean raw-socket engine (engine-net.ts): the fastest that counts every connection
+   * exactly. `undici` stays for "what an undici client does" (docs/contracts.md: why the default changed).
+   */
+  engine: 'net' as const,
   connections: 10,
   /** h2: concurrent streams per session (`--streams`), as h2load's `-m 100`; the server's MAX_CONCURRENT_STREAMS caps it. */
   h2Streams: 100,
@@ -96,9 +100,10 @@ export function engineThatRuns(o: { engine: EngineName; keepAlive: boolean }): R
 /**
  * Whether an engine resumes TLS sessions when --tls-resume is not given: what its library
  * does by default. undici's connector and node's https.Agent keep a session cache; a bare
- * tls.connect (net, churn) and http2.connect do not.
+ * tls.connect (churn) and http2.connect do not. The net keep-alive engine, the default,
+ * keeps one as undici (the default before it) does, so a reconnect costs what it did.
  */
 export function defaultTlsResume(engine: EngineName, keepAlive: boolean): boolean {
   const runs = engineThatRuns({ engine, keepAlive });
-  return runs === 'undici' || runs === 'http';
+  return runs === 'undici' || runs === 'http' || runs === 'net';
 }
