@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '10' },
     'snapshot-ms': { type: 'string', default: '250' },
     'heap-snapshot': { type: 'boolean', default: false },
+    'monitor-node-options': { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
     'sources-child': { type: 'string' },
   },
@@ -94,7 +95,16 @@ async function main() {
   writeFileSync(probe, PROBE);
   const monitor = spawn(
     process.execPath,
-    [...snapFlags, '--import', pathToFileURL(probe).href, KALAB, 'monitor', '--listen', '127.0.0.1:0'],
+    [
+      ...snapFlags,
+      ...args['monitor-node-options'].split(' ').filter(Boolean),
+      '--import',
+      pathToFileURL(probe).href,
+      KALAB,
+      'monitor',
+      '--listen',
+      '127.0.0.1:0',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KALAB_MEMPROBE: probeFile } },
   );
   const url = await new Promise((resolve, reject) => {

@@ -9,7 +9,8 @@
 // (instrumentation costs nothing measurable)".
 //
 // The bare loop is the same undici (the copy @kalab/loadgen resolves) used the way the engine
-// uses it, minus everything the lab adds: one Client per connection with the same pipelining,
+// uses it, minus everything the lab adds: the same request (Host, User-Agent: kalab, Accept:
+// */*), one Client per connection with the same pipelining,
 // each keeping `pipelining` requests in flight through `client.dispatch` with a handler that
 // only counts completions (no connect hook, no stats, no histograms, no driver, no worker
 // thread). A second bare row uses `client.request()` + `body.dump()`, what most undici code
@@ -70,7 +71,8 @@ let stopping = false;
 let inFlight = 0;
 let finish;
 const finished = new Promise((r) => { finish = r; });
-const opts = { origin, path, method: 'GET', headers: ['host', new URL(url).host] };
+// The request kalab sends by default, byte for byte (Host, User-Agent, Accept).
+const opts = { origin, path, method: 'GET', headers: ['Host', new URL(url).host, 'User-Agent', 'kalab', 'Accept', '*/*'] };
 class Handler {
   constructor(client) { this.client = client; }
   onConnect() {}
