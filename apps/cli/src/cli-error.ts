@@ -1,4 +1,5 @@
-import { ExitCodes, exitCodeFor, InternalError, isKalabError, LAB_VERSION } from '@kalab/core';
+import { ExitCodes, exitCodeFor, InternalError, isKalabError } from '@kalab/core/options';
+import { LAB_VERSION } from '@kalab/core/version';
 
 const REPORT_HINT =
   'this is a bug in kalab, not in your target: please report it with the command line, ' +

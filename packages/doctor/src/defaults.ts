@@ -1,4 +1,4 @@
-import { BadOptionError, parseDuration } from '@kalab/core';
+import { BadOptionError, parseDuration } from '@kalab/core/options';
 
 /** Defaults of the keep-alive probe, in one place (STYLE.md). */
 export const DOCTOR_DEFAULTS = {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { BadOptionError, isLoopbackHost, parseInteger, type TcpSample } from '@kalab/core';
+import type { TcpSample } from '@kalab/core';
+import { BadOptionError, isLoopbackHost, parseInteger } from '@kalab/core/options';
 import { generateToken } from './token.js';
 
 /** Every default of the monitor, in one place. */

@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS } from '@kalab/core';
+import { MAX_TIMER_MS } from '@kalab/core/options';
 
 /**
  * Every default of @kalab/server in one place. The timeouts are node:http's own defaults
