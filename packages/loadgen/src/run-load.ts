@@ -197,7 +197,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
         config: configOf(o),
         workers: slices.length,
       });
-      void sampler.sample();
+      void sampler.sample(true);
       // Each tick asks every worker for its envelope and emits once all have answered
       // (or after a quarter of the interval), so a tick covers the same interval everywhere.
       ticker = setInterval(() => {
@@ -211,7 +211,7 @@ export class LoadRun extends EventEmitter<LoadRunEvents> {
       // Each worker's last envelope, after its ticks on the same port (bounded wait; the task's result otherwise).
       await Promise.race([finals, new Promise((r) => setTimeout(r, 2000).unref())]);
       for (const r of results) if (!finalized.has(r.worker)) agg.add(r);
-      await sampler.sample();
+      await sampler.sample(true);
       const f = twFirst as { at: number; tw: number } | null;
       const l = twLast as { at: number; tw: number } | null;
       const twRate = f && l && l.at - f.at >= 1000 ? (l.tw - f.tw) / ((l.at - f.at) / 1000) : undefined;
