@@ -4,6 +4,10 @@
 //
 //   pnpm build && node bench/memory-bench.mjs [--seconds 60] [--quick] [--connections 10000]
 //                  [--engines net,undici,http] [--workers 1,2] [--interval-ms 500] [--json]
+//                  [--timeout D] [--backlog 65535] [--heap-snapshot-at S] [--node-options=FLAGS]
+// (--timeout goes to the loadgen; --node-options=... to the loadgen's node, e.g.
+// --node-options=--max-semi-space-size=1; --heap-snapshot-at S writes a heap snapshot of every
+// loadgen isolate S seconds in, into the current directory.)
 //
 // Target (issue 15): "a 60 s run at 10,000 connections against the lab server in a namespace
 // (limits raised there) stays under 150 MiB RSS per worker and its report is exact".

@@ -3,6 +3,7 @@
 //
 //   pnpm build && node bench/monitor-bench.mjs [--servers 32] [--loadgens 32] [--hosts 16]
 //                  [--seconds 30] [--warmup 10] [--snapshot-ms 250] [--json]
+//                  [--heap-snapshot] [--monitor-node-options=FLAGS]
 //
 // Target (issue 15): "a monitor with 64 sources stays under 100 MiB and keeps its snapshot rate".
 //
