@@ -147,7 +147,14 @@ export function instrumentHttp1(
       return;
     }
     if (channels.requestEnd.hasSubscribers) ledger.requestEnd(rec, req.method, req.url, req.rawHeaders, 0);
-    answer(req, res, close);
+    if (delay > 0 || req.url === STATS_PATH) {
+      answer(req, res, close);
+      return;
+    }
+    // The common case inline, as a bare node:http handler writes it: precomputed header
+    // array, the body as a latin1 string (head and body leave in one write).
+    res.writeHead(200, close ? closeHeaders : okHeaders);
+    res.end(body, 'latin1');
   });
 
   const readBody = (req: IncomingMessage, res: ServerResponse, rec: ConnectionRecord, close: boolean): void => {
