@@ -1,6 +1,7 @@
 import type { AgentShare, FanOutPart, LastTick, TlsReport } from '@kalab/core';
 import { Aggregate } from './aggregate.js';
 import { assembleReport, type LoadReport, type ReportFrame } from './build-report.js';
+import { DEFAULTS } from './defaults.js';
 import type { StatsEnvelope } from './worker-stats.js';
 
 /**
@@ -149,7 +150,7 @@ export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadRepor
       one.add(env, false);
       own = assembleReport(one, last.elapsedMs, {
         target: frame?.target ?? first?.target ?? '',
-        engine: frame?.engine ?? first?.engine ?? 'undici',
+        engine: frame?.engine ?? first?.engine ?? DEFAULTS.engine,
         config: {},
         host: { ephemeralRange: null, timeWaitPeak: 0 },
         findings: [],
@@ -178,7 +179,7 @@ export function mergeFanOut(parts: FanOutPart[], frame?: FanOutFrame): LoadRepor
   }
   const report = assembleReport(agg, durationMs, {
     target: frame?.target ?? first?.target ?? '',
-    engine: frame?.engine ?? first?.engine ?? 'undici',
+    engine: frame?.engine ?? first?.engine ?? DEFAULTS.engine,
     config: frame?.config ?? first?.config ?? {},
     host: {
       ephemeralRange: range ?? null,
