@@ -11,13 +11,12 @@
 // report named) and --engine undici; bench/bare-net-loop.mjs is Node's floor (raw sockets, no
 // parser, no stats) for the default engine to be compared with. Each run's CPU time (user + sys, from /usr/bin/time) per
 // request is printed beside the ratios: on a shared machine it is steadier than req/s.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { hasCommand, requireTools, settle, startNginx } from './lib/peers.mjs';
+import { emitRows, loadAverage, median } from './lib/rows.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KALAB = join(here, '..', 'apps', 'cli', 'bin', 'kalab.js');
@@ -37,61 +36,9 @@ const ROUNDS = Number(args.rounds);
 const D = Number(args.duration);
 const C = Number(args.connections);
 
-function which(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-for (const tool of ['nginx', 'wrk', 'hey', 'taskset']) {
-  if (!which(tool)) {
-    console.error(`bench: ${tool} is not installed (apt-get install -y nginx-light wrk hey util-linux)`);
-    process.exit(2);
-  }
-}
+requireTools(['nginx', 'wrk', 'hey', 'taskset']);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startNginx() {
-  const dir = mkdtempSync(join(tmpdir(), 'kalab-bench-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
-  const port = await freePort();
-  const conf = `worker_processes 1;
-daemon off;
-error_log stderr error;
-pid ${dir}/nginx.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  server { listen 127.0.0.1:${port} backlog=4096; location / { return 200 "Hello world"; } }
-}
-`;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { shell: false }).status === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGQUIT');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const HAS_TIME = which('/usr/bin/time');
+const HAS_TIME = hasCommand('/usr/bin/time');
 /**
  * Runs `cmd argv` pinned to --cpu; returns its stdout and the CPU seconds (user + sys, every
  * thread) it used, from /usr/bin/time (null where it is missing).
@@ -106,8 +53,6 @@ function pinned(cmd, argv) {
   const t = /BENCH_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
   return { out: r.stdout, cpu: t ? Number(t[1]) + Number(t[2]) : null };
 }
-/** Lets TIME_WAIT from a churn run not weigh on the next one. */
-const settle = () => new Promise((r) => setTimeout(r, 1000));
 
 /**
  * `kalab loadgen URL -c C -d D -w 1 --json ...extra`: requests (or connections, with
@@ -162,7 +107,9 @@ const runs = {
 
 const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 const engines = {};
-const nginx = await startNginx();
+const nginx = await startNginx({ cpus: args['nginx-cpu'] });
+nginx.url = nginx.urls.http;
+const loadBefore = loadAverage();
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, fn] of Object.entries(runs)) {
@@ -180,11 +127,6 @@ try {
   await nginx.stop();
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const rate = (k) => median(results[k].map((r) => r.rate));
 const cpuUs = (k) => (results[k].every((r) => r.cpuUs !== null) ? median(results[k].map((r) => r.cpuUs)) : null);
@@ -224,4 +166,19 @@ for (const [metric, pair, a, b, target] of rows) {
 }
 console.log(
   '\nCPU µs each: user + sys of the whole process (start-up included) per request or connection, from /usr/bin/time.',
+);
+emitRows(
+  'loadgen',
+  `nginx (1 worker, CPU ${args['nginx-cpu']}), every client on CPU ${args.cpu}, -c ${C} -w 1, ${D} s x ${ROUNDS} rounds; load average ${loadBefore} before, ${loadAverage()} after`,
+  rows
+    .filter((r) => r[4] !== null)
+    .map(([metric, pair, a, b, target]) => ({
+      metric,
+      pair,
+      kalab: rate(a),
+      peer: rate(b),
+      unit: 'ratio',
+      value: ratio(a, b),
+      target,
+    })),
 );
