@@ -13,14 +13,13 @@
 // steadier number. kalab's start-up and teardown (Node, the CLI's modules, the worker thread:
 // measured each round as a `-n 1` run, 0.3 s quiet, over 1 s on a loaded 2-core machine) is
 // taken out of its CPU per request and printed on its own.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCertificate } from '@kalab/server';
+import { requireTools, startNginx } from './lib/peers.mjs';
+import { emitRows, loadAverage, median } from './lib/rows.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -40,74 +39,7 @@ const D = Number(args.duration);
 const M = Number(args.streams);
 const KALAB = resolve(args.kalab);
 
-const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-for (const tool of ['nginx', 'h2load', 'taskset', 'bash']) {
-  if (!which(tool)) {
-    console.error(`bench: ${tool} is not installed (apt-get install -y nginx-light nghttp2-client util-linux bash)`);
-    process.exit(2);
-  }
-}
-
-function freePort() {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
-}
-
-/** nginx, one worker: h2c with prior knowledge on one port, h2 over TLS (ALPN) on another. */
-async function startNginx() {
-  const dir = mkdtempSync(join(tmpdir(), 'kalab-h2-bench-'));
-  mkdirSync(join(dir, 'tmp'));
-  const cert = await generateCertificate();
-  writeFileSync(join(dir, 'cert.pem'), cert.cert);
-  writeFileSync(join(dir, 'key.pem'), cert.key);
-  const [h2c, tls] = [await freePort(), await freePort()];
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-error_log stderr error;
-pid ${dir}/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  http2_max_concurrent_streams 1024;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  server {
-    listen 127.0.0.1:${h2c} http2 backlog=4096;
-    listen 127.0.0.1:${tls} ssl http2 backlog=4096;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    location / { return 200 "Hello world"; }
-  }
-}
-`,
-  );
-  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (const port of [h2c, tls]) {
-    for (let i = 0; i < 100; i++) {
-      if (spawnSync('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    h2c: `http://127.0.0.1:${h2c}/`,
-    tls: `https://127.0.0.1:${tls}/`,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGQUIT');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+requireTools(['nginx', 'h2load', 'taskset', 'bash']);
 
 /** Runs a client pinned on --cpu: its stdout and CPU seconds (user + sys of the children bash waited for, from `times`). */
 function pinned(cmd, argv) {
@@ -174,8 +106,13 @@ const runs = {
 };
 
 const results = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
-const nginx = await startNginx();
-const load = () => spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ');
+const server = await startNginx({
+  cpus: args['nginx-cpu'],
+  listen: ['h2c', 'https'],
+  cert: await generateCertificate(),
+});
+const nginx = { h2c: server.urls.h2c, tls: server.urls.https, stop: () => server.stop() };
+const load = loadAverage;
 const loadBefore = load();
 try {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -193,11 +130,6 @@ try {
   await nginx.stop();
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const med = (k, f) => median(results[k].map((r) => r[f]));
 const ratio = (a, b, f, inverse = false) =>
@@ -219,3 +151,16 @@ for (const [name, a, b] of rows) {
     `| ${name} | ${fmt(med(a, 'rps'))} | ${fmt(med(b, 'rps'))} | ${r.toFixed(2)} | ${med(a, 'usPerReq').toFixed(1)} | ${med(b, 'usPerReq').toFixed(1)} | ${ratio(a, b, 'usPerReq', true).toFixed(2)} | >= 0.5 ${r >= 0.5 ? 'met' : 'not met'} |`,
   );
 }
+emitRows(
+  'h2',
+  `nginx (1 worker, CPU ${args['nginx-cpu']}), clients on CPU ${args.cpu}, kalab --engine h2 -c 1 --streams ${M} -w 1 vs h2load -c 1 -m ${M} -t 1, ${D} s x ${ROUNDS} rounds; load average ${loadBefore} before, ${load()} after`,
+  rows.map(([name, a, b]) => ({
+    metric: `HTTP/2 req/s, ${name}`,
+    pair: `kalab --engine h2 / h2load -c 1 -m ${M}`,
+    kalab: med(a, 'rps'),
+    peer: med(b, 'rps'),
+    unit: 'ratio',
+    value: ratio(a, b, 'rps'),
+    target: 0.5,
+  })),
+);
