@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// kalab loadgen over TLS against wrk, hey and h2load, on nginx (one worker, TLS 1.3, HTTP/2 by ALPN) over loopback,
+// kalab loadgen over TLS against wrk and hey, on nginx (one worker, TLS 1.3, HTTP/2 by ALPN) over loopback,
 // and connection churn (no keep-alive) over plain HTTP and HTTPS against hey -disable-keepalive.
 // Not a test: it prints a table of ratios and never fails on a noisy number.
 //
@@ -9,7 +9,7 @@
 //   HTTPS keep-alive req/s:  kalab (default engine) / wrk                                       target >= 0.7
 //   HTTPS churn conn/s:      kalab --no-keepalive --tls-resume off / hey -disable-keepalive
 //                            (Go's Transport without a ClientSessionCache: a full handshake each) target >= 1.0
-//   h2 over TLS req/s:       kalab --engine h2 / h2load (one connection, -c streams)           target >= 0.5
+//   (h2 over TLS against h2load: bench/h2-bench.mjs)
 //   churn conn/s (plain):    kalab --no-keepalive / hey -disable-keepalive                      target >= 1.0
 // Churn runs twice: the client closing first (kalab's default: TIME_WAIT on the client) and,
 // the setup equal to hey's, the server closing first (--close-by server: hey, like Go's
@@ -21,14 +21,13 @@
 // Same CPU pinning as bench/loadgen-bench.mjs: every client on --cpu, nginx on --nginx-cpu; the
 // tools alternate within each round (the machine is shared) and the table shows per-round
 // ratios' medians.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateCertificate } from '@kalab/server';
+import { requireTools, settle, startNginx } from './lib/peers.mjs';
+import { emitRows, loadAverage, median } from './lib/rows.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KALAB = join(here, '..', 'apps', 'cli', 'bin', 'kalab.js');
@@ -48,84 +47,7 @@ const ROUNDS = Number(args.rounds);
 const D = Number(args.duration);
 const C = Number(args.connections);
 
-const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-for (const tool of ['nginx', 'wrk', 'hey', 'h2load', 'taskset', '/usr/bin/time']) {
-  if (!which(tool)) {
-    console.error(`bench: ${tool} is not installed (apt-get install -y nginx-light wrk hey nghttp2-client util-linux)`);
-    process.exit(2);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * nginx, one worker: TLS 1.2/1.3 with HTTP/2 by ALPN, session tickets and a session cache (its
- * defaults plus a cache), and a plain HTTP listener for the plain churn pair.
- */
-async function startNginx() {
-  const dir = mkdtempSync(join(tmpdir(), 'kalab-tls-bench-'));
-  mkdirSync(join(dir, 'tmp'));
-  const cert = await generateCertificate();
-  writeFileSync(join(dir, 'cert.pem'), cert.cert);
-  writeFileSync(join(dir, 'key.pem'), cert.key);
-  const port = await freePort();
-  const plainPort = await freePort();
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-error_log stderr error;
-pid ${dir}/nginx.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  http2_max_concurrent_streams 1024;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_session_cache shared:bench:10m;
-  server {
-    listen 127.0.0.1:${port} ssl http2 backlog=4096;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    location / { return 200 "Hello world"; }
-  }
-  server { listen 127.0.0.1:${plainPort} backlog=4096; location / { return 200 "Hello world"; } }
-}
-`,
-  );
-  const child = spawn('taskset', ['-c', args['nginx-cpu'], 'nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'));
-  const worker = Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/)[0]);
-  return {
-    url: `https://127.0.0.1:${port}/`,
-    plainUrl: `http://127.0.0.1:${plainPort}/`,
-    /** The worker's CPU seconds so far (utime + stime, clock ticks of 10 ms). */
-    cpu: () => {
-      const f = readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100;
-    },
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGQUIT');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+requireTools(['nginx', 'wrk', 'hey', 'taskset']);
 
 /** Runs `cmd argv` pinned to --cpu; its stdout and CPU seconds (user + sys of it and its threads and children). */
 function pinned(cmd, argv) {
@@ -138,7 +60,6 @@ function pinned(cmd, argv) {
   return { out: r.stdout, cpu: Number(t[1]) + Number(t[2]) };
 }
 /** Lets TIME_WAIT from a churn run not weigh on the next one. */
-const settle = () => new Promise((r) => setTimeout(r, 1000));
 const kalabArgs = (url, extra, bound) => [
   KALAB,
   'loadgen',
@@ -210,15 +131,6 @@ const runs = {
   },
   // hey skips certificate checks and, like Go's http.Transport without a ClientSessionCache, never resumes.
   'hey https -disable-keepalive': { group: 'churn', churn: true, fn: (u) => hey(u.tls) },
-  'kalab h2 over TLS': { group: 'tls', fn: (u) => kalab(u.tls, ['--engine', 'h2'], completed) },
-  'h2load (1 connection)': {
-    group: 'tls',
-    fn: (u) =>
-      peer('h2load', ['-D', String(D), '-c', '1', '-m', String(C), '-t', '1', u.tls], (out) => ({
-        rate: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)[1]),
-        n: Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(out)[1]),
-      })),
-  },
   'kalab churn': {
     group: 'churn',
     churn: true,
@@ -234,10 +146,14 @@ const runs = {
 const selected = Object.entries(runs).filter(([, r]) => !args.only || args.only.split(',').includes(r.group));
 
 const results = Object.fromEntries(selected.map(([k]) => [k, []]));
-const nginx = await startNginx();
-const nginxCpu = nginx.cpu;
-const urls = { tls: nginx.url, plain: nginx.plainUrl };
-const load = () => spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ').slice(0, 3).join(' ');
+const nginx = await startNginx({
+  cpus: args['nginx-cpu'],
+  listen: ['https', 'http'],
+  cert: await generateCertificate(),
+});
+const nginxCpu = () => nginx.workerCpuSeconds();
+const urls = { tls: nginx.urls.https, plain: nginx.urls.http };
+const load = loadAverage;
 const loadBefore = load();
 try {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -261,11 +177,6 @@ try {
   await nginx.stop();
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const med = (name, key) => median(results[name].map((x) => x[key]));
 /** Per-round ratios of the rates (the tools of one round ran back to back), then their median. */
@@ -286,7 +197,6 @@ const rows = [
     'hey https -disable-keepalive',
     1.0,
   ],
-  ['h2 over TLS req/s', 'kalab --engine h2 / h2load', 'kalab h2 over TLS', 'h2load (1 connection)', 0.5],
   ['churn conn/s', 'kalab --no-keepalive / hey -disable-keepalive', 'kalab churn', 'hey -disable-keepalive', 1.0],
   [
     'churn conn/s',
@@ -297,7 +207,7 @@ const rows = [
   ],
 ].filter(([, , a, b]) => results[a] && results[b]);
 console.log(
-  `\nnginx (1 worker, CPU ${args['nginx-cpu']}, TLS 1.3, ECDSA P-256), every client on CPU ${args.cpu}, ${C} connections (h2: ${C} streams on 1), ${D} s x ${ROUNDS} rounds (median of per-round ratios), kalab -w 1; load average ${loadBefore} before, ${load()} after\n`,
+  `\nnginx (1 worker, CPU ${args['nginx-cpu']}, TLS 1.3, ECDSA P-256), every client on CPU ${args.cpu}, ${C} connections, ${D} s x ${ROUNDS} rounds (median of per-round ratios), kalab -w 1; load average ${loadBefore} before, ${load()} after\n`,
 );
 console.log(
   '| metric | pair | kalab | peer | ratio | target | client CPU µs kalab / peer | nginx CPU µs kalab / peer |',
@@ -324,3 +234,16 @@ for (const name of Object.keys(results)) {
     `  ${name.padEnd(36)} client ${(client * 100).toFixed(0)}%  nginx ${(busy * 100).toFixed(0)}%  -> ${verdict(client, busy)}`,
   );
 }
+emitRows(
+  'tls',
+  `nginx (1 worker, CPU ${args['nginx-cpu']}, TLS 1.3, ECDSA P-256), clients on CPU ${args.cpu}, -c ${C} -w 1, ${D} s x ${ROUNDS} rounds; load average ${loadBefore} before, ${load()} after`,
+  rows.map(([metric, pair, a, b, target]) => ({
+    metric,
+    pair,
+    kalab: med(a, 'rate'),
+    peer: med(b, 'rate'),
+    unit: 'ratio',
+    value: ratio(a, b),
+    target,
+  })),
+);

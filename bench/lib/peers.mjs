@@ -1,7 +1,7 @@
 // What the benches share: a pinned nginx to measure against, pinned runs of the peers (wrk,
 // hey, h2load, autocannon) and of kalab, and the parsing of their outputs. Loopback only.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -110,6 +110,13 @@ http {
   return {
     urls,
     pid: child.pid,
+    /** The first worker's CPU seconds so far (utime + stime from /proc, clock ticks of 10 ms). */
+    workerCpuSeconds() {
+      const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'));
+      const worker = Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/)[0]);
+      const f = readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    },
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGQUIT');
