@@ -70,9 +70,17 @@ function listenOn(server: NetServer, host: string, port: number, what: string): 
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host, port });
+    server.listen({ host, port, backlog: LISTEN_BACKLOG });
   });
 }
+
+/**
+ * The accept queue asked of the kernel (it caps it at net.core.somaxconn, 4096 by default on
+ * Linux 5.4+). Node's default of 511 overflows when a load generator opens thousands of
+ * connections at once: SYNs are dropped and retried a second later, and the run measures the
+ * server's queue instead of its clients.
+ */
+const LISTEN_BACKLOG = 65_535;
 
 /** The instrumented keep-alive server: node:http (and an optional h2c listener) feeding one ledger. */
 export function createLabServer(options: LabServerOptions = {}): LabServer {
