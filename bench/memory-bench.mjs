@@ -40,6 +40,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { emitRows } from './lib/rows.mjs';
 
 const KALAB = fileURLToPath(new URL('../apps/cli/bin/kalab.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -157,6 +158,22 @@ async function outer() {
   }
   print(results, seconds, connections);
   if (args.json) console.log(JSON.stringify({ schema: 'kalab.bench.memory/v1', targetMiB: TARGET_MIB, results }));
+  emitRows(
+    'memory',
+    `kalab loadgen -c ${connections} -d ${seconds}s against kalab server in a private namespace; per worker = peak process RSS / workers`,
+    results.map((r) => ({
+      metric: `RSS per worker, -c ${connections} ${seconds} s, ${r.engine} -w ${r.workers}${r.error ? ` (failed: ${r.error.split('\n')[0].slice(0, 80)})` : r.exact ? '' : ' (report NOT exact)'}`,
+      pair: 'peak RSS / workers',
+      kalab: r.error ? null : r.peakRss / r.workers / MiB,
+      peer: null,
+      unit: 'MiB',
+      value: r.error ? null : r.peakRss / r.workers / MiB,
+      // Under the bound and exact, or missed: an inexact report misses the target whatever its memory.
+      ok: !r.error && r.exact && r.peakRss / r.workers / MiB < TARGET_MIB,
+      target: TARGET_MIB,
+      cmp: '<',
+    })),
+  );
 }
 
 function mib(n) {

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { emitRows } from './lib/rows.mjs';
 
 const KALAB = fileURLToPath(new URL('../apps/cli/bin/kalab.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -252,6 +253,31 @@ async function main() {
   );
   if (viewerErrors > 0) console.log(`viewer: ${viewerErrors} messages it could not decode (last: ${lastViewerError})`);
   if (args.json) console.log(JSON.stringify({ schema: 'kalab.bench.monitor/v1', targetMiB: TARGET_MIB, ...result }));
+  emitRows(
+    'monitor',
+    `kalab monitor, ${total} sources (${servers} servers, ${loadgens} loadgen runs), viewer at ${intervalMs} ms, ${windowS.toFixed(1)} s`,
+    [
+      {
+        metric: `monitor memory, ${total} sources`,
+        pair: 'peak RSS (VmHWM included)',
+        kalab: Math.max(peak, hwm) / MiB,
+        peer: null,
+        unit: 'MiB',
+        value: Math.max(peak, hwm) / MiB,
+        target: TARGET_MIB,
+        cmp: '<',
+      },
+      {
+        metric: `monitor snapshot rate, ${total} sources`,
+        pair: 'snapshots/s a viewer got / expected',
+        kalab: rate,
+        peer: expected,
+        unit: 'ratio',
+        value: minSources >= total ? rate / expected : 0,
+        target: 0.95,
+      },
+    ],
+  );
 }
 
 /** The sources: real servers and loadgen runs publishing to the monitor. */

@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { emitRows } from './lib/rows.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KALAB = join(here, '..', 'apps', 'cli', 'bin', 'kalab.js');
@@ -268,3 +269,18 @@ if (args.json)
   console.log(
     JSON.stringify({ schema: 'kalab.bench.undici-overhead/v1', connections: C, pipelining: P, ratio, cpuRatio, rows }),
   );
+emitRows(
+  'undici',
+  `nginx (1 worker, CPU ${args['nginx-cpu']}), clients on CPU ${args.cpu}, -c ${C} -p ${P} -w 1, ${D} s x ${ROUNDS} rounds`,
+  [
+    {
+      metric: '--engine undici req/s',
+      pair: `kalab --engine undici / ${bare.name}`,
+      kalab: kalab.rps,
+      peer: bare.rps,
+      unit: 'ratio',
+      value: ratio,
+      target: 1.0,
+    },
+  ],
+);

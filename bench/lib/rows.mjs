@@ -27,7 +27,8 @@ export function met(value, target, cmp = '>=') {
  * @param {string} context one line: machine, pinning, rounds, load average
  * @param {Array<{ metric: string, pair: string, kalab: number, peer: number | null, unit: string,
  *                 value: number, target: number, cmp?: '>=' | '<' }>} rows
- *   `value` is the ratio (or, for absolute bounds such as MiB or ms, the measured number) compared with `target`.
+ *   `value` is the ratio (or, for absolute bounds such as MiB or ms, the measured number; null when not measured)
+ *   compared with `target`; `ok` (optional) overrides that comparison, e.g. a report that is not exact misses.
  */
 export function emitRows(bench, context, rows) {
   const file = process.env.KALAB_BENCH_ROWS;
