@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { BadOptionError } from '@kalab/core';
-import { generate } from 'selfsigned';
 
 /** The certificate a TLS lab server presents. */
 export interface ServerCertificate {
@@ -20,9 +19,11 @@ export const GENERATED_NAMES = { dns: ['localhost'], ip: ['127.0.0.1', '::1'] } 
 
 /**
  * A self-signed ECDSA P-256 certificate for 127.0.0.1, ::1 and localhost, valid for 30 days,
- * made by the `selfsigned` library (no hand-written ASN.1). About 40 ms.
+ * made by the `selfsigned` library (no hand-written ASN.1). About 40 ms. The library (and
+ * its X.509 stack) is loaded here, on first use: a plain-HTTP server never carries it.
  */
 export async function generateCertificate(): Promise<ServerCertificate> {
+  const { generate } = await import('selfsigned');
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(Date.now() + 30 * 86_400_000);
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
