@@ -158,14 +158,15 @@ describe('runLoad counts what the server counts', () => {
 });
 
 describe('--engine net (lean keep-alive)', () => {
-  it('-c 8 -n 20000 opens 8 connections', async () => {
-    const { report, server } = await load({}, { engine: 'net', connections: 8, requests: 20_000 });
+  // The default engine's -c 8 -n 20000 case above is this engine's long run; asked for by name it is the same engine.
+  it('asked for by name: -c 8 -n 2000 opens 8 connections', async () => {
+    const { report, server } = await load({}, { engine: 'net', connections: 8, requests: 2000 });
     expect(report.engine).toBe('net');
-    expect(report.requests.ok).toBe(20_000);
-    expect(server.requests).toBe(20_000);
+    expect(report.requests.ok).toBe(2000);
+    expect(server.requests).toBe(2000);
     expect(report.connections.opened).toBe(8);
     expect(server.connections).toBe(8);
-    expect(report.connections.reusedRequests).toBe(20_000 - 8);
+    expect(report.connections.reusedRequests).toBe(2000 - 8);
   });
 
   it('reconnects when the server closes every 100 requests, pipelines, reads chunked and 1 MiB bodies', async () => {
