@@ -204,9 +204,7 @@ export class HpackDecoder {
         if (this.maxSize === 0) {
           // A table of size 0 (our SETTINGS_HEADER_TABLE_SIZE, once the server applied it)
           // keeps nothing: the strings need not be made, except :status's value.
-          const isStatus = index === 0 ? this.str(buf, end) === ':status' : this.nameAt(index) === ':status';
-          if (isStatus && status === 0) status = statusOf(this.str(buf, end));
-          else this.skipStr(buf, end);
+          status = this.unkeptLiteral(buf, end, index, status);
         } else {
           // The table keeps it, so both strings are made.
           const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
@@ -215,24 +213,31 @@ export class HpackDecoder {
           this.insert(name, value);
         }
       } else if (b & 0x20) {
-        // Dynamic table size update (§6.3): only at the start of a block.
-        if (!first) throw compressionError('table size update after the first field');
-        const size = this.int(buf, end, 5);
-        if (size > this.limit) throw compressionError(`table size ${size} above our limit ${this.limit}`);
-        this.maxSize = size;
-        this.evict(0);
+        this.sizeUpdate(buf, end, first);
         continue;
       } else {
         // Literal without indexing (§6.2.2) or never indexed (§6.2.3): nothing kept, strings skipped.
-        const index = this.int(buf, end, 4);
-        let isStatus: boolean;
-        if (index === 0) isStatus = this.str(buf, end) === ':status';
-        else isStatus = this.nameAt(index) === ':status';
-        if (isStatus && status === 0) status = statusOf(this.str(buf, end));
-        else this.skipStr(buf, end);
+        status = this.unkeptLiteral(buf, end, this.int(buf, end, 4), status);
       }
       first = false;
     }
+    return status;
+  }
+
+  /** Dynamic table size update (§6.3): only at the start of a block, never above our limit. */
+  private sizeUpdate(buf: Buffer, end: number, first: boolean): void {
+    if (!first) throw compressionError('table size update after the first field');
+    const size = this.int(buf, end, 5);
+    if (size > this.limit) throw compressionError(`table size ${size} above our limit ${this.limit}`);
+    this.maxSize = size;
+    this.evict(0);
+  }
+
+  /** A literal the table does not keep: its value is made only when it is the first `:status`, else skipped. */
+  private unkeptLiteral(buf: Buffer, end: number, index: number, status: number): number {
+    const isStatus = index === 0 ? this.str(buf, end) === ':status' : this.nameAt(index) === ':status';
+    if (isStatus && status === 0) return statusOf(this.str(buf, end));
+    this.skipStr(buf, end);
     return status;
   }
 
@@ -254,11 +259,7 @@ export class HpackDecoder {
         this.insert(name, value);
         out.push([name, value]);
       } else if (b & 0x20) {
-        if (!first) throw compressionError('table size update after the first field');
-        const size = this.int(buf, end, 5);
-        if (size > this.limit) throw compressionError(`table size ${size} above our limit ${this.limit}`);
-        this.maxSize = size;
-        this.evict(0);
+        this.sizeUpdate(buf, end, first);
         continue;
       } else {
         const index = this.int(buf, end, 4);
