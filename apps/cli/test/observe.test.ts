@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
@@ -160,7 +160,13 @@ describe.skipIf(missing('unshare -rn (user namespaces)', canUnshareNet()))('kala
 // As an unprivileged user (setpriv to nobody): what cannot be done is exit 3, naming why.
 describe.skipIf(
   missing('root and setpriv (to run as nobody)', isRoot() && hasCommand('setpriv')) ||
-    missing('unshare -rn (user namespaces)', canUnshareNet()),
+    missing('unshare -rn (user namespaces)', canUnshareNet()) ||
+    missing(
+      'a checkout user nobody can read (a parent directory such as a mktemp -d is mode 700)',
+      isRoot() &&
+        hasCommand('setpriv') &&
+        spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', KALAB]).status === 0,
+    ),
 )('kalab observe as an unprivileged user', () => {
   function nobody(args: string[]): Promise<Run> {
     return new Promise((resolve) => {
