@@ -1,5 +1,5 @@
 import { connect as tlsConnect } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLabServer, type LabServer, MonitorReporter } from '../../server/src/index.js';
 import { createMonitor, type Monitor } from '../src/index.js';
 import { until } from './test-peer.js';
@@ -28,8 +28,20 @@ describe("a TLS lab server's handshakes in the monitor", () => {
       tickIntervalMs: 100,
       sampleTcp: null,
     });
+    // Every tick the reporter sends, to integrate its handshakes/s over time.
+    const ticks: { at: number; rate: number }[] = [];
+    const send = reporter.link.send.bind(reporter.link);
+    vi.spyOn(reporter.link, 'send').mockImplementation((m) => {
+      if (m.type === 'tick') ticks.push({ at: m.at, rate: m.rates.handshakesPerSec ?? Number.NaN });
+      return send(m);
+    });
     reporter.start();
     await reporter.link.waitConnected();
+    // A first tick sets the rate's starting point before any handshake.
+    await until(
+      () => ticks.length,
+      (n) => n > 0,
+    );
     // Four connections: a full handshake, then three resumed with its session.
     let session: Buffer | undefined;
     for (let i = 0; i < 4; i++) {
@@ -52,6 +64,15 @@ describe("a TLS lab server's handshakes in the monitor", () => {
     const src = snap.sources.find((s) => s.name === 'tls-server')!;
     expect(src.role).toBe('server');
     expect(src.tls).toMatchObject({ handshakes: 4, resumed: 3 });
-    expect(src.tls!.handshakesPerSec).toBeGreaterThanOrEqual(0);
+    // handshakes/s is a rate of the ledger's count: over the ticks, rate x interval adds up to the
+    // 4 handshakes (rounding and the two clocks' sub-millisecond gap aside), and falls back to 0.
+    await until(
+      () => ticks,
+      (t) => t.length > 2 && t.at(-1)!.rate === 0 && t.at(-1)!.at > Date.now() - 1000,
+    );
+    const integral = ticks.slice(1).reduce((sum, t, i) => sum + (t.rate * (t.at - ticks[i]!.at)) / 1000, 0);
+    expect(integral).toBeGreaterThan(3.8);
+    expect(integral).toBeLessThan(4.2);
+    expect(Math.max(...ticks.map((t) => t.rate))).toBeGreaterThan(0);
   });
 });
