@@ -97,7 +97,16 @@ interface Spec {
   /** Milliseconds a run may take before it is stopped with `signal`. */
   allowanceMs: number;
   signal: NodeJS.Signals;
+  /**
+   * For a command that serves until stopped: what it prints on stdout once it serves. It is
+   * stopped `allowanceMs` after that line (never before it: a signal during start-up tests the
+   * machine's speed, not the command), and killed if it neither says it nor exits within READY_MS.
+   */
+  ready?: RegExp;
 }
+
+/** How long a serving command may take to say it serves, on a loaded machine. */
+const READY_MS = 30_000;
 
 let server: Server;
 let target = '';
@@ -148,8 +157,9 @@ function specs(): Spec[] {
       },
       switches: ['--close'],
       bounds: (args) => (args.includes('--port') ? [] : ['--port', '0']),
-      allowanceMs: 2500,
+      allowanceMs: 500,
       signal: 'SIGTERM',
+      ready: /^listening on /m,
     },
     {
       command: 'monitor',
@@ -162,8 +172,9 @@ function specs(): Spec[] {
       },
       switches: [],
       bounds: (args) => (args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']),
-      allowanceMs: 2500,
+      allowanceMs: 500,
       signal: 'SIGTERM',
+      ready: /^monitor listening on /m,
     },
     {
       command: 'netstat',
@@ -260,8 +271,9 @@ interface Result {
 
 function run(c: Case): Promise<Result> {
   return new Promise((resolve) => {
+    const { ready, allowanceMs, signal: stopSignal } = c.spec;
     const child = spawn(process.execPath, [KALAB, c.command, ...c.args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', ready ? 'pipe' : 'ignore', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
     let stderr = '';
@@ -269,11 +281,30 @@ function run(c: Case): Promise<Result> {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const stop = setTimeout(() => {
-      stopped = true;
-      child.kill(c.spec.signal);
-    }, c.spec.allowanceMs);
-    const kill = setTimeout(() => child.kill('SIGKILL'), c.spec.allowanceMs + 10_000);
+    let stop: NodeJS.Timeout | undefined;
+    let kill: NodeJS.Timeout | undefined;
+    const stopIn = (ms: number) => {
+      stop = setTimeout(() => {
+        stopped = true;
+        child.kill(stopSignal);
+      }, ms);
+      kill = setTimeout(() => child.kill('SIGKILL'), ms + 10_000);
+    };
+    if (ready) {
+      let stdout = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        const seen = ready.test(stdout);
+        stdout += d.toString();
+        if (!seen && ready.test(stdout)) {
+          clearTimeout(kill);
+          stopIn(allowanceMs);
+        }
+      });
+      // Neither serving nor exiting: SIGKILL, which the test reports as a failure.
+      kill = setTimeout(() => child.kill('SIGKILL'), READY_MS);
+    } else {
+      stopIn(allowanceMs);
+    }
     child.on('close', (code, signal) => {
       clearTimeout(stop);
       clearTimeout(kill);
