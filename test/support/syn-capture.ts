@@ -12,15 +12,28 @@ export function dialAndLeave(port: number, host = '127.0.0.1'): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export interface SynCaptureOptions {
+  /** The interface to capture on (default `lo`). */
+  iface?: string;
+  /** One marker connection to `port` whose SYN crosses `iface` (default: a dial to 127.0.0.1). */
+  dial?: () => Promise<void>;
+}
+
 /**
- * Counts client SYNs (SYN without ACK) to `port` on loopback with tcpdump (root). A marker
- * dial opens the window once the capture is seen to print, and another closes it once every
- * earlier SYN has been printed; `stop()` returns the SYNs in between, markers excluded.
+ * Counts client SYNs (SYN without ACK) to `port` on an interface (loopback unless told) with
+ * tcpdump (root). A marker dial opens the window once the capture is seen to print, and another
+ * closes it once every earlier SYN has been printed; `stop()` returns the SYNs in between,
+ * markers excluded.
  */
-export async function startSynCapture(port: number): Promise<{ stop: () => Promise<number> }> {
+export async function startSynCapture(
+  port: number,
+  options: SynCaptureOptions = {},
+): Promise<{ stop: () => Promise<number> }> {
+  const iface = options.iface ?? 'lo';
+  const dial = options.dial ?? (() => dialAndLeave(port));
   const filter = `tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst port ${port}`;
   // -l and --immediate-mode: every packet is printed as it is captured.
-  const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-n', '-l', '--immediate-mode', filter], {
+  const child: ChildProcess = spawn('tcpdump', ['-i', iface, '-n', '-l', '--immediate-mode', filter], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let syns = 0;
@@ -45,7 +58,7 @@ export async function startSynCapture(port: number): Promise<{ stop: () => Promi
   });
   // "listening on" can come a moment before packets flow: dial until the capture sees one.
   for (let attempt = 0; attempt < 50 && syns === 0; attempt++) {
-    await dialAndLeave(port);
+    await dial();
     const deadline = Date.now() + 200;
     while (syns === 0 && Date.now() < deadline) await sleep(5);
   }
@@ -57,7 +70,7 @@ export async function startSynCapture(port: number): Promise<{ stop: () => Promi
   return {
     async stop() {
       const before = syns;
-      await dialAndLeave(port);
+      await dial();
       const deadline = Date.now() + 10_000;
       while (syns === before && Date.now() < deadline) await sleep(5);
       child.kill('SIGINT');
