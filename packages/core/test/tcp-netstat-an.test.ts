@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { missing } from '../../../test/support/needs.js';
 import { countStates, formatEndpoint, parseNetstatAn, readTcpTable } from '../src/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/netstat/${name}`, import.meta.url), 'utf8');
@@ -88,24 +89,27 @@ try {
   hasNetstat = true;
 } catch {}
 
-describe.runIf(hasNetstat && process.platform === 'linux')('the netstat fallback on this machine', () => {
-  it('lists a listener and a connection of ours exactly as /proc does', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as net.AddressInfo;
-    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-    const client = net.connect(port, '127.0.0.1');
-    await new Promise((r) => client.once('connect', r));
-    const peer = await accepted;
-    try {
-      const viaProc = ends(await readTcpTable({ source: 'proc', port })).sort();
-      const viaNetstat = ends(await readTcpTable({ source: 'netstat', port })).sort();
-      expect(viaProc).toHaveLength(3);
-      expect(viaNetstat).toEqual(viaProc);
-    } finally {
-      client.destroy();
-      peer.destroy();
-      server.close();
-    }
-  });
-});
+describe.skipIf(missing('netstat (net-tools) on Linux', hasNetstat && process.platform === 'linux'))(
+  'the netstat fallback on this machine',
+  () => {
+    it('lists a listener and a connection of ours exactly as /proc does', async () => {
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as net.AddressInfo;
+      const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+      const client = net.connect(port, '127.0.0.1');
+      await new Promise((r) => client.once('connect', r));
+      const peer = await accepted;
+      try {
+        const viaProc = ends(await readTcpTable({ source: 'proc', port })).sort();
+        const viaNetstat = ends(await readTcpTable({ source: 'netstat', port })).sort();
+        expect(viaProc).toHaveLength(3);
+        expect(viaNetstat).toEqual(viaProc);
+      } finally {
+        client.destroy();
+        peer.destroy();
+        server.close();
+      }
+    });
+  },
+);
