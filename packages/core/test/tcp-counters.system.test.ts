@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { hasCommand, missing } from '../../../test/support/needs.js';
 import {
   ParseError,
   parseCounterPairs,
@@ -73,12 +75,44 @@ describe('kernel counters on this host', () => {
     expect(after.PassiveOpens - before.PassiveOpens).toBeGreaterThanOrEqual(1);
   });
 
-  it('reads the live range, TcpExt and sockstat, and of its own pid', async () => {
-    const [lo, hi] = await readEphemeralRange();
-    expect(lo).toBeGreaterThan(0);
-    expect(hi).toBeGreaterThanOrEqual(lo);
-    expect(await readEphemeralRange({ pid: process.pid })).toEqual([lo, hi]);
-    expect((await readNetstatCounters({ pid: process.pid })).TcpExt.TW).toBeGreaterThanOrEqual(0);
-    expect((await readSockstat()).TCP.inuse).toBeGreaterThanOrEqual(0);
-  });
+  it.skipIf(missing('nstat (iproute2)', hasCommand('nstat')))(
+    'reads the live range, TcpExt and sockstat, and of its own pid',
+    async () => {
+      const [lo, hi] = await readEphemeralRange();
+      expect(lo).toBeGreaterThan(0);
+      expect(hi).toBeGreaterThanOrEqual(lo);
+      expect(await readEphemeralRange({ pid: process.pid })).toEqual([lo, hi]);
+      // TcpExt TW as iproute2's nstat reads it just before and just after: ours lies between.
+      const twBefore = nstat('TcpExtTW');
+      const tw = (await readNetstatCounters({ pid: process.pid })).TcpExt.TW;
+      expect(tw).toBeGreaterThanOrEqual(twBefore);
+      expect(tw).toBeLessThanOrEqual(nstat('TcpExtTW'));
+      // sockstat's TCP inuse grows by at least the listener and the 2 x 5 sockets of 5 connections we open.
+      const inuseBefore = (await readSockstat()).TCP.inuse;
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const clients = await Promise.all(
+        Array.from(
+          { length: 5 },
+          () =>
+            new Promise<net.Socket>((r) => {
+              const c = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => r(c));
+            }),
+        ),
+      );
+      try {
+        expect((await readSockstat()).TCP.inuse - inuseBefore).toBeGreaterThanOrEqual(11);
+      } finally {
+        for (const c of clients) c.destroy();
+        server.close();
+      }
+    },
+  );
 });
+
+/** One counter's absolute value from iproute2's nstat (no history file touched). */
+function nstat(name: string): number {
+  const out = execFileSync('nstat', ['-asz', name], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line!.trim().split(/\s+/)[1]);
+}
