@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,30 @@ async function startServer(args: string[]): Promise<{ url: string; out: () => st
 }
 
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!) as unknown;
+
+interface ServerStats {
+  connections: { opened: number };
+  tls?: { handshakes: number; resumed: number };
+}
+
+/**
+ * The server's own ledger (/_kalab/stats), over a TLS connection of its own that is closed after
+ * the answer: its handshake is one of the counted ones.
+ */
+function serverStats(url: string, ca: string): Promise<ServerStats> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(`${url}/_kalab/stats`, { ca, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve(JSON.parse(body) as ServerStats));
+      })
+      .on('error', reject);
+  });
+}
 
 describe('kalab server --tls and kalab loadgen https://', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kalab-tls-'));
@@ -106,6 +131,7 @@ describe('kalab server --tls and kalab loadgen https://', () => {
   it.each(['undici', 'http', 'net', 'h2'])(
     '%s: --ca trusts it; -k accepts it; --servername with a name it lacks fails ERR_TLS_CERT_ALTNAME_INVALID',
     async (engine) => {
+      const before = await serverStats(server.url, readFileSync(certFile, 'utf8'));
       const ok = await kalab([
         'loadgen',
         `${server.url}/`,
@@ -123,6 +149,11 @@ describe('kalab server --tls and kalab loadgen https://', () => {
       const report = ReportSchema.parse(lastJson(ok.stdout));
       expect(report.requests.ok).toBe(20);
       expect(report.tls?.handshakes).toBe(report.connections.opened);
+      // The server counted the same handshakes and connections (less its stats read's one).
+      const after = await serverStats(server.url, readFileSync(certFile, 'utf8'));
+      expect(after.tls!.handshakes - before.tls!.handshakes - 1).toBe(report.tls?.handshakes);
+      expect(after.connections.opened - before.connections.opened - 1).toBe(report.connections.opened);
+      expect(report.connections.opened).toBeGreaterThan(0);
       expect(report.tls?.protocols).toEqual({ 'TLSv1.3': report.connections.opened });
       expect(report.tls?.alpn).toEqual({ [engine === 'h2' ? 'h2' : 'http/1.1']: report.connections.opened });
       const k = await kalab(['loadgen', `${server.url}/`, '--engine', engine, '-n', '5', '-k', '--json']);
