@@ -1,14 +1,46 @@
 import { defineConfig } from 'vitest/config';
+import StrictSkipReporter from './test/support/strict-reporter.js';
 
-// One run over every package so CI prints a single summary; each package can also
-// run its own tests with `pnpm --filter <pkg> test`.
+// Two tiers in one run (CONTRIBUTING.md, "Tests"): a file's name says its tier.
+//   *.system.test.ts  system: reads the kernel's TCP table or counters, runs tcpdump, ss, ip netns or
+//                     unshare, drives a real foreign server or client (nginx, Go, Python, curl in a
+//                     namespace), tmux, or packs and installs packages. One file at a time, after the
+//                     unit tier, so no other test file's sockets show in what it reads.
+//   *.test.ts         unit: pure logic and the lab's own processes on loopback port 0. Files run in
+//                     parallel.
+const TEST_DIRS = ['packages/*/test/**/', 'apps/*/test/**/', 'test/e2e/**/'];
+const SYSTEM = TEST_DIRS.map((d) => `${d}*.system.test.ts`);
+
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'test/e2e'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    // Tests compare kernel counters and socket states: keep files from racing each other.
-    fileParallelism: false,
-    reporters: ['default'],
+    // The unit tier's files in parallel: most of their time is spent waiting on sockets and child
+    // processes, so more files than cores keeps both cores busy.
+    maxWorkers: 3,
+    minWorkers: 1,
+    reporters: ['default', new StrictSkipReporter()],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: TEST_DIRS.map((d) => `${d}*.test.ts`),
+          exclude: ['**/node_modules/**', '**/dist/**', ...SYSTEM],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'system',
+          include: SYSTEM,
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // One worker runs these files one after another, once every unit file has finished.
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

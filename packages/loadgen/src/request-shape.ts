@@ -11,7 +11,7 @@ const BAD_VALUE = /[\r\n\0]/;
  * So the request is the same in every engine but for `Connection`: undici and node:http
  * always add `keep-alive` (HTTP/1.1's default), the raw engines add nothing, and `close` goes
  * out only when the server is to close first (docs/loadgen.md, "Requests"; pinned by
- * request-shape.test.ts).
+ * request-shape.system.test.ts).
  */
 const ENGINE_OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te']);
 

@@ -55,13 +55,14 @@ describe.skipIf(skip)('kalab observe --pid on a running Go client', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('2,000 sequential requests with unread bodies over 20 s: new connections within 1% of the SYNs tcpdump saw', async () => {
-    const { inner, outer } = await attach(dir, 'unread-client', ['-n', '2000', '-d', '20s']);
+  it('1,000 sequential requests with unread bodies over 8 s: new connections within 1% of the SYNs tcpdump saw', async () => {
+    // One request every 8 ms, as dense as the client's default (2,000 over 20 s).
+    const { inner, outer } = await attach(dir, 'unread-client', ['-n', '1000', '-d', '8s']);
     expect(ObserveReportSchema.parse(inner)).toEqual(inner);
     expect(outer.exitCode).toBe(0);
     const syns = tcpdumpSyns(join(dir, 'unread-client.pcap'));
     expect(syns).toBe(outer.synSent);
-    expect(syns).toBeGreaterThanOrEqual(2000);
+    expect(syns).toBeGreaterThanOrEqual(1000);
     expect(Math.abs(inner.connections.opened - syns)).toBeLessThanOrEqual(syns * 0.01);
     expect(inner.remotes[0]?.remote).toBe('127.0.0.1:8080');
     expect(inner.mode).toBe('pid');
