@@ -56,16 +56,23 @@ describe.skipIf(
     });
   }
 
-  /** A marker connection from the first agent's machine: its SYN crosses the bridge. */
-  function dialFromMachine(): Promise<void> {
+  /** A marker connection from the first agent's machine (its SYN crosses the bridge): its source, as tcpdump prints it. */
+  function dialFromMachine(): Promise<string> {
     const { hostname, port } = new URL(serverUrl);
     const ns = net.machines[0]!.ns;
+    const script =
+      "const s = require('node:net').connect(+process.argv[2], process.argv[1], () => " +
+      '{ process.stdout.write(s.localAddress + "." + s.localPort); s.end(); });';
     return new Promise((resolve, reject) => {
-      const p = spawn('ip', ['netns', 'exec', ns, 'bash', '-c', `exec 3<>/dev/tcp/${hostname}/${port}`], {
-        stdio: 'ignore',
+      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, hostname, port], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
       });
       p.on('error', reject);
-      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`marker dial from ${ns} exited ${code}`))));
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`marker dial from ${ns} exited ${code}`))));
     });
   }
 
@@ -190,7 +197,7 @@ describe.skipIf(
     expect((await idleAgents()).filter((a) => a.state === 'idle')).toHaveLength(AGENTS);
   });
 
-  it('kill -9 of one agent during -d 5s: the others finish, outcome partial with its last totals, exit 1, monitor still serving', async () => {
+  it('kill -9 of one agent during -d 10s: the others finish, outcome partial with its last totals, exit 1, monitor still serving', async () => {
     const victim = agents[AGENTS - 1]!;
     type Src = { name: string; runId?: string; totals: { requests: number } };
     const victimIn = (m: Record<string, unknown>) => (m['sources'] as Src[]).find((s) => s.name === victim.name);
@@ -208,7 +215,7 @@ describe.skipIf(
       '-c',
       '8',
       '-d',
-      '5s',
+      '10s',
       '--json',
     ]);
     procs.push(run);
