@@ -278,7 +278,7 @@ function run(c: Case): Promise<Result> {
     });
     let stderr = '';
     let stopped = false;
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
     let stop: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { connect as tlsConnect } from 'node:tls';
+import type { Tick } from '@kalab/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLabServer, type LabServer, MonitorReporter } from '../../server/src/index.js';
 import { createMonitor, type Monitor } from '../src/index.js';
@@ -31,9 +32,10 @@ describe("a TLS lab server's handshakes in the monitor", () => {
     // Every tick the reporter sends, to integrate its handshakes/s over time.
     const ticks: { at: number; rate: number }[] = [];
     const send = reporter.link.send.bind(reporter.link);
-    vi.spyOn(reporter.link, 'send').mockImplementation((m) => {
-      if (m.type === 'tick') ticks.push({ at: m.at, rate: m.rates.handshakesPerSec ?? Number.NaN });
-      return send(m);
+    vi.spyOn(reporter.link, 'send').mockImplementation((msg) => {
+      const m = msg as Partial<Tick>;
+      if (m.type === 'tick') ticks.push({ at: m.at!, rate: m.rates!.handshakesPerSec ?? Number.NaN });
+      return send(msg);
     });
     reporter.start();
     await reporter.link.waitConnected();
