@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LatencyHistogram, type Report } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
+import { getJsonOnce } from '../support/get-json.js';
 import { hasCommand, isRoot, missing } from '../support/needs.js';
 import { startSynCapture } from '../support/syn-capture.js';
 import { agentArgs, kalab, type Proc } from './monitor-procs.js';
@@ -42,18 +42,7 @@ describe.skipIf(
    * run was shorter than the server's keep-alive timeout: a 15 where 16 was right.)
    */
   function ledger(): Promise<Ledger> {
-    return new Promise((resolve, reject) => {
-      http
-        .get(`${serverUrl}_kalab/stats`, { agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => {
-            body += d;
-          });
-          res.on('end', () => resolve(JSON.parse(body) as Ledger));
-        })
-        .on('error', reject);
-    });
+    return getJsonOnce<Ledger>(`${serverUrl}_kalab/stats`);
   }
 
   /** A marker connection from the first agent's machine (its SYN crosses the bridge): its source, as tcpdump prints it. */

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReportSchema } from '@kalab/core';
 import { generateCertificate } from '@kalab/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getJsonOnce } from '../../../test/support/get-json.js';
 
 const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 
@@ -64,18 +64,7 @@ interface ServerStats {
  * the answer: its handshake is one of the counted ones.
  */
 function serverStats(url: string, ca: string): Promise<ServerStats> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(`${url}/_kalab/stats`, { ca, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve(JSON.parse(body) as ServerStats));
-      })
-      .on('error', reject);
-  });
+  return getJsonOnce<ServerStats>(`${url}/_kalab/stats`, { ca });
 }
 
 describe('kalab server --tls and kalab loadgen https://', () => {
