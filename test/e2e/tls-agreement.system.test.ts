@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,18 +89,26 @@ http {
     { timeout: 10_000, interval: 50 },
   );
   // The log is unbuffered (a buffered one held lines back and was truncated under nginx's feet);
-  // clear() only moves the start past the lines logged so far.
+  // clear() only moves the start past the bytes logged so far, and reads start there.
   let since = 0;
-  const all = (): string[] => {
+  const read = (): NginxLine[] => {
+    let text = '';
     try {
-      return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      const fd = openSync(log, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        const buf = Buffer.alloc(Math.max(0, size - since));
+        readSync(fd, buf, 0, buf.length, since);
+        text = buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch {
       return [];
     }
-  };
-  const read = (): NginxLine[] => {
-    return all()
-      .slice(since)
+    return text
+      .split('\n')
+      .filter(Boolean)
       .map((l) => {
         const m = /^(\d+) (r|\.) (\S+) "([^"]*)" "([^"]*)" (\S+) (\S+)$/.exec(l);
         if (!m) throw new Error(`unexpected nginx log line: ${l}`);
@@ -120,7 +128,11 @@ http {
     port,
     log: read,
     clear: () => {
-      since = all().length;
+      try {
+        since = statSync(log).size;
+      } catch {
+        since = 0;
+      }
     },
     stop: () => {
       child.kill('SIGQUIT');
