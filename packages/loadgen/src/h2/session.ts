@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { HttpParseError } from '@kalab/core';
+import { HttpParseError, peerClosedError } from '@kalab/core';
 import type { Dialer } from '../dial.js';
 import type { Done } from '../engine.js';
 import type { WorkerStats } from '../worker-stats.js';
@@ -711,9 +711,9 @@ export class H2Session {
   /** The socket ended, failed or closed: requests still on it fail (queued ones never left: retried if the session had worked). */
   private gone(err: Error | null): void {
     if (this.dead) return;
+    // No error: the server's FIN ('end', then 'close'); a RST arrives as an ECONNRESET 'error'.
     this.failAll(
-      err ??
-        Object.assign(new Error('the server closed the connection with streams in flight'), { code: 'ECONNRESET' }),
+      err ?? peerClosedError('the server closed the connection (FIN) with streams in flight'),
       this.answered > 0,
     );
     this.socket.destroy();
