@@ -226,7 +226,7 @@ class BareHandler implements Dispatcher.DispatchHandler {
  * "other side closed" (raised on its socket's 'end'), and one whose connection got a RST with
  * the socket's own ECONNRESET: the first is EPEERCLOSED, as in every other engine.
  */
-export function undiciFailure(err: Error): Error {
+function undiciFailure(err: Error): Error {
   if ((err as { code?: unknown }).code === 'UND_ERR_SOCKET' && err.message === 'other side closed')
     return peerClosedError('the server closed the connection (FIN) before the response', err);
   return err;
