@@ -1,3 +1,4 @@
+import { NetErrorCodes } from './net-errors.js';
 import type { Finding } from './report.js';
 
 /**
@@ -86,12 +87,22 @@ export function findingsFor(input: FindingInput): Finding[] {
     });
   }
 
+  // The keep-alive race, by what the client met: the server's FIN before any response, or the
+  // RST its kernel answers a request written into the closed connection with.
+  const fins = errors[NetErrorCodes.PEER_CLOSED] ?? 0;
+  if (fins > 0 && (input.reusedRequests ?? 0) > 0) {
+    out.push({
+      id: 'peer-close-on-reuse',
+      severity: 'warn',
+      message: `${fmt(fins)} requests failed with EPEERCLOSED while connections were being reused: the server closed the connection cleanly (FIN) before answering, as it does to idle connections the client still thinks usable. Keep the client's idle timeout below the server's keep-alive timeout, or retry idempotent requests.`,
+    });
+  }
   const resets = errors['ECONNRESET'] ?? 0;
   if (resets > 0 && (input.reusedRequests ?? 0) > 0) {
     out.push({
       id: 'reset-on-reuse',
       severity: 'warn',
-      message: `${fmt(resets)} requests failed with ECONNRESET while connections were being reused: the server closes idle connections the client still thinks usable. Keep the client's idle timeout below the server's keep-alive timeout, or retry idempotent requests.`,
+      message: `${fmt(resets)} requests failed with ECONNRESET while connections were being reused: the server reset them (RST), as its kernel does to a request written into a connection it already closed. Keep the client's idle timeout below the server's keep-alive timeout, or retry idempotent requests.`,
     });
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as core from '../src/index.js';
-import { ErrorCodes, ExitCodes, exitCodeFor, KalabError } from '../src/index.js';
+import { ErrorCodes, ExitCodes, exitCodeFor, KalabError, NetErrorCodes } from '../src/index.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const docs = readFileSync(join(root, 'docs/errors.md'), 'utf8');
@@ -36,6 +36,14 @@ function classesByCode(): Map<string, string[]> {
   }
   return byCode;
 }
+
+describe('the network codes the lab gives itself and docs/errors.md agree', () => {
+  it("docs/errors.md marks exactly NetErrorCodes as the lab's own, each with what the wire shows", () => {
+    const rows = docs.split('\n').filter((l) => /^\| `[A-Z0-9_]+` \(\*lab\*/.test(l));
+    expect(rows.map((l) => /^\| `([A-Z0-9_]+)`/.exec(l)![1]).sort()).toEqual(Object.values(NetErrorCodes).sort());
+    for (const row of rows) expect(row).toMatch(/\*\*(FIN|RST|nothing)\*\*/);
+  });
+});
 
 describe('error codes, classes and docs/errors.md agree', () => {
   const codes = Object.values(ErrorCodes);

@@ -39,6 +39,14 @@ describe('findingsFor', () => {
     expect(f[0]!.message).toContain('40000–40999, 1,000 ports');
   });
 
+  it("names which close a reused connection met: the server's FIN (EPEERCLOSED) and its RST (ECONNRESET) apart", () => {
+    const f = findingsFor({ errors: { EPEERCLOSED: 3, ECONNRESET: 1 }, reusedRequests: 50 });
+    expect(f.map((x) => x.id)).toEqual(['peer-close-on-reuse', 'reset-on-reuse']);
+    expect(f[0]!.message).toMatch(/^3 requests failed with EPEERCLOSED .*cleanly \(FIN\)/);
+    expect(f[1]!.message).toMatch(/^1 requests failed with ECONNRESET .*reset them \(RST\)/);
+    expect(findingsFor({ errors: { EPEERCLOSED: 3 }, reusedRequests: 0 })).toEqual([]);
+  });
+
   it('treats EADDRINUSE of connections bound to a source address as exhaustion too', () => {
     const f = findingsFor({ errors: { EADDRINUSE: 7 } });
     expect(f.map((x) => x.id)).toEqual(['ephemeral-ports-exhausted']);

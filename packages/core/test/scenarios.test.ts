@@ -176,10 +176,14 @@ describe('judgeScenario', () => {
   it('fails keepalive-race mitigations that claim 0 failures without meeting the server close', () => {
     const def = getScenario('keepalive-race');
     const phases = {
-      race: observed({ resetsOnReusedSocket: 3, errors: { ECONNRESET: 3 } }),
+      race: observed({
+        resetsOnReusedSocket: 1,
+        peerClosedOnReusedSocket: 2,
+        errors: { ECONNRESET: 1, EPEERCLOSED: 2 },
+      }),
       'client-timeout': observed({ clientIdleCloses: 63 }),
       'honour-hint': observed({ clientIdleCloses: 95 }),
-      retry: observed({ resetsOnReusedSocket: 1, retries: 1 }),
+      retry: observed({ resetsOnReusedSocket: 1, peerClosedOnReusedSocket: 1, retries: 2 }),
     };
     const judge = (over: Partial<typeof phases>) =>
       judgeScenario(def, observed({ phases: { ...phases, ...over } }), { inNamespace: true });
@@ -192,9 +196,17 @@ describe('judgeScenario', () => {
     expect(failing({ 'honour-hint': observed({ clientIdleCloses: 0 }) })).toEqual([
       'phases.honour-hint.clientIdleCloses',
     ]);
-    // A retry phase that met no reset proves nothing about retrying.
-    expect(failing({ retry: observed({ resetsOnReusedSocket: 0, retries: 0 }) })).toEqual(['phases.retry.retries']);
-    expect(failing({ retry: observed({ resetsOnReusedSocket: 2, retries: 1 }) })).toEqual(['phases.retry.retries']);
+    // The race phase met the close only when a request met its FIN or its RST.
+    expect(failing({ race: observed({ resetsOnReusedSocket: 0, peerClosedOnReusedSocket: 0 }) })).toEqual([
+      'phases.race.resetsOnReusedSocket+phases.race.peerClosedOnReusedSocket',
+    ]);
+    // A retry phase that met no close proves nothing about retrying; one that retried only the RSTs missed the FINs.
+    expect(failing({ retry: observed({ resetsOnReusedSocket: 0, peerClosedOnReusedSocket: 0, retries: 0 }) })).toEqual([
+      'phases.retry.retries',
+    ]);
+    expect(failing({ retry: observed({ resetsOnReusedSocket: 1, peerClosedOnReusedSocket: 1, retries: 1 }) })).toEqual([
+      'phases.retry.retries',
+    ]);
   });
 
   it('describes the expected outcome for --json', () => {

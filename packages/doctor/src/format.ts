@@ -52,9 +52,9 @@ export function formatDoctor(probe: DoctorProbe): string {
       mr?.endedBy === 'connection-close'
         ? 'Connection: close on the last'
         : mr?.endedBy === 'fin'
-          ? 'then FIN'
+          ? `then FIN${mr.code ? ` (${mr.code} on the next request)` : ''}`
           : mr?.endedBy === 'reset'
-            ? 'then RST'
+            ? `then RST${mr.code ? ` (${mr.code} on the next request)` : ''}`
             : CLOSE_REASONS[o.first?.closeReason ?? 'connection-close'];
     max = `${probe.maxRequestsPerConnection} (${how})`;
   } else if (mr?.endedBy === 'cap') max = `no limit up to ${mr.served}`;

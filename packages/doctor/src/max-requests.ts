@@ -17,6 +17,11 @@ export interface MaxRequestsObservation {
   /** Responses received on the one connection. */
   served: number;
   endedBy: MaxRequestsEnd;
+  /**
+   * The code the request in flight failed with when the server closed: EPEERCLOSED (its FIN
+   * came first) or ECONNRESET (a RST); absent when the close came between requests.
+   */
+  code?: string;
 }
 
 /**
@@ -44,7 +49,12 @@ export async function measureMaxRequests(
       if (conn.closed) return { served, endedBy: closeEnd(conn.closeKind) };
       const res = await conn.request(ctx.stepMs(), ctx.signal);
       if (!res) {
-        if (conn.closed) return { served, endedBy: closeEnd(conn.closeKind) };
+        if (conn.closed) {
+          const code = conn.error?.code;
+          return code
+            ? { served, endedBy: closeEnd(conn.closeKind), code }
+            : { served, endedBy: closeEnd(conn.closeKind) };
+        }
         return { served, endedBy: ctx.signal.aborted ? 'budget' : 'no-response' };
       }
       served++;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { Http1ResponseParser, LAB_VERSION, UnreachableError } from '@kalab/core';
+import { Http1ResponseParser, LAB_VERSION, peerClosedError, UnreachableError } from '@kalab/core';
 
 /** One HTTP/1.x response as the doctor sees it on the wire. */
 export interface WireResponse {
@@ -104,7 +104,11 @@ export class ProbeConnection {
   /** performance.now() of the server's FIN, or of the RST/error that ended the connection. */
   closedAt: number | undefined;
   closeKind: CloseKind | undefined;
-  error: Error | undefined;
+  /**
+   * What ended the connection badly: the socket's error (`ECONNRESET` for a RST), a parse
+   * error, or EPEERCLOSED when the server's FIN came with a request unanswered.
+   */
+  error: (Error & { code?: string }) | undefined;
   /** Negotiated ALPN protocol (https), null when none. */
   readonly alpn: string | null;
   /** https: the handshake (version, resumed or full, whether the server issued a TLS 1.2 ticket); null over TCP. */
@@ -166,7 +170,13 @@ export class ProbeConnection {
     });
     socket.on('end', () => {
       this.parser.end();
-      this.markClosed('fin');
+      // A FIN with a request unanswered is a failure of its own: EPEERCLOSED, not a reset.
+      this.markClosed(
+        'fin',
+        this.outstanding > 0
+          ? peerClosedError('the server closed the connection (FIN) before responding (EPEERCLOSED)')
+          : undefined,
+      );
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.markClosed(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'reset' : 'error', err);

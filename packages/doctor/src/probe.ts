@@ -99,7 +99,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
     if (!firstRes) {
       const silent = watcher.bytesReceived === 0 && !watcher.closed;
       const why = watcher.error
-        ? `: ${watcher.error.message}`
+        ? `: ${failureText(watcher.error)}`
         : watcher.closed
           ? ': it closed the connection'
           : silent
@@ -117,7 +117,10 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
       // A port that speaks only HTTP/2 (an h2c listener) answers HTTP/1.1 with an h2 frame or a close.
       const h2 = ctx.remaining() > 0 ? await checkHttp2(ctx) : { h2c: null, alpn: null };
       if (h2.h2c === true || h2.alpn === 'h2') return http2Only(parsed, budgetMs, ctx, h2);
-      throw new UnreachableError(`no HTTP response from ${parsed.host} within ${Math.round(ctx.elapsedMs())} ms${why}`);
+      throw new UnreachableError(
+        `no HTTP response from ${parsed.host} within ${Math.round(ctx.elapsedMs())} ms${why}`,
+        watcher.error ? { cause: watcher.error } : undefined,
+      );
     }
     const advertised = headerValues(firstRes.headers, 'keep-alive');
     const connection = headerValues(firstRes.headers, 'connection');
@@ -177,6 +180,12 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
   } finally {
     ctx.dispose();
   }
+}
+
+/** Why a connection gave no response, naming its code: EPEERCLOSED (a FIN), ECONNRESET (a RST), ... */
+function failureText(err: Error & { code?: string }): string {
+  if (err.code === 'ECONNRESET') return 'the server reset the connection (RST: ECONNRESET)';
+  return err.message;
 }
 
 /** The result for a target that answers HTTP/2 but not HTTP/1.1: nothing HTTP/1.1 to measure. */

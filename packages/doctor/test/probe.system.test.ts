@@ -397,3 +397,48 @@ describe('probeKeepAlive errors', () => {
     });
   });
 });
+
+describe('probeKeepAlive against a server that closes with the next request in flight', () => {
+  /** Answers 3 requests per connection, then ends the connection on the 4th, unanswered. */
+  function closesOnFourth(close: (socket: net.Socket) => void): Promise<string> {
+    const server = net.createServer((socket) => {
+      let pending = '';
+      let answered = 0;
+      socket.on('data', (chunk) => {
+        pending += chunk.toString('latin1');
+        let at = pending.indexOf('\r\n\r\n');
+        while (at >= 0 && !socket.destroyed && !socket.writableEnded) {
+          pending = pending.slice(at + 4);
+          if (answered === 3) close(socket);
+          else {
+            answered++;
+            socket.write('HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nHello world');
+          }
+          at = pending.indexOf('\r\n\r\n');
+        }
+      });
+      socket.on('error', () => {});
+    });
+    return listen(server);
+  }
+
+  it.each([
+    ['a FIN', (s: net.Socket) => s.end(), 'fin', 'EPEERCLOSED', 'then FIN (EPEERCLOSED on the next request)'],
+    [
+      'a RST',
+      (s: net.Socket) => s.resetAndDestroy(),
+      'reset',
+      'ECONNRESET',
+      'then RST (ECONNRESET on the next request)',
+    ],
+  ] as const)(
+    '%s: 3 requests per connection, the 4th failing with the code of that close',
+    async (_what, close, endedBy, code, shown) => {
+      const url = await closesOnFourth(close);
+      const p = await probeKeepAlive(url, { budgetMs: 3_000 });
+      expect(p.maxRequestsPerConnection).toBe(3);
+      expect(p.observations.maxRequests).toEqual({ served: 3, endedBy, code });
+      expect(formatDoctor(p)).toContain(`max requests/connection  3 (${shown})`);
+    },
+  );
+});

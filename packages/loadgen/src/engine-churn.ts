@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Http1ResponseParser } from '@kalab/core';
+import { Http1ResponseParser, peerClosedError } from '@kalab/core';
 import type { Dialer } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { rawRequest } from './request-shape.js';
@@ -115,11 +115,7 @@ class ChurnRequest {
       // Completes a body delimited by the close (through onResponse).
       this.parser.end();
       if (this.done !== null)
-        this.finish(
-          Object.assign(new Error('the server closed the connection before the response was complete'), {
-            code: 'ECONNRESET',
-          }),
-        );
+        this.finish(peerClosedError('the server closed the connection (FIN) before the response was complete'));
     }
     this.release();
   }

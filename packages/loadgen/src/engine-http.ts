@@ -1,5 +1,6 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import type { Socket, TcpNetConnectOpts } from 'node:net';
+import { nodeHttpFailure } from '@kalab/core';
 import type { Done, Engine, EngineContext } from './engine.js';
 import { targetParts } from './engine.js';
 import { http1HeaderArray } from './request-shape.js';
@@ -86,7 +87,8 @@ export function createHttpEngine(ctx: EngineContext): Engine {
         res.on('error', (err) => finish(err, 0));
         res.resume();
       });
-      req.on('error', (err) => finish(err, 0));
+      // "socket hang up" is a FIN when the socket read its end, a RST when the read failed.
+      req.on('error', (err) => finish(nodeHttpFailure(err, req.socket), 0));
       req.on('timeout', () => req.destroy(timeoutError(options.timeoutMs)));
       if (body !== null) req.end(body);
       else req.end();

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Http1ResponseParser } from '@kalab/core';
+import { Http1ResponseParser, peerClosedError } from '@kalab/core';
 import { DEFAULTS } from './defaults.js';
 import type { Dialer } from './dial.js';
 import type { Done, Engine, EngineContext } from './engine.js';
@@ -198,9 +198,9 @@ class LeanConnection {
     this.parser = parser;
   }
 
-  /** Leaves an old socket to close by itself; requests still on it are failed. */
+  /** Leaves an old socket to close by itself; requests still on it are failed (its server said it closes). */
   private detach(s: Socket): void {
-    this.failAll(Object.assign(new Error('the server closed the connection'), { code: 'ECONNRESET' }));
+    this.failAll(peerClosedError('the server announced Connection: close with requests in flight'));
     s.destroy();
   }
 
@@ -254,10 +254,8 @@ class LeanConnection {
       return;
     }
     this.socket = null;
-    this.failAll(
-      err ??
-        Object.assign(new Error('the server closed the connection with requests in flight'), { code: 'ECONNRESET' }),
-    );
+    // No error: the server's FIN ('end', then 'close'); a RST arrives as an ECONNRESET 'error'.
+    this.failAll(err ?? peerClosedError('the server closed the connection (FIN) with requests in flight'));
     s.destroy();
   }
 

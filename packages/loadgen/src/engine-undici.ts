@@ -1,5 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
+import { peerClosedError, timedOutError } from '@kalab/core';
 import type { Dispatcher } from 'undici';
 import { buildConnector, Client, Pool } from 'undici';
 import { readyEvent } from './dial.js';
@@ -61,7 +62,7 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
       } else cb(null, socket);
     };
     const timer = setTimeout(
-      () => settle(Object.assign(new Error(`connect timeout (${options.connectTimeoutMs} ms)`), { code: 'ETIMEDOUT' })),
+      () => settle(timedOutError(`connect timeout (${options.connectTimeoutMs} ms)`)),
       options.connectTimeoutMs,
     );
     socket.once('connect', () => {
@@ -139,7 +140,7 @@ export function createUndiciEngine(ctx: EngineContext): Engine {
             res.body.on('error', () => {});
             done(null, res.statusCode);
           },
-          (err: Error) => done(err, 0),
+          (err: Error) => done(undiciFailure(err), 0),
         );
         return;
       }
@@ -216,6 +217,17 @@ class BareHandler implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const d = this.done;
     this.done = null;
-    d?.(err, 0);
+    d?.(undiciFailure(err), 0);
   }
+}
+
+/**
+ * undici fails a request whose connection got the server's FIN first with UND_ERR_SOCKET
+ * "other side closed" (raised on its socket's 'end'), and one whose connection got a RST with
+ * the socket's own ECONNRESET: the first is EPEERCLOSED, as in every other engine.
+ */
+function undiciFailure(err: Error): Error {
+  if ((err as { code?: unknown }).code === 'UND_ERR_SOCKET' && err.message === 'other side closed')
+    return peerClosedError('the server closed the connection (FIN) before the response', err);
+  return err;
 }

@@ -1,3 +1,5 @@
+import { timedOutError } from '@kalab/core';
+
 /**
  * The per-request timeout's clock: one coarse, unref'd interval per engine that scans
  * what is in flight, instead of a timer per request. It ticks every min(250 ms,
@@ -28,7 +30,7 @@ export function watchdogIntervalMs(timeoutMs: number): number {
 
 /** The error a timed-out request fails with: counted under `errors.ETIMEDOUT`, like a kernel timeout. */
 export function timeoutError(timeoutMs: number): Error {
-  return Object.assign(new Error(`no complete response within ${timeoutMs} ms (--timeout)`), { code: 'ETIMEDOUT' });
+  return timedOutError(`no complete response within ${timeoutMs} ms (--timeout)`);
 }
 
 /**

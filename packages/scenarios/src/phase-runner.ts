@@ -216,6 +216,8 @@ export async function runPhase(phase: ScenarioPhase, index: number, env: PhaseEn
     sockets: rows,
   };
   if (extras.resetsOnReusedSocket !== undefined) observed.resetsOnReusedSocket = extras.resetsOnReusedSocket;
+  if (extras.peerClosedOnReusedSocket !== undefined)
+    observed.peerClosedOnReusedSocket = extras.peerClosedOnReusedSocket;
   if (extras.retries !== undefined) observed.retries = extras.retries;
   if (extras.clientIdleCloses !== undefined) observed.clientIdleCloses = extras.clientIdleCloses;
   if (extras.exhaustedAfterMs !== undefined) observed.exhaustedAfterMs = extras.exhaustedAfterMs;

@@ -69,7 +69,10 @@ function packetView(o: RunObserved, indent: string, inNamespace: boolean): strin
   const extra: string[] = [];
   if (o.latencyMs)
     extra.push(`latency p50 ${o.latencyMs.p50} ms, p99 ${o.latencyMs.p99} ms, max ${o.latencyMs.max} ms`);
-  if (o.resetsOnReusedSocket !== undefined) extra.push(`resets on a reused socket: ${o.resetsOnReusedSocket}`);
+  if (o.resetsOnReusedSocket !== undefined)
+    extra.push(
+      `met the server's close on a reused socket: ${o.peerClosedOnReusedSocket ?? 0} its FIN (EPEERCLOSED), ${o.resetsOnReusedSocket} a RST (ECONNRESET)`,
+    );
   if (o.retries) extra.push(`retried: ${o.retries}`);
   if (o.clientIdleCloses !== undefined) extra.push(`idle connections the client closed first: ${o.clientIdleCloses}`);
   if (o.streams !== undefined) extra.push(`HTTP/2 streams: ${o.streams}`);

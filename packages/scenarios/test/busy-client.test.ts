@@ -2,7 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { createLabServer } from '@kalab/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasCommand, isRoot, missing } from '../../../test/support/needs.js';
+import { startCloseCapture } from '../../../test/support/syn-capture.js';
 import type { BusyClientInput, BusyClientOutput } from '../src/drivers/busy-client.js';
+
+const noCapture = missing('root and tcpdump (FINs and RSTs on loopback)', isRoot() && hasCommand('tcpdump'));
 
 // The worker file as the race driver loads it (dist/drivers/busy-client.js): CI builds before testing.
 const BUSY_CLIENT = new URL('../dist/drivers/busy-client.js', import.meta.url);
@@ -51,8 +55,9 @@ async function silentAfterFirst(): Promise<{ port: number; server: Server }> {
 }
 
 describe('keepalive-race busy client (worker file loaded by URL)', () => {
-  it("meets the server's idle close: ECONNRESET on the reused socket, fast, not a timeout", async () => {
+  it("meets the server's idle close: its FIN (EPEERCLOSED) on the reused socket, the RST it drew on the wire, fast, not a timeout", async () => {
     const port = await labServer();
+    const capture = noCapture ? null : await startCloseCapture(port);
     const out = await runBusyClient({
       host: '127.0.0.1',
       port,
@@ -61,8 +66,12 @@ describe('keepalive-race busy client (worker file loaded by URL)', () => {
       retry: false,
       timeoutMs: 2000,
     });
+    const wire = await capture?.stop();
     const reset = out.requests.find((r) => !r.ok);
-    expect(reset).toMatchObject({ ok: false, reused: true, code: 'ECONNRESET' });
+    // The client read the server's FIN before any answer: EPEERCLOSED, though its request, written
+    // into the closed connection, drew a RST from the server's kernel (one, and one FIN per connection).
+    expect(reset).toMatchObject({ ok: false, reused: true, code: 'EPEERCLOSED' });
+    if (wire) expect(wire).toEqual({ fin: out.connectUs.length, rst: 1 });
     expect(reset!.retry).toBeUndefined();
     // The server's FIN was already there: the reset comes back at once, far inside the 2 s timeout.
     expect(reset!.ms).toBeLessThan(500);
@@ -85,7 +94,7 @@ describe('keepalive-race busy client (worker file loaded by URL)', () => {
       timeoutMs: 2000,
     });
     const reset = out.requests.at(-1)!;
-    expect(reset).toMatchObject({ ok: false, reused: true, code: 'ECONNRESET' });
+    expect(reset).toMatchObject({ ok: false, reused: true, code: 'EPEERCLOSED' });
     expect(reset.retry).toMatchObject({ ok: true, status: 200, reused: false });
     // The retry's connection is one more than the requests that did not reuse one.
     expect(out.connectUs).toHaveLength(out.requests.filter((r) => !r.reused).length + 1);

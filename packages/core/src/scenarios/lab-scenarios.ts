@@ -5,10 +5,10 @@ import type { ScenarioDefinition } from './scenario.js';
 export const LAB_SCENARIOS: readonly ScenarioDefinition[] = [
   {
     name: 'keepalive-race',
-    title: 'The idle-timeout race: ECONNRESET on a reused connection',
+    title: "The idle-timeout race: a reused connection meets the server's FIN (EPEERCLOSED) or RST (ECONNRESET)",
     origin: 'lab',
     section: "The lab: client idle timeout longer than the server's",
-    expectedText: '≥1 ECONNRESET on a reused socket; 0 errors with each mitigation',
+    expectedText: '≥1 EPEERCLOSED or ECONNRESET on a reused socket; 0 errors with each mitigation',
     sandbox: { namespace: 'preferred' },
     phases: [
       {
@@ -75,10 +75,10 @@ export const LAB_SCENARIOS: readonly ScenarioDefinition[] = [
     ],
     checks: [
       {
-        metric: 'phases.race.resetsOnReusedSocket',
+        metric: 'phases.race.resetsOnReusedSocket+phases.race.peerClosedOnReusedSocket',
         op: 'gte',
         value: 1,
-        says: 'a request sent as the server closes the idle connection is reset',
+        says: 'a request sent as the server closes the idle connection meets its FIN or the RST it draws',
       },
       {
         metric: 'phases.client-timeout.clientIdleCloses',
@@ -96,13 +96,13 @@ export const LAB_SCENARIOS: readonly ScenarioDefinition[] = [
         metric: 'phases.retry.retries',
         op: 'gte',
         value: 1,
-        says: "the retry phase met the server's close and sent the reset request again",
+        says: "the retry phase met the server's close (FIN or RST) and sent that request again",
       },
       {
         metric: 'phases.retry.retries',
         op: 'eq',
-        value: { metric: 'phases.retry.resetsOnReusedSocket' },
-        says: 'every reset on a reused socket was retried',
+        value: { metric: 'phases.retry.resetsOnReusedSocket+phases.retry.peerClosedOnReusedSocket' },
+        says: "every request that met the server's close on a reused socket was retried",
       },
       {
         metric: 'phases.client-timeout.requests.failed',
@@ -124,7 +124,7 @@ export const LAB_SCENARIOS: readonly ScenarioDefinition[] = [
       },
     ],
     explanation:
-      'A server closes a connection that stayed idle for its keepAliveTimeout. If the client keeps idle connections longer and picks that one just as the server closes it, its request meets a closed socket: ECONNRESET ("socket hang up"), on a reused connection only. ' +
+      'A server closes a connection that stayed idle for its keepAliveTimeout. If the client keeps idle connections longer and picks that one just as the server closes it, its request meets a closed socket, on a reused connection only: the server\'s FIN read before any response (EPEERCLOSED; node:http says "socket hang up") or, when the request was written into the closed connection first, the RST the server\'s kernel answers it with (ECONNRESET). The result counts each. ' +
       "Fixes: keep the client idle timeout below the server's (Go IdleConnTimeout, Node http.Agent timeout / undici keepAliveTimeout), honour the server's Keep-Alive: timeout hint (node:http and undici do, Go does not; node:http drops an idle socket 1 s before the hint, so a 300 ms server, announced as timeout=0, gets no reuse at all), or retry idempotent requests (Go's Transport retries them itself when nothing was written).",
   },
   {

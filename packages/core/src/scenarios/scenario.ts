@@ -139,9 +139,11 @@ export interface ScenarioObserved {
   /** TCP states counted by side after the run (the netstat view). */
   states: { client: Record<string, number>; server: Record<string, number> };
   durationMs: number;
-  /** Resets seen on reused sockets (keepalive-race). */
+  /** Requests on reused sockets that met the RST a write into a closed connection draws: ECONNRESET (keepalive-race). */
   resetsOnReusedSocket?: number;
-  /** Requests retried after a reset on a reused socket (keepalive-race's retry mitigation). */
+  /** Requests on reused sockets that read the server's idle-close FIN before any response: EPEERCLOSED (keepalive-race). */
+  peerClosedOnReusedSocket?: number;
+  /** Requests retried after meeting the close (FIN or RST) on a reused socket (keepalive-race's retry mitigation). */
   retries?: number;
   /**
    * Idle pooled connections the client closed itself before the server's idle close (keepalive-race's

@@ -126,7 +126,7 @@ export function sumObserved(parts: ScenarioObserved[]): Omit<ScenarioObserved, '
     add(total.states.client, p.states.client);
     add(total.states.server, p.states.server);
     total.durationMs += p.durationMs;
-    for (const key of ['resetsOnReusedSocket', 'retries', 'streams'] as const) {
+    for (const key of ['resetsOnReusedSocket', 'peerClosedOnReusedSocket', 'retries', 'streams'] as const) {
       if (p[key] !== undefined) total[key] = (total[key] ?? 0) + (p[key] ?? 0);
     }
     if (p.serverClosedBy) {

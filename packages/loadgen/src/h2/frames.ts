@@ -1,4 +1,4 @@
-import { HttpParseError } from '@kalab/core';
+import { HttpParseError, NetError } from '@kalab/core';
 
 /** HTTP/2 wire constants (RFC 9113 §4, §6, §7, §11). */
 
@@ -77,9 +77,9 @@ export function connectionError(h2Code: number, message: string): HttpParseError
 }
 
 /** A stream the server reset (RST_STREAM) or refused: it fails under `H2_<error name>` (H2_REFUSED_STREAM, H2_CANCEL...). */
-export function streamError(code: number, what: string): Error & { code: string } {
+export function streamError(code: number, what: string): NetError {
   const name = errorName(code);
-  return Object.assign(new Error(`HTTP/2 stream ${what} with ${name}`), { code: `H2_${name}` });
+  return new NetError(`H2_${name}`, `HTTP/2 stream ${what} with ${name}`);
 }
 
 /** Writes a frame header at `at`. */

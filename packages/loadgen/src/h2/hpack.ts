@@ -181,9 +181,10 @@ export class HpackDecoder {
 
   /**
    * Decodes a whole block and returns its `:status` (0 when it has none, e.g. trailers).
-   * Strings are built only where the dynamic table keeps them or the field is `:status`.
+   * Strings are built only where the dynamic table keeps them or the field is `:status`;
+   * with `fields` (tests, debugging), every field is made and pushed there as [name, value].
    */
-  status(buf: Buffer, start: number, end: number): number {
+  status(buf: Buffer, start: number, end: number, fields?: Array<[string, string]>): number {
     let status = 0;
     this.pos = start;
     let first = true;
@@ -193,6 +194,7 @@ export class HpackDecoder {
         // Indexed field (§6.1).
         const index = this.int(buf, end, 7);
         if (index === 0) throw compressionError('indexed field 0');
+        if (fields) fields.push([this.nameAt(index), this.valueAt(index)]);
         if (status === 0) {
           if (index >= 8 && index <= 14) status = STATIC_STATUS[index - 8]!;
           else if (index > 61 && this.nameAt(index) === ':status') status = statusOf(this.valueAt(index));
@@ -201,7 +203,7 @@ export class HpackDecoder {
       } else if (b & 0x40) {
         // Literal with incremental indexing (§6.2.1).
         const index = this.int(buf, end, 6);
-        if (this.maxSize === 0) {
+        if (this.maxSize === 0 && !fields) {
           // A table of size 0 (our SETTINGS_HEADER_TABLE_SIZE, once the server applied it)
           // keeps nothing: the strings need not be made, except :status's value.
           status = this.unkeptLiteral(buf, end, index, status);
@@ -211,10 +213,18 @@ export class HpackDecoder {
           const value = this.str(buf, end);
           if (status === 0 && name === ':status') status = statusOf(value);
           this.insert(name, value);
+          if (fields) fields.push([name, value]);
         }
       } else if (b & 0x20) {
         this.sizeUpdate(buf, end, first);
         continue;
+      } else if (fields) {
+        // Literal without indexing (§6.2.2) or never indexed (§6.2.3), made for `fields`.
+        const index = this.int(buf, end, 4);
+        const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
+        const value = this.str(buf, end);
+        if (status === 0 && name === ':status') status = statusOf(value);
+        fields.push([name, value]);
       } else {
         // Literal without indexing (§6.2.2) or never indexed (§6.2.3): nothing kept, strings skipped.
         status = this.unkeptLiteral(buf, end, this.int(buf, end, 4), status);
@@ -222,6 +232,13 @@ export class HpackDecoder {
       first = false;
     }
     return status;
+  }
+
+  /** Decodes a whole block into [name, value] pairs (tests, debugging): `status` with every field made. */
+  decode(buf: Buffer, start = 0, end = buf.length): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    this.status(buf, start, end, out);
+    return out;
   }
 
   /** Dynamic table size update (§6.3): only at the start of a block, never above our limit. */
@@ -239,36 +256,6 @@ export class HpackDecoder {
     if (isStatus && status === 0) return statusOf(this.str(buf, end));
     this.skipStr(buf, end);
     return status;
-  }
-
-  /** Decodes a whole block into [name, value] pairs (tests, debugging). */
-  decode(buf: Buffer, start = 0, end = buf.length): Array<[string, string]> {
-    const out: Array<[string, string]> = [];
-    this.pos = start;
-    let first = true;
-    while (this.pos < end) {
-      const b = buf[this.pos]!;
-      if (b & 0x80) {
-        const index = this.int(buf, end, 7);
-        if (index === 0) throw compressionError('indexed field 0');
-        out.push([this.nameAt(index), this.valueAt(index)]);
-      } else if (b & 0x40) {
-        const index = this.int(buf, end, 6);
-        const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
-        const value = this.str(buf, end);
-        this.insert(name, value);
-        out.push([name, value]);
-      } else if (b & 0x20) {
-        this.sizeUpdate(buf, end, first);
-        continue;
-      } else {
-        const index = this.int(buf, end, 4);
-        const name = index === 0 ? this.str(buf, end) : this.nameAt(index);
-        out.push([name, this.str(buf, end)]);
-      }
-      first = false;
-    }
-    return out;
   }
 
   /** The dynamic table, newest first (tests: RFC 7541 Appendix C lists it this way). */

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { HttpParseError } from '@kalab/core';
+import { HttpParseError, peerClosedError } from '@kalab/core';
 import type { Dialer } from '../dial.js';
 import type { Done } from '../engine.js';
 import type { WorkerStats } from '../worker-stats.js';
+import { FrameReader } from './frame-reader.js';
 import {
   connectionError,
   DEFAULT_MAX_FRAME,
@@ -120,13 +121,11 @@ export class H2Session {
   /** Streams with body bytes waiting for window. */
   private readonly blocked = new Set<Stream>();
   private readonly decoder = new HpackDecoder();
-  // Parser state.
-  private rest: Buffer | null = null;
-  private dataLeft = 0;
-  private dataLen = 0;
+  /** Frames from the socket's reads, in any split (its own unit: frame-reader.ts). */
+  private readonly reader: FrameReader;
+  // The DATA frame being received, and the header block being assembled.
   private dataStream = 0;
   private dataFlags = 0;
-  private padPending = false;
   private hdrStream = 0;
   private hdrFlags = 0;
   private hdrParts: Buffer[] = [];
@@ -146,6 +145,18 @@ export class H2Session {
     readonly slot: number,
   ) {
     this.nextId = cfg.firstStreamId ?? 1;
+    this.reader = new FrameReader(
+      {
+        frameStart: (type) => {
+          if (this.hdrStream !== 0 && type !== FrameType.CONTINUATION)
+            throw connectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${type} inside a header block`);
+        },
+        frame: (type, flags, id, buf, s, e) => this.frame(type, flags, id, buf, s, e),
+        dataBegin: (id, flags, len) => this.dataBegin(id, flags, len),
+        dataEnd: () => this.dataEnd(),
+      },
+      () => !this.dead,
+    );
     this.closed = new Promise((r) => {
       this.closedResolve = r;
     });
@@ -354,53 +365,10 @@ export class H2Session {
 
   private onData(chunk: Buffer): void {
     try {
-      this.parse(chunk);
+      this.reader.push(chunk);
     } catch (err) {
       this.fatal(err as Error, true);
     }
-  }
-
-  private parse(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest !== null) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = null;
-    }
-    const end = buf.length;
-    let pos = 0;
-    while (pos < end && !this.dead) {
-      if (this.dataLeft > 0) {
-        const n = Math.min(this.dataLeft, end - pos);
-        if (this.padPending) {
-          this.padPending = false;
-          if (buf[pos]! >= this.dataLen)
-            throw connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA padding longer than the frame');
-        }
-        pos += n;
-        this.dataLeft -= n;
-        if (this.dataLeft === 0) this.dataEnd();
-        continue;
-      }
-      if (end - pos < FRAME_HEADER) break;
-      const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-      const type = buf[pos + 3]!;
-      const flags = buf[pos + 4]!;
-      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-      if (len > DEFAULT_MAX_FRAME)
-        throw connectionError(ErrorCode.FRAME_SIZE_ERROR, `a ${len}-byte frame (type ${type}) above our 16384`);
-      if (this.hdrStream !== 0 && type !== FrameType.CONTINUATION)
-        throw connectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${type} inside a header block`);
-      if (type === FrameType.DATA) {
-        pos += FRAME_HEADER;
-        this.dataBegin(id, flags, len);
-        continue;
-      }
-      if (end - pos - FRAME_HEADER < len) break;
-      this.frame(type, flags, id, buf, pos + FRAME_HEADER, pos + FRAME_HEADER + len);
-      pos += FRAME_HEADER + len;
-    }
-    // The rest of a frame waits for the next read (copied: the read buffer is shared).
-    if (pos < end && !this.dead) this.rest = Buffer.from(buf.subarray(pos));
   }
 
   private frame(type: number, flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -541,10 +509,6 @@ export class H2Session {
       throw connectionError(ErrorCode.PROTOCOL_ERROR, `DATA on stream ${id}, which we never opened`);
     this.dataStream = id;
     this.dataFlags = flags;
-    this.dataLen = len;
-    this.dataLeft = len;
-    this.padPending = (flags & Flag.PADDED) !== 0;
-    if (len === 0) this.dataEnd();
   }
 
   private dataEnd(): void {
@@ -711,9 +675,9 @@ export class H2Session {
   /** The socket ended, failed or closed: requests still on it fail (queued ones never left: retried if the session had worked). */
   private gone(err: Error | null): void {
     if (this.dead) return;
+    // No error: the server's FIN ('end', then 'close'); a RST arrives as an ECONNRESET 'error'.
     this.failAll(
-      err ??
-        Object.assign(new Error('the server closed the connection with streams in flight'), { code: 'ECONNRESET' }),
+      err ?? peerClosedError('the server closed the connection (FIN) with streams in flight'),
       this.answered > 0,
     );
     this.socket.destroy();

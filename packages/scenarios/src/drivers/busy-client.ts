@@ -4,22 +4,24 @@
  * stall the server's idle close too. It sends a request, waits until just before the server
  * closes the idle connection, then holds its event loop busy across the close and sends the
  * next request on the pooled socket: the request is written into a connection the server has
- * already closed, and comes back as ECONNRESET on a reused socket. A request that gets no
+ * already closed, and fails on a reused socket: EPEERCLOSED when the socket reads the server's
+ * FIN before any answer, ECONNRESET when the RST that request draws comes first. One that gets no
  * answer within `timeoutMs` fails with ETIMEDOUT instead, so a stalled server is never taken
  * for the race.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import { NetErrorCodes, nodeHttpFailure, timedOutError } from '@kalab/core';
 
 export interface BusyClientInput {
   host: string;
   port: number;
   /** When the server's idle close reaches the client, ms after a response (measured by the driver). */
   idleCloseMs: number;
-  /** Pairs of requests at most; the loop stops at the first reset on a reused socket. */
+  /** Pairs of requests at most; the loop stops at the first request that meets the close on a reused socket. */
   tries: number;
-  /** Retry a request reset on a reused socket once, on a connection of its own (GET is idempotent). */
+  /** Retry a request that met the close on a reused socket once, on a connection of its own (GET is idempotent). */
   retry: boolean;
   /** A request unanswered this long fails with ETIMEDOUT. */
   timeoutMs: number;
@@ -28,14 +30,14 @@ export interface BusyClientInput {
 export interface BusyAttempt {
   ok: boolean;
   status?: number;
-  /** errno code of a failed attempt: ECONNRESET (the race) or ETIMEDOUT (no answer in time), ... */
+  /** Code of a failed attempt: EPEERCLOSED or ECONNRESET (the race: FIN or RST), ETIMEDOUT (no answer in time), ... */
   code?: string;
   /** Sent on a pooled connection. */
   reused: boolean;
   ms: number;
 }
 
-/** One request: its attempt, and the retry when the attempt was reset on a reused socket. */
+/** One request: its attempt, and the retry when the attempt met the close on a reused socket. */
 export type BusyRequest = BusyAttempt & { retry?: BusyAttempt };
 
 export interface BusyClientOutput {
@@ -73,9 +75,7 @@ export async function busyClient(input: BusyClientInput): Promise<BusyClientOutp
           resolve({ ok: true, status: res.statusCode ?? 0, reused: req.reusedSocket, ms: performance.now() - t0 }),
         );
       });
-      req.setTimeout(input.timeoutMs, () =>
-        req.destroy(Object.assign(new Error('no response in time'), { code: 'ETIMEDOUT' })),
-      );
+      req.setTimeout(input.timeoutMs, () => req.destroy(timedOutError('no response in time')));
       req.once('socket', (socket: Socket) => {
         if (req.reusedSocket) return;
         opened++;
@@ -83,11 +83,14 @@ export async function busyClient(input: BusyClientInput): Promise<BusyClientOutp
         socket.once('connect', () => connectUs.push((performance.now() - connecting) * 1000));
         socket.once('close', () => closed++);
       });
-      req.once('error', (err: NodeJS.ErrnoException) =>
-        resolve({ ok: false, code: err.code ?? err.name, reused: req.reusedSocket, ms: performance.now() - t0 }),
-      );
+      req.once('error', (e: Error) => {
+        const err = nodeHttpFailure(e, req.socket) as NodeJS.ErrnoException;
+        resolve({ ok: false, code: err.code ?? err.name, reused: req.reusedSocket, ms: performance.now() - t0 });
+      });
     });
-  const isRace = (r: BusyAttempt) => !r.ok && r.reused && r.code === 'ECONNRESET';
+  // The race: a request on the pooled socket met the server's close (its FIN or the RST it draws).
+  const isRace = (r: BusyAttempt) =>
+    !r.ok && r.reused && (r.code === 'ECONNRESET' || r.code === NetErrorCodes.PEER_CLOSED);
 
   const requests: BusyRequest[] = [];
   for (let i = 0; i < input.tries; i++) {

@@ -33,6 +33,7 @@ export type DriverExtras = Partial<
     | 'timeWaitPeak'
     | 'streams'
     | 'resetsOnReusedSocket'
+    | 'peerClosedOnReusedSocket'
     | 'retries'
     | 'clientIdleCloses'
   >

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { nodeHttpFailure } from '@kalab/core';
 import { type DriverContext, type DriverExtras, sleep, trackRequestSocket, usSince } from './driver.js';
 
 /**
@@ -45,7 +46,7 @@ export async function httpPoolDriver(ctx: DriverContext): Promise<DriverExtras> 
         }
       });
       req.on('error', (err) => {
-        stats.failed(err);
+        stats.failed(nodeHttpFailure(err, req.socket));
         finish();
       });
     });

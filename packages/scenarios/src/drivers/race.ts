@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { NetErrorCodes, nodeHttpFailure } from '@kalab/core';
 import type { BusyClientInput, BusyClientOutput } from './busy-client.js';
 import { type DriverContext, type DriverExtras, sleep, trackRequestSocket, usSince } from './driver.js';
 
@@ -37,7 +38,7 @@ const ROUND_STEP_MS = 3;
 const JITTER_MS = 1.5;
 /** How far the aim may wander from the measured close. */
 const AIM_RANGE_MS: [number, number] = [-25, 25];
-/** The race phase stops early after this many rounds once it has its reset. */
+/** The race phase stops early after this many rounds once a request has met the close. */
 const MIN_ROUNDS = 2;
 /**
  * A race phase that has not met a reset after its `requests` rounds keeps going, up to this
@@ -47,15 +48,30 @@ const MIN_ROUNDS = 2;
 const MAX_ROUNDS_FACTOR = 3;
 
 /**
+ * How a request on a reused socket met the server's idle close: its FIN was read before the
+ * response (EPEERCLOSED: node:http's "socket hang up" on a socket that saw its end), or the
+ * RST the server's kernel answers a request written into a closed connection (ECONNRESET).
+ * null: not the race (a fresh socket, a timeout...).
+ */
+export function raceMet(r: { reused: boolean; code?: string | undefined }): 'fin' | 'reset' | null {
+  if (!r.reused) return null;
+  if (r.code === NetErrorCodes.PEER_CLOSED) return 'fin';
+  if (r.code === 'ECONNRESET') return 'reset';
+  return null;
+}
+
+/**
  * keepalive-race: each worker sends a request, then waits until the moment the server
  * closes idle connections (measured first) and sends the next one on the pooled socket.
- * Requests that meet a socket the server just closed fail with ECONNRESET on a reused
- * socket; the mitigations (client idle timeout, Keep-Alive hint, retry) make that zero.
+ * Requests that meet a socket the server just closed fail on a reused socket, counted by
+ * what they met (raceMet: the FIN or the RST); the mitigations (client idle timeout,
+ * Keep-Alive hint, retry) make that zero.
  */
 export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   const { client } = ctx.phase;
   const stats = ctx.stats;
-  const race = { resets: 0, retries: 0, clientIdleCloses: 0 };
+  const race = { resets: 0, peerCloses: 0, retries: 0, clientIdleCloses: 0 };
+  const met = () => race.resets + race.peerCloses;
   const idleCloseMs = await measureIdleClose(ctx);
   ctx.note(
     `${ctx.phase.name}: the server closes idle connections ${idleCloseMs.toFixed(1)} ms after a response; aiming requests at that moment`,
@@ -100,7 +116,9 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
           finish({ ok: true, reused: req.reusedSocket });
         });
       });
-      req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, err, reused: req.reusedSocket }));
+      req.on('error', (e: Error) =>
+        finish({ ok: false, err: nodeHttpFailure(e, req.socket) as NodeJS.ErrnoException, reused: req.reusedSocket }),
+      );
     });
 
   let aimMs = idleCloseMs;
@@ -114,8 +132,10 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
     const r = await attempt(agent);
     if (boundary) steer(r);
     if (r.ok) return;
-    if (r.reused && r.err?.code === 'ECONNRESET') race.resets++;
-    if (client.retryIdempotent && r.reused && r.err?.code === 'ECONNRESET') {
+    const how = raceMet({ reused: r.reused, code: r.err?.code });
+    if (how === 'reset') race.resets++;
+    if (how === 'fin') race.peerCloses++;
+    if (client.retryIdempotent && how !== null) {
       // GET is idempotent: send it again, on a connection of its own.
       race.retries++;
       const again = await attempt(false);
@@ -138,19 +158,20 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
       await one(false);
       const maxRounds = stopEarly ? client.requests * MAX_ROUNDS_FACTOR : client.requests;
       for (let round = 0; round < maxRounds && !ctx.signal.aborted; round++) {
-        if (stopEarly && round >= MIN_ROUNDS && race.resets > 0) break;
-        if (round >= client.requests && race.resets > 0) break;
+        if (stopEarly && round >= MIN_ROUNDS && met() > 0) break;
+        if (round >= client.requests && met() > 0) break;
         await sleep(Math.max(0, aimMs + (Math.random() * 2 - 1) * JITTER_MS), ctx.signal);
         await one(true);
       }
     };
     await Promise.all(Array.from({ length: client.concurrency }, worker));
-    if (needsReset && race.resets === 0 && !ctx.signal.aborted) {
+    if (needsReset && met() === 0 && !ctx.signal.aborted) {
       ctx.note(
         `${ctx.phase.name}: no request met the close by timing alone; now with the client's event loop busy as the server closes`,
       );
       const busy = await busyClientRace(ctx, idleCloseMs, client.retryIdempotent === true);
       race.resets += busy.resets;
+      race.peerCloses += busy.peerCloses;
       race.retries += busy.retries;
     }
   } finally {
@@ -161,6 +182,7 @@ export async function raceDriver(ctx: DriverContext): Promise<DriverExtras> {
   }
   return {
     resetsOnReusedSocket: race.resets,
+    peerClosedOnReusedSocket: race.peerCloses,
     retries: race.retries,
     ...(client.honourKeepAliveHint || client.idleTimeoutMs != null ? { clientIdleCloses: race.clientIdleCloses } : {}),
   };
@@ -186,7 +208,7 @@ async function busyClientRace(
   ctx: DriverContext,
   idleCloseMs: number,
   retry: boolean,
-): Promise<{ resets: number; retries: number }> {
+): Promise<{ resets: number; peerCloses: number; retries: number }> {
   const stats = ctx.stats;
   const input: BusyClientInput = {
     host: ctx.host,
@@ -199,7 +221,7 @@ async function busyClientRace(
   const worker = new Worker(BUSY_CLIENT_URL, { workerData: input });
   const onAbort = () => void worker.terminate();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const out = { resets: 0, retries: 0 };
+  const out = { resets: 0, peerCloses: 0, retries: 0 };
   try {
     const got = await new Promise<BusyClientOutput>((resolve, reject) => {
       worker.once('message', resolve);
@@ -215,7 +237,9 @@ async function busyClientRace(
         stats.response(r.status ?? 0, r.ms * 1000);
         continue;
       }
-      if (r.reused && r.code === 'ECONNRESET') out.resets++;
+      const how = raceMet(r);
+      if (how === 'reset') out.resets++;
+      if (how === 'fin') out.peerCloses++;
       if (r.retry) {
         out.retries++;
         if (r.retry.ok) stats.response(r.retry.status ?? 0, r.retry.ms * 1000);
