@@ -2,10 +2,15 @@ import { BadOptionError, parsePort } from '@kalab/core/options';
 import { MONITOR_DEFAULTS } from '@kalab/monitor/defaults';
 import { type Command, Option } from 'commander';
 import { lazyAction } from './lazy-action.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface MonitorFlags {
   listen: string;
   token?: string;
+  tokenFile?: string;
+  tokenFrom?: TokenFlags['tokenFrom'];
+  publicRead?: boolean;
+  allowHost?: string[];
   record?: string;
   heartbeat?: string;
   snapshotInterval?: string;
@@ -37,7 +42,14 @@ export function registerMonitor(program: Command): void {
       'address to listen on; a non-loopback address needs a token (one is generated and printed)',
       `${MONITOR_DEFAULTS.host}:${MONITOR_DEFAULTS.port}`,
     )
-    .option('--token <token>', 'token sources must present (viewers without it can only read)')
+    .addOption(tokenOption('token every peer and reader must present (see --public-read)'))
+    .addOption(tokenFileOption())
+    .option('--public-read', 'with a token: let anyone read /api/snapshot, /metrics and ws snapshots without it')
+    .option(
+      '--allow-host <name>',
+      'another Host name this monitor answers to (a DNS name in front of it); repeat for more',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--record <dir>', 'record each run to DIR as JSON lines (read them with kalab report FILE)')
     .addOption(new Option('--heartbeat <ms>', 'ws ping interval; a peer silent for two is lost').hideHelp())
     .addOption(new Option('--snapshot-interval <ms>', 'default viewer snapshot interval').hideHelp())
