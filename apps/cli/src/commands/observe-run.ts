@@ -5,6 +5,7 @@ import {
   type ObserveTick,
   observeCommand,
   observePid,
+  redactArgv,
   streamObservation,
 } from '@kalab/observe';
 import type { ObserveFlags } from './observe.js';
@@ -79,7 +80,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
         url: monitorUrl,
         token: flags.token,
         name: flags.name,
-        target: flags.pid !== undefined ? `pid ${flags.pid}` : command.join(' '),
+        target: flags.pid !== undefined ? `pid ${flags.pid}` : redactArgv(command).join(' '),
         onError: (err, fatal) => {
           const what = (err as NodeJS.ErrnoException).code ?? err.message;
           if (what === lastProblem) return;
