@@ -57,7 +57,10 @@ export function registerMonitor(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n  kalab monitor\n  kalab monitor --listen 127.0.0.1:7070 --record ./runs\n' +
-        '  kalab monitor --listen 0.0.0.0:7070 --token "$(openssl rand -hex 16)"   # agents on other machines\n',
+        '  KALAB_TOKEN="$(openssl rand -hex 16)" kalab monitor --listen 0.0.0.0:7070   # agents on other machines\n' +
+        '  kalab monitor --listen 0.0.0.0:7070 --token-file /etc/kalab/token --public-read --allow-host lab.example\n' +
+        '\nWith a token every read needs it (Authorization: Bearer T); only Host names it listens on and\n' +
+        'its own page\'s Origin get data (docs/security.md).\n',
     )
     .action(lazyAction(() => import('./monitor-run.js')));
 }
