@@ -60,7 +60,7 @@ export function registerMonitor(program: Command): void {
         '  KALAB_TOKEN="$(openssl rand -hex 16)" kalab monitor --listen 0.0.0.0:7070   # agents on other machines\n' +
         '  kalab monitor --listen 0.0.0.0:7070 --token-file /etc/kalab/token --public-read --allow-host lab.example\n' +
         '\nWith a token every read needs it (Authorization: Bearer T); only Host names it listens on and\n' +
-        'its own page\'s Origin get data (docs/security.md).\n',
+        "its own page's Origin get data (docs/security.md).\n",
     )
     .action(lazyAction(() => import('./monitor-run.js')));
 }
