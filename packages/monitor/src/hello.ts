@@ -42,12 +42,12 @@ export function acceptHello(data: Buffer, policy: HelloPolicy): { hello: Hello; 
   }
   if (policy.browser && hello.role !== 'viewer')
     throw new AuthError(`a browser page may only connect as a viewer, not as ${hello.role}`);
-  // A browser drives runs only with the token typed into the page: on a tokenless monitor
-  // the page is read-only, so nothing a browser loads can start load.
   if (hello.role === 'agent' && hello.version !== LAB_VERSION) {
     throw new UnsupportedError(
       `agent version ${hello.version || '(none)'} does not match this monitor's version ${LAB_VERSION}: run the same kalab version on both`,
     );
   }
+  // A browser drives runs only with the token typed into the page: on a tokenless monitor
+  // the page is read-only, so nothing a browser loads can start load.
   return { hello, mayControl: ok && (!policy.browser || token !== undefined) };
 }
