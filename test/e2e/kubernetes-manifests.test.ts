@@ -89,8 +89,18 @@ describe('deploy/kubernetes manifests (no cluster here: loaded, checked and pars
     const parsed = await parseWithKalab(c!['args']);
     expect(parsed).toEqual({
       command: 'monitor',
-      options: expect.objectContaining({ listen: '0.0.0.0:7070', token: 'value-of-kalab_token' }),
+      options: expect.objectContaining({ listen: '0.0.0.0:7070' }),
     });
+    // The token reaches kalab as KALAB_TOKEN, never as an argument (arguments show in ps).
+    expect(parsed.options['token']).toBeUndefined();
+    expect((c!['args'] as string[]).join(' ')).not.toMatch(/token/i);
+    // Agents reach the monitor by its Service name: the monitor must answer to that Host.
+    const agentUrl = new URL(
+      (find('Deployment', 'kalab-agent')['spec'].template.spec.containers[0].args as string[]).find((a) =>
+        a.startsWith('ws://'),
+      )!,
+    );
+    expect(parsed.options['allowHost']).toContain(agentUrl.hostname);
     // The Service routes to the pods and the port the container listens on.
     const svc = find('Service', 'kalab-monitor');
     expect(dep['spec'].template.metadata.labels).toMatchObject(svc['spec'].selector);
@@ -113,11 +123,12 @@ describe('deploy/kubernetes manifests (no cluster here: loaded, checked and pars
     expect(parsed.options).toMatchObject({
       agent: true,
       monitor: 'ws://kalab-monitor.kalab.svc:7070/ws',
-      token: 'value-of-kalab_token',
       name: 'value-of-pod_name',
       maxConnections: '2000',
       maxDuration: '10m',
     });
+    expect(parsed.options['token']).toBeUndefined();
+    expect((c!['args'] as string[]).join(' ')).not.toMatch(/token/i);
     const monitorSvc = find('Service', 'kalab-monitor');
     const url = new URL(parsed.options['monitor'] as string);
     expect(url.hostname.split('.')[0]).toBe(monitorSvc['metadata'].name);

@@ -58,7 +58,7 @@ const ABUSE: Record<string, (i: number) => string[]> = {
 const KINDS = Object.keys(ABUSE);
 
 async function api(base: string): Promise<Api> {
-  return (await (await fetch(`${base}/api/snapshot`)).json()) as Api;
+  return (await (await fetch(`${base}/api/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Api;
 }
 
 async function abuse(
@@ -124,7 +124,7 @@ describe('monitor under hostile clients', () => {
   it(`${CLIENTS} clients sending thousands of bad messages: the monitor stays up, memory bounded, a good viewer keeps its snapshot rate`, async () => {
     const source = await TestPeer.connect(url, { role: 'server', name: 'good-source', token: TOKEN });
     peers.push(source);
-    const viewer = await TestPeer.connect(url, { role: 'viewer', name: 'good-viewer' });
+    const viewer = await TestPeer.connect(url, { role: 'viewer', name: 'good-viewer', token: TOKEN });
     peers.push(viewer);
     let seq = 0;
     const feeding = setInterval(
@@ -178,7 +178,9 @@ describe('monitor under hostile clients', () => {
     expect(after.hub.process.heapUsed - before.heapUsed).toBeLessThan(8 * 1024 * 1024);
     expect(after.hub.process.rss - before.rss).toBeLessThan(200 * 1024 * 1024);
     // The good source is still there, connected, counted.
-    const snap = (await (await fetch(`${base}/api/snapshot`)).json()) as {
+    const snap = (await (
+      await fetch(`${base}/api/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as {
       sources: { name: string; connected: boolean }[];
     };
     expect(snap.sources.find((s) => s.name === 'good-source')?.connected).toBe(true);

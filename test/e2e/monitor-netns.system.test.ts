@@ -144,7 +144,9 @@ describe.skipIf(missing('root with ip netns and unshare --uts', isRoot() && hasC
       expect(Object.keys(s.hosts).length).toBeGreaterThanOrEqual(2);
       // The same picture over HTTP.
       const api = (await (
-        await fetch(monitorUrl.replace('ws://', 'http://').replace(/\/ws$/, '/api/snapshot'))
+        await fetch(monitorUrl.replace('ws://', 'http://').replace(/\/ws$/, '/api/snapshot'), {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
       ).json()) as Snap;
       expect(api.sources.find((y) => y.name === agent.name)?.totals.requests).toBe(400);
       expect(api.hosts[agent.host]?.states['TIME_WAIT']).toBe(400);

@@ -106,7 +106,7 @@ describe.skipIf(missing('promtool (Debian package prometheus)', hasCommand('prom
       let text = '';
       await vi.waitFor(
         async () => {
-          text = await (await fetch(metricsUrl)).text();
+          text = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
           expect(total(text, 'kalab_errors_total', { name: 'prom-agent' })).toBe(6);
           expect(total(text, 'kalab_requests_total', { role: 'server' })).toBe(40);
         },

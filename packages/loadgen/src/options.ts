@@ -9,6 +9,7 @@ import {
 } from '@kalab/core';
 import { DEFAULTS, defaultTlsResume, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
 import { checkHeader, checkMethod, parseHeaderLine } from './request-shape.js';
+import { splitUserinfo, withAuthorization } from './url-credentials.js';
 
 /**
  * What a caller may ask of `runLoad`. Field names follow core's RunOptionsSchema (what a
@@ -138,7 +139,7 @@ export const FLAGS = {
 export function resolveOptions(o: LoadOptions): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw new BadOptionError('options', 'options must be an object');
   if (typeof o.target !== 'string') throw new BadOptionError(FLAGS.target, `${FLAGS.target} is required`);
-  const url = parseUrl(FLAGS.target, o.target, ['http:', 'https:']);
+  const { url, authorization } = splitUserinfo(parseUrl(FLAGS.target, o.target, ['http:', 'https:']));
   const engine = o.engine ?? DEFAULTS.engine;
   if (!ENGINES.includes(engine))
     throw new BadOptionError(FLAGS.engine, `${FLAGS.engine} must be one of ${ENGINES.join(', ')}, got "${engine}"`);
@@ -190,7 +191,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   const timeoutMs = duration(FLAGS.timeoutMs, o.timeoutMs ?? DEFAULTS.timeoutMs, L.timeoutMs);
   const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, L.tickMs.min, L.tickMs.max);
   const method = checkMethod(FLAGS.method, o.method ?? 'GET');
-  const headers = resolveHeaders(o.headers);
+  const headers = resolveHeaders(withAuthorization(o.headers, authorization));
   const body = resolveBody(o.body, o.bodyEncoding);
   const tls = url.protocol === 'https:' ? resolveTls(o, engine, keepAlive) : null;
   if (url.protocol === 'http:') {
@@ -361,6 +362,13 @@ export function optionsFromFlags(target: string | undefined, f: LoadgenFlags): L
       .filter(Boolean);
   requestFromFlags(o, f);
   tlsFromFlags(o, f);
+  // Credentials in the URL become a header here, so a fan-out's run-start, the monitor and
+  // every report carry the URL without them.
+  const { url, authorization } = splitUserinfo(parseUrl(FLAGS.target, target, ['http:', 'https:']));
+  if (authorization !== null) {
+    o.target = url.href;
+    o.headers = withAuthorization(o.headers, authorization);
+  }
   return o;
 }
 

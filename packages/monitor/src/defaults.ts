@@ -71,6 +71,16 @@ export interface MonitorOptions {
   /** Port (default 7070; 0 picks a free one). */
   port?: number;
   token?: string;
+  /**
+   * With a token, reads (`/api/snapshot`, `/metrics`, ws viewers) need it too unless this is
+   * true. Without a token (loopback only) reads are open either way.
+   */
+  publicRead?: boolean;
+  /**
+   * More Host names (without port) this monitor answers to, besides the address it listens
+   * on: a DNS name in front of it (a Kubernetes Service). Other names get 421.
+   */
+  allowHosts?: string[];
   /** Directory where each run is recorded as JSON lines. */
   recordDir?: string;
   /** The monitor's own host name in snapshots (default os.hostname()). */
@@ -95,13 +105,15 @@ export interface MonitorOptions {
 export type MonitorOptionNames = Partial<Record<keyof MonitorOptions, string>>;
 
 export interface ResolvedMonitorOptions
-  extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp'>> {
+  extends Required<Omit<MonitorOptions, 'token' | 'recordDir' | 'sampleLocalTcp' | 'allowHosts'>> {
   /** The names messages use for options raised after resolution (recordDir when the directory is unusable). */
   names: MonitorOptionNames;
   token: string | undefined;
   /** True when the token was generated because a non-loopback bind needs one. */
   tokenGenerated: boolean;
   recordDir: string | undefined;
+  /** Host names allowed besides the listen address (lowercase, no port). */
+  allowHosts: string[];
   sampleLocalTcp: false | LocalSampler | undefined;
 }
 
@@ -130,11 +142,21 @@ export function resolveMonitorOptions(o: MonitorOptions = {}, names: MonitorOpti
     token = generateToken();
     tokenGenerated = true;
   }
+  const allowHosts = (o.allowHosts ?? []).map((n) => {
+    if (typeof n !== 'string' || !/^(\[[0-9a-f:.]+\]|[a-z0-9.:_-]{1,253})$/i.test(n))
+      throw new BadOptionError(
+        nameOf('allowHosts'),
+        `${nameOf('allowHosts')} must be a host name or address without port, got ${JSON.stringify(String(n)).slice(0, 80)}`,
+      );
+    return n.toLowerCase().replace(/^\[|\]$/g, '');
+  });
   return {
     host,
     port: int('port', d.port),
     token,
     tokenGenerated,
+    publicRead: o.publicRead === true,
+    allowHosts,
     recordDir: o.recordDir,
     hostName: o.hostName ?? hostname(),
     heartbeatMs: int('heartbeatMs', d.heartbeatMs),

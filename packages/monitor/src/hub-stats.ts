@@ -1,4 +1,5 @@
 import type { Role } from '@kalab/core';
+import type { Refusal } from './request-guard.js';
 
 export interface HubStats {
   /** Connected peers by role; `pending` have not said hello yet. */
@@ -10,6 +11,12 @@ export interface HubStats {
   rejected: { protocol: number; tooLarge: number; auth: number; helloTimeout: number; heartbeat: number; full: number };
   snapshotsSent: number;
   snapshotsSkipped: number;
+  /**
+   * HTTP requests and ws upgrades refused before any data: a Host this monitor does not
+   * serve (421), another site's Origin (403), a read without the token (401). A ws viewer's
+   * hello without the token is counted in `rejected.auth`.
+   */
+  refused: Record<Refusal, number>;
 }
 
 export const zeroPeers = (): HubStats['peers'] => ({ server: 0, agent: 0, viewer: 0, observer: 0, pending: 0 });
@@ -22,5 +29,6 @@ export function zeroHubStats(): HubStats {
     rejected: { protocol: 0, tooLarge: 0, auth: 0, helloTimeout: 0, heartbeat: 0, full: 0 },
     snapshotsSent: 0,
     snapshotsSkipped: 0,
+    refused: { unknownHost: 0, foreignOrigin: 0, unauthorized: 0 },
   };
 }

@@ -21,6 +21,7 @@ import { FanOut } from './fan-out.js';
 import { acceptHello } from './hello.js';
 import { type HubStats, zeroHubStats, zeroPeers } from './hub-stats.js';
 import { newPeer, type Peer } from './peer.js';
+import { REFUSAL_RESPONSE, type Refusal, type RequestGuard } from './request-guard.js';
 import { dispatchRun, stopRun } from './run-dispatch.js';
 
 /**
@@ -44,12 +45,22 @@ export class Hub {
     private readonly agg: Aggregator,
     /** The current snapshot as JSON text (cached by the caller). */
     private readonly snapshotText: () => string,
+    /** Host and Origin of each upgrade. */
+    private readonly guard: RequestGuard,
     /** A peer refused for a reason its operator should hear about on the monitor's side too (another lab version). */
     private readonly warn: (err: Error) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       server,
       path: '/ws',
+      // A page of another site (or one reached through a rebound DNS name) never gets a socket.
+      verifyClient: ({ req }, done) => {
+        const why = this.guard.refuse(req);
+        if (why === undefined) return done(true);
+        this.countRefused(why);
+        const { status, text } = REFUSAL_RESPONSE[why];
+        done(false, status, text.trim());
+      },
       maxPayload: MAX_MESSAGE_BYTES,
       perMessageDeflate: false,
       clientTracking: false,
@@ -63,7 +74,12 @@ export class Hub {
   getStats(): HubStats {
     const peers = zeroPeers();
     for (const p of this.peers.values()) peers[p.role ?? 'pending']++;
-    return { ...this.stats, peers, rejected: { ...this.stats.rejected } };
+    return { ...this.stats, peers, rejected: { ...this.stats.rejected }, refused: { ...this.stats.refused } };
+  }
+
+  /** Counts an HTTP request or upgrade refused before any data. */
+  countRefused(why: Refusal): void {
+    this.stats.refused[why]++;
   }
 
   /** Sends a run-start to an agent: the one named, else the first idle connected one. */
@@ -114,6 +130,7 @@ export class Hub {
     }
     this.stats.accepted++;
     const peer = newPeer(ws, remote);
+    peer.browser = this.guard.origin(req) === 'same';
     this.peers.set(peer.id, peer);
     peer.helloTimer = setTimeout(() => {
       this.stats.rejected.helloTimeout++;
@@ -155,7 +172,11 @@ export class Hub {
   }
 
   private onHello(peer: Peer, data: Buffer): void {
-    const { hello, mayControl } = acceptHello(data, this.o.token);
+    const { hello, mayControl } = acceptHello(data, {
+      token: this.o.token,
+      readNeedsToken: this.o.token !== undefined && !this.o.publicRead,
+      browser: peer.browser,
+    });
     peer.mayControl = mayControl;
     clearTimeout(peer.helloTimer);
     peer.helloTimer = undefined;

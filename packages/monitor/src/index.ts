@@ -18,5 +18,6 @@ export {
   type RunInfo,
   RunInfoSchema,
 } from './recording-schema.js';
+export type { OriginKind, Refusal } from './request-guard.js';
 export type { RunState } from './run-table.js';
 export { generateToken, tokensEqual } from './token.js';

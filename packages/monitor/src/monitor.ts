@@ -16,6 +16,7 @@ import { Hub } from './hub.js';
 import type { HubStats } from './hub-stats.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
+import { allowedHostNames, REFUSAL_RESPONSE, type Refusal, RequestGuard } from './request-guard.js';
 
 export interface MonitorEvents {
   'run-started': [RunState];
@@ -59,6 +60,7 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   private readonly server: Server;
   private readonly agg: Aggregator;
   private hub!: Hub;
+  private guard!: RequestGuard;
   private readonly recorder: RunRecorder | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private sampling = false;
@@ -134,11 +136,18 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         resolve();
       });
     });
+    const o = this.options;
+    this.guard = new RequestGuard(
+      allowedHostNames(o.host, o.allowHosts, o.hostName),
+      this.port,
+      o.publicRead ? undefined : o.token,
+    );
     this.hub = new Hub(
       this.server,
       this.options,
       this.agg,
       () => this.snapshotText(),
+      this.guard,
       (err) => this.emit('warning', err),
     );
     this.tickTimer = setInterval(() => this.tick(), this.options.tickMs);
@@ -210,15 +219,23 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
+    // Liveness carries no data: a probe may use any name (a kubelet uses the pod's address).
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+      return;
+    }
+    const why =
+      this.guard.refuse(req) ?? (this.isRead(path) && !this.guard.readAllowed(req) ? 'unauthorized' : undefined);
+    if (why !== undefined) {
+      this.refuse(res, why);
+      return;
+    }
     switch (path) {
-      case '/healthz':
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
-        return;
       case '/api/snapshot': {
         const { rss, heapUsed } = process.memoryUsage();
         const body = JSON.stringify({
@@ -243,6 +260,21 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
           .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
           .end('not found: try /api/snapshot, /metrics, /healthz or ws /ws\n');
     }
+  }
+
+  private isRead(path: string): boolean {
+    return path === '/api/snapshot' || path === '/metrics';
+  }
+
+  private refuse(res: ServerResponse, why: Refusal): void {
+    this.hub.countRefused(why);
+    const { status, text } = REFUSAL_RESPONSE[why];
+    const headers: Record<string, string> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+    };
+    if (why === 'unauthorized') headers['www-authenticate'] = 'Bearer realm="kalab monitor"';
+    res.writeHead(status, headers).end(text);
   }
 
   async close(): Promise<void> {

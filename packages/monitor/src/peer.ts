@@ -12,6 +12,8 @@ export interface Peer {
   source: SourceState | undefined;
   /** Viewers with the token may start and stop runs; without it they only read. */
   mayControl: boolean;
+  /** The upgrade came from a browser page (the monitor's own origin): a viewer that controls runs only with the token. */
+  browser: boolean;
   alive: boolean;
   helloTimer: NodeJS.Timeout | undefined;
   snapshotTimer: NodeJS.Timeout | undefined;
@@ -30,6 +32,7 @@ export function newPeer(ws: WebSocket, remote: string): Peer {
     role: undefined,
     source: undefined,
     mayControl: false,
+    browser: false,
     alive: true,
     helloTimer: undefined,
     snapshotTimer: undefined,

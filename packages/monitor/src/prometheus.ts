@@ -194,6 +194,12 @@ export function renderMetrics({ snapshot: s, hub, latency, connect }: MetricsInp
     'ws connections closed by the monitor, by reason.',
     Object.entries(hub.rejected).map(([reason, n]) => [{ reason }, n]),
   );
+  e.family(
+    'kalab_hub_refused_total',
+    'counter',
+    'HTTP requests and ws upgrades refused before any data, by reason (unknownHost 421, foreignOrigin 403, unauthorized 401).',
+    Object.entries(hub.refused).map(([reason, n]) => [{ reason }, n]),
+  );
   e.family('kalab_hub_snapshots_sent_total', 'counter', 'Snapshots sent to viewers.', [[{}, hub.snapshotsSent]]);
   e.family(
     'kalab_hub_snapshots_skipped_total',

@@ -162,8 +162,8 @@ describe('monitor hub', () => {
     expect(m.stats().rejected.helloTimeout).toBe(1);
   });
 
-  it('refuses sources without the token, lets viewers without it read but not run', async () => {
-    const m = await start({ token: 'sesame' });
+  it('refuses sources without the token; with public reads, viewers without it read but do not run', async () => {
+    const m = await start({ token: 'sesame', publicRead: true });
     await expect(TestPeer.connect(m.url, { role: 'agent' })).rejects.toThrow(/a token is required/);
     await expect(TestPeer.connect(m.url, { role: 'agent', token: 'sesame!' })).rejects.toThrow(/wrong token/);
     await expect(TestPeer.connect(m.url, { role: 'viewer', token: 'nope' })).rejects.toThrow(/wrong token/);

@@ -8,6 +8,7 @@ export { type ObservePidOptions, observePid } from './observe-pid.js';
 export { type CaptureView, readCapture } from './pcap.js';
 export { formatObserveReport } from './printer.js';
 export { ProcessSockets } from './process-sockets.js';
+export { REDACTED, redactArgv } from './redact-argv.js';
 export {
   type ConnectionLife,
   ConnectionLifeSchema,

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { BadOptionError, formatEndpoint, parseProcNetTcp, type TcpSocket, UnsupportedError } from '@kalab/core';
+import { redactArgv } from './redact-argv.js';
 
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
@@ -51,11 +52,11 @@ export class ProcessSockets {
    */
   private fullEveryMs = 1000;
 
-  /** The process's command line, as ps shows it. */
+  /** The process's command line, as ps shows it, with tokens and URL credentials redacted. */
   command(): string {
     const path = `${this.procRoot}/${this.pid}/cmdline`;
     try {
-      return readFileSync(path, 'latin1').split('\0').filter(Boolean).join(' ');
+      return redactArgv(readFileSync(path, 'latin1').split('\0').filter(Boolean)).join(' ');
     } catch (err) {
       throw procError(this.pid, path, err as NodeJS.ErrnoException);
     }

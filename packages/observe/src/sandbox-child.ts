@@ -26,6 +26,7 @@ import type { ChildLine, SandboxConfig } from './child-protocol.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import { readCapture } from './pcap.js';
+import { redactArgv } from './redact-argv.js';
 import { shellJoin } from './shell-words.js';
 
 const out = new Socket({ fd: 3, readable: false, writable: true });
@@ -144,7 +145,7 @@ async function main(cfg: SandboxConfig): Promise<number> {
     captured = { file: cfg.capture, view: readCapture(readFileSync(cfg.capture)), dropped };
   }
   const report = buildObserveReport({
-    command: shellJoin(cfg.command),
+    command: shellJoin(redactArgv(cfg.command)),
     mode: 'namespace',
     pid: null,
     exitCode,

@@ -1,6 +1,7 @@
 import { BadOptionError } from '@kalab/core/options';
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
+import { tokenFileOption, tokenOption } from './token-option.js';
 
 /** `http://h:p`, `ws://h:p`, `h:p` → `ws://h:p/ws`; a path other than `/` is kept. */
 export function monitorWsUrl(input: string): string {
@@ -25,6 +26,7 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .description('attach the terminal dashboard to a running monitor (view only)')
     .argument('[url]', 'the monitor (ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT)', 'ws://127.0.0.1:7070/ws')
-    .option('--token <token>', "the monitor's token, when it has one")
+    .addOption(tokenOption("the monitor's token, when it has one"))
+    .addOption(tokenFileOption())
     .action(lazyAction(() => import('./dashboard-run.js')));
 }

@@ -11,6 +11,7 @@ import {
 } from '@kalab/loadgen';
 import type { LoadgenCommandFlags } from './loadgen.js';
 import { runFanOutMode, wantsFanOut } from './loadgen-fan-out.js';
+import { tokenNeedsMonitor } from './token-option.js';
 
 /** `kalab loadgen`: a local run, an agent (--agent) or a fan-out over a monitor's agents (--via). */
 export function run(url: string | undefined, flags: LoadgenCommandFlags): Promise<number> {
@@ -25,8 +26,7 @@ async function runLoadgen(url: string | undefined, flags: LoadgenCommandFlags): 
   const options = optionsFromFlags(url, flags);
   const monitorUrl =
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
-  if (flags.token !== undefined && monitorUrl === undefined)
-    throw new BadOptionError('--token', '--token needs --monitor');
+  tokenNeedsMonitor(flags, monitorUrl);
   const run = runLoad(options);
   const onSigint = () => run.stop('signal');
   process.once('SIGINT', onSigint);

@@ -2,11 +2,14 @@ import type { LoadgenFlags } from '@kalab/loadgen';
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
 import type { FanOutFlags } from './loadgen-fan-out.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface LoadgenCommandFlags extends LoadgenFlags, FanOutFlags {
   json?: boolean;
   monitor?: string;
   token?: string;
+  tokenFile?: string;
+  tokenFrom?: TokenFlags['tokenFrom'];
   name?: string;
   agent?: boolean;
   maxConnections?: string;
@@ -66,7 +69,8 @@ export function registerLoadgen(program: Command): void {
     .option('--tls-resume <on|off>', "https://: resume TLS sessions (default: the engine library's own default)")
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
-    .option('--token <t>', 'monitor token')
+    .addOption(tokenOption('token for --monitor, --via or --agent'))
+    .addOption(tokenFileOption())
     .option('--name <name>', "this source's name in the monitor")
     .option('--agent', 'wait for runs from --monitor instead of running one (on this or another machine)')
     .option('--max-connections <n>', 'with --agent: refuse runs asking for more connections (default 1000)')

@@ -8,6 +8,7 @@ const FLAG_OF = {
   host: '--listen',
   port: '--listen',
   token: '--token',
+  allowHosts: '--allow-host',
   recordDir: '--record',
   heartbeatMs: '--heartbeat',
   snapshotIntervalMs: '--snapshot-interval',
@@ -33,6 +34,15 @@ export function monitorOptionsFromFlags(flags: MonitorFlags): MonitorOptions {
       );
     o.token = flags.token;
   }
+  if (flags.publicRead) {
+    if (flags.token === undefined)
+      throw new BadOptionError(
+        '--public-read',
+        '--public-read goes with a token (--token, --token-file or KALAB_TOKEN): without one, reads are open already',
+      );
+    o.publicRead = true;
+  }
+  if (flags.allowHost !== undefined) o.allowHosts = flags.allowHost;
   if (flags.record !== undefined) {
     if (flags.record === '') throw new BadOptionError('--record', '--record needs a directory, got ""');
     o.recordDir = flags.record;

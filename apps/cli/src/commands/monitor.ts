@@ -2,10 +2,15 @@ import { BadOptionError, parsePort } from '@kalab/core/options';
 import { MONITOR_DEFAULTS } from '@kalab/monitor/defaults';
 import { type Command, Option } from 'commander';
 import { lazyAction } from './lazy-action.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface MonitorFlags {
   listen: string;
   token?: string;
+  tokenFile?: string;
+  tokenFrom?: TokenFlags['tokenFrom'];
+  publicRead?: boolean;
+  allowHost?: string[];
   record?: string;
   heartbeat?: string;
   snapshotInterval?: string;
@@ -37,7 +42,14 @@ export function registerMonitor(program: Command): void {
       'address to listen on; a non-loopback address needs a token (one is generated and printed)',
       `${MONITOR_DEFAULTS.host}:${MONITOR_DEFAULTS.port}`,
     )
-    .option('--token <token>', 'token sources must present (viewers without it can only read)')
+    .addOption(tokenOption('token every peer and reader must present (see --public-read)'))
+    .addOption(tokenFileOption())
+    .option('--public-read', 'with a token: let anyone read /api/snapshot, /metrics and ws snapshots without it')
+    .option(
+      '--allow-host <name>',
+      'another Host name this monitor answers to (a DNS name in front of it); repeat for more',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--record <dir>', 'record each run to DIR as JSON lines (read them with kalab report FILE)')
     .addOption(new Option('--heartbeat <ms>', 'ws ping interval; a peer silent for two is lost').hideHelp())
     .addOption(new Option('--snapshot-interval <ms>', 'default viewer snapshot interval').hideHelp())
@@ -45,7 +57,10 @@ export function registerMonitor(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n  kalab monitor\n  kalab monitor --listen 127.0.0.1:7070 --record ./runs\n' +
-        '  kalab monitor --listen 0.0.0.0:7070 --token "$(openssl rand -hex 16)"   # agents on other machines\n',
+        '  KALAB_TOKEN="$(openssl rand -hex 16)" kalab monitor --listen 0.0.0.0:7070   # agents on other machines\n' +
+        '  kalab monitor --listen 0.0.0.0:7070 --token-file /etc/kalab/token --public-read --allow-host lab.example\n' +
+        '\nWith a token every read needs it (Authorization: Bearer T); only Host names it listens on and\n' +
+        "its own page's Origin get data (docs/security.md).\n",
     )
     .action(lazyAction(() => import('./monitor-run.js')));
 }

@@ -5,9 +5,11 @@ import {
   type ObserveTick,
   observeCommand,
   observePid,
+  redactArgv,
   streamObservation,
 } from '@kalab/observe';
 import type { ObserveFlags } from './observe.js';
+import { tokenNeedsMonitor } from './token-option.js';
 
 function parsePortRange(value: string): [number, number] {
   const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(value);
@@ -70,8 +72,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
   const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
   const monitorUrl =
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
-  if (flags.token !== undefined && monitorUrl === undefined)
-    throw new BadOptionError('--token', '--token needs --monitor');
+  tokenNeedsMonitor(flags, monitorUrl);
   // A monitor that cannot be reached or refuses the token is said once; the observation goes on.
   let lastProblem = '';
   const stream = monitorUrl
@@ -79,7 +80,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
         url: monitorUrl,
         token: flags.token,
         name: flags.name,
-        target: flags.pid !== undefined ? `pid ${flags.pid}` : command.join(' '),
+        target: flags.pid !== undefined ? `pid ${flags.pid}` : redactArgv(command).join(' '),
         onError: (err, fatal) => {
           const what = (err as NodeJS.ErrnoException).code ?? err.message;
           if (what === lastProblem) return;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface ObserveFlags {
   json?: boolean;
@@ -13,6 +14,8 @@ export interface ObserveFlags {
   watch?: boolean;
   monitor?: string;
   token?: string;
+  tokenFile?: string;
+  tokenFrom?: TokenFlags['tokenFrom'];
   name?: string;
 }
 
@@ -44,7 +47,8 @@ export function registerObserve(program: Command): void {
     .option('--pid <PID>', 'attach to a running process instead (its sockets via /proc/PID/fd and /proc/PID/net/tcp)')
     .option('--watch', 'with --pid: print a live line every second (a redrawn table on a terminal)')
     .option('--monitor <url>', 'stream it live to a monitor (ws://HOST:PORT/ws) as role observer')
-    .option('--token <t>', 'monitor token')
+    .addOption(tokenOption('token for --monitor'))
+    .addOption(tokenFileOption())
     .option('--name <name>', "this observation's name in the monitor")
     .addHelpText('after', EXAMPLES)
     .action(lazyAction(() => import('./observe-run.js')));

@@ -11,6 +11,7 @@ import {
 } from '@kalab/server';
 import { waitForSignal } from '../signals.js';
 import type { ServerFlags } from './server.js';
+import { tokenNeedsMonitor } from './token-option.js';
 
 /** Option of @kalab/server → the flag a user types; validators take it, so every message names the flag. */
 const FLAG_OF = {
@@ -88,8 +89,7 @@ export async function run(flags: ServerFlags): Promise<number> {
   const options = serverOptionsFromFlags(flags);
   const monitorUrl =
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
-  if (flags.token !== undefined && monitorUrl === undefined)
-    throw new BadOptionError('--token', '--token needs --monitor');
+  tokenNeedsMonitor(flags, monitorUrl);
   const lab = createLabServer(options);
   const signal = waitForSignal();
   const address = await lab.listen();

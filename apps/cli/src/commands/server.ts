@@ -1,6 +1,7 @@
 import { SERVER_DEFAULTS } from '@kalab/server/defaults';
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface ServerFlags {
   host: string;
@@ -15,6 +16,8 @@ export interface ServerFlags {
   h2cPort?: string;
   monitor?: string;
   token?: string;
+  tokenFile?: string;
+  tokenFrom?: TokenFlags['tokenFrom'];
   tls?: boolean;
   cert?: string;
   key?: string;
@@ -45,7 +48,8 @@ export function registerServer(program: Command): void {
     .option('--key <file>', "the PEM private key of --cert's certificate")
     .option('--h2', 'with --tls or --cert: also offer HTTP/2 by ALPN on the TLS port')
     .option('--monitor <url>', 'publish the ledger to a monitor (ws://HOST:PORT/ws)')
-    .option('--token <token>', 'token for --monitor')
+    .addOption(tokenOption('token for --monitor'))
+    .addOption(tokenFileOption())
     .addHelpText(
       'after',
       '\nExamples:\n  kalab server --port 8080\n  kalab server --keep-alive-timeout 200 --max-requests-per-socket 100\n' +
