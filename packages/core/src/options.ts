@@ -99,6 +99,19 @@ export function parseUrl(option: string, value: string, protocols: readonly stri
   return url;
 }
 
+/** The longest source name the monitor takes (the protocol's `name`). */
+export const MAX_NAME_LENGTH = 128;
+
+/** `--name`: what a monitor shows for a source, 1 to 128 characters without control bytes (the protocol's bound). */
+export function parseName(option: string, value: string): string {
+  if (value.length === 0 || value.length > MAX_NAME_LENGTH || /[\x00-\x1f\x7f]/.test(value))
+    throw new BadOptionError(
+      option,
+      `${option} must be 1 to ${MAX_NAME_LENGTH} characters without control bytes, got ${value.length > MAX_NAME_LENGTH ? `${value.length} characters` : `"${printable(value)}"`}`,
+    );
+  return value;
+}
+
 /** The example a URL message gives: a ws flag gets a ws URL, not an http one. */
 function exampleUrl(protocols: readonly string[]): string {
   return protocols[0]?.startsWith('ws') ? 'ws://127.0.0.1:7070/ws' : 'http://127.0.0.1:8080/';

@@ -1,4 +1,4 @@
-import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl, printable } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parseName, parsePort, parseUrl, printable } from '@kalab/core';
 import {
   formatObserveReport,
   MIN_EPHEMERAL_PORT,
@@ -86,13 +86,14 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
   if (flags.token !== undefined && monitorUrl === undefined)
     throw new BadOptionError('--token', '--token needs --monitor');
+  const name = flags.name === undefined ? undefined : parseName('--name', flags.name);
   // A monitor that cannot be reached or refuses the token is said once; the observation goes on.
   let lastProblem = '';
   const stream = monitorUrl
     ? streamObservation({
         url: monitorUrl,
         token: flags.token,
-        name: flags.name,
+        name,
         target: flags.pid !== undefined ? `pid ${flags.pid}` : command.join(' '),
         onError: (err, fatal) => {
           const what = (err as NodeJS.ErrnoException).code ?? err.message;
