@@ -43,9 +43,13 @@ describe('kalab doctor https:// with a self-signed certificate', () => {
     writeFileSync(certFile, c.cert);
     writeFileSync(join(dir, 'key.pem'), c.key);
     writeFileSync(join(dir, 'armour.pem'), '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n');
-    server = spawn(process.execPath, [KALAB, 'server', '--port', '0', '--close', '--cert', certFile, '--key', join(dir, 'key.pem')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    server = spawn(
+      process.execPath,
+      [KALAB, 'server', '--port', '0', '--close', '--cert', certFile, '--key', join(dir, 'key.pem')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     url = await new Promise<string>((resolve, reject) => {
       server.stdout!.on('data', (d) => {
@@ -65,14 +69,19 @@ describe('kalab doctor https:// with a self-signed certificate', () => {
     const r = await kalab(['doctor', url, '--budget', '5s']);
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/self-signed certificate \(--insecure accepts any certificate, --ca FILE trusts the one that signed it\)/);
+    expect(r.stderr).toMatch(
+      /self-signed certificate \(--insecure accepts any certificate, --ca FILE trusts the one that signed it\)/,
+    );
   });
 
   it('--ca FILE and -k each get through: exit 0 and the TLS line of the probe', async () => {
     for (const flags of [['--ca', certFile], ['-k']]) {
       const r = await kalab(['doctor', url, '--budget', '5s', '--json', ...flags]);
       expect(r.code, `${flags.join(' ')}: ${r.stderr}`).toBe(0);
-      const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { keepAlive: boolean; tls: { version: string } | null };
+      const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        keepAlive: boolean;
+        tls: { version: string } | null;
+      };
       expect(json.keepAlive).toBe(false);
       expect(json.tls?.version).toBe('TLSv1.3');
     }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -84,13 +84,32 @@ const WS_URLS = ['ws://127.0.0.1:1/ws', 'http://127.0.0.1:1/', 'ws://', 'not a u
 const UNKNOWN = ['--bogus', '--connections', '-Z', '--json=yes', '---', '--no-such-flag=1'];
 
 /** Header lines with non-ASCII, control bytes (ESC, DEL, CR/LF, NUL) and a good one; every engine must refuse the same ones. */
-const HEADERS = ['X-U: €', 'X-U: a\x01b', 'X-U: a\x7fb', 'X-U: \x1b[31m', 'X-A: 1\r\nX-B: 2', 'X-Z: a\u0000', 'X-Ok: 1', 'Bad Name: 1', 'é: 1'];
+const HEADERS = [
+  'X-U: €',
+  'X-U: a\x01b',
+  'X-U: a\x7fb',
+  'X-U: \x1b[31m',
+  'X-A: 1\r\nX-B: 2',
+  'X-Z: a\u0000',
+  'X-Ok: 1',
+  'Bad Name: 1',
+  'é: 1',
+];
 const METHODS = ['GET', 'get', 'POST', 'G ET', 'GET\r\nX: 1', 'CONNECT', '\x1b[2J', ''];
 const SERVERNAMES = ['localhost', '127.0.0.1', '::1', 'a\r\nb', '', 'x'.repeat(300)];
 
 /** Files a flag that reads a file gets: devices that never end, a FIFO nobody writes, a directory, 100 MB, garbage. */
 function hostileFiles(): string[] {
-  return ['/dev/zero', '/dev/null', '/dev/full', join(dir, 'fifo'), dir, join(dir, 'big'), join(dir, 'garbage.jsonl'), join(dir, 'armour.pem')];
+  return [
+    '/dev/zero',
+    '/dev/null',
+    '/dev/full',
+    join(dir, 'fifo'),
+    dir,
+    join(dir, 'big'),
+    join(dir, 'garbage.jsonl'),
+    join(dir, 'armour.pem'),
+  ];
 }
 
 type Kind = readonly string[] | ((r: () => number) => string);
@@ -355,33 +374,67 @@ describe(`kalab with hostile flags (seed ${SEED})`, () => {
     const big = join(dir, 'big');
     const https = target.replace('http:', 'https:');
     const cases: Array<[string[], 2 | 3, RegExp]> = [
-      [['server', '--port', '0', '--cert', '/dev/zero', '--key', '/dev/zero'], 2, /--cert "\/dev\/zero" is not a regular file/],
+      [
+        ['server', '--port', '0', '--cert', '/dev/zero', '--key', '/dev/zero'],
+        2,
+        /--cert "\/dev\/zero" is not a regular file/,
+      ],
       [['server', '--port', '0', '--cert', fifo, '--key', fifo], 2, /--cert ".*fifo" is not a regular file/],
       [['server', '--port', '0', '--cert', dir, '--key', dir], 2, /--cert ".*" is a directory, not a file/],
-      [['server', '--port', '0', '--cert', big, '--key', big], 2, /--cert ".*big" is 100000000 bytes, more than the 1048576-byte limit/],
+      [
+        ['server', '--port', '0', '--cert', big, '--key', big],
+        2,
+        /--cert ".*big" is 100000000 bytes, more than the 1048576-byte limit/,
+      ],
       [['report', '/dev/zero'], 2, /FILE "\/dev\/zero" is not a regular file/],
       [['report', fifo], 2, /FILE ".*fifo" is not a regular file/],
       [['report', dir], 2, /is a directory, not a file/],
       [['report', big], 2, /big:1: not a JSON line/],
-      [['loadgen', target, '-n', '1', '--body-file', '/dev/zero'], 2, /--body-file "\/dev\/zero" is not a regular file/],
+      [
+        ['loadgen', target, '-n', '1', '--body-file', '/dev/zero'],
+        2,
+        /--body-file "\/dev\/zero" is not a regular file/,
+      ],
       [['loadgen', target, '-n', '1', '--body-file', fifo], 2, /--body-file ".*fifo" is not a regular file/],
       [['loadgen', https, '-n', '1', '--ca', fifo], 2, /--ca ".*fifo" is not a regular file/],
-      [['loadgen', https, '-n', '1', '--ca', join(dir, 'armour.pem')], 2, /--ca certificate 1 of 1 is not a valid X\.509/],
-      [['loadgen', https, '-n', '1', '-k', '--servername', '127.0.0.1'], 2, /--servername must be a DNS name, not an IP address/],
-      ...(['net', 'undici', 'http', 'h2'] as const).map(
-        (engine): [string[], 2, RegExp] => [
-          ['loadgen', target, '-n', '1', '--engine', engine, '-H', 'X-U: €'],
-          2,
-          /-H X-U: the value may hold only visible ASCII, space and tab, got "\\u\{20ac\}"/,
-        ],
-      ),
+      [
+        ['loadgen', https, '-n', '1', '--ca', join(dir, 'armour.pem')],
+        2,
+        /--ca certificate 1 of 1 is not a valid X\.509/,
+      ],
+      [
+        ['loadgen', https, '-n', '1', '-k', '--servername', '127.0.0.1'],
+        2,
+        /--servername must be a DNS name, not an IP address/,
+      ],
+      ...(['net', 'undici', 'http', 'h2'] as const).map((engine): [string[], 2, RegExp] => [
+        ['loadgen', target, '-n', '1', '--engine', engine, '-H', 'X-U: €'],
+        2,
+        /-H X-U: the value may hold only visible ASCII, space and tab, got "\\u\{20ac\}"/,
+      ]),
       [['loadgen', target, '-n', '1', '-H', 'X-U: a\x01b'], 2, /got "a\\x01b"/],
       [['loadgen', target, '-n', '1', '-H', 'X-U: a\x7fb'], 2, /got "a\\x7fb"/],
-      [['loadgen', target, '-n', '1', '--engine', 'http', '-m', 'get'], 2, /-m "get": --engine http sends methods in upper case/],
+      [
+        ['loadgen', target, '-n', '1', '--engine', 'http', '-m', 'get'],
+        2,
+        /-m "get": --engine http sends methods in upper case/,
+      ],
       [['loadgen', target, '-n', '1', '-m', 'GET\r\nX: 1'], 2, /-m must be an HTTP method token .*got "GET\\r\\nX: 1"/],
-      [['loadgen', target, '-n', '1', '--monitor', 'ws://127.0.0.1:1/ws', '--name', ''], 2, /--name must be 1 to 128 characters/],
-      [['loadgen', target, '--via', 'ws://127.0.0.1:1/ws', '--agents', '1'], 3, /cannot reach monitor ws:\/\/127\.0\.0\.1:1\/ws: ECONNREFUSED/],
-      [['loadgen', target, '--via', target.replace('http:', 'ws:'), '--list-agents'], 3, /it answered HTTP 200 instead of a WebSocket upgrade/],
+      [
+        ['loadgen', target, '-n', '1', '--monitor', 'ws://127.0.0.1:1/ws', '--name', ''],
+        2,
+        /--name must be 1 to 128 characters/,
+      ],
+      [
+        ['loadgen', target, '--via', 'ws://127.0.0.1:1/ws', '--agents', '1'],
+        3,
+        /cannot reach monitor ws:\/\/127\.0\.0\.1:1\/ws: ECONNREFUSED/,
+      ],
+      [
+        ['loadgen', target, '--via', target.replace('http:', 'ws:'), '--list-agents'],
+        3,
+        /it answered HTTP 200 instead of a WebSocket upgrade/,
+      ],
       [['monitor', '--listen', 'h@st!!:80'], 2, /--listen must be HOST:PORT with an IP address or a host name/],
       [['observe', '--capture', '/dev/zero', '--', 'true'], 2, /--capture "\/dev\/zero" is not a regular file/],
       [['observe', '--port-range', '1000-2000', '--', 'true'], 2, /the kernel refuses a low bound under 1024/],

@@ -45,7 +45,9 @@ describe('kalab loadgen --via an unreachable or wrong ws endpoint', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     httpPort = (http.address() as AddressInfo).port;
     silentPort = (silent.address() as AddressInfo).port;
-    monitor = spawn(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    monitor = spawn(process.execPath, [KALAB, 'monitor', '--listen', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     monitorPort = await new Promise<number>((resolve) => {
       let out = '';
       monitor.stdout!.on('data', (d: Buffer) => {

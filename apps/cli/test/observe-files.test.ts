@@ -117,7 +117,9 @@ describe('kalab observe: flags that do not apply, ranges the kernel refuses, mes
     expect(d.stderr.trim()).toBe('kalab: --duration must be a duration from 1ms to 2147483647ms (~24.8 days), got "0"');
     const i = await kalab(['observe', '--interval', '0', '--', 'true']);
     expect(i.code).toBe(2);
-    expect(i.stderr.trim()).toBe('kalab: --interval must be a duration from 10ms to 2147483647ms (~24.8 days), got "0"');
+    expect(i.stderr.trim()).toBe(
+      'kalab: --interval must be a duration from 10ms to 2147483647ms (~24.8 days), got "0"',
+    );
   });
 });
 
@@ -132,18 +134,33 @@ describe.skipIf(missing('unshare -rn (user namespaces)', canUnshareNet()))('kala
   });
 });
 
-describe.skipIf(missing('root and tcpdump', isRoot() && hasCommand('tcpdump')))('kalab observe --capture as root', () => {
-  it('a new file is created by root, not chowned to tcpdump, and an earlier capture may be written again', async () => {
-    const file = join(dir, 'run.pcap');
-    const first = await kalab(['observe', '--capture', file, '--serve', '18082', '--', 'curl', '-s', '-o', '/dev/null', 'http://127.0.0.1:18082/']);
-    expect(first.code, first.stderr).toBe(0);
-    const st = statSync(file);
-    expect([st.uid, st.gid]).toEqual([0, 0]);
-    expect(first.stderr).toMatch(/capture .*run\.pcap: \d+ packets, 1 connections, SYN 1, SYN-ACK 1/);
-    const again = await kalab(['observe', '--capture', file, '--', 'true']);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/capture .*run\.pcap: 0 packets/);
-    // No temporary directory of tcpdump's is left behind.
-    expect(statSync(file).uid).toBe(0);
-  });
-});
+describe.skipIf(missing('root and tcpdump', isRoot() && hasCommand('tcpdump')))(
+  'kalab observe --capture as root',
+  () => {
+    it('a new file is created by root, not chowned to tcpdump, and an earlier capture may be written again', async () => {
+      const file = join(dir, 'run.pcap');
+      const first = await kalab([
+        'observe',
+        '--capture',
+        file,
+        '--serve',
+        '18082',
+        '--',
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        'http://127.0.0.1:18082/',
+      ]);
+      expect(first.code, first.stderr).toBe(0);
+      const st = statSync(file);
+      expect([st.uid, st.gid]).toEqual([0, 0]);
+      expect(first.stderr).toMatch(/capture .*run\.pcap: \d+ packets, 1 connections, SYN 1, SYN-ACK 1/);
+      const again = await kalab(['observe', '--capture', file, '--', 'true']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/capture .*run\.pcap: 0 packets/);
+      // No temporary directory of tcpdump's is left behind.
+      expect(statSync(file).uid).toBe(0);
+    });
+  },
+);

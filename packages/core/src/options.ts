@@ -91,7 +91,10 @@ export function parseUrl(option: string, value: string, protocols: readonly stri
   try {
     url = new URL(value);
   } catch {
-    throw new BadOptionError(option, `${option} must be a URL like ${exampleUrl(protocols)}, got "${printable(value)}"`);
+    throw new BadOptionError(
+      option,
+      `${option} must be a URL like ${exampleUrl(protocols)}, got "${printable(value)}"`,
+    );
   }
   if (!protocols.includes(url.protocol)) {
     throw new BadOptionError(option, `${option} must use ${protocols.join(' or ')}, got "${printable(url.protocol)}"`);

@@ -20,7 +20,9 @@ describe('readBounded: the one reader of every file a user names', () => {
 
   it('refuses /dev/zero at once instead of reading it forever, naming the flag', () => {
     const t = Date.now();
-    expect(() => readBounded('--cert', '/dev/zero')).toThrow(new BadOptionError('--cert', '--cert "/dev/zero" is not a regular file'));
+    expect(() => readBounded('--cert', '/dev/zero')).toThrow(
+      new BadOptionError('--cert', '--cert "/dev/zero" is not a regular file'),
+    );
     expect(Date.now() - t).toBeLessThan(1000);
   });
 
@@ -40,7 +42,9 @@ describe('readBounded: the one reader of every file a user names', () => {
     const big = join(dir, 'big');
     writeFileSync(big, '');
     truncateSync(big, 100_000_000);
-    expect(() => readBounded('--cert', big)).toThrow(/--cert ".*big" is 100000000 bytes, more than the 1048576-byte limit/);
+    expect(() => readBounded('--cert', big)).toThrow(
+      /--cert ".*big" is 100000000 bytes, more than the 1048576-byte limit/,
+    );
     const edge = join(dir, 'edge');
     writeFileSync(edge, Buffer.alloc(FILE_READ_LIMIT, 0x61));
     expect(readBounded('--ca', edge)).toHaveLength(FILE_READ_LIMIT);

@@ -168,7 +168,9 @@ export async function listAgents(o: { via: string; token?: string; timeoutMs?: n
           reject(
             connected
               ? new TimeoutError(`monitor ${o.via} did not list its agents within ${timeoutMs} ms`)
-              : new UnreachableError(`cannot reach monitor ${o.via}: no WebSocket handshake within ${timeoutMs} ms: is it a kalab monitor?`),
+              : new UnreachableError(
+                  `cannot reach monitor ${o.via}: no WebSocket handshake within ${timeoutMs} ms: is it a kalab monitor?`,
+                ),
           ),
         timeoutMs,
       );

@@ -40,7 +40,10 @@ export interface RequestShape {
 /** `-m`: a token of at most 32 bytes (CONNECT would turn the connection into a tunnel). */
 export function checkMethod(flag: string, method: unknown): string {
   if (typeof method !== 'string' || !TOKEN.test(method) || method.length > 32)
-    throw new BadOptionError(flag, `${flag} must be an HTTP method token (GET, POST, ...), got "${printable(String(method))}"`);
+    throw new BadOptionError(
+      flag,
+      `${flag} must be an HTTP method token (GET, POST, ...), got "${printable(String(method))}"`,
+    );
   if (method.toUpperCase() === 'CONNECT')
     throw new BadOptionError(flag, `${flag} CONNECT is not supported (it turns the connection into a tunnel)`);
   return method;

@@ -109,8 +109,13 @@ describe.skipIf(missing('python3', hasCommand('python3')))(
       '%s: -m get arrives as typed, "get" (methods are case-sensitive; --engine http refuses it)',
       async (_what, o) => {
         srv.log.length = 0;
-        const report = await runLoad({ ...optionsFromFlags(srv.url, { method: 'get' }), ...o, connections: 1, requests: 3, workers: 1 })
-          .result;
+        const report = await runLoad({
+          ...optionsFromFlags(srv.url, { method: 'get' }),
+          ...o,
+          connections: 1,
+          requests: 3,
+          workers: 1,
+        }).result;
         expect(report.requests.ok).toBe(3);
         expect(srv.log.map((l) => l.method)).toEqual(['get', 'get', 'get']);
       },

@@ -127,7 +127,9 @@ describe('recorded runs', () => {
   });
 
   it('a file whose only line lacks its newline names that line, not "empty"', () => {
-    expect(() => parseRecording('{"kind":"run","schema":"kalab.rec', 'f.jsonl')).toThrow(/^f\.jsonl:1: not a JSON line$/);
+    expect(() => parseRecording('{"kind":"run","schema":"kalab.rec', 'f.jsonl')).toThrow(
+      /^f\.jsonl:1: not a JSON line$/,
+    );
     expect(() => parseRecording('hello', 'g.jsonl')).toThrow(/^g\.jsonl:1: not a JSON line$/);
     // The same line after a header is a torn tail, dropped as before.
     expect(parseRecording(`${JSON.stringify(header)}\nhello`).header.run.id).toBe('x');

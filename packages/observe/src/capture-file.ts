@@ -51,7 +51,10 @@ export function checkCaptureTarget(flag: string, file: string): CaptureTarget {
     return { file, existing: null };
   }
   const refuse = (why: string) =>
-    new BadOptionError(flag, `${flag} "${file}" ${why}: give the name of a new file (kalab writes only new captures or its own)`);
+    new BadOptionError(
+      flag,
+      `${flag} "${file}" ${why}: give the name of a new file (kalab writes only new captures or its own)`,
+    );
   if (st.isSymbolicLink()) throw refuse('is a symbolic link');
   if (!st.isFile()) throw refuse(st.isDirectory() ? 'is a directory' : 'is not a regular file');
   const uid = process.geteuid?.() ?? st.uid;
@@ -84,7 +87,10 @@ export function captureTempDir(): { dir: string; file: string } {
 export function saveCapture(tmp: { dir: string; file: string }, target: CaptureTarget, flag = '--capture'): void {
   try {
     const flags =
-      constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (target.existing ? 0 : constants.O_CREAT | constants.O_EXCL);
+      constants.O_WRONLY |
+      constants.O_NOFOLLOW |
+      constants.O_NONBLOCK |
+      (target.existing ? 0 : constants.O_CREAT | constants.O_EXCL);
     let out: number;
     try {
       out = openSync(target.file, flags, 0o644);

@@ -14,10 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BadOptionError,
   isKalabError,
+  readBounded,
   readEphemeralRange,
   readNetstatCounters,
   readSnmp,
-  readBounded,
   readTcpTableSync,
   UnsupportedError,
 } from '@kalab/core';

@@ -70,7 +70,12 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
     );
   if (flags.pid !== undefined) {
     // What kalab observe sets up for a program it runs: a process already running has none of it.
-    const namespaceOnly = { serve: '--serve', capture: '--capture', portRange: '--port-range', twReuse: '--tw-reuse' } as const;
+    const namespaceOnly = {
+      serve: '--serve',
+      capture: '--capture',
+      portRange: '--port-range',
+      twReuse: '--tw-reuse',
+    } as const;
     for (const [key, flag] of Object.entries(namespaceOnly))
       if (flags[key as keyof typeof namespaceOnly] !== undefined)
         throw new BadOptionError(flag, `${flag} goes with a COMMAND run in a namespace, not with --pid`);
