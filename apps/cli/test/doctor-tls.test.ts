@@ -2,30 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateCertificate } from '@kalab/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KALAB, runKalab } from './helpers/run-kalab.js';
 
-const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
-
-function kalab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KALAB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const kalab = (args: string[]) => runKalab(args);
 
 /**
  * `kalab doctor` takes loadgen's TLS flags (-k, --ca, --servername: one definition in the

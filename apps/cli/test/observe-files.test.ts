@@ -1,31 +1,12 @@
-import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
+import { runKalab } from './helpers/run-kalab.js';
 
-const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
-
-function kalab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KALAB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const kalab = (args: string[]) => runKalab(args);
 
 const dir = mkdtempSync(join(tmpdir(), 'kalab-observe-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,8 +39,7 @@ describe('kalab observe --capture writes only a new file or an earlier capture',
 
   it("a FIFO, a directory, a link, a non-pcap file and another user's pcap are refused and left as they were", async () => {
     const fifo = join(dir, 'fifo');
-    spawn('mkfifo', [fifo]);
-    await new Promise((r) => setTimeout(r, 200));
+    execFileSync('mkfifo', [fifo]);
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'keep me\n');
     const link = join(dir, 'link.pcap');
