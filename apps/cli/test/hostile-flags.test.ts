@@ -440,7 +440,11 @@ describe(`kalab with hostile flags (seed ${SEED})`, () => {
         2,
         /--monitor must be a URL like ws:\/\/127\.0\.0\.1:7070\/ws, got "not a url"/,
       ],
-      [['loadgen', target, '--via', 'a\x1bb', '--agents', '1'], 2, /--via must be a URL like ws:\/\/.*got "a\\x1bb"\n$/],
+      [
+        ['loadgen', target, '--via', 'a\x1bb', '--agents', '1'],
+        2,
+        /--via must be a URL like ws:\/\/.*got "a\\x1bb"\n$/,
+      ],
       [['monitor', '--listen', 'h@st!!:80'], 2, /--listen must be HOST:PORT with an IP address or a host name/],
       [['observe', '--capture', '/dev/zero', '--', 'true'], 2, /--capture "\/dev\/zero" is not a regular file/],
       [['observe', '--port-range', '1000-2000', '--', 'true'], 2, /the kernel refuses a low bound under 1024/],
