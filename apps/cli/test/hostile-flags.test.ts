@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,35 @@ const STRINGS = ['', ' ', 'é', '😀', 'a'.repeat(3000), '-x', '--', "'; rm -rf
 const WS_URLS = ['ws://127.0.0.1:1/ws', 'http://127.0.0.1:1/', 'ws://', 'not a url', '', 'ws://[::1]:1/ws'];
 const UNKNOWN = ['--bogus', '--connections', '-Z', '--json=yes', '---', '--no-such-flag=1'];
 
+/** Header lines with non-ASCII, control bytes (ESC, DEL, CR/LF, NUL) and a good one; every engine must refuse the same ones. */
+const HEADERS = [
+  'X-U: €',
+  'X-U: a\x01b',
+  'X-U: a\x7fb',
+  'X-U: \x1b[31m',
+  'X-A: 1\r\nX-B: 2',
+  'X-Z: a\u0000',
+  'X-Ok: 1',
+  'Bad Name: 1',
+  'é: 1',
+];
+const METHODS = ['GET', 'get', 'POST', 'G ET', 'GET\r\nX: 1', 'CONNECT', '\x1b[2J', ''];
+const SERVERNAMES = ['localhost', '127.0.0.1', '::1', 'a\r\nb', '', 'x'.repeat(300)];
+
+/** Files a flag that reads a file gets: devices that never end, a FIFO nobody writes, a directory, 100 MB, garbage. */
+function hostileFiles(): string[] {
+  return [
+    '/dev/zero',
+    '/dev/null',
+    '/dev/full',
+    join(dir, 'fifo'),
+    dir,
+    join(dir, 'big'),
+    join(dir, 'garbage.jsonl'),
+    join(dir, 'armour.pem'),
+  ];
+}
+
 type Kind = readonly string[] | ((r: () => number) => string);
 interface Spec {
   command: string;
@@ -133,8 +162,14 @@ function specs(): Spec[] {
         '--monitor': WS_URLS,
         '--token': STRINGS,
         '--name': STRINGS,
+        '-H': HEADERS,
+        '-m': METHODS,
+        '--body-file': hostileFiles(),
+        '--ca': hostileFiles(),
+        '--servername': SERVERNAMES,
+        '--via': WS_URLS,
       },
-      switches: ['--no-keepalive', '--no-consume-body', '--json'],
+      switches: ['--no-keepalive', '--no-consume-body', '--json', '--list-agents', '-k'],
       bounds: (args) => [...(args.includes('-n') ? [] : ['-n', '20']), ...(args.includes('-d') ? [] : ['-d', '2s'])],
       allowanceMs: 12_000,
       signal: 'SIGINT',
@@ -154,6 +189,8 @@ function specs(): Spec[] {
         '--h2c-port': ['0', '-1', '65536', 'x', ''],
         '--monitor': WS_URLS,
         '--token': STRINGS,
+        '--cert': hostileFiles(),
+        '--key': hostileFiles(),
       },
       switches: ['--close'],
       bounds: (args) => (args.includes('--port') ? [] : ['--port', '0']),
@@ -196,15 +233,15 @@ function specs(): Spec[] {
     {
       command: 'doctor',
       positional: ['http://127.0.0.1:1/', 'https://127.0.0.1:1/', 'ftp://127.0.0.1/', 'not a url', '', '😀'],
-      values: { '--budget': DURATIONS },
-      switches: ['--json'],
+      values: { '--budget': DURATIONS, '--ca': hostileFiles(), '--servername': SERVERNAMES },
+      switches: ['--json', '-k'],
       // As `report`: every target refuses or fails at once.
       allowanceMs: 30_000,
       signal: 'SIGINT',
     },
     {
       command: 'report',
-      positional: [garbageFile, join(dir, 'missing.jsonl'), dir, '/dev/null', '', '😀'],
+      positional: [garbageFile, join(dir, 'missing.jsonl'), '', '😀', ...hostileFiles()],
       values: { '--rows': NUMBERS },
       switches: [],
       // It exits by itself; the signal is a safety net that must not land in a loaded start-up.
@@ -324,6 +361,10 @@ function run(c: Case): Promise<Result> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kalab-hostile-'));
   writeFileSync(join(dir, 'garbage.jsonl'), '{"kind":"run"\nnot json\n\u0000\u00ff\n');
+  writeFileSync(join(dir, 'armour.pem'), '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n');
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  writeFileSync(join(dir, 'big'), '');
+  truncateSync(join(dir, 'big'), 100_000_000); // sparse: 100 MB that takes no disk
   server = createServer((_req, res) => res.end('Hello world'));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -363,5 +404,104 @@ describe(`kalab with hostile flags (seed ${SEED})`, () => {
     // The test means something only if it reached past the parser and into the runs.
     expect(exits.get(2) ?? 0).toBeGreaterThan(10);
     expect(exits.get(0) ?? 0).toBeGreaterThan(3);
+  });
+
+  it('the file, header, method, name and endpoint surfaces: each answers at once with its exit code, one line, never 70', {
+    timeout: 300_000,
+  }, async () => {
+    const fifo = join(dir, 'fifo');
+    const big = join(dir, 'big');
+    const https = target.replace('http:', 'https:');
+    const cases: Array<[string[], 2 | 3, RegExp]> = [
+      [
+        ['server', '--port', '0', '--cert', '/dev/zero', '--key', '/dev/zero'],
+        2,
+        /--cert "\/dev\/zero" is not a regular file/,
+      ],
+      [['server', '--port', '0', '--cert', fifo, '--key', fifo], 2, /--cert ".*fifo" is not a regular file/],
+      [['server', '--port', '0', '--cert', dir, '--key', dir], 2, /--cert ".*" is a directory, not a file/],
+      [
+        ['server', '--port', '0', '--cert', big, '--key', big],
+        2,
+        /--cert ".*big" is 100000000 bytes, more than the 1048576-byte limit/,
+      ],
+      [['report', '/dev/zero'], 2, /FILE "\/dev\/zero" is not a regular file/],
+      [['report', fifo], 2, /FILE ".*fifo" is not a regular file/],
+      [['report', dir], 2, /is a directory, not a file/],
+      [['report', big], 2, /big:1: not a JSON line/],
+      [
+        ['loadgen', target, '-n', '1', '--body-file', '/dev/zero'],
+        2,
+        /--body-file "\/dev\/zero" is not a regular file/,
+      ],
+      [['loadgen', target, '-n', '1', '--body-file', fifo], 2, /--body-file ".*fifo" is not a regular file/],
+      [['loadgen', https, '-n', '1', '--ca', fifo], 2, /--ca ".*fifo" is not a regular file/],
+      [
+        ['loadgen', https, '-n', '1', '--ca', join(dir, 'armour.pem')],
+        2,
+        /--ca certificate 1 of 1 is not a valid X\.509/,
+      ],
+      [
+        ['loadgen', https, '-n', '1', '-k', '--servername', '127.0.0.1'],
+        2,
+        /--servername must be a DNS name, not an IP address/,
+      ],
+      ...(['net', 'undici', 'http', 'h2'] as const).map((engine): [string[], 2, RegExp] => [
+        ['loadgen', target, '-n', '1', '--engine', engine, '-H', 'X-U: €'],
+        2,
+        /-H X-U: the value may hold only visible ASCII, space and tab, got "\\u\{20ac\}"/,
+      ]),
+      [['loadgen', target, '-n', '1', '-H', 'X-U: a\x01b'], 2, /got "a\\x01b"/],
+      [['loadgen', target, '-n', '1', '-H', 'X-U: a\x7fb'], 2, /got "a\\x7fb"/],
+      [
+        ['loadgen', target, '-n', '1', '--engine', 'http', '-m', 'get'],
+        2,
+        /-m "get": --engine http sends methods in upper case/,
+      ],
+      [['loadgen', target, '-n', '1', '-m', 'GET\r\nX: 1'], 2, /-m must be an HTTP method token .*got "GET\\r\\nX: 1"/],
+      [
+        ['loadgen', target, '-n', '1', '--monitor', 'ws://127.0.0.1:1/ws', '--name', ''],
+        2,
+        /--name must be 1 to 128 characters/,
+      ],
+      [
+        ['loadgen', target, '--via', 'ws://127.0.0.1:1/ws', '--agents', '1'],
+        3,
+        /cannot reach monitor ws:\/\/127\.0\.0\.1:1\/ws: ECONNREFUSED/,
+      ],
+      [
+        ['loadgen', target, '--via', target.replace('http:', 'ws:'), '--list-agents'],
+        3,
+        /it answered HTTP 200 instead of a WebSocket upgrade/,
+      ],
+      [
+        ['loadgen', target, '-n', '1', '--monitor', 'not a url'],
+        2,
+        /--monitor must be a URL like ws:\/\/127\.0\.0\.1:7070\/ws, got "not a url"/,
+      ],
+      [
+        ['loadgen', target, '--via', 'a\x1bb', '--agents', '1'],
+        2,
+        /--via must be a URL like ws:\/\/.*got "a\\x1bb"\n$/,
+      ],
+      [['monitor', '--listen', 'h@st!!:80'], 2, /--listen must be HOST:PORT with an IP address or a host name/],
+      [['observe', '--capture', '/dev/zero', '--', 'true'], 2, /--capture "\/dev\/zero" is not a regular file/],
+      [['observe', '--port-range', '1000-2000', '--', 'true'], 2, /the kernel refuses a low bound under 1024/],
+      [['doctor', https, '--servername', '127.0.0.1'], 2, /--servername must be a DNS name, not an IP address/],
+    ];
+    const spec = { allowanceMs: 10_000, signal: 'SIGKILL' } as Spec;
+    for (let i = 0; i < cases.length; i += 3) {
+      const batch = cases.slice(i, i + 3);
+      const results = await Promise.all(batch.map(([args]) => run({ command: args[0]!, args: args.slice(1), spec })));
+      batch.forEach(([args, code, message], j) => {
+        const res = results[j]!;
+        const what = `kalab ${JSON.stringify(args)} -> ${res.code ?? res.signal}\n${res.stderr}`;
+        // Not stopped: a file that never ends (/dev/zero, a FIFO) must not hang the command.
+        expect(res.stopped, what).toBe(false);
+        expect(res.code, what).toBe(code);
+        expect(res.stderr.trim().split('\n'), what).toHaveLength(1);
+        expect(res.stderr, what).toMatch(message);
+      });
+    }
   });
 });

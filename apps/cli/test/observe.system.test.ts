@@ -50,7 +50,9 @@ describe('kalab observe: bad input', () => {
     expect(a.stderr).toContain('--tw-reuse must be 0, 1 or 2, got "5"');
     const b = await kalab(['observe', '--port-range', '5000-400', '--', 'true']);
     expect(b.code).toBe(2);
-    expect(b.stderr).toContain('--port-range must be LOW-HIGH within 1-65535, got "5000-400"');
+    expect(b.stderr).toContain(
+      '--port-range must be LOW-HIGH within 1024-65535 (the kernel refuses a low bound under 1024), got "5000-400"',
+    );
   });
 
   it('--pid of no process is exit 2; --pid with a COMMAND too', async () => {

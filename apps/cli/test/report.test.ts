@@ -71,7 +71,7 @@ describe('kalab report on a malformed recording (issue 16.1)', () => {
     const file = join(tempDir(), 'none.jsonl');
     const r = report(file);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`kalab: cannot read ${file}: ENOENT\n`);
+    expect(r.stderr).toBe(`kalab: FILE cannot read "${file}" (ENOENT)\n`);
   });
 });
 

@@ -2,6 +2,15 @@ import { NetErrorCodes } from './net-errors.js';
 import type { Finding } from './report.js';
 
 /**
+ * The two causes of one connection per request in a client that keeps connections alive: a
+ * new client (and so a new pool) per request — Python's `requests.get` without a Session, a
+ * new undici Agent or Go http.Client/Transport per call — or response bodies never read to
+ * the end and closed, so the connection cannot go back to the pool.
+ */
+export const NO_REUSE_CAUSES =
+  'is a new client (and pool) made per request (requests.get without a Session, a new Agent or Transport per call), or are response bodies left unread or unclosed?';
+
+/**
  * What the finding rules look at. Every field is optional: a rule only fires when the
  * measurements it needs are present (a loadgen report, a monitor snapshot, a scenario).
  */
@@ -217,7 +226,7 @@ export function observedFindings(input: ObservedInput): Finding[] {
       out.push({
         id: 'observe-no-reuse',
         severity: 'warn',
-        message: `${head} for ${fmt(r.requests!)} requests: nothing was reused — are response bodies read and closed?`,
+        message: `${head} for ${fmt(r.requests!)} requests: nothing was reused — ${NO_REUSE_CAUSES}`,
       });
     } else if (r.opened > r.peakOpen * 1.5 && (r.closedByClient ?? r.opened) >= r.opened / 2) {
       out.push({
@@ -230,7 +239,7 @@ export function observedFindings(input: ObservedInput): Finding[] {
       out.push({
         id: 'observe-no-reuse',
         severity: 'warn',
-        message: `${head} (opened one after another): nothing was reused — are response bodies read and closed?`,
+        message: `${head} (opened one after another): nothing was reused — ${NO_REUSE_CAUSES}`,
       });
     }
   }

@@ -6,6 +6,17 @@ const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h:
 /** 2^31-1 ms (~24.8 days): the longest delay Node's timers accept; longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** What was typed, on one line: control bytes and non-ASCII as escapes, so a CR or ESC in a flag never reaches the terminal. */
+export function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/gu, (c) => {
+    const cp = c.codePointAt(0) ?? 0;
+    if (c === '\r') return '\\r';
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u{${cp.toString(16)}}`;
+  });
+}
+
 /** An inclusive range, in the unit of the value it bounds (milliseconds for durations). */
 export interface Range {
   min: number;
@@ -80,12 +91,33 @@ export function parseUrl(option: string, value: string, protocols: readonly stri
   try {
     url = new URL(value);
   } catch {
-    throw new BadOptionError(option, `${option} must be a URL like http://127.0.0.1:8080/, got "${value}"`);
+    throw new BadOptionError(
+      option,
+      `${option} must be a URL like ${exampleUrl(protocols)}, got "${printable(value)}"`,
+    );
   }
   if (!protocols.includes(url.protocol)) {
-    throw new BadOptionError(option, `${option} must use ${protocols.join(' or ')}, got "${url.protocol}"`);
+    throw new BadOptionError(option, `${option} must use ${protocols.join(' or ')}, got "${printable(url.protocol)}"`);
   }
   return url;
+}
+
+/** The longest source name the monitor takes (the protocol's `name`). */
+export const MAX_NAME_LENGTH = 128;
+
+/** `--name`: what a monitor shows for a source, 1 to 128 characters without control bytes (the protocol's bound). */
+export function parseName(option: string, value: string): string {
+  if (value.length === 0 || value.length > MAX_NAME_LENGTH || /[\x00-\x1f\x7f]/.test(value))
+    throw new BadOptionError(
+      option,
+      `${option} must be 1 to ${MAX_NAME_LENGTH} characters without control bytes, got ${value.length > MAX_NAME_LENGTH ? `${value.length} characters` : `"${printable(value)}"`}`,
+    );
+  return value;
+}
+
+/** The example a URL message gives: a ws flag gets a ws URL, not an http one. */
+function exampleUrl(protocols: readonly string[]): string {
+  return protocols[0]?.startsWith('ws') ? 'ws://127.0.0.1:7070/ws' : 'http://127.0.0.1:8080/';
 }
 
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost` (DESIGN.md invariant: loopback unless typed). */

@@ -1,4 +1,5 @@
 import type { CloseReason, DoctorProbe } from './probe.js';
+import { refusedStatus } from './recommendations.js';
 
 function yesNo(v: boolean | null): string {
   return v === null ? 'unknown' : v ? 'yes' : 'no';
@@ -22,9 +23,12 @@ export function formatDoctor(probe: DoctorProbe): string {
       o.first.closeReason && o.first.closeReason !== 'connection-close'
         ? `: ${CLOSE_REASONS[o.first.closeReason]}`
         : '';
+    const refused = refusedStatus(probe);
     rows.push([
       'keep-alive',
-      `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn}${why})`,
+      refused !== null
+        ? `not judged: the server refused the request (HTTP/${o.first.httpVersion} ${refused}${conn})`
+        : `${yesNo(probe.keepAlive)} (HTTP/${o.first.httpVersion} ${o.first.statusCode}${conn}${why})`,
     ]);
   } else {
     rows.push(['keep-alive', 'n/a (no HTTP/1.1 answer: the port speaks only HTTP/2)']);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { Http1ResponseParser, LAB_VERSION, peerClosedError, UnreachableError } from '@kalab/core';
+import { certificateHint, Http1ResponseParser, LAB_VERSION, peerClosedError, UnreachableError } from '@kalab/core';
 
 /** One HTTP/1.x response as the doctor sees it on the wire. */
 export interface WireResponse {
@@ -40,9 +40,20 @@ export interface ProbeTarget {
   authority: string;
   /** Verify the server certificate (https); tests with self-signed certificates turn it off. */
   rejectUnauthorized: boolean;
+  /** https: PEM certificates to trust instead of Node's bundle (`--ca`); null for the bundle. */
+  ca: string | null;
+  /** https: the SNI name and the name the certificate must carry (`--servername`); null: the URL's host name. */
+  servername: string | null;
 }
 
-export function targetFromUrl(url: URL, rejectUnauthorized = true): ProbeTarget {
+/** The TLS settings of a probe, as loadgen takes them (`-k`, `--ca`, `--servername`). */
+export interface ProbeTls {
+  rejectUnauthorized?: boolean;
+  ca?: string;
+  servername?: string;
+}
+
+export function targetFromUrl(url: URL, tlsOptions: ProbeTls = {}): ProbeTarget {
   const isTls = url.protocol === 'https:';
   return {
     url,
@@ -51,7 +62,9 @@ export function targetFromUrl(url: URL, rejectUnauthorized = true): ProbeTarget 
     tls: isTls,
     path: `${url.pathname || '/'}${url.search}`,
     authority: url.host,
-    rejectUnauthorized,
+    rejectUnauthorized: tlsOptions.rejectUnauthorized ?? true,
+    ca: tlsOptions.ca ?? null,
+    servername: tlsOptions.servername ?? null,
   };
 }
 
@@ -90,7 +103,9 @@ export function connectFailure(err: TlsErrorFields, isTls: boolean): string {
   if (err.code && UNREACHABLE_CODES.has(err.code)) return err.code;
   if (isTls && err.code && NOT_TLS_CODES.has(err.code)) return 'the server did not answer TLS: is it plain HTTP?';
   if (typeof err.reason === 'string' && typeof err.library === 'string') return `TLS handshake failed: ${err.reason}`;
-  return err.message.split('\n')[0]!;
+  const hint = isTls ? certificateHint(err.code) : null;
+  const line = err.message.split('\n')[0]!;
+  return hint ? `${line} (${hint})` : line;
 }
 
 /**
@@ -201,9 +216,10 @@ export class ProbeConnection {
         ? tls.connect({
             host: target.host,
             port: target.port,
-            servername: net.isIP(target.host) ? undefined : target.host,
+            servername: target.servername ?? (net.isIP(target.host) ? undefined : target.host),
             ALPNProtocols: opts.alpn ?? ['http/1.1'],
             rejectUnauthorized: target.rejectUnauthorized,
+            ...(target.ca !== null ? { ca: target.ca } : {}),
             ...(opts.session ? { session: opts.session } : {}),
           })
         : net.connect({ host: target.host, port: target.port });

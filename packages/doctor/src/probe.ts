@@ -1,10 +1,10 @@
-import { BadOptionError, parseUrl, UnreachableError } from '@kalab/core';
+import { BadOptionError, checkCaPem, checkServername, parseUrl, UnreachableError } from '@kalab/core';
 import { DOCTOR_DEFAULTS } from './defaults.js';
 import { checkHttp2, type Http2Observation } from './http2-support.js';
 import { type IdleObservation, measureIdleTimeout, median } from './idle-timeout.js';
 import { type MaxRequestsObservation, measureMaxRequests } from './max-requests.js';
 import { checkPipelining, type PipeliningObservation } from './pipelining.js';
-import { headerValues, targetFromUrl, type WireResponse } from './probe-connection.js';
+import { headerValues, type ProbeTls, targetFromUrl, type WireResponse } from './probe-connection.js';
 import { ProbeContext } from './probe-context.js';
 import { recommend } from './recommendations.js';
 import { checkTls, type TlsObservation } from './tls-support.js';
@@ -59,10 +59,22 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** Sequential requests on one connection before calling it unlimited (default 1000). */
   maxRequestsCap?: number;
-  /** Verify https certificates (default true). */
+  /** Verify https certificates (default true; `-k` turns it off). */
   rejectUnauthorized?: boolean;
+  /** https: PEM certificates to trust instead of Node's bundle (`--ca`). */
+  ca?: string;
+  /** https: SNI name and the name the certificate must carry (`--servername`). */
+  servername?: string;
   /** One line per phase, for a progress display. */
   onProgress?: (message: string) => void;
+}
+
+/** The TLS options, checked as loadgen checks its flags (the option names are the API's). */
+function probeTls(options: ProbeOptions): ProbeTls {
+  const out: ProbeTls = { rejectUnauthorized: options.rejectUnauthorized ?? true };
+  if (options.ca !== undefined) out.ca = checkCaPem('ca', options.ca);
+  if (options.servername !== undefined) out.servername = checkServername('servername', options.servername);
+  return out;
 }
 
 /**
@@ -90,7 +102,7 @@ export async function probeKeepAlive(url: string | URL, options: ProbeOptions = 
   if (!Number.isInteger(cap) || cap < 2)
     throw new BadOptionError('maxRequestsCap', `maxRequestsCap must be an integer >= 2, got ${cap}`);
   const progress = options.onProgress ?? (() => {});
-  const ctx = new ProbeContext(targetFromUrl(parsed, options.rejectUnauthorized ?? true), budgetMs, options.signal);
+  const ctx = new ProbeContext(targetFromUrl(parsed, probeTls(options)), budgetMs, options.signal);
 
   try {
     progress(`connecting to ${ctx.target.host}:${ctx.target.port}`);

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { DoctorProbe } from './probe.js';
 
 /** Go's http.Transport default IdleConnTimeout. */
@@ -27,6 +28,13 @@ export function advertisedTimeoutMs(header: string | null): number | null {
   return m ? Number(m[1]) * 1_000 : null;
 }
 
+/** `431 Request Header Fields Too Large` when the first answer was a 4xx or 5xx that closed its connection; else null. */
+export function refusedStatus(probe: DoctorProbe): string | null {
+  const first = probe.observations.first;
+  if (!first || first.statusCode < 400 || !first.closeAfter) return null;
+  return `${first.statusCode} ${STATUS_CODES[first.statusCode] ?? 'error'}`;
+}
+
 function seconds(ms: number): string {
   return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -46,6 +54,15 @@ export function recommend(probe: DoctorProbe): string[] {
     out.push(
       'Keep-alive could not be confirmed: the second request on a connection got no answer within the budget ' +
         `(${obs.maxRequests?.endedBy ?? 'not tried'}). Run again with a longer --budget.`,
+    );
+  } else if (!probe.keepAlive && refusedStatus(probe) !== null) {
+    out.push(
+      `The server refused the probe's request (${refusedStatus(probe)}) and closed the connection: keep-alive ` +
+        'cannot be judged from a refused request. Probe a URL the server answers with 2xx or 3xx' +
+        (obs.first.statusCode === 431
+          ? ' (431: the request head was larger than the server allows; its header size limit is very low)'
+          : '') +
+        '.',
     );
   } else if (!probe.keepAlive) {
     out.push(

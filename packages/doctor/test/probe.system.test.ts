@@ -442,3 +442,18 @@ describe('probeKeepAlive against a server that closes with the next request in f
     },
   );
 });
+
+describe('a server that refuses the request', () => {
+  it('431 with Connection: close: the doctor says the request was refused, not "enable keep-alive"', async () => {
+    const url = await answerOnceServer(
+      'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    );
+    const probe = await probeKeepAlive(url, { budgetMs: 3000 });
+    const text = formatDoctor(probe);
+    expect(text).toContain(
+      'not judged: the server refused the request (HTTP/1.1 431 Request Header Fields Too Large, Connection: close)',
+    );
+    expect(text).toContain("The server refused the probe's request (431 Request Header Fields Too Large)");
+    expect(text).not.toContain('Enable keep-alive');
+  });
+});

@@ -23,6 +23,7 @@ import {
 import { configOf, type LoadReport } from './build-report.js';
 import { engineThatRuns } from './defaults.js';
 import { mergeFanOut } from './merge-reports.js';
+import { onLinkFailure } from './monitor-failure.js';
 import { type LoadOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type RunOutcome, runOutcome } from './outcome.js';
 
@@ -121,7 +122,7 @@ export async function runFanOut(o: FanOutOptions): Promise<LoadReport> {
       const fail = (err: Error) => reject(err);
       const stop = () => link.send({ v: PROTOCOL_VERSION, type: 'run-stop', runId });
       o.signal?.addEventListener('abort', stop, { once: true });
-      link.on('fatal', fail);
+      onLinkFailure(link, o.via, fail);
       link.on('disconnected', () =>
         fail(new UnreachableError(`monitor ${o.via} closed the connection before the fan-out reported`)),
       );
@@ -160,15 +161,25 @@ export async function listAgents(o: { via: string; token?: string; timeoutMs?: n
   const timeoutMs = o.timeoutMs ?? 5000;
   try {
     return await new Promise<AgentInfo[]>((resolve, reject) => {
+      let connected = false;
+      // Never connected is unreachable (exit 3); connected and silent is a monitor that timed out.
       const timer = setTimeout(
-        () => reject(new TimeoutError(`monitor ${o.via} did not list its agents within ${timeoutMs} ms`)),
+        () =>
+          reject(
+            connected
+              ? new TimeoutError(`monitor ${o.via} did not list its agents within ${timeoutMs} ms`)
+              : new UnreachableError(
+                  `cannot reach monitor ${o.via}: no WebSocket handshake within ${timeoutMs} ms: is it a kalab monitor?`,
+                ),
+          ),
         timeoutMs,
       );
-      link.on('fatal', (err) => {
+      onLinkFailure(link, o.via, (err) => {
         clearTimeout(timer);
         reject(err);
       });
       link.on('connected', () => {
+        connected = true;
         link.send({ v: PROTOCOL_VERSION, type: 'subscribe', intervalMs: 60_000 });
         link.send({ v: PROTOCOL_VERSION, type: 'agents-list' });
       });

@@ -39,10 +39,9 @@ export {
   optionsFromFlags,
   type ResolvedOptions,
   type ResolvedTls,
-  readLimited,
   resolveOptions,
 } from './options.js';
-export { isCertificateError, type RunOutcome, runOutcome } from './outcome.js';
+export { type RunOutcome, runOutcome } from './outcome.js';
 export { formatProgress, formatReport } from './printer.js';
 export { checkHeader, checkMethod, parseHeaderLine, type RequestShape, requestShape } from './request-shape.js';
 export {

@@ -1,11 +1,13 @@
-import { readFileSync, statSync } from 'node:fs';
 import {
   BadOptionError,
+  checkCaPem,
+  checkServername,
   checkSourceAddresses,
   formatDurationMs,
   parseDuration,
   parseInteger,
   parseUrl,
+  readBounded,
 } from '@kalab/core';
 import { DEFAULTS, defaultTlsResume, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
 import { checkHeader, checkMethod, parseHeaderLine } from './request-shape.js';
@@ -191,6 +193,12 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
   const timeoutMs = duration(FLAGS.timeoutMs, o.timeoutMs ?? DEFAULTS.timeoutMs, L.timeoutMs);
   const tickMs = int(FLAGS.tickMs, o.tickMs ?? DEFAULTS.tickMs, L.tickMs.min, L.tickMs.max);
   const method = checkMethod(FLAGS.method, o.method ?? 'GET');
+  // node:http upper-cases every method; refusing a lower-case one there keeps every engine's request the same.
+  if (engine === 'http' && method !== method.toUpperCase())
+    throw new BadOptionError(
+      FLAGS.method,
+      `${FLAGS.method} "${method}": --engine http sends methods in upper case (node:http); give "${method.toUpperCase()}" or another engine`,
+    );
   const headers = resolveHeaders(withAuthorization(o.headers, authorization));
   const body = resolveBody(o.body, o.bodyEncoding);
   const tls = url.protocol === 'https:' ? resolveTls(o, engine, keepAlive) : null;
@@ -266,10 +274,8 @@ function resolveBody(body: unknown, encoding: unknown): Uint8Array | null {
 function resolveTls(o: LoadOptions, engine: EngineName, keepAlive: boolean): ResolvedTls {
   if (o.insecure !== undefined && typeof o.insecure !== 'boolean')
     throw new BadOptionError(FLAGS.insecure, `${FLAGS.insecure} must be true or false`);
-  if (o.ca !== undefined && (typeof o.ca !== 'string' || !o.ca.includes('-----BEGIN CERTIFICATE-----')))
-    throw new BadOptionError(FLAGS.ca, `${FLAGS.ca} must hold PEM certificates (-----BEGIN CERTIFICATE-----)`);
-  if (o.servername !== undefined && (typeof o.servername !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(o.servername)))
-    throw new BadOptionError(FLAGS.servername, `${FLAGS.servername} must be a DNS name, got "${String(o.servername)}"`);
+  if (o.ca !== undefined) checkCaPem(FLAGS.ca, o.ca);
+  if (o.servername !== undefined) checkServername(FLAGS.servername, o.servername);
   if (o.tlsResume !== undefined && typeof o.tlsResume !== 'boolean')
     throw new BadOptionError(FLAGS.tlsResume, `${FLAGS.tlsResume} must be on or off`);
   return {
@@ -380,7 +386,7 @@ function requestFromFlags(o: LoadOptions, f: LoadgenFlags): void {
     throw new BadOptionError(FLAGS.body, `${FLAGS.body} and ${FLAGS.bodyFile} cannot be used together: give one body`);
   if (f.body !== undefined) o.body = f.body;
   if (f.bodyFile !== undefined) {
-    const bytes = readLimited(FLAGS.bodyFile, f.bodyFile, LIMITS.bodyBytes.max);
+    const bytes = readBounded(FLAGS.bodyFile, f.bodyFile, LIMITS.bodyBytes.max);
     // Text stays text (readable in a report and over the agent protocol); other bytes travel as base64.
     const text = bytes.toString('utf8');
     if (Buffer.from(text, 'utf8').equals(bytes)) o.body = text;
@@ -394,31 +400,11 @@ function requestFromFlags(o: LoadOptions, f: LoadgenFlags): void {
 /** -k, --ca, --servername, --tls-resume. */
 function tlsFromFlags(o: LoadOptions, f: LoadgenFlags): void {
   if (f.insecure === true) o.insecure = true;
-  if (f.ca !== undefined) o.ca = readLimited(FLAGS.ca, f.ca, LIMITS.caBytes.max).toString('utf8');
+  if (f.ca !== undefined) o.ca = readBounded(FLAGS.ca, f.ca, LIMITS.caBytes.max).toString('utf8');
   if (f.servername !== undefined) o.servername = f.servername;
   if (f.tlsResume !== undefined) {
     if (f.tlsResume !== 'on' && f.tlsResume !== 'off')
       throw new BadOptionError(FLAGS.tlsResume, `${FLAGS.tlsResume} must be on or off, got "${f.tlsResume}"`);
     o.tlsResume = f.tlsResume === 'on';
-  }
-}
-
-/** Reads a file the user named, refusing a missing, unreadable or too large one (exit 2, naming the flag). */
-export function readLimited(flag: string, file: string, maxBytes: number): Buffer {
-  let size: number;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new BadOptionError(flag, `${flag} "${file}" is not a regular file`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof BadOptionError) throw err;
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (size > maxBytes)
-    throw new BadOptionError(flag, `${flag} "${file}" is ${size} bytes, more than the ${maxBytes}-byte limit`);
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

@@ -1,4 +1,4 @@
-import type { Report } from '@kalab/core';
+import { certificateHint, isCertificateError, type Report } from '@kalab/core';
 
 /** What a finished run means for `kalab loadgen`'s exit code (docs/loadgen.md, "Exit codes"). */
 export interface RunOutcome {
@@ -30,7 +30,7 @@ export function runOutcome(r: Report): RunOutcome {
   if (refused.length > 0)
     return {
       code: 3,
-      message: `${r.target}: the server's certificate was refused (${refused.join(', ')}); --insecure accepts any certificate, --ca FILE trusts the one that signed it`,
+      message: `${r.target}: the server's certificate was refused (${refused.join(', ')}); ${certificateHint(refused[0])}`,
     };
   if (r.connections.opened === 0 && r.requests.completed === 0)
     return { code: 3, message: `${r.target} could not be reached (${errorList(r.errors)})` };
@@ -39,9 +39,4 @@ export function runOutcome(r: Report): RunOutcome {
     code: 1,
     message: `no request to ${r.target} succeeded: ${r.requests.failed} failed${statuses} over ${r.connections.opened} connection${r.connections.opened === 1 ? '' : 's'} (${errorList(r.errors)})`,
   };
-}
-
-/** OpenSSL's verify codes and node's name check: the certificate, not the connection, failed. */
-export function isCertificateError(code: string): boolean {
-  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }

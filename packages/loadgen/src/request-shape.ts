@@ -1,9 +1,14 @@
-import { BadOptionError } from '@kalab/core';
+import { BadOptionError, printable } from '@kalab/core';
 
 /** RFC 9110 token: what a method and a header name may be made of. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header value may hold no CR, LF or NUL (they would split or end the request head). */
-const BAD_VALUE = /[\r\n\0]/;
+/**
+ * A header value is visible ASCII, space and HTAB only: no control byte (CR, LF, NUL would split
+ * or end the request head; the others are refused by RFC 9110's field-value grammar) and no
+ * obs-text or non-ASCII, which node:http refuses, undici encodes as UTF-8 and the raw engines
+ * would cut to latin1, so no two engines would send the same bytes.
+ */
+const BAD_VALUE = /[^\t\x20-\x7e]/;
 
 /**
  * Headers the engines own: the framing (Content-Length comes from the body) and the
@@ -35,7 +40,10 @@ export interface RequestShape {
 /** `-m`: a token of at most 32 bytes (CONNECT would turn the connection into a tunnel). */
 export function checkMethod(flag: string, method: unknown): string {
   if (typeof method !== 'string' || !TOKEN.test(method) || method.length > 32)
-    throw new BadOptionError(flag, `${flag} must be an HTTP method token (GET, POST, ...), got "${String(method)}"`);
+    throw new BadOptionError(
+      flag,
+      `${flag} must be an HTTP method token (GET, POST, ...), got "${printable(String(method))}"`,
+    );
   if (method.toUpperCase() === 'CONNECT')
     throw new BadOptionError(flag, `${flag} CONNECT is not supported (it turns the connection into a tunnel)`);
   return method;
@@ -57,17 +65,16 @@ export function checkHeader(flag: string, pair: unknown): [string, string] {
   const [name, value] = pair as [string, string];
   if (!TOKEN.test(name)) throw new BadOptionError(flag, `${flag} has a bad header name "${printable(name)}"`);
   if (BAD_VALUE.test(value))
-    throw new BadOptionError(flag, `${flag} ${name}: the value holds a CR, LF or NUL ("${printable(value)}")`);
+    throw new BadOptionError(
+      flag,
+      `${flag} ${name}: the value may hold only visible ASCII, space and tab, got "${printable(value)}"`,
+    );
   if (ENGINE_OWNED.has(name.toLowerCase()))
     throw new BadOptionError(
       flag,
       `${flag} ${name} is set by the engine (Content-Length from the body, keep-alive by --no-keepalive)`,
     );
   return [name, value];
-}
-
-function printable(s: string): string {
-  return s.replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\0/g, '\\0');
 }
 
 /**

@@ -101,6 +101,26 @@ describe.skipIf(missing('python3', hasCommand('python3')))(
       },
     );
 
+    it.each([
+      ['undici', { engine: 'undici' }],
+      ['net', { engine: 'net' }],
+      ['churn', { engine: 'net', keepAlive: false }],
+    ] as Array<[string, Pick<LoadOptions, 'engine' | 'keepAlive'>]>)(
+      '%s: -m get arrives as typed, "get" (methods are case-sensitive; --engine http refuses it)',
+      async (_what, o) => {
+        srv.log.length = 0;
+        const report = await runLoad({
+          ...optionsFromFlags(srv.url, { method: 'get' }),
+          ...o,
+          connections: 1,
+          requests: 3,
+          workers: 1,
+        }).result;
+        expect(report.requests.ok).toBe(3);
+        expect(srv.log.map((l) => l.method)).toEqual(['get', 'get', 'get']);
+      },
+    );
+
     it.each(['undici', 'http', 'net'] as const)(
       '%s: -H Host: overrides the URL host, -H User-Agent replaces the default, a binary --body-file arrives byte for byte',
       async (engine) => {
@@ -152,6 +172,51 @@ describe('request flags: bad input names the flag', () => {
     expect(flagOf(() => resolveOptions({ target: T, headers: [['X-A', 'a\nb']] }))).toBe('-H');
     expect(flagOf(() => optionsFromFlags(T, { header: ['Content-Length: 5'] }))).toBe('-H');
     expect(flagOf(() => optionsFromFlags(T, { header: ['Bad Name: 5'] }))).toBe('-H');
+  });
+
+  it('-H values with non-ASCII or a control byte (but HTAB) are refused for every engine, the bytes shown escaped', () => {
+    for (const engine of ['net', 'undici', 'http', 'h2'] as const) {
+      for (const [value, shown] of [
+        ['€', '\\u{20ac}'],
+        ['a\x01b', 'a\\x01b'],
+        ['a\x7fb', 'a\\x7fb'],
+        ['\x1b[31mred', '\\x1b[31mred'],
+        ['caf\xe9', 'caf\\xe9'],
+      ]) {
+        expect(flagOf(() => optionsFromFlags(T, { engine, header: [`X-U: ${value}`] }))).toBe('-H');
+        expect(() => optionsFromFlags(T, { engine, header: [`X-U: ${value}`] })).toThrow(
+          `-H X-U: the value may hold only visible ASCII, space and tab, got "${shown}"`,
+        );
+        // The same check for a run that comes over the agent protocol.
+        expect(flagOf(() => resolveOptions({ target: T, engine, headers: [['X-U', value!]] }))).toBe('-H');
+      }
+    }
+    expect(optionsFromFlags(T, { header: ['X-Tab: a\tb'] }).headers).toEqual([['X-Tab', 'a\tb']]);
+  });
+
+  it('-m get is refused by --engine http alone (node:http would send GET), naming -m; CR/LF in -m are shown escaped', () => {
+    expect(flagOf(() => resolveOptions({ ...optionsFromFlags(T, { method: 'get', engine: 'http' }) }))).toBe('-m');
+    expect(() => resolveOptions(optionsFromFlags(T, { method: 'get', engine: 'http' }))).toThrow(
+      '-m "get": --engine http sends methods in upper case (node:http); give "GET" or another engine',
+    );
+    for (const engine of ['net', 'undici', 'h2'] as const)
+      expect(resolveOptions(optionsFromFlags(T, { method: 'get', engine })).method).toBe('get');
+    expect(() => optionsFromFlags(T, { method: 'GET\r\nX: 1' })).toThrow(/got "GET\\r\\nX: 1"$/);
+  });
+
+  it('--servername: an IP address is refused (SNI carries names), CR/LF shown escaped; --ca with PEM armour around garbage is refused', () => {
+    const https = 'https://127.0.0.1:1/';
+    expect(flagOf(() => resolveOptions(optionsFromFlags(https, { servername: '127.0.0.1', insecure: true })))).toBe(
+      '--servername',
+    );
+    expect(() => resolveOptions(optionsFromFlags(https, { servername: 'a\r\nb' }))).toThrow(
+      '--servername must be a DNS name, got "a\\r\\nb"',
+    );
+    const armour = join(dir, 'armour.pem');
+    writeFileSync(armour, '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n');
+    expect(() => resolveOptions(optionsFromFlags(https, { ca: armour }))).toThrow(
+      /^--ca certificate 1 of 1 is not a valid X\.509 certificate/,
+    );
   });
 
   it('-b with --body-file, a missing and an oversized body file', () => {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BadOptionError, LAB_VERSION, type Snapshot } from '@kalab/core';
 import type { RunState } from './aggregator.js';
@@ -130,5 +130,12 @@ function ensureDir(dir: string, option: string): void {
         );
       }
     }
+  }
+  // A directory the monitor cannot write (a read-only mount: EROFS; another user's: EACCES) is
+  // refused at start, not found out after the first run with no file written.
+  try {
+    accessSync(abs, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new BadOptionError(option, `${option}: cannot write to ${abs}: ${(err as NodeJS.ErrnoException).code}`);
   }
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ParseError } from '@kalab/core';
+import { ParseError, readBounded } from '@kalab/core';
 import type { z } from 'zod';
 import { RECORDING_SCHEMA_ID, type RecordingLine, RecordingLineSchema } from './recording-schema.js';
 
@@ -64,8 +63,9 @@ export function parseRecording(text: string, where = 'recording'): Recording {
     try {
       line = parseLine(raw, at, header === undefined);
     } catch (err) {
-      // Only the very last line may be cut short, and only if it is not valid JSON.
-      if (i === lines.length - 1 && /not a JSON line$/.test((err as Error).message)) return;
+      // Only the very last line may be cut short, and only if it is not valid JSON; a file whose
+      // only line is cut short has no header, and says so about that line rather than "empty".
+      if (i === lines.length - 1 && header !== undefined && /not a JSON line$/.test((err as Error).message)) return;
       throw err;
     }
     if (line.kind === 'run') header = line;
@@ -76,16 +76,16 @@ export function parseRecording(text: string, where = 'recording'): Recording {
   return { header, ticks, summary };
 }
 
-export function readRecording(file: string): Recording {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ParseError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      cause: err,
-    });
-  }
-  return parseRecording(text, file);
+/** The largest file `readRecording` reads (256 MiB), so a device or a runaway file is never read whole. */
+export const RECORDING_READ_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Reads and parses a recording. A missing, unreadable or non-regular file (a FIFO, /dev/zero,
+ * a directory) or one over RECORDING_READ_LIMIT is a BadOptionError naming `name` (the CLI's
+ * argument), never a hang.
+ */
+export function readRecording(file: string, name = 'recording'): Recording {
+  return parseRecording(readBounded(name, file, RECORDING_READ_LIMIT).toString('utf8'), file);
 }
 
 const n = (v: number, digits = 0) =>

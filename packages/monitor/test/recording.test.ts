@@ -126,6 +126,15 @@ describe('recorded runs', () => {
     expect(() => parseRecording(JSON.stringify({ ...header, schema: 'other' }))).toThrow(/is not kalab.recording\/v1/);
   });
 
+  it('a file whose only line lacks its newline names that line, not "empty"', () => {
+    expect(() => parseRecording('{"kind":"run","schema":"kalab.rec', 'f.jsonl')).toThrow(
+      /^f\.jsonl:1: not a JSON line$/,
+    );
+    expect(() => parseRecording('hello', 'g.jsonl')).toThrow(/^g\.jsonl:1: not a JSON line$/);
+    // The same line after a header is a torn tail, dropped as before.
+    expect(parseRecording(`${JSON.stringify(header)}\nhello`).header.run.id).toBe('x');
+  });
+
   it('thins a long run to about maxRows rows, keeping the last', () => {
     const text = [header, ...Array.from({ length: 300 }, (_, i) => tickLine(i + 1))]
       .map((l) => JSON.stringify(l))

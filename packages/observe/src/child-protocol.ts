@@ -1,3 +1,4 @@
+import type { CaptureTarget } from './capture-file.js';
 import type { TrackerTick } from './connection-tracker.js';
 import type { ObserveReport } from './report.js';
 
@@ -10,7 +11,8 @@ export interface SandboxConfig {
   portRange: [number, number] | null;
   twReuse: number | null;
   serve: number | null;
-  capture: string | null;
+  /** `--capture`, checked by the parent (checkCaptureTarget). */
+  capture: CaptureTarget | null;
   /** Send a tick line every second (live streaming). */
   ticks: boolean;
 }

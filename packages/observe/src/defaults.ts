@@ -10,7 +10,12 @@ export const OBSERVE_DEFAULTS = {
   maxLives: 10_000,
   /** How long tcpdump may take to say it is listening. */
   captureStartMs: 10_000,
+  /** The largest capture read back for the report (1 GiB); the file itself is kept whole. */
+  captureReadBytes: 1024 * 1024 * 1024,
 } as const;
 
 /** Shortest sampling interval accepted (each sample reads the whole TCP table). */
 export const MIN_INTERVAL_MS = 10;
+
+/** The lowest ephemeral port a namespace takes: the kernel refuses a range below net.ipv4.ip_unprivileged_port_start (1024). */
+export const MIN_EPHEMERAL_PORT = 1024;

@@ -9,10 +9,11 @@ import {
   UnreachableError,
   UnsupportedError,
 } from '@kalab/core';
+import { checkCaptureTarget } from './capture-file.js';
 import { siblingScript } from './child-path.js';
 import type { ChildLine, SandboxConfig } from './child-protocol.js';
 import type { TrackerTick } from './connection-tracker.js';
-import { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
+import { MIN_EPHEMERAL_PORT, MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 import { assertNamespace, unshareArgs } from './namespace.js';
 import type { ObserveReport } from './report.js';
 
@@ -51,14 +52,15 @@ function validate(opts: ObserveCommandOptions): SandboxConfig {
     );
   const intervalMs = opts.intervalMs ?? OBSERVE_DEFAULTS.intervalMs;
   if (!Number.isFinite(intervalMs) || intervalMs < MIN_INTERVAL_MS)
-    throw new BadOptionError('interval', `interval must be at least ${MIN_INTERVAL_MS} ms, got ${intervalMs}`);
+    throw new BadOptionError('--interval', `--interval must be at least ${MIN_INTERVAL_MS}ms, got ${intervalMs}ms`);
   const durationMs = opts.durationMs ?? null;
   if (durationMs !== null && !(durationMs > 0))
-    throw new BadOptionError('duration', `duration must be positive, got ${durationMs}`);
+    throw new BadOptionError('--duration', `--duration must be above 0, got ${durationMs}ms`);
   const range = opts.portRange ?? null;
   if (range) {
-    parseInteger('port-range', range[0], 1, 65_535);
-    parseInteger('port-range', range[1], range[0], 65_535);
+    // The kernel refuses a low bound under net.ipv4.ip_unprivileged_port_start (1024 in a new namespace).
+    parseInteger('--port-range', range[0], MIN_EPHEMERAL_PORT, 65_535);
+    parseInteger('--port-range', range[1], range[0], 65_535);
   }
   const twReuse = opts.twReuse ?? null;
   if (twReuse !== null && twReuse !== 0 && twReuse !== 1 && twReuse !== 2)
@@ -73,7 +75,7 @@ function validate(opts: ObserveCommandOptions): SandboxConfig {
     portRange: range ? [range[0], range[1]] : null,
     twReuse,
     serve,
-    capture: opts.capture ?? null,
+    capture: opts.capture ? checkCaptureTarget('--capture', opts.capture) : null,
     ticks: opts.onTick !== undefined,
   };
 }

@@ -7,12 +7,14 @@
  *   node sandbox-child.js CONFIG_JSON
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BadOptionError,
   isKalabError,
+  readBounded,
   readEphemeralRange,
   readNetstatCounters,
   readSnmp,
@@ -22,6 +24,7 @@ import {
 import { createLabServer, type LabServer } from '@kalab/server';
 import { buildObserveReport, type CounterPair, type ServedConnection } from './build-report.js';
 import { startCapture, stopCapture } from './capture.js';
+import { captureTempDir, saveCapture } from './capture-file.js';
 import type { ChildLine, SandboxConfig } from './child-protocol.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
@@ -40,14 +43,30 @@ function prepare(cfg: SandboxConfig): void {
   const r = spawnSync('ip', ['link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 10_000 });
   if (r.error || r.status !== 0)
     throw new UnsupportedError(`cannot bring up the namespace's loopback: ${r.error?.message ?? r.stderr.trim()}`);
-  if (cfg.portRange)
-    writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', `${cfg.portRange[0]} ${cfg.portRange[1]}\n`);
+  if (cfg.portRange) {
+    try {
+      writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', `${cfg.portRange[0]} ${cfg.portRange[1]}\n`);
+    } catch (err) {
+      throw new BadOptionError(
+        '--port-range',
+        `--port-range ${cfg.portRange[0]}-${cfg.portRange[1]}: the kernel refused it (${(err as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
   if (cfg.twReuse !== null) writeFileSync('/proc/sys/net/ipv4/tcp_tw_reuse', `${cfg.twReuse}\n`);
 }
 
 async function counters() {
   const [snmp, netstat] = await Promise.all([readSnmp(), readNetstatCounters()]);
   return { snmp, netstat };
+}
+
+/** A failed tcpdump start leaves no temporary directory behind. */
+function dropTemp(tmp: { dir: string }): (err: unknown) => never {
+  return (err) => {
+    rmSync(tmp.dir, { recursive: true, force: true });
+    throw err;
+  };
 }
 
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -76,7 +95,8 @@ async function main(cfg: SandboxConfig): Promise<number> {
     server = createLabServer({ host: '127.0.0.1', port: cfg.serve, ledgerHistory: OBSERVE_DEFAULTS.maxLives });
     await server.listen();
   }
-  const capture = cfg.capture !== null ? await startCapture(cfg.capture) : null;
+  const tmp = cfg.capture !== null ? captureTempDir() : null;
+  const capture = tmp ? await startCapture(tmp.file).catch(dropTemp(tmp)) : null;
 
   const tracker = new ConnectionTracker(range);
   const before = await counters();
@@ -140,9 +160,15 @@ async function main(cfg: SandboxConfig): Promise<number> {
     };
   }
   let captured = null;
-  if (capture && cfg.capture) {
+  if (capture && tmp && cfg.capture) {
     const dropped = await stopCapture(capture);
-    captured = { file: cfg.capture, view: readCapture(readFileSync(cfg.capture)), dropped };
+    let bytes: Buffer;
+    try {
+      bytes = readBounded('--capture', tmp.file, OBSERVE_DEFAULTS.captureReadBytes);
+    } finally {
+      saveCapture(tmp, cfg.capture);
+    }
+    captured = { file: cfg.capture.file, view: readCapture(bytes), dropped };
   }
   const report = buildObserveReport({
     command: shellJoin(redactArgv(cfg.command)),

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { BadOptionError } from '@kalab/core';
 
@@ -61,6 +61,9 @@ export function loadCertificate(cert: string, key: string, names: { cert: string
   }
   try {
     createSecureContext({ cert, key });
+    // OpenSSL notices a mismatch only between keys of one type: an EC key for an RSA certificate
+    // passes createSecureContext and then fails every handshake, so the key is compared here.
+    if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error('key values mismatch');
   } catch (err) {
     throw new BadOptionError(
       names.key,

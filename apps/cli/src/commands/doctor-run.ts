@@ -1,4 +1,4 @@
-import { parseUrl } from '@kalab/core';
+import { checkCaPem, checkServername, parseUrl, readBounded } from '@kalab/core';
 import { DOCTOR_DEFAULTS, doctorJson, formatDoctor, parseBudget, probeKeepAlive } from '@kalab/doctor';
 import type { DoctorFlags } from './doctor.js';
 
@@ -12,7 +12,17 @@ export async function run(urlArg: string, flags: DoctorFlags): Promise<number> {
     json || !process.stderr.isTTY ? undefined : (m: string) => process.stderr.write(`kalab doctor: ${m}\n`);
   // The budget covers the whole command: take out what node's start-up already used.
   const left = Math.max(DOCTOR_DEFAULTS.apiMinBudgetMs, Math.floor(budgetMs - performance.now()));
-  const probe = await probeKeepAlive(url, { budgetMs: left, onProgress });
+  const probe = await probeKeepAlive(url, { budgetMs: left, onProgress, ...tlsOptions(flags) });
   process.stdout.write(json ? `${JSON.stringify(doctorJson(probe))}\n` : formatDoctor(probe));
   return 0;
+}
+
+/** -k, --ca, --servername, checked as loadgen checks them; messages name the flag. */
+function tlsOptions(flags: DoctorFlags): { rejectUnauthorized: boolean; ca?: string; servername?: string } {
+  const out: { rejectUnauthorized: boolean; ca?: string; servername?: string } = {
+    rejectUnauthorized: flags.insecure !== true,
+  };
+  if (flags.ca !== undefined) out.ca = checkCaPem('--ca', readBounded('--ca', flags.ca).toString('utf8'));
+  if (flags.servername !== undefined) out.servername = checkServername('--servername', flags.servername);
+  return out;
 }

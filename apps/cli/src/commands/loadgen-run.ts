@@ -1,4 +1,4 @@
-import { BadOptionError, ExitCodes, parseUrl } from '@kalab/core';
+import { BadOptionError, ExitCodes, parseName, parseUrl } from '@kalab/core';
 import {
   agentCapsFromFlags,
   formatProgress,
@@ -27,6 +27,7 @@ async function runLoadgen(url: string | undefined, flags: LoadgenCommandFlags): 
   const monitorUrl =
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
   tokenNeedsMonitor(flags, monitorUrl);
+  const name = flags.name === undefined ? undefined : parseName('--name', flags.name);
   const run = runLoad(options);
   const onSigint = () => run.stop('signal');
   process.once('SIGINT', onSigint);
@@ -37,7 +38,7 @@ async function runLoadgen(url: string | undefined, flags: LoadgenCommandFlags): 
     ? streamToMonitor(run, {
         url: monitorUrl,
         token: flags.token,
-        name: flags.name,
+        name,
         onError: (err, fatal) => {
           const what = (err as NodeJS.ErrnoException).code ?? err.message;
           if (what === lastProblem) return;
@@ -69,7 +70,8 @@ async function runAgentMode(url: string | undefined, flags: LoadgenCommandFlags)
   if (url !== undefined) throw new BadOptionError('--agent', '--agent takes no URL: the monitor sends the runs');
   if (flags.monitor === undefined) throw new BadOptionError('--monitor', '--agent needs --monitor ws://HOST:PORT/ws');
   const monitor = parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
-  const agent = runAgent({ monitor, token: flags.token, name: flags.name, caps: agentCapsFromFlags(flags) });
+  const name = flags.name === undefined ? undefined : parseName('--name', flags.name);
+  const agent = runAgent({ monitor, token: flags.token, name, caps: agentCapsFromFlags(flags) });
   const log = (line: string) => process.stderr.write(`kalab agent: ${line}\n`);
   // One line per distinct failure until the link is up again, not one per retry.
   let lastFailure = '';

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
 import type { FanOutFlags } from './loadgen-fan-out.js';
 import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
+import { tlsOption } from './tls-flags.js';
 
 export interface LoadgenCommandFlags extends LoadgenFlags, FanOutFlags {
   json?: boolean;
@@ -63,9 +64,9 @@ export function registerLoadgen(program: Command): void {
     )
     .option('-b, --body <text>', 'request body, sent with Content-Length')
     .option('--body-file <file>', 'request body read once from a file (at most 8 MiB)')
-    .option('-k, --insecure', 'https://: accept any certificate (self-signed, wrong name), as curl -k')
-    .option('--ca <file>', 'https://: trust the PEM certificates in this file')
-    .option('--servername <name>', 'https://: SNI name and the name the certificate must carry')
+    .addOption(tlsOption('insecure'))
+    .addOption(tlsOption('ca'))
+    .addOption(tlsOption('servername'))
     .option('--tls-resume <on|off>', "https://: resume TLS sessions (default: the engine library's own default)")
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')

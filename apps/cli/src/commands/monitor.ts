@@ -1,4 +1,5 @@
-import { BadOptionError, parsePort } from '@kalab/core/options';
+import { isIP } from 'node:net';
+import { BadOptionError, parsePort, printable } from '@kalab/core/options';
 import { MONITOR_DEFAULTS } from '@kalab/monitor/defaults';
 import { type Command, Option } from 'commander';
 import { lazyAction } from './lazy-action.js';
@@ -20,15 +21,27 @@ export interface MonitorFlags {
 /** `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT` → host and port; the message names --listen. */
 export function parseListen(value: string): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (v6 && isIP(v6[1]!) !== 6)
+    throw new BadOptionError(
+      '--listen',
+      `--listen [HOST]:PORT needs an IPv6 address in brackets, got "${printable(value)}"`,
+    );
   if (v6) return { host: v6[1]!, port: parsePort('--listen', v6[2]!) };
   if (/^\d+$/.test(value)) return { host: MONITOR_DEFAULTS.host, port: parsePort('--listen', value) };
   const m = /^([^:\s]*):(\d+)$/.exec(value);
   if (!m)
     throw new BadOptionError(
       '--listen',
-      `--listen must be HOST:PORT like 127.0.0.1:7070 or [::1]:7070, got "${value}"`,
+      `--listen must be HOST:PORT like 127.0.0.1:7070 or [::1]:7070, got "${printable(value)}"`,
     );
-  return { host: m[1] || MONITOR_DEFAULTS.host, port: parsePort('--listen', m[2]!) };
+  const host = m[1] || MONITOR_DEFAULTS.host;
+  // The rule `server --host` follows: an IP address or a host name, refused here (exit 2) rather than by the resolver (exit 3).
+  if (!(isIP(host) || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)))
+    throw new BadOptionError(
+      '--listen',
+      `--listen must be HOST:PORT with an IP address or a host name, got "${printable(value)}"`,
+    );
+  return { host, port: parsePort('--listen', m[2]!) };
 }
 
 export function registerMonitor(program: Command): void {

@@ -1,6 +1,8 @@
-import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parseName, parsePort, parseUrl, printable } from '@kalab/core';
 import {
   formatObserveReport,
+  MIN_EPHEMERAL_PORT,
+  MIN_INTERVAL_MS,
   type ObserveReport,
   type ObserveTick,
   observeCommand,
@@ -15,8 +17,11 @@ function parsePortRange(value: string): [number, number] {
   const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(value);
   const lo = Number(m?.[1]);
   const hi = Number(m?.[2]);
-  if (!m || lo < 1 || hi > 65_535 || lo > hi)
-    throw new BadOptionError('--port-range', `--port-range must be LOW-HIGH within 1-65535, got "${value}"`);
+  if (!m || lo < MIN_EPHEMERAL_PORT || hi > 65_535 || lo > hi)
+    throw new BadOptionError(
+      '--port-range',
+      `--port-range must be LOW-HIGH within ${MIN_EPHEMERAL_PORT}-65535 (the kernel refuses a low bound under ${MIN_EPHEMERAL_PORT}), got "${printable(value)}"`,
+    );
   return [lo, hi];
 }
 
@@ -32,7 +37,9 @@ function print(report: ObserveReport, json: boolean): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
   });
-  if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  // The program shares this stdout and may end without a newline (`printf abc`): a newline first
+  // keeps the JSON on a line of its own (an empty line when the program's output ended with one).
+  if (json) process.stdout.write(`\n${JSON.stringify(report)}\n`);
 }
 
 /** --watch: one line a second; on a terminal the screen is redrawn with the remotes table. */
@@ -63,23 +70,36 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
       'command',
       'kalab observe needs a program to run: kalab observe [options] -- COMMAND [ARGS...] (or --pid PID)',
     );
+  if (flags.pid !== undefined) {
+    // What kalab observe sets up for a program it runs: a process already running has none of it.
+    const namespaceOnly = {
+      serve: '--serve',
+      capture: '--capture',
+      portRange: '--port-range',
+      twReuse: '--tw-reuse',
+    } as const;
+    for (const [key, flag] of Object.entries(namespaceOnly))
+      if (flags[key as keyof typeof namespaceOnly] !== undefined)
+        throw new BadOptionError(flag, `${flag} goes with a COMMAND run in a namespace, not with --pid`);
+  }
   if (flags.watch && flags.pid === undefined)
     throw new BadOptionError(
       '--watch',
       '--watch goes with --pid (a program run by kalab observe prints its own output)',
     );
-  const intervalMs = parseDuration('--interval', flags.interval ?? '100ms', 'ms');
-  const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
+  const intervalMs = parseDuration('--interval', flags.interval ?? '100ms', 'ms', { min: MIN_INTERVAL_MS });
+  const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's', { min: 1 });
   const monitorUrl =
     flags.monitor === undefined ? undefined : parseUrl('--monitor', flags.monitor, ['ws:', 'wss:']).href;
   tokenNeedsMonitor(flags, monitorUrl);
+  const name = flags.name === undefined ? undefined : parseName('--name', flags.name);
   // A monitor that cannot be reached or refuses the token is said once; the observation goes on.
   let lastProblem = '';
   const stream = monitorUrl
     ? streamObservation({
         url: monitorUrl,
         token: flags.token,
-        name: flags.name,
+        name,
         target: flags.pid !== undefined ? `pid ${flags.pid}` : redactArgv(command).join(' '),
         onError: (err, fatal) => {
           const what = (err as NodeJS.ErrnoException).code ?? err.message;

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parseUrl, readBounded } from '@kalab/core';
 import {
   createLabServer,
   formatLedgerSummary,
@@ -32,14 +31,9 @@ const FLAG_OF = {
 
 type Limited = keyof typeof FLAG_OF & keyof typeof SERVER_LIMITS;
 
-/** A PEM file named by --cert or --key: a missing or unreadable one is exit 2 naming the flag. */
+/** A PEM file named by --cert or --key: a missing, unreadable, non-regular or over-1-MiB one is exit 2 naming the flag. */
 function pemFile(flag: '--cert' | '--key', file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  return file === undefined ? undefined : readBounded(flag, file).toString('utf8');
 }
 
 /** A time flag (500ms, 5s; plain number = ms) within the server's own limit, quoting what was typed. */
