@@ -152,7 +152,11 @@ export async function startSynCapture(
   port: number,
   options: SynCaptureOptions = {},
 ): Promise<{ stop: () => Promise<number> }> {
-  const capture = await PortCapture.start(port, 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0', options);
+  const capture = await PortCapture.start(
+    port,
+    'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0',
+    options,
+  );
   return {
     async stop() {
       await capture.stop();

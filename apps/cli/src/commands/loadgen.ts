@@ -2,8 +2,8 @@ import type { LoadgenFlags } from '@kalab/loadgen';
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
 import type { FanOutFlags } from './loadgen-fan-out.js';
-import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 import { tlsOption } from './tls-flags.js';
+import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js';
 
 export interface LoadgenCommandFlags extends LoadgenFlags, FanOutFlags {
   json?: boolean;

@@ -61,8 +61,8 @@ async function readTokenFile(file: string): Promise<string> {
   const flag = '--token-file';
   if (file === '') throw new BadOptionError(flag, `${flag} needs a file, got ""`);
   // The same bounded reader as every file the lab reads (regular file, size limit).
-  const { readLimited } = await import('@kalab/loadgen');
-  const text = readLimited(flag, file, TOKEN_FILE_MAX_BYTES).toString('utf8').trim();
+  const { readBounded } = await import('@kalab/core');
+  const text = readBounded(flag, file, TOKEN_FILE_MAX_BYTES).toString('utf8').trim();
   if (text === '') throw new BadOptionError(flag, `${flag} "${file}" is empty`);
   if (/[\r\n]/.test(text)) throw new BadOptionError(flag, `${flag} "${file}" must hold the token on one line`);
   return text;
