@@ -20,3 +20,4 @@ export {
 } from './recording-schema.js';
 export type { RunState } from './run-table.js';
 export { generateToken, tokensEqual } from './token.js';
+export { type HtmlReportData, htmlReportFromRecording, htmlReportFromRun, renderHtmlReport } from './html-report.js';

@@ -16,6 +16,7 @@ import { Hub } from './hub.js';
 import type { HubStats } from './hub-stats.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
+import { serveWeb } from './web-assets.js';
 
 export interface MonitorEvents {
   'run-started': [RunState];
@@ -239,9 +240,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         return;
       }
       default:
+        if (serveWeb(path ?? '', req.method === 'HEAD', res)) return;
         res
           .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-          .end('not found: try /api/snapshot, /metrics, /healthz or ws /ws\n');
+          .end('not found: try / (the page), /api/snapshot, /metrics, /healthz or ws /ws\n');
     }
   }
 

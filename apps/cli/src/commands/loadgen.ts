@@ -5,6 +5,7 @@ import type { FanOutFlags } from './loadgen-fan-out.js';
 
 export interface LoadgenCommandFlags extends LoadgenFlags, FanOutFlags {
   json?: boolean;
+  html?: string;
   monitor?: string;
   token?: string;
   name?: string;
@@ -65,6 +66,7 @@ export function registerLoadgen(program: Command): void {
     .option('--servername <name>', 'https://: SNI name and the name the certificate must carry')
     .option('--tls-resume <on|off>', "https://: resume TLS sessions (default: the engine library's own default)")
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
+    .option('--html <file>', 'also write the run as one self-contained HTML file (charts and the report)')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
     .option('--token <t>', 'monitor token')
     .option('--name <name>', "this source's name in the monitor")
