@@ -26,7 +26,7 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     dir = mkdtempSync(join(tmpdir(), 'kalab-web-'));
     // No local TCP sampler: once the server and the loadgen are gone, the picture stands still,
     // so the page and /api/snapshot can be compared number by number.
-    monitor = await createMonitor({ port: 0, sampleLocalTcp: false, recordDir: dir, viewerBufferBytes: 1024 });
+    monitor = await createMonitor({ port: 0, sampleLocalTcp: false, recordDir: dir });
     browser = await launchChromium();
   });
 
@@ -136,9 +136,9 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     await page.close();
   });
 
-  it('a viewer that never reads skips snapshots (1 KiB buffer) while the page and /api/snapshot keep going', async () => {
+  it('a viewer that never reads (not even pings) is dropped by the heartbeat, while the page and /api/snapshot keep going', async () => {
     const { page } = await openLive();
-    const skippedBefore = monitor.stats().snapshotsSkipped;
+    const before = monitor.stats();
     // A ws viewer with a 4 KiB receive buffer that subscribes at 100 ms and never reads again.
     const stuck = spawn('python3', ['-c', NEVER_READS, String(monitor.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
@@ -146,11 +146,15 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
         stuck.stdout.once('data', () => resolve());
         stuck.once('exit', (c) => reject(new Error(`python client exited ${c}`)));
       });
+      expect(monitor.stats().peers.viewer).toBe(before.peers.viewer + 1);
+      // It never answers a ping: two heartbeats (5 s each) later the monitor closes it.
       const t0 = Date.now();
-      while (monitor.stats().snapshotsSkipped - skippedBefore < 5 && Date.now() - t0 < 30_000)
+      const dropped = () => monitor.stats().peers.viewer === before.peers.viewer;
+      while (!dropped() && Date.now() - t0 < 30_000)
         await new Promise((r) => setTimeout(r, 200));
-      expect(monitor.stats().snapshotsSkipped - skippedBefore).toBeGreaterThanOrEqual(5);
-      // The page still gets fresh snapshots, and the HTTP API answers at once.
+      expect(monitor.stats().rejected.heartbeat).toBe(before.rejected.heartbeat + 1);
+      expect(monitor.stats().peers.viewer).toBe(before.peers.viewer);
+      // Meanwhile the page got fresh snapshots, and the HTTP API answers at once.
       const at = Number(await page.$eval('[data-metric="at"]', (e) => e.textContent));
       await page.waitForFunction((a) => Number(document.querySelector('[data-metric="at"]')?.textContent) >= a + 2000, { timeout: 10_000 }, at);
       const s = Date.now();
