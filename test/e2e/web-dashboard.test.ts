@@ -7,6 +7,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor } from '../../packages/monitor/src/index.js';
 import { launchChromium, noChromium, pageMetrics, valueAt, watchPage } from '../support/browser.js';
+import { missing } from '../support/needs.js';
 import { kalab, type Proc } from './monitor-procs.js';
 
 const SHOT_DIR = join(tmpdir(), 'kalab-web-screenshots');
@@ -163,6 +164,33 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     } finally {
       stuck.kill('SIGKILL');
       await page.close();
+    }
+  });
+
+  // Needs the monitor to refuse token-less reads (/api/snapshot 401 with --token): skipped, and
+  // said so, on a monitor that still serves them; KALAB_TEST_STRICT=1 makes that a failure.
+  it('with a token: the page without it shows the token prompt and no data; with it, data', async (ctx) => {
+    const guarded = await createMonitor({ port: 0, sampleLocalTcp: false, token: 'web-test-token' });
+    try {
+      const r = await fetch(`${guarded.httpUrl}/api/snapshot`);
+      if (r.status !== 401 && missing('a monitor that refuses reads without its token (401)', false)) return ctx.skip();
+      const page = await browser.newPage();
+      const seen = await watchPage(page);
+      await page.goto(`${guarded.httpUrl}/`);
+      await page.waitForSelector('#token-form:not([hidden])', { timeout: 10_000 });
+      expect(await page.$$eval('[data-metric]', (els) => els.length)).toBe(0);
+      expect(await page.$eval('main', (e) => getComputedStyle(e).display)).toBe('none');
+      await page.type('#token-form input[name="token"]', 'web-test-token');
+      await page.click('#token-form button');
+      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', { timeout: 15_000 });
+      expect(await page.$eval('[data-metric="merged.requests"]', (e) => e.textContent)).toBe('0');
+      expect(await page.$eval('#token-form', (e) => (e as HTMLFormElement).hidden)).toBe(true);
+      // The token never travels in a URL.
+      for (const u of seen.urls) expect(u).not.toContain('web-test-token');
+      expect(seen.errors.filter((e) => !/401/.test(e))).toEqual([]);
+      await page.close();
+    } finally {
+      await guarded.close();
     }
   });
 });
