@@ -37,11 +37,34 @@ describe('deploy/grafana/kalab-monitor.json against a real /metrics scrape', () 
     const server = kalab(['server', '--port', '0', '--monitor', monitor.url]);
     procs.push(server);
     const target = `${(await server.waitFor(/listening on (http:\/\/\S+)/))[1]!.replace(/\/?$/, '/')}`;
-    const good = kalab(['loadgen', target, '-c', '2', '-n', '400', '--no-keepalive', '--monitor', monitor.url, '--name', 'good']);
+    const good = kalab([
+      'loadgen',
+      target,
+      '-c',
+      '2',
+      '-n',
+      '400',
+      '--no-keepalive',
+      '--monitor',
+      monitor.url,
+      '--name',
+      'good',
+    ]);
     procs.push(good);
     expect(await good.exited).toBe(0);
     // Port 1 on loopback: nothing listens, so the errors panel has a code to show.
-    const refused = kalab(['loadgen', 'http://127.0.0.1:1/', '-c', '1', '-n', '5', '--monitor', monitor.url, '--name', 'refused']);
+    const refused = kalab([
+      'loadgen',
+      'http://127.0.0.1:1/',
+      '-c',
+      '1',
+      '-n',
+      '5',
+      '--monitor',
+      monitor.url,
+      '--name',
+      'refused',
+    ]);
     procs.push(refused);
     await refused.exited;
     const text = await (await fetch(`${monitor.httpUrl}/metrics`)).text();

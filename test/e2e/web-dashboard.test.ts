@@ -12,10 +12,17 @@ import { kalab, type Proc } from './monitor-procs.js';
 
 const SHOT_DIR = join(tmpdir(), 'kalab-web-screenshots');
 
-const snapshotOf = async (m: Monitor) => (await fetch(`${m.httpUrl}/api/snapshot`)).json() as Promise<Record<string, unknown>>;
+const snapshotOf = async (m: Monitor) =>
+  (await fetch(`${m.httpUrl}/api/snapshot`)).json() as Promise<Record<string, unknown>>;
 /** The snapshot without what moves on its own between two reads of a still picture. */
 const still = (s: Record<string, unknown>) =>
-  JSON.stringify({ ...s, at: 0, hub: 0, history: 0, sources: (s['sources'] as { lastSeen: number }[]).map((x) => ({ ...x, lastSeen: 0 })) });
+  JSON.stringify({
+    ...s,
+    at: 0,
+    hub: 0,
+    history: 0,
+    sources: (s['sources'] as { lastSeen: number }[]).map((x) => ({ ...x, lastSeen: 0 })),
+  });
 
 describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chromium, puppeteer-core)', () => {
   let browser: Browser;
@@ -53,7 +60,19 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     const target = `${(await server.waitFor(/listening on (http:\/\/\S+)/))[1]!.replace(/\/?$/, '/')}`;
     const { page, seen } = await openLive();
 
-    const load = kalab(['loadgen', target, '-c', '4', '-d', '4s', '--monitor', monitor.url, '--name', 'web-load', '--json']);
+    const load = kalab([
+      'loadgen',
+      target,
+      '-c',
+      '4',
+      '-d',
+      '4s',
+      '--monitor',
+      monitor.url,
+      '--name',
+      'web-load',
+      '--json',
+    ]);
     procs.push(load);
     // While it runs: the throughput chart has points and the page counts requests.
     await page.waitForFunction(
@@ -78,11 +97,21 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     const snap = await snapshotOf(monitor);
     expect(still(snap)).toBe(before);
     // A snapshot taken after ours has reached the page.
-    await page.waitForFunction((at) => Number(document.querySelector('[data-metric="at"]')?.textContent) > at, { timeout: 10_000 }, snap['at'] as number);
+    await page.waitForFunction(
+      (at) => Number(document.querySelector('[data-metric="at"]')?.textContent) > at,
+      { timeout: 10_000 },
+      snap['at'] as number,
+    );
     const metrics = await pageMetrics(page);
 
     const paths = metrics.map(([p]) => p);
-    for (const p of ['merged.requests', 'merged.connectionsOpened', 'merged.latencyMs.p99', 'merged.rps', 'sources[0].totals.requests'])
+    for (const p of [
+      'merged.requests',
+      'merged.connectionsOpened',
+      'merged.latencyMs.p99',
+      'merged.rps',
+      'sources[0].totals.requests',
+    ])
       expect(paths).toContain(p);
     for (const [path, text] of metrics) {
       if (path === 'at') continue;
@@ -95,7 +124,9 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     expect(report.requests.completed).toBeGreaterThan(100);
 
     // Charts: throughput and latency have points, one TCP-state chart per sampled host.
-    const points = await page.$$eval('[data-points]', (els) => els.map((e) => [e.id, Number((e as HTMLElement).dataset['points'])] as const));
+    const points = await page.$$eval('[data-points]', (els) =>
+      els.map((e) => [e.id, Number((e as HTMLElement).dataset['points'])] as const),
+    );
     const byId = Object.fromEntries(points);
     expect(byId['chart-throughput']).toBeGreaterThanOrEqual(4);
     expect(byId['chart-latency']).toBeGreaterThanOrEqual(2);
@@ -127,10 +158,13 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     await page.goto(url);
     const metrics = await pageMetrics(page);
     const paths = metrics.map(([p]) => p);
-    for (const p of ['requests.ok', 'connections.opened', 'latencyMs.p99', 'throughput.rps']) expect(paths).toContain(p);
+    for (const p of ['requests.ok', 'connections.opened', 'latencyMs.p99', 'throughput.rps'])
+      expect(paths).toContain(p);
     for (const [path, text] of metrics) expect(text, path).toBe(String(valueAt(report, path)));
     expect(metrics.length).toBeGreaterThan(25);
-    expect(await page.$eval('#chart-throughput', (e) => Number((e as HTMLElement).dataset['points']))).toBeGreaterThanOrEqual(2);
+    expect(
+      await page.$eval('#chart-throughput', (e) => Number((e as HTMLElement).dataset['points'])),
+    ).toBeGreaterThanOrEqual(2);
     expect(seen.urls).toEqual([url]);
     expect(seen.errors).toEqual([]);
     await page.screenshot({ path: join(shotDir(), 'report.png'), fullPage: true });
@@ -151,13 +185,16 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
       // It never answers a ping: two heartbeats (5 s each) later the monitor closes it.
       const t0 = Date.now();
       const dropped = () => monitor.stats().peers.viewer === before.peers.viewer;
-      while (!dropped() && Date.now() - t0 < 30_000)
-        await new Promise((r) => setTimeout(r, 200));
+      while (!dropped() && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 200));
       expect(monitor.stats().rejected.heartbeat).toBe(before.rejected.heartbeat + 1);
       expect(monitor.stats().peers.viewer).toBe(before.peers.viewer);
       // Meanwhile the page got fresh snapshots, and the HTTP API answers at once.
       const at = Number(await page.$eval('[data-metric="at"]', (e) => e.textContent));
-      await page.waitForFunction((a) => Number(document.querySelector('[data-metric="at"]')?.textContent) >= a + 2000, { timeout: 10_000 }, at);
+      await page.waitForFunction(
+        (a) => Number(document.querySelector('[data-metric="at"]')?.textContent) >= a + 2000,
+        { timeout: 10_000 },
+        at,
+      );
       const s = Date.now();
       expect((await fetch(`${monitor.httpUrl}/api/snapshot`)).status).toBe(200);
       expect(Date.now() - s).toBeLessThan(1000);

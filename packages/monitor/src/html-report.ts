@@ -59,9 +59,11 @@ export function htmlReportFromRecording(rec: Recording): HtmlReportData {
   const states: HtmlReportData['series']['states'] = {};
   rec.ticks.forEach((t, i) => {
     for (const [host, h] of Object.entries(t.hosts)) {
-      const byState = (states[host] ??= {});
+      const byState = states[host] ?? {};
+      states[host] = byState;
       for (const [st, n] of Object.entries(h.states)) {
-        const arr = (byState[st] ??= new Array(rec.ticks.length).fill(0));
+        const arr = byState[st] ?? new Array<number>(rec.ticks.length).fill(0);
+        byState[st] = arr;
         arr[i] = n;
       }
     }

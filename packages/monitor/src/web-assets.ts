@@ -42,7 +42,9 @@ function assets(): Map<string, Asset> {
 }
 
 /** The text of one of the page's files, for the self-contained HTML reports. */
-export function webAsset(name: 'uPlot.iife.min.js' | 'uPlot.min.css' | 'panels.js' | 'style.css' | 'report.js'): string {
+export function webAsset(
+  name: 'uPlot.iife.min.js' | 'uPlot.min.css' | 'panels.js' | 'style.css' | 'report.js',
+): string {
   if (name === 'report.js') return readFileSync(new URL(name, WEB_DIR), 'utf8');
   return (assets().get(`/assets/${name}`) as Asset).body.toString('utf8');
 }
@@ -59,7 +61,8 @@ export function serveWeb(path: string, head: boolean, res: ServerResponse): bool
     'content-length': a.body.length,
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    'content-security-policy':
+      "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
   });
   res.end(head ? undefined : a.body);
   return true;

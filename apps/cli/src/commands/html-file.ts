@@ -6,6 +6,9 @@ export function writeHtml(flag: string, file: string, html: string): void {
   try {
     writeFileSync(file, html);
   } catch (err) {
-    throw new BadOptionError(flag, `${flag} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new BadOptionError(
+      flag,
+      `${flag} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
