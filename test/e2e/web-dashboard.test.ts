@@ -74,13 +74,6 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
       '--json',
     ]);
     procs.push(load);
-    // While it runs: the throughput chart has points and the page counts requests.
-    await page.waitForFunction(
-      () =>
-        Number(document.getElementById('chart-throughput')?.dataset['points']) >= 2 &&
-        Number(document.querySelector('[data-metric="merged.requests"]')?.textContent) > 0,
-      { timeout: 20_000 },
-    );
     expect(await load.exited).toBe(0);
     const report = JSON.parse(load.stdout.trim().split('\n').pop()!);
 
@@ -95,6 +88,7 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
       before = now;
     }
     const snap = await snapshotOf(monitor);
+    expect((snap['merged'] as { requests: number }).requests).toBe(report.requests.completed);
     expect(still(snap)).toBe(before);
     // A snapshot taken after ours has reached the page.
     await page.waitForFunction(
@@ -128,6 +122,11 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
       els.map((e) => [e.id, Number((e as HTMLElement).dataset['points'])] as const),
     );
     const byId = Object.fromEntries(points);
+    const peak = (id: string) => page.$eval(`#${id}`, (e) => Number((e as HTMLElement).dataset['peak']));
+    // The run's rates are in the throughput chart's 120-point history, latency in the page's ring.
+    expect(await peak('chart-throughput')).toBeGreaterThan(100);
+    expect(await peak('chart-latency')).toBeGreaterThan(0);
+    expect(await peak('chart-states-0')).toBeGreaterThan(0);
     expect(byId['chart-throughput']).toBeGreaterThanOrEqual(4);
     expect(byId['chart-latency']).toBeGreaterThanOrEqual(2);
     expect(byId['chart-states-0']).toBeGreaterThanOrEqual(2);
@@ -195,9 +194,7 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
         { timeout: 10_000 },
         at,
       );
-      const s = Date.now();
-      expect((await fetch(`${monitor.httpUrl}/api/snapshot`)).status).toBe(200);
-      expect(Date.now() - s).toBeLessThan(1000);
+      expect((await fetch(`${monitor.httpUrl}/api/snapshot`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
     } finally {
       stuck.kill('SIGKILL');
       await page.close();

@@ -64,6 +64,10 @@
       set(data) {
         u.setData(data);
         box.dataset.points = String(data[0].length);
+        // The largest value drawn: lets a test (or a script) see that real points arrived.
+        let peak = 0;
+        for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v > peak) peak = v;
+        box.dataset.peak = String(peak);
       },
     };
   }
