@@ -8,23 +8,15 @@
 //
 // kalab monitor, server and loadgen run as separate processes; the monitor's CPU is read from
 // /proc/PID/stat (utime + stime) over each window. Needs Linux and Debian's chromium.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
+import { freePort, KALAB } from './lib/peers.mjs';
+import { numberArg as arg, CLK_TCK, cpuTicks, startKalab } from './lib/procs.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = `${ROOT}apps/cli/bin/kalab.js`;
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
 const rate = arg('rate', 10_000);
 const seconds = arg('seconds', 60);
 const baseline = arg('baseline', 20);
 const sampleEvery = arg('sample', 5);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const children = [];
@@ -32,36 +24,7 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGINT');
 });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args, waitFor) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d;
-      if (waitFor.test(out)) resolve(child);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`kalab ${args[0]} exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`kalab ${args[0]} not ready: ${out}`)), 20_000);
-  });
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
+const start = (args, waitFor) => startKalab(children, args, waitFor).then((r) => r.child);
 
 async function cpuOver(pid, s) {
   const t0 = cpuTicks(pid);
@@ -77,7 +40,7 @@ await start(['server', '--port', String(serverPort), '--monitor', wsUrl], /liste
 const load = spawn(
   process.execPath,
   [
-    BIN,
+    KALAB,
     'loadgen',
     `http://127.0.0.1:${serverPort}/`,
     '-R',
