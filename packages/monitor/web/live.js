@@ -60,7 +60,8 @@
     } catch {
       return retry('monitor unreachable');
     }
-    if (res.status === 401) return askToken(token ? 'wrong token: type the monitor token' : 'this monitor needs its token');
+    if (res.status === 401)
+      return askToken(token ? 'wrong token: type the monitor token' : 'this monitor needs its token');
     if (!res.ok) return retry(`monitor answered ${res.status}`);
     draw(await res.json());
     connect();
@@ -76,7 +77,14 @@
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     ws = new WebSocket(url);
     ws.onopen = () => {
-      const hello = { v: 1, type: 'hello', role: 'viewer', name: 'web', host: 'browser', version: document.documentElement.dataset.version || '0' };
+      const hello = {
+        v: 1,
+        type: 'hello',
+        role: 'viewer',
+        name: 'web',
+        host: 'browser',
+        version: document.documentElement.dataset.version || '0',
+      };
       if (token) hello.token = token;
       ws.send(JSON.stringify(hello));
       ws.send(JSON.stringify({ v: 1, type: 'subscribe', intervalMs: 1000 }));
@@ -90,7 +98,10 @@
       } else if (msg.type === 'error' && msg.code === 'KALAB_ERR_AUTH') askToken(msg.message);
     };
     // 4401 or 1008 with an auth reason: the monitor refused the token.
-    ws.onclose = (e) => (e.code === 4401 || /token/i.test(e.reason) ? askToken(e.reason || 'the monitor needs its token') : retry(`connection closed (${e.code})`));
+    ws.onclose = (e) =>
+      e.code === 4401 || /token/i.test(e.reason)
+        ? askToken(e.reason || 'the monitor needs its token')
+        : retry(`connection closed (${e.code})`);
   }
 
   start();

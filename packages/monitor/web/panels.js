@@ -54,7 +54,10 @@
       title,
       width: Math.max(280, box.clientWidth || 480),
       height: 200,
-      series: [{ value: (_u, v) => (v == null ? '-' : fmtTime(v)) }, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
+      series: [
+        { value: (_u, v) => (v == null ? '-' : fmtTime(v)) },
+        ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5 })),
+      ],
       axes: [{}, { size: 60 }],
       legend: { live: false },
     };
@@ -111,17 +114,39 @@
         'totals',
         table(
           ['requests', 'connections opened', 'requests/connection', 'req/s', 'new conn/s'],
-          [[metric(mp('requests'), m.requests), metric(mp('connectionsOpened'), m.connectionsOpened), metric(mp('requestsPerConnection'), m.requestsPerConnection), metric(mp('rps'), m.rps), metric(mp('newConnPerSec'), m.newConnPerSec)]],
+          [
+            [
+              metric(mp('requests'), m.requests),
+              metric(mp('connectionsOpened'), m.connectionsOpened),
+              metric(mp('requestsPerConnection'), m.requestsPerConnection),
+              metric(mp('rps'), m.rps),
+              metric(mp('newConnPerSec'), m.newConnPerSec),
+            ],
+          ],
         ),
       );
       const lk = ['mean', 'p50', 'p90', 'p99', 'p999', 'max'];
       const ck = ['mean', 'p50', 'p99', 'max'];
       fill(
         'latency',
-        table(['ms', ...lk], [['latency', ...lk.map((k) => metric(mp('latencyMs', k), m.latencyMs[k]))], ['connect', ...lk.map((k) => (ck.includes(k) ? metric(mp('connectMs', k), m.connectMs[k]) : ''))]]),
+        table(
+          ['ms', ...lk],
+          [
+            ['latency', ...lk.map((k) => metric(mp('latencyMs', k), m.latencyMs[k]))],
+            ['connect', ...lk.map((k) => (ck.includes(k) ? metric(mp('connectMs', k), m.connectMs[k]) : ''))],
+          ],
+        ),
       );
       const errs = Object.entries(m.errors).sort((a, b) => b[1] - a[1]);
-      fill('errors', errs.length ? table(['code', 'count'], errs.map(([c, n]) => [c, metric(mp('errors', c), n)])) : el('p', {}, 'no errors'));
+      fill(
+        'errors',
+        errs.length
+          ? table(
+              ['code', 'count'],
+              errs.map(([c, n]) => [c, metric(mp('errors', c), n)]),
+            )
+          : el('p', {}, 'no errors'),
+      );
       const hosts = Object.entries(v.hosts || {}).slice(0, MAX_HOSTS);
       fill(
         'ports',
@@ -143,7 +168,12 @@
           : el('p', {}, 'no host sampled yet'),
       );
       const f = v.findings || [];
-      fill('findings', f.length ? el('ul', {}, ...f.map((x) => el('li', { class: x.severity }, x.message))) : el('p', {}, 'nothing to report'));
+      fill(
+        'findings',
+        f.length
+          ? el('ul', {}, ...f.map((x) => el('li', { class: x.severity }, x.message)))
+          : el('p', {}, 'nothing to report'),
+      );
     }
 
     function drawSources(sources) {
@@ -152,7 +182,16 @@
         sources.length
           ? table(
               ['name', 'role', 'host', 'state', 'requests', 'conns opened', 'open', 'req/s'],
-              sources.map((s, i) => [s.name, s.role, s.host, s.lost ? 'lost' : s.connected ? 'connected' : 'gone', metric(['sources', i, 'totals', 'requests'], s.totals.requests), metric(['sources', i, 'totals', 'connectionsOpened'], s.totals.connectionsOpened), metric(['sources', i, 'openConnections'], s.openConnections), metric(['sources', i, 'rates', 'rps'], s.rates.rps)]),
+              sources.map((s, i) => [
+                s.name,
+                s.role,
+                s.host,
+                s.lost ? 'lost' : s.connected ? 'connected' : 'gone',
+                metric(['sources', i, 'totals', 'requests'], s.totals.requests),
+                metric(['sources', i, 'totals', 'connectionsOpened'], s.totals.connectionsOpened),
+                metric(['sources', i, 'openConnections'], s.openConnections),
+                metric(['sources', i, 'rates', 'rps'], s.rates.rps),
+              ]),
             )
           : el('p', {}, 'no server or agent connected'),
       );
@@ -162,7 +201,18 @@
       fill(
         'connections',
         rows.length
-          ? table(['state', 'local', 'remote', 'age (s)', 'requests'], rows.slice(0, MAX_ROWS).map((c) => [c.state, c.local, c.remote, c.ageMs == null ? '-' : (c.ageMs / 1000).toFixed(1), c.requests ?? '-']))
+          ? table(
+              ['state', 'local', 'remote', 'age (s)', 'requests'],
+              rows
+                .slice(0, MAX_ROWS)
+                .map((c) => [
+                  c.state,
+                  c.local,
+                  c.remote,
+                  c.ageMs == null ? '-' : (c.ageMs / 1000).toFixed(1),
+                  c.requests ?? '-',
+                ]),
+            )
           : el('p', {}, 'no connections'),
       );
     }

@@ -9,7 +9,16 @@
   if (data.final) panels.drawNumbers(data.final, []);
   else if (data.report) {
     const r = data.report;
-    const merged = { requests: r.requests.completed, connectionsOpened: r.connections.opened, requestsPerConnection: r.connections.requestsPerConnection, rps: r.throughput.rps, newConnPerSec: 0, latencyMs: r.latencyMs, connectMs: r.connectMs, errors: r.errors };
+    const merged = {
+      requests: r.requests.completed,
+      connectionsOpened: r.connections.opened,
+      requestsPerConnection: r.connections.requestsPerConnection,
+      rps: r.throughput.rps,
+      newConnPerSec: 0,
+      latencyMs: r.latencyMs,
+      connectMs: r.connectMs,
+      errors: r.errors,
+    };
     panels.drawNumbers({ merged, hosts: {}, findings: r.findings }, []);
   }
   if (!data.report) {
@@ -20,8 +29,9 @@
   const rows = [];
   (function walk(v, parts) {
     if (typeof v === 'number') rows.push([P.pathOf(parts), P.metric(parts, v)]);
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...parts, i]));
-    else if (v && typeof v === 'object')
+    else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) walk(v[i], [...parts, i]);
+    } else if (v && typeof v === 'object')
       for (const [k, x] of Object.entries(v)) if (!(parts.length === 0 && SKIP.has(k))) walk(x, [...parts, k]);
   })(data.report, []);
   P.fill('report', P.table(['field', 'value'], rows));
