@@ -11,23 +11,18 @@
 // tmux at 160x48; its CPU is read from /proc/PID/stat (utime + stime) over the window, so
 // the monitor, server and loadgen (separate processes) are not counted. Needs Linux + tmux.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/peers.mjs';
+import { numberArg as arg, CLK_TCK, cpuTicks, startKalab } from './lib/procs.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = `${ROOT}apps/cli/bin/kalab.js`;
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
 const synthetic = process.argv.includes('--synthetic');
 const embedded = process.argv.includes('--embedded');
 const rate = arg('rate', 10_000);
 const seconds = arg('seconds', 15);
 const warmup = arg('warmup', 5);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const children = [];
@@ -41,30 +36,7 @@ function cleanup() {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args, waitFor) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d;
-      if (waitFor.test(out)) resolve({ child, output: () => out });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`kalab ${args[0]} exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`kalab ${args[0]} not ready: ${out}`)), 20_000);
-  });
-}
+const start = (args, waitFor) => startKalab(children, args, waitFor);
 
 /** A stand-in hub: hello → welcome, then a busy snapshot every 250 ms. */
 async function syntheticHub(port) {
@@ -86,12 +58,6 @@ async function syntheticHub(port) {
     ws.on('close', () => clearInterval(timer));
   });
   return { close: () => wss.close() };
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
 }
 
 const monitorPort = await freePort();

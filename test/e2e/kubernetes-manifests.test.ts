@@ -1,6 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../apps/cli/src/main.js';
@@ -69,6 +73,38 @@ describe('deploy/kubernetes manifests (no cluster here: loaded, checked and pars
       ].sort(),
     );
     for (const d of docs) expect(d['apiVersion'], d['__file']).toMatch(/\w/);
+  });
+
+  // The API server's own OpenAPI schemas (kubernetes-models): types, required fields, enums.
+  // Kustomization is kustomize's file, never sent to the API server, so it has no model here.
+  const MODELS: Record<string, new (o: Obj) => { validate(): void }> = {
+    'apps/v1/Deployment': Deployment,
+    'v1/Service': Service,
+    'v1/Namespace': Namespace,
+    'v1/Secret': Secret,
+  };
+
+  it('every API object validates against the Kubernetes schema of its apiVersion and kind', () => {
+    let checked = 0;
+    for (const { __file, ...doc } of manifests()) {
+      if (doc['kind'] === 'Kustomization') continue;
+      const Model = MODELS[`${doc['apiVersion']}/${doc['kind']}`];
+      expect(Model, `${__file}: no model for ${doc['apiVersion']} ${doc['kind']}`).toBeDefined();
+      expect(() => new Model!(doc).validate(), `${__file} ${doc['kind']}/${doc['metadata']?.name}`).not.toThrow();
+      checked++;
+    }
+    expect(checked).toBe(5);
+  });
+
+  it('the schema check can fail: a port given as text, a Deployment without a selector', () => {
+    const dep = structuredClone(find('Deployment', 'kalab-monitor'));
+    delete dep['__file'];
+    dep['spec'].template.spec.containers[0].ports[0].containerPort = 'http-port';
+    expect(() => new Deployment(dep).validate()).toThrow(/containerPort/);
+    const bare = structuredClone(find('Deployment', 'kalab-agent'));
+    delete bare['__file'];
+    delete bare['spec'].selector;
+    expect(() => new Deployment(bare).validate()).toThrow(/selector/);
   });
 
   it('the monitor: image, port, readiness on /healthz, token from the Secret, limits, non-root', async () => {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,4 +105,65 @@ describe('kalab report on a real recording', () => {
     expect(r.stdout).toContain('requests     20 sent, 20 completed (20 ok, 0 non-2xx), 0 failed');
     expect(r.stdout).toMatch(/^connections {2}2 opened, 10 requests per connection/m);
   }, 30_000);
+});
+
+describe('kalab report --json / --html, kalab loadgen --html: the flags at their edges', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [KALAB, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+  it('--json on a recording with no summary: exit 1, saying the run did not finish while recorded', () => {
+    const file = join(tempDir(), 'unfinished.jsonl');
+    writeFileSync(file, `${GOOD_HEADER}\n`);
+    const r = run(['report', file, '--json']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/holds no report: the run did not finish while it was recorded/);
+  });
+
+  it('--html into a folder that does not exist: exit 2, one line naming --html', () => {
+    const file = join(tempDir(), 'unfinished.jsonl');
+    writeFileSync(file, `${GOOD_HEADER}\n`);
+    const r = run(['report', file, '--html', join(tempDir(), 'no', 'such', 'dir', 'x.html')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--html .*cannot write \(ENOENT\)/);
+  });
+
+  it('--html of an unfinished recording writes a page that says there is no report', () => {
+    const dir = tempDir();
+    const file = join(dir, 'unfinished.jsonl');
+    writeFileSync(file, `${GOOD_HEADER}\n`);
+    const out = join(dir, 'x.html');
+    expect(run(['report', file, '--html', out]).status).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('"report":null');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+  });
+
+  it("loadgen --html: the file holds the run's report (the same numbers as --json) and loads nothing", async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const out = join(tempDir(), 'run.html');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const child = spawn(process.execPath, [KALAB, 'loadgen', url, '-c', '2', '-n', '50', '--json', '--html', out]);
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const html = readFileSync(out, 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="kalab-data">(.*?)<\/script>/s.exec(html)![1]!);
+    expect(data.report).toEqual(report);
+    expect(data.report.requests.ok).toBe(50);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
+  });
+
+  it('loadgen --html with --agent: exit 2 naming --html', () => {
+    const r = run(['loadgen', '--agent', '--monitor', 'ws://127.0.0.1:1/ws', '--html', 'x.html']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--html goes with a local run/);
+  });
 });

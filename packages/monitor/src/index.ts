@@ -7,6 +7,7 @@ export {
   type ResolvedMonitorOptions,
   resolveMonitorOptions,
 } from './defaults.js';
+export { type HtmlReportData, htmlReportFromRecording, htmlReportFromRun, renderHtmlReport } from './html-report.js';
 export type { HubStats } from './hub-stats.js';
 export { createMonitor, type Monitor, type MonitorEvents } from './monitor.js';
 export { escapeLabelValue, type MetricsInput, renderMetrics } from './prometheus.js';

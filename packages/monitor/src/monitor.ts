@@ -17,6 +17,7 @@ import type { HubStats } from './hub-stats.js';
 import { renderMetrics } from './prometheus.js';
 import { RunRecorder } from './recorder.js';
 import { allowedHostNames, REFUSAL_RESPONSE, type Refusal, RequestGuard } from './request-guard.js';
+import { serveWeb } from './web-assets.js';
 
 export interface MonitorEvents {
   'run-started': [RunState];
@@ -256,9 +257,10 @@ class MonitorImpl extends EventEmitter<MonitorEvents> implements Monitor {
         return;
       }
       default:
+        if (serveWeb(path ?? '', req.method === 'HEAD', res)) return;
         res
           .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-          .end('not found: try /api/snapshot, /metrics, /healthz or ws /ws\n');
+          .end('not found: try / (the page), /api/snapshot, /metrics, /healthz or ws /ws\n');
     }
   }
 

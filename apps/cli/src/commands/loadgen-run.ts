@@ -1,4 +1,4 @@
-import { BadOptionError, ExitCodes, parseName, parseUrl } from '@kalab/core';
+import { BadOptionError, ExitCodes, parseName, parseUrl, type Tick } from '@kalab/core';
 import {
   agentCapsFromFlags,
   formatProgress,
@@ -9,12 +9,16 @@ import {
   runOutcome,
   streamToMonitor,
 } from '@kalab/loadgen';
+import { htmlReportFromRun, renderHtmlReport } from '@kalab/monitor';
+import { writeHtml } from './html-file.js';
 import type { LoadgenCommandFlags } from './loadgen.js';
 import { runFanOutMode, wantsFanOut } from './loadgen-fan-out.js';
 import { tokenNeedsMonitor } from './token-option.js';
 
 /** `kalab loadgen`: a local run, an agent (--agent) or a fan-out over a monitor's agents (--via). */
 export function run(url: string | undefined, flags: LoadgenCommandFlags): Promise<number> {
+  if (flags.html !== undefined && (flags.agent || wantsFanOut(flags)))
+    throw new BadOptionError('--html', '--html goes with a local run, not with --agent or --via');
   return flags.agent
     ? runAgentMode(url, flags)
     : wantsFanOut(flags)
@@ -32,6 +36,9 @@ async function runLoadgen(url: string | undefined, flags: LoadgenCommandFlags): 
   const onSigint = () => run.stop('signal');
   process.once('SIGINT', onSigint);
   if (process.stderr.isTTY) run.on('tick', (t) => process.stderr.write(`${formatProgress(t, run.engine)}\n`));
+  // The HTML file's charts: one point per tick, rates only (a 1-hour run holds 3600).
+  const ticks: Pick<Tick, 'at' | 'rates'>[] = [];
+  if (flags.html !== undefined) run.on('tick', (t) => ticks.push({ at: t.at, rates: t.rates }));
   // A monitor that cannot be reached or refuses the token is said at once; the run goes on.
   let lastProblem = '';
   const streamed = monitorUrl
@@ -53,6 +60,7 @@ async function runLoadgen(url: string | undefined, flags: LoadgenCommandFlags): 
     const report = await run.result;
     const delivered = await streamed;
     process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+    if (flags.html !== undefined) writeHtml('--html', flags.html, renderHtmlReport(htmlReportFromRun(report, ticks)));
     const outcome = runOutcome(report);
     if (outcome.message) process.stderr.write(`kalab: ${outcome.message}\n`);
     if (delivered === false) {

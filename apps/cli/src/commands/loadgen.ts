@@ -7,6 +7,7 @@ import { type TokenFlags, tokenFileOption, tokenOption } from './token-option.js
 
 export interface LoadgenCommandFlags extends LoadgenFlags, FanOutFlags {
   json?: boolean;
+  html?: string;
   monitor?: string;
   token?: string;
   tokenFile?: string;
@@ -69,6 +70,7 @@ export function registerLoadgen(program: Command): void {
     .addOption(tlsOption('servername'))
     .option('--tls-resume <on|off>', "https://: resume TLS sessions (default: the engine library's own default)")
     .option('--json', 'print the kalab.report/v1 JSON as the last line of stdout')
+    .option('--html <file>', 'also write the run as one self-contained HTML file (charts and the report)')
     .option('--monitor <url>', 'stream ticks and the report to a monitor (ws://HOST:PORT/ws)')
     .addOption(tokenOption('token for --monitor, --via or --agent'))
     .addOption(tokenFileOption())

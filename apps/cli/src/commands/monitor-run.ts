@@ -68,6 +68,7 @@ export async function run(flags: MonitorFlags): Promise<number> {
   process.stdout.write(
     `monitor listening on ${monitor.url}  (${monitor.httpUrl}/api/snapshot, ${monitor.httpUrl}/metrics)\n`,
   );
+  process.stdout.write(`web dashboard ${monitor.httpUrl}/\n`);
   const bound = monitor.options.host;
   if (bound === '0.0.0.0' || bound === '::')
     process.stdout.write(

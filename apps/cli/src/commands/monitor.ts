@@ -48,7 +48,7 @@ export function registerMonitor(program: Command): void {
   program
     .command('monitor')
     .description(
-      'run the hub that gathers servers, loadgen agents and TCP samples (ws /ws, /api/snapshot, /metrics, /healthz)',
+      'run the hub that gathers servers, loadgen agents and TCP samples (web page /, ws /ws, /api/snapshot, /metrics, /healthz)',
     )
     .option(
       '--listen <host:port>',

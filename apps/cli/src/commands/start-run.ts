@@ -16,6 +16,7 @@ export async function run(opts: { monitorPort: string }): Promise<number> {
   process.stdout.write(
     `kalab: monitor ${lab.monitor.url} (snapshot ${lab.monitor.httpUrl}/api/snapshot) · server ${lab.serverUrl}\n`,
   );
+  process.stdout.write(`kalab: web dashboard ${lab.monitor.httpUrl}/\n`);
   const store = new DashboardStore(initialStatus('embedded', lab.monitor.url, lab.serverUrl));
   const viewer = connectViewer(store, { url: lab.monitor.url });
   const runs = new RunController({
