@@ -8,7 +8,6 @@ import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor } from '../../packages/monitor/src/index.js';
 import { launchChromium, noChromium, pageMetrics, valueAt, watchPage } from '../support/browser.js';
-import { missing } from '../support/needs.js';
 import { kalab, type Proc } from './monitor-procs.js';
 
 const SHOT_DIR = join(tmpdir(), 'kalab-web-screenshots');
@@ -202,13 +201,11 @@ describe.skipIf(noChromium())('the web dashboard in a real browser (Debian chrom
     }
   });
 
-  // Needs the monitor to refuse token-less reads (/api/snapshot 401 with --token): skipped, and
-  // said so, on a monitor that still serves them; KALAB_TEST_STRICT=1 makes that a failure.
-  it('with a token: the page without it shows the token prompt and no data; with it, data', async (ctx) => {
+  it('with a token: the page without it shows the token prompt and no data; with it, data', async () => {
     const guarded = await createMonitor({ port: 0, sampleLocalTcp: false, token: 'web-test-token' });
     try {
       const r = await fetch(`${guarded.httpUrl}/api/snapshot`);
-      if (r.status !== 401 && missing('a monitor that refuses reads without its token (401)', false)) return ctx.skip();
+      expect(r.status).toBe(401);
       const page = await browser.newPage();
       const seen = await watchPage(page);
       await page.goto(`${guarded.httpUrl}/`);
