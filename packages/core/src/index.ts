@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './findings.js';
 export * from './http1/index.js';
 export * from './monitor-link.js';
+export * from './namespace.js';
 export * from './options.js';
 export * from './protocol.js';
 export * from './report.js';

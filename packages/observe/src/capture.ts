@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { UnsupportedError } from '@kalab/core';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 
-/** tcpdump on the namespace's loopback, writing `file`; resolves once it listens. */
-export async function startCapture(file: string): Promise<ChildProcess> {
+/** tcpdump on the namespace's loopback (or every interface: 'any'), writing `file`; resolves once it listens. */
+export async function startCapture(file: string, iface: 'lo' | 'any' = 'lo'): Promise<ChildProcess> {
   // --immediate-mode and -U: every packet reaches the file before tcpdump is told to stop.
   // -B: a 64 MiB kernel buffer, so a burst of short connections is not dropped on a busy machine.
-  const td = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '--immediate-mode', '-B', '65536', '-w', file], {
+  const td = spawn('tcpdump', ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '65536', '-w', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let said = '';
