@@ -13,14 +13,18 @@ export function dialAndLeave(port: number, host = '127.0.0.1'): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Counts client SYNs (SYN without ACK) to `port` on loopback with tcpdump (root). A marker
- * dial opens the window once the capture is seen to print, and another closes it once every
- * earlier SYN has been printed; `stop()` returns the SYNs in between, markers excluded.
+ * Counts client SYNs (SYN without ACK) to `port` on loopback (or `iface`, with markers dialled to
+ * `host` there) with tcpdump (root). A marker dial opens the window once the capture is seen to
+ * print, and another closes it once every earlier SYN has been printed; `stop()` returns the SYNs
+ * in between, markers excluded.
  */
-export async function startSynCapture(port: number): Promise<{ stop: () => Promise<number> }> {
+export async function startSynCapture(
+  port: number,
+  at: { iface: string; host: string } = { iface: 'lo', host: '127.0.0.1' },
+): Promise<{ stop: () => Promise<number> }> {
   const filter = `tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst port ${port}`;
   // -l and --immediate-mode: every packet is printed as it is captured.
-  const child: ChildProcess = spawn('tcpdump', ['-i', 'lo', '-n', '-l', '--immediate-mode', filter], {
+  const child: ChildProcess = spawn('tcpdump', ['-i', at.iface, '-n', '-l', '--immediate-mode', filter], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let syns = 0;
@@ -45,7 +49,7 @@ export async function startSynCapture(port: number): Promise<{ stop: () => Promi
   });
   // "listening on" can come a moment before packets flow: dial until the capture sees one.
   for (let attempt = 0; attempt < 50 && syns === 0; attempt++) {
-    await dialAndLeave(port);
+    await dialAndLeave(port, at.host);
     const deadline = Date.now() + 200;
     while (syns === 0 && Date.now() < deadline) await sleep(5);
   }
@@ -57,7 +61,7 @@ export async function startSynCapture(port: number): Promise<{ stop: () => Promi
   return {
     async stop() {
       const before = syns;
-      await dialAndLeave(port);
+      await dialAndLeave(port, at.host);
       const deadline = Date.now() + 10_000;
       while (syns === before && Date.now() < deadline) await sleep(5);
       child.kill('SIGINT');
