@@ -132,6 +132,19 @@ const tunOpen = (() => {
   }
 })();
 
+describe('kalab observe --net: bad input', () => {
+  it('an unknown mode is exit 2 naming --net', async () => {
+    const r = await run(['observe', '--net', 'bridge', '--', 'true'], false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--net must be isolated or outbound, got bridge');
+  });
+  it('--net with --pid is exit 2 naming --net', async () => {
+    const r = await run(['observe', '--net', 'outbound', '--pid', String(process.pid)], false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--net');
+  });
+});
+
 const base =
   missing('root (tcpdump counts the SYNs on the host side)', isRoot()) ||
   missing('slirp4netns (Debian package slirp4netns)', hasCommand('slirp4netns')) ||
@@ -177,6 +190,13 @@ describe.skipIf(base)('kalab observe --net outbound: a requests program calls se
     it('50 GETs on one Session: 1 connection', async () => {
       await checkRun({ asNobody: true, mode: 'session', ...host() });
     });
+  });
+
+  // Where the tun device is root's only (some containers), nobody gets exit 3 saying so, not a hang.
+  it.runIf(hasCommand('setpriv') && !tunOpen)('as nobody with /dev/net/tun closed: exit 3 naming it', async () => {
+    const r = await run(['observe', '--net', 'outbound', '--', 'true'], true);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('slirp4netns opens /dev/net/tun, which this user cannot (EACCES');
   });
 
   // A server in a namespace of this test's own, across a veth with random names and a random /30.
