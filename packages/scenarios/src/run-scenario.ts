@@ -55,7 +55,7 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
   if (!support.ok) {
     if (def.sandbox.namespace === 'required' || want === 'namespace') {
       throw new UnsupportedError(
-        `scenario ${name} needs a private network namespace (unshare -rn) and will not run on the host: ${support.why}`,
+        `scenario ${name} needs a private network namespace and will not run on the host: ${support.why}`,
       );
     }
     warning = `no private network namespace (${support.why}): running on the host loopback; kernel counters include other traffic, so those checks are skipped`;
