@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import http from 'node:http';
@@ -41,20 +41,11 @@ function run(
     ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, KALAB, ...argv]]
     : [process.execPath, [KALAB, ...argv]];
   return new Promise((resolve) => {
-    const child = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/tmp' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? '';
+    execFile(cmd, args as string[], { cwd: '/tmp', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       let report: Report | null = null;
       try {
-        report = JSON.parse(last) as Report;
+        report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Report;
       } catch {}
       resolve({ code, stdout, stderr, report });
     });
