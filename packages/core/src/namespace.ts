@@ -35,7 +35,7 @@ function isRoot(): boolean {
 }
 
 /** `unshare`'s flags for a private network namespace (`-n` as root, `-rn` otherwise), plus `-m` for a mount namespace. */
-export function unshareArgs(opts: { mount?: boolean } = {}): string[] {
+function unshareArgs(opts: { mount?: boolean } = {}): string[] {
   const base = isRoot() ? '-n' : '-rn';
   return [opts.mount ? `${base}m` : base];
 }
