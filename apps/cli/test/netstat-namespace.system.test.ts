@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { namespaceProblem, spawnInNamespace } from '@kalab/core/namespace';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 
@@ -9,6 +10,7 @@ const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 // Runs inside the private namespace: a listener on 127.0.0.1:8080, 2 connections held open,
 // 3 closed by the client first (TIME_WAIT), then waits (bounded) for stdin to close.
 const NS_SCRIPT = `
+require('node:child_process').execFileSync('ip', ['link', 'set', 'lo', 'up']);
 const net = require('node:net');
 const fs = require('node:fs');
 const held = [];
@@ -30,18 +32,6 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 setTimeout(() => process.exit(0), 50000).unref();
 `;
-
-/** `-rn` (no root needed); as root where user namespaces are off (some containers), `-n`. */
-function unshareFlag(): string | undefined {
-  for (const flag of ['-rn', '-n']) {
-    try {
-      execFileSync('unshare', [flag, 'sh', '-c', 'ip link set lo up'], { stdio: 'ignore', timeout: 10_000 });
-      return flag;
-    } catch {}
-  }
-  return undefined;
-}
-const UNSHARE = process.platform === 'linux' ? unshareFlag() : undefined;
 
 function kalab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -65,8 +55,8 @@ interface NetstatJson {
 
 const nonZero = (s: Record<string, number>) => Object.fromEntries(Object.entries(s).filter(([, n]) => n > 0));
 
-describe.skipIf(missing('unshare -rn (user namespaces)', UNSHARE !== undefined))(
-  'kalab netstat --pid of a process in its own network namespace (unshare -rn)',
+describe.skipIf(missing('a private network namespace (unshare)', namespaceProblem() === null))(
+  'kalab netstat --pid of a process in its own network namespace',
   () => {
     let child: ChildProcess | undefined;
     afterAll(async () => {
@@ -78,19 +68,13 @@ describe.skipIf(missing('unshare -rn (user namespaces)', UNSHARE !== undefined))
     });
 
     it('shows that namespace’s table, and not the host’s', async (ctx) => {
-      child = spawn(
-        'unshare',
-        [UNSHARE!, 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, NS_SCRIPT],
-        {
-          stdio: ['pipe', 'pipe', 'inherit'],
-        },
-      );
+      child = spawnInNamespace(process.execPath, ['-e', NS_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
       const first = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child!.stdout! }).once('line', resolve);
         child!.once('exit', (code) => reject(new Error(`namespace process exited with ${code}`)));
       });
       const { pid } = JSON.parse(first) as { pid: number };
-      expect(pid).toBe(child.pid); // unshare and sh exec'd into node: same process
+      expect(pid).toBe(child.pid); // unshare exec'd into node: same process
 
       const r = await kalab(['netstat', '--pid', String(pid), '--json']);
       expect(r.code, r.stderr).toBe(0);

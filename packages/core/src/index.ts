@@ -4,6 +4,7 @@ export * from './findings.js';
 export * from './http1/index.js';
 export * from './monitor-link.js';
 export * from './net-errors.js';
+export * from './namespace.js';
 export * from './options.js';
 export * from './protocol.js';
 export * from './read-file.js';

@@ -30,6 +30,7 @@ export interface ReportInput {
   sandbox: { portRange: [number, number] | null; tcpTwReuse: number | null } | null;
   serve: { address: string; connections: ServedConnection[] } | null;
   capture: { file: string; view: CaptureView; dropped: number } | null;
+  network?: ObserveReport['network'];
   /** --pid: the namespace's ActiveOpens and PassiveOpens deltas (all its processes). */
   namespace?: { activeOpens: number; passiveOpens: number } | null;
 }
@@ -199,6 +200,7 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
         }
       : null,
     sandbox: input.sandbox,
+    network: input.network ?? null,
     findings,
     limits,
   };

@@ -3,15 +3,15 @@ import { UnsupportedError } from '@kalab/core';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 
 /**
- * tcpdump on the namespace's loopback, writing `file` (a file in kalab's own temporary
- * directory, see capture-file.ts); resolves once it listens.
+ * tcpdump on the namespace's loopback (or every interface: 'any'), writing `file` (a file in
+ * kalab's own temporary directory, see capture-file.ts); resolves once it listens.
  */
-export async function startCapture(file: string): Promise<ChildProcess> {
+export async function startCapture(file: string, iface: 'lo' | 'any' = 'lo'): Promise<ChildProcess> {
   // --immediate-mode and -U: every packet reaches the file before tcpdump is told to stop.
   // -B: a 64 MiB kernel buffer, so a burst of short connections is not dropped on a busy machine.
   // -Z root: tcpdump keeps this process's user instead of switching to its own and chowning the
   // file to it; the file lives in a directory only kalab's user can enter.
-  const td = spawn('tcpdump', ['-i', 'lo', '-n', '-U', '--immediate-mode', '-B', '65536', '-Z', 'root', '-w', file], {
+  const td = spawn('tcpdump', ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '65536', '-Z', 'root', '-w', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let said = '';

@@ -2,7 +2,6 @@ export { buildObserveReport, type CounterPair, type ReportInput, type ServedConn
 export { ConnectionTracker, type TrackerSample, type TrackerTick } from './connection-tracker.js';
 export { MIN_EPHEMERAL_PORT, MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 export { type ObserveStream, type ObserveStreamOptions, streamObservation } from './monitor-stream.js';
-export { namespaceProblem } from './namespace.js';
 export { type ObserveCommandOptions, type ObserveTick, observeCommand } from './observe-command.js';
 export { type ObservePidOptions, observePid } from './observe-pid.js';
 export { type CaptureView, readCapture } from './pcap.js';

@@ -22,6 +22,10 @@ export function formatObserveReport(r: ObserveReport): string {
     out.push(
       `namespace    all its processes: SYNs sent ${r.namespace.activeOpens}, connections accepted ${r.namespace.passiveOpens}`,
     );
+  if (r.network?.mode === 'outbound')
+    out.push(
+      `network      outbound via ${r.network.via}; this machine's loopback at ${r.network.hostAddress} ($KALAB_HOST)`,
+    );
   const tw = Object.entries(r.timeWait.byRemote)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');

@@ -128,6 +128,18 @@ export const ObserveReportSchema = z.object({
       tcpTwReuse: z.number().int().nullable(),
     })
     .nullable(),
+  /**
+   * The program's network: `isolated` (loopback only) or `outbound` (a way out through `via`;
+   * `hostAddress` is where it reaches this machine's loopback, also in its KALAB_HOST). Null with --pid.
+   */
+  network: z
+    .object({
+      mode: z.enum(['isolated', 'outbound']),
+      via: z.enum(['loopback', 'slirp4netns']),
+      hostAddress: z.string().nullable(),
+    })
+    .nullable()
+    .optional(),
   findings: z.array(FindingSchema),
   /** What sampling cannot see, in words. */
   limits: z.string(),

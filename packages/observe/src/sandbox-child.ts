@@ -6,20 +6,22 @@
  *
  *   node sandbox-child.js CONFIG_JSON
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  BadOptionError,
+  awaitOutbound,
   isKalabError,
+  prepareNamespace,
   readBounded,
   readEphemeralRange,
   readNetstatCounters,
   readSnmp,
   readTcpTableSync,
-  UnsupportedError,
+  readTcpTwReuse,
+  SLIRP,
 } from '@kalab/core';
 import { createLabServer, type LabServer } from '@kalab/server';
 import { buildObserveReport, type CounterPair, type ServedConnection } from './build-report.js';
@@ -37,23 +39,6 @@ out.on('error', () => {}); // the parent went away: nobody left to tell
 
 function send(line: ChildLine): void {
   out.write(`${JSON.stringify(line)}\n`);
-}
-
-function prepare(cfg: SandboxConfig): void {
-  const r = spawnSync('ip', ['link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error || r.status !== 0)
-    throw new UnsupportedError(`cannot bring up the namespace's loopback: ${r.error?.message ?? r.stderr.trim()}`);
-  if (cfg.portRange) {
-    try {
-      writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', `${cfg.portRange[0]} ${cfg.portRange[1]}\n`);
-    } catch (err) {
-      throw new BadOptionError(
-        '--port-range',
-        `--port-range ${cfg.portRange[0]}-${cfg.portRange[1]}: the kernel refused it (${(err as NodeJS.ErrnoException).code})`,
-      );
-    }
-  }
-  if (cfg.twReuse !== null) writeFileSync('/proc/sys/net/ipv4/tcp_tw_reuse', `${cfg.twReuse}\n`);
 }
 
 async function counters() {
@@ -81,22 +66,19 @@ async function main(cfg: SandboxConfig): Promise<number> {
   };
   let stopEarly = false;
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop());
-  prepare(cfg);
+  prepareNamespace({ portRange: cfg.portRange, tcpTwReuse: cfg.twReuse });
+  const outbound = cfg.net === 'outbound';
+  if (outbound) await awaitOutbound(cfg.resolvConf ?? '');
   const range = await readEphemeralRange().catch(() => null);
-  const twText = (() => {
-    try {
-      return Number.parseInt(readFileSync('/proc/sys/net/ipv4/tcp_tw_reuse', 'utf8'), 10);
-    } catch {
-      return null;
-    }
-  })();
+  const twReuse = readTcpTwReuse();
   let server: LabServer | null = null;
   if (cfg.serve !== null) {
     server = createLabServer({ host: '127.0.0.1', port: cfg.serve, ledgerHistory: OBSERVE_DEFAULTS.maxLives });
     await server.listen();
   }
+  // With a way out, the program's connections cross tap0 as well as lo: capture both.
   const tmp = cfg.capture !== null ? captureTempDir() : null;
-  const capture = tmp ? await startCapture(tmp.file).catch(dropTemp(tmp)) : null;
+  const capture = tmp ? await startCapture(tmp.file, outbound ? 'any' : 'lo').catch(dropTemp(tmp)) : null;
 
   const tracker = new ConnectionTracker(range);
   const before = await counters();
@@ -108,7 +90,10 @@ async function main(cfg: SandboxConfig): Promise<number> {
     tracker.add({ atMs, sockets, activeOpens: snmp.Tcp.ActiveOpens - before.snmp.Tcp.ActiveOpens });
   };
 
-  const program: ChildProcess = spawn('sh', ['-c', 'exec "$@"', 'sh', ...cfg.command], { stdio: 'inherit' });
+  const program: ChildProcess = spawn('sh', ['-c', 'exec "$@"', 'sh', ...cfg.command], {
+    stdio: 'inherit',
+    env: outbound ? { ...process.env, KALAB_HOST: SLIRP.gateway } : process.env,
+  });
   const exited = new Promise<number>((resolve) => {
     program.on('exit', (code, signal) => resolve(exitCodeOf(code, signal)));
     program.on('error', () => resolve(127));
@@ -178,7 +163,10 @@ async function main(cfg: SandboxConfig): Promise<number> {
     intervalMs: cfg.intervalMs,
     tracker,
     counters: pair,
-    sandbox: { portRange: range, tcpTwReuse: Number.isNaN(twText) ? null : twText },
+    sandbox: { portRange: range, tcpTwReuse: twReuse },
+    network: outbound
+      ? { mode: 'outbound', via: 'slirp4netns', hostAddress: SLIRP.gateway }
+      : { mode: 'isolated', via: 'loopback', hostAddress: null },
     serve,
     capture: captured,
   });

@@ -1,24 +1,26 @@
 /**
  * The sandboxed side of `kalab scenario`: the runner starts this file under
- * `unshare -rn` (or on the host loopback when that is unavailable). It prepares the
+ * core's namespace module (or on the host loopback when that is unavailable). It prepares the
  * namespace, runs every phase with server and client in this process, and reports to the
  * parent as JSON lines on stdout — a pipe crosses the namespace boundary, sockets do not.
  *
  *   node child.js NAME [--faithful] [--host]
  */
-import { getScenario, LatencyHistogram, readEphemeralRange, type SourceMessage, sumObserved } from '@kalab/core';
+import {
+  getScenario,
+  LatencyHistogram,
+  prepareNamespace,
+  readEphemeralRange,
+  readTcpTwReuse,
+  type SourceMessage,
+  sumObserved,
+} from '@kalab/core';
+import type { ChildLine } from './child-protocol.js';
 import { observedLatency, type PhaseEnv, type PhaseOutcome, runPhase } from './phase-runner.js';
-import { prepareNamespace } from './sandbox.js';
-import type { ChildLine, SandboxInfo } from './types.js';
+import type { SandboxInfo } from './types.js';
 
 function send(line: ChildLine): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-async function readTwReuse(): Promise<number | null> {
-  const { readFile } = await import('node:fs/promises');
-  const text = await readFile('/proc/sys/net/ipv4/tcp_tw_reuse', 'utf8').catch(() => null);
-  return text === null ? null : Number.parseInt(text, 10);
 }
 
 export async function childMain(argv: string[]): Promise<number> {
@@ -26,7 +28,7 @@ export async function childMain(argv: string[]): Promise<number> {
   const faithful = argv.includes('--faithful');
   const onHost = argv.includes('--host');
   const def = getScenario(name);
-  if (!onHost) await prepareNamespace(def.sandbox);
+  if (!onHost) prepareNamespace(def.sandbox);
 
   const stop = new AbortController();
   process.once('SIGTERM', () => stop.abort());
@@ -61,7 +63,7 @@ export async function childMain(argv: string[]): Promise<number> {
   const sandbox: SandboxInfo = {
     mode: onHost ? 'host' : 'namespace',
     portRange: range,
-    tcpTwReuse: await readTwReuse(),
+    tcpTwReuse: readTcpTwReuse(),
   };
   send({ t: 'result', observed, sandbox });
   return 0;

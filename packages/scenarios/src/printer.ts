@@ -106,7 +106,7 @@ export function formatScenarioResult(r: ScenarioResult): string {
   const range = r.sandbox.portRange ? `, ports ${r.sandbox.portRange[0]}-${r.sandbox.portRange[1]}` : '';
   const tw = r.sandbox.tcpTwReuse === null ? '' : `, tcp_tw_reuse=${r.sandbox.tcpTwReuse}`;
   lines.push(
-    `  sandbox: ${inNs ? 'private network namespace (unshare -rn)' : 'host loopback'}${range}${tw}${r.faithful ? ", the article's 1 s gaps" : ''}`,
+    `  sandbox: ${inNs ? 'private network namespace' : 'host loopback'}${range}${tw}${r.faithful ? ", the article's 1 s gaps" : ''}`,
   );
   if (r.sandbox.warning) lines.push(`  warning: ${r.sandbox.warning}`);
   lines.push('', 'What was run');

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   AbortedError,
@@ -11,13 +10,15 @@ import {
   getScenario,
   judgeScenario,
   KalabError,
+  readChildLines,
   type ScenarioDefinition,
-  SourceMessageSchema,
+  spawnInNamespace,
   TimeoutError,
   UnsupportedError,
 } from '@kalab/core';
+import { ChildLineSchema } from './child-protocol.js';
 import { namespaceSupport } from './sandbox.js';
-import type { ChildLine, RunScenarioOptions, SandboxInfo, ScenarioResult } from './types.js';
+import type { RunScenarioOptions, SandboxInfo, ScenarioResult } from './types.js';
 
 /**
  * The sandboxed child, a file of this package spawned by path. src/ and dist/ sit at the same
@@ -40,7 +41,7 @@ export function scenarioBoundMs(def: ScenarioDefinition, faithful = false): numb
 }
 
 /**
- * Runs one scenario in its own network namespace (`unshare -rn`) and judges the result
+ * Runs one scenario in its own network namespace (core's namespace module) and judges the result
  * against the article's. Where no namespace can be had, it runs on the host loopback with
  * a warning — except scenarios that need one (port-exhaustion), which are refused with
  * UnsupportedError rather than exhaust the host's ports.
@@ -54,7 +55,7 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
   if (!support.ok) {
     if (def.sandbox.namespace === 'required' || want === 'namespace') {
       throw new UnsupportedError(
-        `scenario ${name} needs a private network namespace (unshare -rn) and will not run on the host: ${support.why}`,
+        `scenario ${name} needs a private network namespace and will not run on the host: ${support.why}`,
       );
     }
     warning = `no private network namespace (${support.why}): running on the host loopback; kernel counters include other traffic, so those checks are skipped`;
@@ -67,9 +68,8 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
     ...(faithful ? ['--faithful'] : []),
     ...(support.ok ? [] : ['--host']),
   ];
-  const [cmd, args] = support.ok ? ['unshare', ['-rn', process.execPath, ...childArgs]] : [process.execPath, childArgs];
   const startedAt = performance.now();
-  const { observed, sandbox } = await runChild(cmd, args as string[], scenarioBoundMs(def, faithful), options);
+  const { observed, sandbox } = await runChild(support.ok, childArgs, scenarioBoundMs(def, faithful), options);
   if (warning) sandbox.warning = warning;
   const verdict = judgeScenario(def, observed, { inNamespace: sandbox.mode === 'namespace' });
   return {
@@ -93,13 +93,15 @@ export async function runScenario(name: string, options: RunScenarioOptions = {}
 }
 
 function runChild(
-  cmd: string,
+  inNamespace: boolean,
   args: string[],
   boundMs: number,
   options: RunScenarioOptions,
 ): Promise<{ observed: ScenarioResult['observed']; sandbox: SandboxInfo }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = inNamespace
+      ? spawnInNamespace(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let result: { observed: ScenarioResult['observed']; sandbox: SandboxInfo } | null = null;
     let failure: Error | null = null;
     let stderr = '';
@@ -114,39 +116,35 @@ function runChild(
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
 
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < 8192) stderr += d.toString('utf8');
     });
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      let line: ChildLine;
-      try {
-        line = JSON.parse(text) as ChildLine;
-      } catch {
-        return; // not ours (a library's stray output)
-      }
-      switch (line.t) {
-        case 'event': {
-          const msg = SourceMessageSchema.safeParse(line.msg);
-          if (msg.success) options.onEvent?.(msg.data);
-          break;
+    readChildLines(
+      child.stdout!,
+      (v) => ChildLineSchema.parse(v),
+      (line) => {
+        switch (line.t) {
+          case 'event':
+            options.onEvent?.(line.msg);
+            break;
+          case 'note':
+            options.onNote?.(line.text);
+            break;
+          case 'result':
+            result = { observed: line.observed, sandbox: line.sandbox };
+            break;
+          case 'error':
+            failure ??= new KalabError(
+              KNOWN_CODES.has(line.code) ? (line.code as ErrorCode) : ErrorCodes.UNSUPPORTED,
+              line.message.split('\n')[0] ?? 'scenario failed',
+            );
+            break;
+          default:
+            break;
         }
-        case 'note':
-          options.onNote?.(line.text);
-          break;
-        case 'result':
-          result = { observed: line.observed, sandbox: line.sandbox };
-          break;
-        case 'error':
-          failure ??= new KalabError(
-            KNOWN_CODES.has(line.code) ? (line.code as ErrorCode) : ErrorCodes.UNSUPPORTED,
-            line.message.split('\n')[0] ?? 'scenario failed',
-          );
-          break;
-        default:
-          break;
-      }
-    });
-    child.on('error', (err) => kill(new UnsupportedError(`cannot start the scenario child (${cmd}): ${err.message}`)));
+      },
+    );
+    child.on('error', (err) => kill(new UnsupportedError(`cannot start the scenario child: ${err.message}`)));
     child.on('close', (code) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);

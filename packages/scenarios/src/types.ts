@@ -58,11 +58,3 @@ export interface RunScenarioOptions {
   /** 'auto' (default): a namespace when unshare works, else the host loopback; 'host' forces the host. */
   sandbox?: 'auto' | 'namespace' | 'host';
 }
-
-/** One line of the child's stdout (JSON): the pipe is what crosses the namespace boundary. */
-export type ChildLine =
-  | { t: 'event'; msg: ScenarioEvent }
-  | { t: 'note'; text: string }
-  | { t: 'phase'; name: string; observed: RunObserved }
-  | { t: 'result'; observed: RunObserved; sandbox: SandboxInfo }
-  | { t: 'error'; code: string; message: string };

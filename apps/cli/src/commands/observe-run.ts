@@ -60,6 +60,11 @@ function watchLine(t: ObserveTick): void {
   );
 }
 
+function parseNet(value: string | undefined): 'isolated' | 'outbound' {
+  if (value === undefined || value === 'isolated' || value === 'outbound') return value ?? 'isolated';
+  throw new BadOptionError('--net', `--net must be isolated or outbound, got ${value}`);
+}
+
 /** `kalab observe -- COMMAND` or `--pid PID`: observe, stream, print; the program's exit code is ours. */
 export async function run(command: string[], flags: ObserveFlags): Promise<number> {
   const json = flags.json === true;
@@ -70,6 +75,8 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
       'command',
       'kalab observe needs a program to run: kalab observe [options] -- COMMAND [ARGS...] (or --pid PID)',
     );
+  if (flags.net !== undefined && flags.pid !== undefined)
+    throw new BadOptionError('--net', '--net sets the network of a program kalab observe runs, not of a --pid process');
   if (flags.pid !== undefined) {
     // What kalab observe sets up for a program it runs: a process already running has none of it.
     const namespaceOnly = {
@@ -140,6 +147,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
       twReuse: flags.twReuse === undefined ? null : parseTwReuse(flags.twReuse),
       serve: flags.serve === undefined ? null : parsePort('--serve', flags.serve, false),
       capture: flags.capture ?? null,
+      net: parseNet(flags.net),
       signal: stop.signal,
       ...ticks,
     });

@@ -10,6 +10,7 @@ export interface ObserveFlags {
   twReuse?: string;
   serve?: string;
   capture?: string;
+  net?: string;
   pid?: string;
   watch?: boolean;
   monitor?: string;
@@ -23,6 +24,7 @@ const EXAMPLES = `
 Examples:
   kalab observe -- go run ./client              run it in a private network namespace, report on stderr
   kalab observe --json -- python3 fetch.py      kalab.observe/v1 as the last line of stdout
+  kalab observe --net outbound -- python3 fetch.py   a way out: $KALAB_HOST (10.0.2.2) is this machine's loopback
   kalab observe --serve 8080 -- ./client        the lab server on 127.0.0.1:8080 first: requests per connection
   kalab observe --capture /tmp/c.pcap -- ./client   tcpdump the namespace's loopback: SYN/FIN/RST per connection
   kalab observe --duration 30s --port-range 40000-40999 --tw-reuse 0 -- ./client
@@ -43,7 +45,11 @@ export function registerObserve(program: Command): void {
     .option('--port-range <A-B>', "the namespace's ip_local_port_range")
     .option('--tw-reuse <0|1|2>', "the namespace's net.ipv4.tcp_tw_reuse")
     .option('--serve <PORT>', 'start the lab server on 127.0.0.1:PORT inside the namespace before the program')
-    .option('--capture <FILE>', "write a tcpdump capture of the namespace's loopback and report its packets")
+    .option(
+      '--net <MODE>',
+      "the program's network: isolated (default, loopback only) or outbound (a way out through slirp4netns; counters stay the namespace's)",
+    )
+    .option('--capture <FILE>', "write a tcpdump capture of the namespace's interfaces and report its packets")
     .option('--pid <PID>', 'attach to a running process instead (its sockets via /proc/PID/fd and /proc/PID/net/tcp)')
     .option('--watch', 'with --pid: print a live line every second (a redrawn table on a terminal)')
     .option('--monitor <url>', 'stream it live to a monitor (ws://HOST:PORT/ws) as role observer')

@@ -16,7 +16,7 @@ Examples:
   kalab scenario port-exhaustion --json     { scenario, expected, observed: { connectionsOpened, synSent, timeWait, errors, ... }, pass }
   kalab scenario --all                      every scenario, one after another (15-30 s), then a summary
 
-Each run happens in a private network namespace (unshare -rn): the TCP table and the kernel's
+Each run happens in a private network namespace (unshare -n as root, -rn otherwise): the TCP table and the kernel's
 SYN counter hold only the lab's own sockets. Exit 1 when a result does not match the expected one.`;
 
 /** `kalab scenario NAME | --list | --all`: parses, calls @kalab/scenarios and prints what its printer returns. */
