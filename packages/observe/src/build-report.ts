@@ -201,5 +201,6 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
     sandbox: input.sandbox,
     findings,
     limits,
+    tracer: 'sampling',
   };
 }

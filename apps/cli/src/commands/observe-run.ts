@@ -1,11 +1,16 @@
 import { BadOptionError, parseDuration, parseInteger, parsePort, parseUrl } from '@kalab/core';
 import {
+  checkCgroup,
   formatObserveReport,
   type ObserveReport,
   type ObserveTick,
   observeCommand,
   observePid,
+  observeTraced,
+  parseTracer,
+  resolveTracer,
   streamObservation,
+  TRACER_ENV,
 } from '@kalab/observe';
 import type { ObserveFlags } from './observe.js';
 
@@ -56,6 +61,30 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
   const json = flags.json === true;
   if (flags.pid !== undefined && command.length > 0)
     throw new BadOptionError('--pid', `--pid attaches to a running process: give --pid or a COMMAND, not both`);
+  const tracer = parseTracer(
+    flags.tracer !== undefined ? '--tracer' : TRACER_ENV,
+    flags.tracer ?? process.env[TRACER_ENV],
+  );
+  if (flags.cgroup !== undefined) {
+    if (flags.pid !== undefined || command.length > 0)
+      throw new BadOptionError('--cgroup', '--cgroup watches a cgroup: give --cgroup, --pid or a COMMAND, one of them');
+    if (tracer === 'sampling')
+      throw new BadOptionError('--cgroup', '--cgroup needs the eBPF tracer, not --tracer sampling');
+    const cgroup = checkCgroup(flags.cgroup);
+    resolveTracer('ebpf');
+    const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      print(await observeTraced({ target: { cgroup }, durationMs, signal: stop.signal }), json);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
   if (flags.pid === undefined && command.length === 0)
     throw new BadOptionError(
       'command',
@@ -106,6 +135,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
         intervalMs,
         durationMs,
         signal: stop.signal,
+        tracer,
         ...ticks,
       });
       print(report, json);
