@@ -101,7 +101,10 @@ export function buildTracedReport(input: TracedReportInput): ObserveReport {
     edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let open = 0;
     let peakOpen = 0;
-    for (const [, d] of edges) peakOpen = Math.max(peakOpen, (open += d));
+    for (const [, d] of edges) {
+      open += d;
+      peakOpen = Math.max(peakOpen, open);
+    }
     return { remote, opened: list.length, peakOpen, timeWait: list.filter((s) => s.timeWait).length, vanished: 0 };
   });
   remotes.sort((a, b) => b.opened - a.opened);
