@@ -165,7 +165,10 @@ export function buildTracedReport(input: TracedReportInput): ObserveReport {
   if (servers.length > 0) {
     const closedFirst = closeSides(servers);
     const life = (s: TracedSocket) => Math.round(((s.closedMs ?? end) - s.bornMs) * 10) / 10;
-    const serverClosed = servers.filter((s) => closer(s) === 'server').map(life);
+    // Born to the server's FIN: how long the server kept it (its idle timeout, for an idle connection).
+    const serverClosed = servers
+      .filter((s) => closer(s) === 'server' && s.firstFinMs !== null)
+      .map((s) => Math.round((s.firstFinMs! - s.bornMs) * 10) / 10);
     server = {
       accepted: servers.length,
       closedFirst,

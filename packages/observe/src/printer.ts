@@ -22,7 +22,7 @@ export function formatObserveReport(r: ObserveReport): string {
   if (r.closedFirst) out.push(`first FIN    ${sides(r.closedFirst)}`);
   if (r.server)
     out.push(
-      `server side  accepted ${r.server.accepted}; first FIN ${sides(r.server.closedFirst)}; median life ${orDash(r.server.lifeMedianMs)} ms, of those the server closed ${orDash(r.server.serverCloseMedianMs)} ms${r.server.requestsPerConnection !== null ? `; ${r.server.requestsPerConnection} requests per connection` : ''}`,
+      `server side  accepted ${r.server.accepted}; first FIN ${sides(r.server.closedFirst)}; median life ${orDash(r.server.lifeMedianMs)} ms; server FIN after ${orDash(r.server.serverCloseMedianMs)} ms (median)${r.server.requestsPerConnection !== null ? `; ${r.server.requestsPerConnection} requests per connection` : ''}`,
     );
   if (r.namespace)
     out.push(

@@ -72,7 +72,7 @@ export const ServerSideSchema = z.object({
   closedFirst: CloseSidesSchema,
   /** Requests per connection from --serve's ledger; null where the lab cannot tell. */
   requestsPerConnection: z.number().nonnegative().nullable(),
-  /** Median lifetime (ms) of accepted connections the server closed first, and of all closed ones. */
+  /** Median ms from accept to the server's FIN on connections it closed first (an idle timeout shows here), and median lifetime of all closed ones. */
   serverCloseMedianMs: z.number().nonnegative().nullable(),
   lifeMedianMs: z.number().nonnegative().nullable(),
 });

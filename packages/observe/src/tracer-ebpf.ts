@@ -98,6 +98,8 @@ export interface TracedSocket {
   closedMs: number | null;
   /** Which end sent the first FIN: this socket's end, the peer, or both at once. */
   firstFin: 'local' | 'remote' | 'both' | null;
+  /** When the first FIN was sent or received. */
+  firstFinMs: number | null;
   resetSent: boolean;
   resetReceived: boolean;
   /** This end went FIN_WAIT2/CLOSING -> CLOSE with no reset: it holds the TIME_WAIT. */
@@ -321,6 +323,7 @@ export class EbpfLineReader {
         establishedMs: null,
         closedMs: null,
         firstFin: null,
+        firstFinMs: null,
         resetSent: false,
         resetReceived: false,
         timeWait: false,
@@ -344,6 +347,7 @@ export class EbpfLineReader {
     if (e.old === ESTABLISHED && e.now === FIN_WAIT1) s.firstFin ??= 'local';
     if (e.old === ESTABLISHED && e.now === CLOSE_WAIT) s.firstFin ??= 'remote';
     if (e.old === FIN_WAIT1 && e.now === CLOSING && s.firstFin === 'local') s.firstFin = 'both';
+    if (s.firstFin !== null) s.firstFinMs ??= at;
     if (e.now === CLOSE) {
       s.closedMs = at;
       s.timeWait = (e.old === FIN_WAIT2 || e.old === CLOSING) && !s.resetReceived && !s.resetSent;
