@@ -66,7 +66,7 @@ process.stderr.write(`holder pid ${pid} ready: ${JSON.stringify(ready)}\n`);
 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const report = await observePid({ pid, intervalMs, durationMs: seconds * 1000 });
+const report = await observePid({ pid, intervalMs, durationMs: seconds * 1000, tracer: 'sampling' });
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const observerPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
