@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type Finding, observedFindings } from '@kalab/core';
+import { type Finding, observedFindings, STATE_BY_CODE } from '@kalab/core';
 import { buildObserveReport } from './build-report.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import type { ObserveReport } from './report.js';
@@ -10,22 +10,6 @@ const LIVES_LISTED = 10_000;
 
 /** The shortest idle timeout among common clients' pools: undici's keepAliveTimeout (4 s). Go's is 90 s. */
 const CLIENT_POOL_IDLE_MS = 4000;
-
-const STATE_NAMES = [
-  '',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-];
 
 const other = (role: 'client' | 'server') => (role === 'client' ? 'server' : 'client');
 
@@ -131,7 +115,7 @@ export function buildTracedReport(input: TracedReportInput): ObserveReport {
     seen: s.role,
     closedFirst: closer(s),
     timeWait: s.timeWait ? s.role : null,
-    lastState: STATE_NAMES[s.lastState] ?? String(s.lastState),
+    lastState: STATE_BY_CODE[s.lastState] ?? String(s.lastState),
   }));
 
   const twByRemote: Record<string, number> = {};
