@@ -44,6 +44,12 @@ describe('kalab observe --cgroup and --tracer: bad input', () => {
     expect(b.stderr).toContain('KALAB_OBSERVE_TRACER must be auto, ebpf or sampling, got "magic"');
   });
 
+  it('--watch with --tracer ebpf is exit 2 (live lines come from samples)', async () => {
+    const r = await kalab(['observe', '--pid', String(process.pid), '--watch', '--tracer', 'ebpf']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--watch shows live samples: it goes with --tracer auto or sampling, not ebpf');
+  });
+
   it('--tracer ebpf without bpftrace on PATH is exit 3 saying so', async () => {
     const r = await kalab(['observe', '--tracer', 'ebpf', '--pid', String(process.pid)], {
       env: { ...process.env, PATH: '/nonexistent' },

@@ -65,6 +65,11 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
     flags.tracer !== undefined ? '--tracer' : TRACER_ENV,
     flags.tracer ?? process.env[TRACER_ENV],
   );
+  if (tracer === 'ebpf' && (flags.watch || flags.monitor !== undefined))
+    throw new BadOptionError(
+      flags.watch ? '--watch' : '--monitor',
+      `${flags.watch ? '--watch' : '--monitor'} shows live samples: it goes with --tracer auto or sampling, not ebpf`,
+    );
   if (flags.cgroup !== undefined) {
     if (flags.pid !== undefined || command.length > 0)
       throw new BadOptionError('--cgroup', '--cgroup watches a cgroup: give --cgroup, --pid or a COMMAND, one of them');
@@ -135,7 +140,8 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
         intervalMs,
         durationMs,
         signal: stop.signal,
-        tracer,
+        // Live lines (--watch, --monitor) come from samples: the eBPF tracer reports at the end.
+        tracer: stream || flags.watch ? 'sampling' : tracer,
         ...ticks,
       });
       print(report, json);
