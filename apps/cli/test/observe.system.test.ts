@@ -77,6 +77,8 @@ describe('kalab observe: bad input', () => {
       '500ms',
       '--interval',
       '50ms',
+      '--tracer',
+      'sampling', // samples are this test's subject; eBPF: observe-ebpf-flags.test.ts and packages/observe
     ]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);

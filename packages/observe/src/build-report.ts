@@ -203,5 +203,6 @@ export function buildObserveReport(input: ReportInput): ObserveReport {
     network: input.network ?? null,
     findings,
     limits,
+    tracer: 'sampling',
   };
 }

@@ -3,6 +3,7 @@ export { ConnectionTracker, type TrackerSample, type TrackerTick } from './conne
 export { MIN_EPHEMERAL_PORT, MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 export { type ObserveStream, type ObserveStreamOptions, streamObservation } from './monitor-stream.js';
 export { type ObserveCommandOptions, type ObserveTick, observeCommand } from './observe-command.js';
+export { buildTracedReport, type ObserveTracedOptions, observeTraced } from './observe-ebpf.js';
 export { type ObservePidOptions, observePid } from './observe-pid.js';
 export { type CaptureView, readCapture } from './pcap.js';
 export { formatObserveReport } from './printer.js';
@@ -19,3 +20,13 @@ export {
   type TimelineEntry,
 } from './report.js';
 export { shellJoin } from './shell-words.js';
+export {
+  checkCgroup,
+  EbpfLineReader,
+  ebpfMissing,
+  parseTracer,
+  resolveTracer,
+  TRACER_ENV,
+  type TracedSocket,
+  type TracerChoice,
+} from './tracer-ebpf.js';

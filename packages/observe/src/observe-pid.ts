@@ -4,8 +4,10 @@ import { buildObserveReport } from './build-report.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { MIN_INTERVAL_MS, OBSERVE_DEFAULTS } from './defaults.js';
 import type { ObserveTick } from './observe-command.js';
+import { observeTraced } from './observe-ebpf.js';
 import { ProcessSockets } from './process-sockets.js';
 import type { ObserveReport } from './report.js';
+import { parseTracer, resolveTracer, TRACER_ENV, type TracerChoice } from './tracer-ebpf.js';
 
 export interface ObservePidOptions {
   pid: number;
@@ -17,6 +19,10 @@ export interface ObservePidOptions {
   signal?: AbortSignal;
   /** Root of procfs (tests). */
   procRoot?: string;
+  /** eBPF where it can run (auto, the default; else KALAB_OBSERVE_TRACER), always (exit 3 where it cannot), or never. */
+  tracer?: TracerChoice;
+  /** eBPF only: called once the tracer is attached. */
+  onAttached?: () => void;
 }
 
 /**
@@ -28,6 +34,14 @@ export async function observePid(opts: ObservePidOptions): Promise<ObserveReport
   const intervalMs = opts.intervalMs ?? OBSERVE_DEFAULTS.intervalMs;
   if (!Number.isFinite(intervalMs) || intervalMs < MIN_INTERVAL_MS)
     throw new BadOptionError('--interval', `--interval must be at least ${MIN_INTERVAL_MS} ms, got ${intervalMs}`);
+  const choice = opts.tracer ?? parseTracer(TRACER_ENV, process.env[TRACER_ENV]);
+  if (!opts.procRoot && resolveTracer(choice) === 'ebpf')
+    return observeTraced({
+      target: { pid },
+      durationMs: opts.durationMs ?? null,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onAttached ? { onAttached: opts.onAttached } : {}),
+    });
   const proc = new ProcessSockets(pid, opts.procRoot);
   const command = proc.command();
   const tracker = new ConnectionTracker(null);

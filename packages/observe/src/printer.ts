@@ -11,13 +11,19 @@ const LIVES_SHOWN = 20;
 export function formatObserveReport(r: ObserveReport): string {
   const out: string[] = [];
   const head = r.mode === 'pid' ? `pid ${r.pid} (${r.command})` : `${r.command}  exit ${r.exitCode}`;
-  out.push(
-    `kalab observe: ${head}, ${(r.durationMs / 1000).toFixed(1)} s, ${r.samples} samples every ${r.intervalMs} ms`,
-  );
+  const how = r.tracer === 'ebpf' ? 'traced with eBPF' : `${r.samples} samples every ${r.intervalMs} ms`;
+  out.push(`kalab observe: ${r.cgroup ? r.cgroup : head}, ${(r.durationMs / 1000).toFixed(1)} s, ${how}`);
   const c = r.connections;
   out.push(
     `connections  opened ${c.opened}${r.synSent !== null ? ' (SYNs sent)' : ''}  accepted ${c.accepted}  failed ${orDash(c.failed)}  resets sent ${orDash(c.resetsSent)} received ${orDash(c.resetsReceived)}`,
   );
+  const sides = (x: NonNullable<ObserveReport['closedFirst']>) =>
+    `client ${x.client}, server ${x.server}, both ${x.both}, reset ${x.reset}, still open ${x.open}`;
+  if (r.closedFirst) out.push(`first FIN    ${sides(r.closedFirst)}`);
+  if (r.server)
+    out.push(
+      `server side  accepted ${r.server.accepted}; first FIN ${sides(r.server.closedFirst)}; median life ${orDash(r.server.lifeMedianMs)} ms; server FIN after ${orDash(r.server.serverCloseMedianMs)} ms (median)${r.server.requestsPerConnection !== null ? `; ${r.server.requestsPerConnection} requests per connection` : ''}`,
+    );
   if (r.namespace)
     out.push(
       `namespace    all its processes: SYNs sent ${r.namespace.activeOpens}, connections accepted ${r.namespace.passiveOpens}`,

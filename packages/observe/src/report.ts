@@ -63,6 +63,20 @@ export const TimelineEntrySchema = z.object({
 });
 export type TimelineEntry = z.infer<typeof TimelineEntrySchema>;
 
+/** Connections by who sent the first FIN; `reset`: ended by a reset before any FIN. */
+export const CloseSidesSchema = z.object({ client: count, server: count, both: count, reset: count, open: count });
+
+export const ServerSideSchema = z.object({
+  accepted: count,
+  /** Per accepted connection: who sent the first FIN. */
+  closedFirst: CloseSidesSchema,
+  /** Requests per connection from --serve's ledger; null where the lab cannot tell. */
+  requestsPerConnection: z.number().nonnegative().nullable(),
+  /** Median ms from accept to the server's FIN on connections it closed first (an idle timeout shows here), and median lifetime of all closed ones. */
+  serverCloseMedianMs: z.number().nonnegative().nullable(),
+  lifeMedianMs: z.number().nonnegative().nullable(),
+});
+
 export const ObserveReportSchema = z.object({
   schema: z.literal(OBSERVE_SCHEMA_ID),
   command: z.string(),
@@ -143,5 +157,15 @@ export const ObserveReportSchema = z.object({
   findings: z.array(FindingSchema),
   /** What sampling cannot see, in words. */
   limits: z.string(),
+  /** How connections were seen: kernel tracepoints (exact) or samples of the TCP table. Absent in older reports. */
+  tracer: z.enum(['ebpf', 'sampling']).optional(),
+  /** With --cgroup: the cgroup v2 directory whose processes were watched. */
+  cgroup: z.string().nullable().optional(),
+  /** eBPF only: which end sent the first FIN, per connection, by role of this program's socket. */
+  closedFirst: CloseSidesSchema.nullable().optional(),
+  /** The program's server side, when it accepted connections (eBPF) or ran --serve. */
+  server: ServerSideSchema.nullable().optional(),
+  /** eBPF only: events bpftrace lost (its buffer was full); the counts are short by these. */
+  lostEvents: count.optional(),
 });
 export type ObserveReport = z.infer<typeof ObserveReportSchema>;

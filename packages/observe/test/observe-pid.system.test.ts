@@ -39,7 +39,7 @@ async function attach(
     },
     { timeout: 10_000, interval: 20 },
   );
-  const inner = await observePid({ pid });
+  const inner = await observePid({ pid, tracer: 'sampling' }); // this file is about sampling; eBPF has observe-ebpf.test.ts
   return { inner, outer: await outerRun };
 }
 

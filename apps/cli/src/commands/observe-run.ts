@@ -1,5 +1,6 @@
 import { BadOptionError, parseDuration, parseInteger, parseName, parsePort, parseUrl, printable } from '@kalab/core';
 import {
+  checkCgroup,
   formatObserveReport,
   MIN_EPHEMERAL_PORT,
   MIN_INTERVAL_MS,
@@ -7,8 +8,12 @@ import {
   type ObserveTick,
   observeCommand,
   observePid,
+  observeTraced,
+  parseTracer,
+  resolveTracer,
   redactArgv,
   streamObservation,
+  TRACER_ENV,
 } from '@kalab/observe';
 import type { ObserveFlags } from './observe.js';
 import { tokenNeedsMonitor } from './token-option.js';
@@ -70,6 +75,35 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
   const json = flags.json === true;
   if (flags.pid !== undefined && command.length > 0)
     throw new BadOptionError('--pid', `--pid attaches to a running process: give --pid or a COMMAND, not both`);
+  const tracer = parseTracer(
+    flags.tracer !== undefined ? '--tracer' : TRACER_ENV,
+    flags.tracer ?? process.env[TRACER_ENV],
+  );
+  if (tracer === 'ebpf' && (flags.watch || flags.monitor !== undefined))
+    throw new BadOptionError(
+      flags.watch ? '--watch' : '--monitor',
+      `${flags.watch ? '--watch' : '--monitor'} shows live samples: it goes with --tracer auto or sampling, not ebpf`,
+    );
+  if (flags.cgroup !== undefined) {
+    if (flags.pid !== undefined || command.length > 0)
+      throw new BadOptionError('--cgroup', '--cgroup watches a cgroup: give --cgroup, --pid or a COMMAND, one of them');
+    if (tracer === 'sampling')
+      throw new BadOptionError('--cgroup', '--cgroup needs the eBPF tracer, not --tracer sampling');
+    const cgroup = checkCgroup(flags.cgroup);
+    resolveTracer('ebpf');
+    const durationMs = flags.duration === undefined ? null : parseDuration('--duration', flags.duration, 's');
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      print(await observeTraced({ target: { cgroup }, durationMs, signal: stop.signal }), json);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
   if (flags.pid === undefined && command.length === 0)
     throw new BadOptionError(
       'command',
@@ -134,6 +168,8 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
         intervalMs,
         durationMs,
         signal: stop.signal,
+        // Live lines (--watch, --monitor) come from samples: the eBPF tracer reports at the end.
+        tracer: stream || flags.watch ? 'sampling' : tracer,
         ...ticks,
       });
       print(report, json);

@@ -12,6 +12,8 @@ export interface ObserveFlags {
   capture?: string;
   net?: string;
   pid?: string;
+  cgroup?: string;
+  tracer?: string;
   watch?: boolean;
   monitor?: string;
   token?: string;
@@ -29,6 +31,8 @@ Examples:
   kalab observe --capture /tmp/c.pcap -- ./client   tcpdump the namespace's loopback: SYN/FIN/RST per connection
   kalab observe --duration 30s --port-range 40000-40999 --tw-reuse 0 -- ./client
   kalab observe --pid 4242 --duration 20s       attach to a running process: its new connections, TIME_WAIT left behind
+  kalab observe --pid 4242 --tracer sampling    sample the TCP table instead of eBPF (also KALAB_OBSERVE_TRACER=sampling)
+  kalab observe --cgroup /sys/fs/cgroup/system.slice/nginx.service --duration 10s   every process of a cgroup (eBPF)
   kalab observe --pid 4242 --watch              a live line a second until Ctrl-C or the process exits
   kalab observe --monitor ws://127.0.0.1:7070/ws --token T -- ./client   stream it live (role observer)
 
@@ -51,6 +55,11 @@ export function registerObserve(program: Command): void {
     )
     .option('--capture <FILE>', "write a tcpdump capture of the namespace's interfaces and report its packets")
     .option('--pid <PID>', 'attach to a running process instead (its sockets via /proc/PID/fd and /proc/PID/net/tcp)')
+    .option('--cgroup <PATH>', 'with eBPF: watch every process of a cgroup v2 directory instead of one pid')
+    .option(
+      '--tracer <auto|ebpf|sampling>',
+      '--pid/--cgroup: kernel tracepoints via bpftrace (exact; root, BTF) or sampling; auto: eBPF where it can run (default: $KALAB_OBSERVE_TRACER or auto)',
+    )
     .option('--watch', 'with --pid: print a live line every second (a redrawn table on a terminal)')
     .option('--monitor <url>', 'stream it live to a monitor (ws://HOST:PORT/ws) as role observer')
     .addOption(tokenOption('token for --monitor'))
