@@ -10,8 +10,8 @@ import {
   observePid,
   observeTraced,
   parseTracer,
-  resolveTracer,
   redactArgv,
+  resolveTracer,
   streamObservation,
   TRACER_ENV,
 } from '@kalab/observe';
