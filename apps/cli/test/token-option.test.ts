@@ -79,7 +79,7 @@ describe('--token, --token-file and KALAB_TOKEN', () => {
       [['--token-file', join(dir, 'empty')], /--token-file ".*empty" is empty/],
       [['--token-file', join(dir, 'two')], /--token-file ".*two" must hold the token on one line/],
       [['--token-file', join(dir, 'big')], /--token-file ".*big" is 5000 bytes, more than the 4096-byte limit/],
-      [['--token-file', dir], /--token-file ".*" is not a regular file/],
+      [['--token-file', dir], /--token-file ".*" is a directory, not a file/],
       [['--token-file', join(dir, 'none')], /--token-file cannot read ".*none" \(ENOENT\)/],
       [['--token', 'a', '--token-file', join(dir, 'two')], /--token and --token-file are two ways/],
     ];
