@@ -120,7 +120,7 @@ async function main() {
   const afterStart = procStatus(monitor.pid).rss;
   console.error(`monitor at ${url} (pid ${monitor.pid}, ${(afterStart / MiB).toFixed(1)} MiB at start)`);
 
-  const { MonitorLink, PROTOCOL_VERSION } = await import('@kalab/core');
+  const { MonitorLink, PROTOCOL_VERSION } = await import('@kalab/protocol');
   const viewer = new MonitorLink({ url, role: 'viewer', name: 'monitor-bench-viewer' });
   const snaps = [];
   let lastSnapshot = null;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../packages/core/src/index.js';
+import type { Report } from '../../packages/protocol/src/index.js';
 import { kalab, type Proc } from './monitor-procs.js';
 
 const TOKEN = 'e2e-fan-out-loopback';

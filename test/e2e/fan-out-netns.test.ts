@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LatencyHistogram, type Report } from '../../packages/core/src/index.js';
+import { LatencyHistogram } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
+import type { Report } from '../../packages/protocol/src/index.js';
 import { hasCommand, isRoot, missing } from '../support/needs.js';
 import { agentArgs, kalab, type Proc } from './monitor-procs.js';
 import { NetnsBridge } from './netns-bridge.js';

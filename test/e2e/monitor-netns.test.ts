@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapshotSchema } from '../../packages/core/src/index.js';
 import { TestPeer } from '../../packages/monitor/test/test-peer.js';
+import { SnapshotSchema } from '../../packages/protocol/src/index.js';
 import { hasCommand, isRoot, missing } from '../support/needs.js';
 import { agentArgs, kalab, NetnsPair, type Proc } from './monitor-procs.js';
 

@@ -1,4 +1,4 @@
-import { ExitCodes, exitCodeFor, InternalError, isKalabError } from '@kalab/core/options';
+import { ExitCodes, exitCodeFor, InternalError, isKalabError } from '@kalab/core/errors';
 import { LAB_VERSION } from '@kalab/core/version';
 
 const REPORT_HINT =

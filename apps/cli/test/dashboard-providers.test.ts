@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
-import { PROTOCOL_VERSION, type Snapshot } from '@kalab/core';
 import { createMonitor, type Monitor } from '@kalab/monitor';
+import { PROTOCOL_VERSION, type Snapshot } from '@kalab/protocol';
 import { namespaceSupport, runScenario } from '@kalab/scenarios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { monitorWsUrl } from '../src/commands/dashboard.js';

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { SnapshotSchema } from '@kalab/core';
+import { SnapshotSchema } from '@kalab/protocol';
 import blessed from 'blessed';
 import { afterEach, describe, expect, it } from 'vitest';
 import { computeLayout, type Rect } from '../src/dashboard/layout.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ReportSchema } from '@kalab/core';
+import { ReportSchema } from '@kalab/protocol';
 import { describe, expect, it } from 'vitest';
 import { missing } from '../../../test/support/needs.js';
 

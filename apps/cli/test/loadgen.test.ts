@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ReportSchema } from '@kalab/core';
 import { createMonitor } from '@kalab/monitor';
+import { ReportSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasCommand, missing } from '../../../test/support/needs.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ReportSchema } from '@kalab/core';
+import { ReportSchema } from '@kalab/protocol';
 import { generateCertificate } from '@kalab/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

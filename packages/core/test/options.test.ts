@@ -62,11 +62,3 @@ describe('option parsing', () => {
     expect(isLoopbackHost('10.0.0.1')).toBe(false);
   });
 });
-
-describe('RunOptionsSchema', () => {
-  it('carries a per-request timeout from a monitor to its agents', async () => {
-    const { RunOptionsSchema } = await import('../src/index.js');
-    expect(RunOptionsSchema.parse({ target: 'http://127.0.0.1:8080/', timeoutMs: 500 }).timeoutMs).toBe(500);
-    expect(RunOptionsSchema.safeParse({ target: 'http://127.0.0.1:8080/', timeoutMs: 0 }).success).toBe(false);
-  });
-});

@@ -65,14 +65,15 @@ describe('@kalab/core packed tarball', () => {
     const project = join(work, 'consumer');
     expect(readdirSync(join(project, 'node_modules', '@kalab', 'core'))).toContain('dist');
     const script = `
-      import { readTcpTable, countStates, parseNetstatAn, TCP_STATES, sampleTcp, TcpSampleSchema } from '@kalab/core';
+      import * as core from '@kalab/core';
+      const { readTcpTable, countStates, parseNetstatAn, TCP_STATES, sampleTcp } = core;
       const rows = await readTcpTable();
       const sample = await sampleTcp({ host: 'consumer', maxSockets: 1 });
       console.log(JSON.stringify({
         rows: Array.isArray(rows),
         states: Object.keys(countStates(rows)).length === TCP_STATES.length,
         netstat: parseNetstatAn('tcp4 0 0 127.0.0.1.8080 127.0.0.1.51000 TIME_WAIT')[0].state,
-        sample: TcpSampleSchema.safeParse(sample).success,
+        sample: sample.v === 1 && !('TcpSampleSchema' in core),
       }));
       // the light entry point: the TCP table without zod, ws or the histograms
       const tcp = await import('@kalab/core/tcp');

@@ -1,4 +1,5 @@
-import { BadOptionError, parseDuration } from '@kalab/core/options';
+import { BadOptionError } from '@kalab/core/errors';
+import { parseDuration } from '@kalab/core/options';
 
 /** Defaults of the keep-alive probe, in one place (STYLE.md). */
 export const DOCTOR_DEFAULTS = {

@@ -1,25 +1,27 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism, hostname } from 'node:os';
 import {
-  type AgentCapsWire,
   BadOptionError,
+  ErrorCodes,
+  isKalabError,
+  type KalabError,
+  parseDuration,
+  parseInteger,
+  sampleTcp,
+} from '@kalab/core';
+import {
+  type AgentCapsWire,
   bodyBytesOf,
   bodyCapViolation,
   capViolation,
-  ErrorCodes,
   formatTargetSpec,
   type HubMessage,
-  isKalabError,
-  type KalabError,
   MonitorLink,
   PROTOCOL_VERSION,
-  parseDuration,
-  parseInteger,
   parseTargetSpec,
   type ResolvedCaps,
   type RunOptions,
-  sampleTcp,
-} from '@kalab/core';
+} from '@kalab/protocol';
 import type { LoadReport } from './build-report.js';
 import { DEFAULTS, LIMITS } from './defaults.js';
 import { resolveOptions } from './options.js';

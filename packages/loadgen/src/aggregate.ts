@@ -1,4 +1,5 @@
-import { LatencyHistogram, PROTOCOL_VERSION, type Tick } from '@kalab/core';
+import { LatencyHistogram } from '@kalab/core';
+import { PROTOCOL_VERSION, type Tick } from '@kalab/protocol';
 import { type Counters, type StatsEnvelope, zeroCounters } from './worker-stats.js';
 
 /** Merges the workers' envelopes in the main thread: cumulative counters, histograms added up. */

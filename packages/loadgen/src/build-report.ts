@@ -1,4 +1,4 @@
-import { findingsFor, REPORT_SCHEMA_ID, type Report } from '@kalab/core';
+import { findingsFor, REPORT_SCHEMA_ID, type Report } from '@kalab/protocol';
 import type { Aggregate } from './aggregate.js';
 import { engineThatRuns } from './defaults.js';
 import type { HostPeak } from './host-sampler.js';

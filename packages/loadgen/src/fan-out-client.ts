@@ -1,25 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import {
   AbortedError,
-  type AgentInfo,
   AuthError,
   BadOptionError,
   BusyError,
   CapExceededError,
   ErrorCodes,
-  type FanOutPart,
-  type FanOutProgress,
-  type FanOutStarted,
-  type HubMessage,
   type KalabError,
-  MonitorLink,
-  PROTOCOL_VERSION,
   ProtocolError,
-  type RunOptions,
   TimeoutError,
   UnreachableError,
   UnsupportedError,
 } from '@kalab/core';
+import {
+  type AgentInfo,
+  type FanOutPart,
+  type FanOutProgress,
+  type FanOutStarted,
+  type HubMessage,
+  MonitorLink,
+  PROTOCOL_VERSION,
+  type RunOptions,
+} from '@kalab/protocol';
 import { configOf, type LoadReport } from './build-report.js';
 import { engineThatRuns } from './defaults.js';
 import { mergeFanOut } from './merge-reports.js';

@@ -1,4 +1,4 @@
-import type { AgentShare, FanOutPart, LastTick, TlsReport } from '@kalab/core';
+import type { AgentShare, FanOutPart, LastTick, TlsReport } from '@kalab/protocol';
 import { Aggregate } from './aggregate.js';
 import { assembleReport, type LoadReport, type ReportFrame } from './build-report.js';
 import { DEFAULTS } from './defaults.js';

@@ -1,4 +1,4 @@
-import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
+import { MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
 import { type LoadRun, runStartedMessage } from './run-load.js';
 
 export interface MonitorStreamOptions {

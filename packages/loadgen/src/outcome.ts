@@ -1,4 +1,4 @@
-import type { Report } from '@kalab/core';
+import type { Report } from '@kalab/protocol';
 
 /** What a finished run means for `kalab loadgen`'s exit code (docs/loadgen.md, "Exit codes"). */
 export interface RunOutcome {

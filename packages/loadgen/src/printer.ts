@@ -1,4 +1,4 @@
-import type { Report, Tick } from '@kalab/core';
+import type { Report, Tick } from '@kalab/protocol';
 
 const n = (v: number, digits = 0) =>
   v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });

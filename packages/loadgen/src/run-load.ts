@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { PROTOCOL_VERSION, type RunStarted, type TcpSample, type Tick } from '@kalab/core';
+import type { TcpSample } from '@kalab/core';
+import { PROTOCOL_VERSION, type RunStarted, type Tick } from '@kalab/protocol';
 import { Piscina } from 'piscina';
 import { Aggregate } from './aggregate.js';
 import { buildReport, configOf, type LoadReport } from './build-report.js';

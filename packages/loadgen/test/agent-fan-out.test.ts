@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { type FanOutPart, LAB_VERSION, LatencyHistogram, ReportSchema } from '@kalab/core';
+import { LAB_VERSION, LatencyHistogram } from '@kalab/core';
+import { type FanOutPart, ReportSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createLabServer } from '../../server/src/index.js';

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION } from '@kalab/core';
+import { PROTOCOL_VERSION } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Agent, checkCaps, resolveCaps, runAgent } from '../src/index.js';
 import { type CountingServer, startCountingServer } from './helpers/counting-server.js';

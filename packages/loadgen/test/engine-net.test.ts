@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { ReportSchema } from '@kalab/core';
+import { ReportSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Dialer } from '../src/dial.js';
 import { Driver } from '../src/driver.js';

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { decodeMessage, HelloSchema, PROTOCOL_VERSION, SourceMessageSchema } from '@kalab/core';
+import { decodeMessage, HelloSchema, PROTOCOL_VERSION, SourceMessageSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runLoad, streamToMonitor } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { REPORT_SCHEMA_ID, type Report, type Tick } from '@kalab/core';
+import { REPORT_SCHEMA_ID, type Report, type Tick } from '@kalab/protocol';
 import { describe, expect, it } from 'vitest';
 import { formatProgress, formatReport } from '../src/index.js';
 

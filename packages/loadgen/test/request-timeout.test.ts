@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
-import { BadOptionError, filterByPort, ReportSchema, readTcpTable } from '@kalab/core';
+import { BadOptionError, filterByPort, readTcpTable } from '@kalab/core';
+import { ReportSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
 import { optionsFromFlags, resolveOptions } from '../src/options.js';

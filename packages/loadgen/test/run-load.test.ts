@@ -5,7 +5,7 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { ReportSchema } from '@kalab/core';
+import { ReportSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasCommand, missing } from '../../../test/support/needs.js';
 import { type LoadOptions, type LoadReport, runLoad } from '../src/index.js';
@@ -393,7 +393,7 @@ describe('bounds, models and stopping', () => {
   });
 
   it('ticks carry core TickSchema messages', async () => {
-    const { TickSchema } = await import('@kalab/core');
+    const { TickSchema } = await import('@kalab/protocol');
     server = await startCountingServer();
     const run = runLoad({ target: server.url, connections: 2, durationMs: 1200, workers: 2, tickMs: 200 });
     const ticks: unknown[] = [];

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { TcpSample } from '@kalab/core';
 import {
   type ConnectionEvent,
   type Finding,
@@ -7,9 +8,8 @@ import {
   type Role,
   type RunStarted,
   type Snapshot,
-  type TcpSample,
   type Tick,
-} from '@kalab/core';
+} from '@kalab/protocol';
 import { ConnectionTable } from './connection-table.js';
 import { History } from './history.js';
 import { HostState } from './host-state.js';

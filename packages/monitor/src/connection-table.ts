@@ -1,4 +1,4 @@
-import type { ConnectionEvent, Snapshot } from '@kalab/core';
+import type { ConnectionEvent, Snapshot } from '@kalab/protocol';
 import type { HostState } from './host-state.js';
 
 /** Open connections a server announced (conn-events), to age the rows of the connections table. */

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { TcpSample } from '@kalab/core';
-import { BadOptionError, isLoopbackHost, parseInteger } from '@kalab/core/options';
+import { BadOptionError } from '@kalab/core/errors';
+import { isLoopbackHost, parseInteger } from '@kalab/core/options';
+
 import { generateToken } from './token.js';
 
 /** Every default of the monitor, in one place. */

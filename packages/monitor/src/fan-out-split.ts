@@ -1,12 +1,5 @@
-import {
-  BadOptionError,
-  bodyBytesOf,
-  bodyCapViolation,
-  CapExceededError,
-  capViolation,
-  type ResolvedCaps,
-  type RunOptions,
-} from '@kalab/core';
+import { BadOptionError, CapExceededError } from '@kalab/core';
+import { bodyBytesOf, bodyCapViolation, capViolation, type ResolvedCaps, type RunOptions } from '@kalab/protocol';
 
 export interface SplitAgent {
   name: string;

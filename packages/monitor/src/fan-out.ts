@@ -1,20 +1,17 @@
+import { BadOptionError, BusyError, LatencyHistogram, UnreachableError } from '@kalab/core';
 import {
   type AgentCapsWire,
   type AgentInfo,
-  BadOptionError,
-  BusyError,
   type ClockPong,
   envelope,
   type FanOutPart,
   type FanOutStart,
-  LatencyHistogram,
   parseTargetSpec,
   type Report,
   type ResolvedCaps,
   type RunOptions,
   type Tick,
-  UnreachableError,
-} from '@kalab/core';
+} from '@kalab/protocol';
 import { FANOUT_DEFAULTS } from './defaults.js';
 import { splitFanOut } from './fan-out-split.js';
 import { isLiveAgent, type Peer } from './peer.js';

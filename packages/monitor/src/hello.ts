@@ -1,13 +1,5 @@
-import {
-  AuthError,
-  decodeMessage,
-  type Hello,
-  HelloSchema,
-  LAB_VERSION,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  UnsupportedError,
-} from '@kalab/core';
+import { AuthError, LAB_VERSION, ProtocolError, UnsupportedError } from '@kalab/core';
+import { decodeMessage, type Hello, HelloSchema, PROTOCOL_VERSION } from '@kalab/protocol';
 import { tokensEqual } from './token.js';
 
 /**

@@ -1,4 +1,5 @@
-import { RingBuffer, type Snapshot } from '@kalab/core';
+import { RingBuffer } from '@kalab/core';
+import type { Snapshot } from '@kalab/protocol';
 
 export interface HistoryPoint {
   at: number;

@@ -1,4 +1,5 @@
-import { type HostSnapshot, RingBuffer, secondsToExhaustion, type TcpSample } from '@kalab/core';
+import { RingBuffer, type TcpSample } from '@kalab/core';
+import { type HostSnapshot, secondsToExhaustion } from '@kalab/protocol';
 
 interface Received {
   sample: TcpSample;

@@ -1,4 +1,4 @@
-import type { Role } from '@kalab/core';
+import type { Role } from '@kalab/protocol';
 
 export interface HubStats {
   /** Connected peers by role; `pending` have not said hello yet. */

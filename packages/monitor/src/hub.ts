@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import { AuthError, ErrorCodes, isKalabError, ProtocolError, UnreachableError, UnsupportedError } from '@kalab/core';
 import {
-  AuthError,
   decodeMessage,
-  ErrorCodes,
   envelope,
-  isKalabError,
   MAX_MESSAGE_BYTES,
-  ProtocolError,
   type RunStart,
   SourceMessageSchema,
-  UnreachableError,
-  UnsupportedError,
   ViewerMessageSchema,
-} from '@kalab/core';
+} from '@kalab/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Aggregator } from './aggregator.js';
 import type { ResolvedMonitorOptions } from './defaults.js';

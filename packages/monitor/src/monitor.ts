@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type RunStart, type Snapshot, sampleTcp, type TcpSample, UnreachableError } from '@kalab/core';
+import { sampleTcp, type TcpSample, UnreachableError } from '@kalab/core';
+import type { RunStart, Snapshot } from '@kalab/protocol';
 import { Aggregator, type RunState } from './aggregator.js';
 import { portOf } from './connection-table.js';
 import {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentCapsWire, Role } from '@kalab/core';
+import type { AgentCapsWire, Role } from '@kalab/protocol';
 import type { WebSocket } from 'ws';
 import type { SourceState } from './source-state.js';
 

@@ -1,4 +1,5 @@
-import { LAB_VERSION, type LatencyHistogram, type Snapshot } from '@kalab/core';
+import { LAB_VERSION, type LatencyHistogram } from '@kalab/core';
+import type { Snapshot } from '@kalab/protocol';
 import type { HubStats } from './hub-stats.js';
 
 /** Escapes a label value as the exposition format requires: backslash, double quote, newline. */

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { BadOptionError, LAB_VERSION, type Snapshot } from '@kalab/core';
+import { BadOptionError, LAB_VERSION } from '@kalab/core';
+import type { Snapshot } from '@kalab/protocol';
 import type { RunState } from './aggregator.js';
 import { RECORDING_SCHEMA_ID, type RecordingLine, type RunInfo } from './recording-schema.js';
 

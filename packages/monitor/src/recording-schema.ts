@@ -1,4 +1,4 @@
-import { FindingSchema, HostSnapshotSchema, ReportSchema, SnapshotSchema, SourceSnapshotSchema } from '@kalab/core';
+import { FindingSchema, HostSnapshotSchema, ReportSchema, SnapshotSchema, SourceSnapshotSchema } from '@kalab/protocol';
 import { z } from 'zod';
 
 /** Schema id of the first line of every recorded run. */

@@ -1,4 +1,5 @@
-import { BusyError, envelope, type RunStart, UnreachableError } from '@kalab/core';
+import { BusyError, UnreachableError } from '@kalab/core';
+import { envelope, type RunStart } from '@kalab/protocol';
 import { isLiveAgent, type Peer } from './peer.js';
 
 type Send = (peer: Peer, msg: object) => void;

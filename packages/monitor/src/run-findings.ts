@@ -1,4 +1,4 @@
-import { type Finding, findingsFor } from '@kalab/core';
+import { type Finding, findingsFor } from '@kalab/protocol';
 import type { HostState } from './host-state.js';
 import type { MergedCounters } from './merged-counters.js';
 import type { RunState } from './run-table.js';

@@ -1,4 +1,4 @@
-import type { Report, RunStarted } from '@kalab/core';
+import type { Report, RunStarted } from '@kalab/protocol';
 import type { RunInfo } from './recording-schema.js';
 
 /** A run the monitor knows of: what a recording says about it, plus its source and report. */

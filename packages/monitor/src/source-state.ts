@@ -1,11 +1,5 @@
-import {
-  type ErrorCounts,
-  LatencyHistogram,
-  type Report,
-  type Role,
-  type SourceSnapshot,
-  type Tick,
-} from '@kalab/core';
+import { LatencyHistogram } from '@kalab/core';
+import type { ErrorCounts, Report, Role, SourceSnapshot, Tick } from '@kalab/protocol';
 import { decodeForMerge, decodeHistogram, mergeDecoded } from './histogram-guard.js';
 
 interface Totals {

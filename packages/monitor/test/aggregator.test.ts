@@ -1,4 +1,5 @@
-import type { Report, TcpSample, Tick } from '@kalab/core';
+import type { TcpSample } from '@kalab/core';
+import type { Report, Tick } from '@kalab/protocol';
 import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../src/aggregator.js';
 import { report, tcpSample, tick } from './test-peer.js';

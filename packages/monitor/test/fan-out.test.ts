@@ -1,4 +1,5 @@
-import { BadOptionError, CapExceededError, LAB_VERSION, type ResolvedCaps } from '@kalab/core';
+import { BadOptionError, CapExceededError, LAB_VERSION } from '@kalab/core';
+import type { ResolvedCaps } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { splitFanOut } from '../src/fan-out-split.js';
 import { createMonitor, type Monitor } from '../src/index.js';

@@ -1,5 +1,6 @@
 import { deflateSync } from 'node:zlib';
-import { decodeMessage, HubMessageSchema, LatencyHistogram } from '@kalab/core';
+import { LatencyHistogram } from '@kalab/core';
+import { decodeMessage, HubMessageSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, type Monitor, resolveMonitorOptions } from '../src/index.js';
 import { report, TestPeer, tcpSample, tick, until, V } from './test-peer.js';

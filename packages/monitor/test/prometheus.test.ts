@@ -1,4 +1,5 @@
-import { LatencyHistogram, SnapshotSchema } from '@kalab/core';
+import { LatencyHistogram } from '@kalab/core';
+import { SnapshotSchema } from '@kalab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMonitor, escapeLabelValue, type Monitor } from '../src/index.js';
 import { TestPeer, tcpSample, tick, until, V } from './test-peer.js';

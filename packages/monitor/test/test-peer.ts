@@ -1,4 +1,5 @@
-import { LAB_VERSION, PROTOCOL_VERSION } from '@kalab/core';
+import { LAB_VERSION } from '@kalab/core';
+import { PROTOCOL_VERSION } from '@kalab/protocol';
 import WebSocket from 'ws';
 
 /** A raw protocol speaker for tests: a source, an agent or a viewer without MonitorLink's politeness. */

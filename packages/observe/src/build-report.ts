@@ -1,4 +1,5 @@
-import { type NetstatCounters, observedFindings, type SnmpCounters } from '@kalab/core';
+import type { NetstatCounters, SnmpCounters } from '@kalab/core';
+import { observedFindings } from '@kalab/protocol';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { CaptureView } from './pcap.js';
 import { OBSERVE_SCHEMA_ID, type ObserveReport } from './report.js';

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
+import { MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
 import type { ObserveTick } from './observe-command.js';
 
 export interface ObserveStreamOptions {

@@ -1,4 +1,4 @@
-import { FindingSchema } from '@kalab/core';
+import { FindingSchema } from '@kalab/protocol';
 import { z } from 'zod';
 
 /** `kalab.observe/v1`: what a program did with its connections (DESIGN.md, "Other JSON outputs"). */

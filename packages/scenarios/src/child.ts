@@ -6,7 +6,9 @@
  *
  *   node child.js NAME [--faithful] [--host]
  */
-import { getScenario, LatencyHistogram, readEphemeralRange, type SourceMessage, sumObserved } from '@kalab/core';
+import { LatencyHistogram, readEphemeralRange } from '@kalab/core';
+import type { SourceMessage } from '@kalab/protocol';
+import { getScenario, sumObserved } from './catalog/index.js';
 import { observedLatency, type PhaseEnv, type PhaseOutcome, runPhase } from './phase-runner.js';
 import { prepareNamespace } from './sandbox.js';
 import type { ChildLine, SandboxInfo } from './types.js';

@@ -1,4 +1,4 @@
-export { getScenario, type ScenarioDefinition, type ScenarioObserved } from '@kalab/core';
+export { getScenario, type ScenarioDefinition, type ScenarioObserved } from './catalog/index.js';
 export { listScenarios, type ScenarioSummary } from './list.js';
 export { formatScenarioList, formatScenarioResult, formatScenarioSummary } from './printer.js';
 export { CHILD_URL, runScenario, scenarioBoundMs } from './run-scenario.js';

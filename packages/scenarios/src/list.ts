@@ -1,4 +1,4 @@
-import { listScenarios as scenarioDefinitions } from '@kalab/core';
+import { SCENARIOS } from './catalog/index.js';
 
 /** One scenario as `kalab scenario --list --json` prints it. */
 export interface ScenarioSummary {
@@ -12,7 +12,7 @@ export interface ScenarioSummary {
 
 /** Every scenario, the article's first: exactly what `kalab scenario --list --json` prints. */
 export function listScenarios(): ScenarioSummary[] {
-  return scenarioDefinitions().map((d) => ({
+  return SCENARIOS.map((d) => ({
     name: d.name,
     title: d.title,
     origin: d.origin,

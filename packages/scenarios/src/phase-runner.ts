@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  type LatencyHistogram,
-  PROTOCOL_VERSION,
-  phaseGapMs,
-  readSnmp,
-  type ScenarioDefinition,
-  type ScenarioPhase,
-  type SourceMessage,
-  sampleTcp,
-} from '@kalab/core';
+import { type LatencyHistogram, readSnmp, sampleTcp } from '@kalab/core';
 import { Aggregate, assembleReport, WorkerStats } from '@kalab/loadgen';
+import { PROTOCOL_VERSION, type SourceMessage } from '@kalab/protocol';
 import { channels, createLabServer } from '@kalab/server';
+import { phaseGapMs, type ScenarioDefinition, type ScenarioPhase } from './catalog/index.js';
 import type { Driver, DriverContext } from './drivers/driver.js';
 import { h2cDriver } from './drivers/h2c.js';
 import { httpPoolDriver } from './drivers/http-pool.js';

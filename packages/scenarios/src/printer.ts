@@ -1,4 +1,4 @@
-import { OP_SYMBOL, type ScenarioObserved, type ScenarioSetting } from '@kalab/core';
+import { OP_SYMBOL, type ScenarioObserved, type ScenarioSetting } from './catalog/index.js';
 import type { ScenarioSummary } from './list.js';
 import { OPEN_STATES } from './tcp-view.js';
 import type { RunObserved, ScenarioResult } from './types.js';

@@ -1,21 +1,16 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { AbortedError, type ErrorCode, ErrorCodes, KalabError, TimeoutError, UnsupportedError } from '@kalab/core';
+import { SourceMessageSchema } from '@kalab/protocol';
 import {
-  AbortedError,
   describePhase,
   describeSandbox,
-  type ErrorCode,
-  ErrorCodes,
   expectedOf,
   getScenario,
   judgeScenario,
-  KalabError,
   type ScenarioDefinition,
-  SourceMessageSchema,
-  TimeoutError,
-  UnsupportedError,
-} from '@kalab/core';
+} from './catalog/index.js';
 import { namespaceSupport } from './sandbox.js';
 import type { ChildLine, RunScenarioOptions, SandboxInfo, ScenarioResult } from './types.js';
 

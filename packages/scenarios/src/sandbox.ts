@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { platform } from 'node:os';
-import type { SandboxSettings } from '@kalab/core';
+import type { SandboxSettings } from './catalog/index.js';
 
 let probed: { ok: boolean; why: string } | null = null;
 

@@ -1,4 +1,5 @@
-import type { CheckResult, ScenarioObserved, ScenarioSetting, SourceMessage } from '@kalab/core';
+import type { SourceMessage } from '@kalab/protocol';
+import type { CheckResult, ScenarioObserved, ScenarioSetting } from './catalog/index.js';
 
 /** Where a scenario ran: its own network namespace (exact counts) or the host loopback. */
 export interface SandboxInfo {

@@ -8,10 +8,10 @@ import { canUnshareNet, missing } from '../../../test/support/needs.js';
 
 // DESIGN.md: a package "works when installed from its packed tarball into an unrelated project".
 // pnpm packs @kalab/scenarios and its workspace dependencies (workspace:* becomes their version),
-// npm installs the four tarballs into a plain project outside the workspace (third-party
+// npm installs the five tarballs into a plain project outside the workspace (third-party
 // dependencies from the registry), and the README's example runs there. Needs dist/ (CI builds first).
 const packages = fileURLToPath(new URL('../..', import.meta.url));
-const OURS = ['core', 'server', 'loadgen', 'scenarios'];
+const OURS = ['core', 'protocol', 'server', 'loadgen', 'scenarios'];
 const registry = spawnSync('npm', ['ping'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 const skip =
   missing('the npm registry (npm ping), for the packed packages’ third-party dependencies', registry) ||
@@ -20,7 +20,7 @@ const skip =
 const work = mkdtempSync(join(tmpdir(), 'kalab-scenarios-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe.skipIf(skip)('@kalab/scenarios packed with core, server and loadgen', () => {
+describe.skipIf(skip)('@kalab/scenarios packed with core, protocol, server and loadgen', () => {
   const tarballs: string[] = [];
 
   it('packs dist (the child and the busy-client worker included), the README, no tests and no workspace: ranges', () => {
@@ -34,6 +34,7 @@ describe.skipIf(skip)('@kalab/scenarios packed with core, server and loadgen', (
     expect(tarballs.sort()).toEqual([
       'kalab-core-0.1.0.tgz',
       'kalab-loadgen-0.1.0.tgz',
+      'kalab-protocol-0.1.0.tgz',
       'kalab-scenarios-0.1.0.tgz',
       'kalab-server-0.1.0.tgz',
     ]);
@@ -47,6 +48,7 @@ describe.skipIf(skip)('@kalab/scenarios packed with core, server and loadgen', (
     };
     expect(manifest.dependencies).toMatchObject({
       '@kalab/core': '0.1.0',
+      '@kalab/protocol': '0.1.0',
       '@kalab/server': '0.1.0',
       '@kalab/loadgen': '0.1.0',
     });

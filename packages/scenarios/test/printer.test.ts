@@ -1,4 +1,4 @@
-import { getScenario } from '@kalab/core';
+import { getScenario } from '@kalab/scenarios';
 import { describe, expect, it } from 'vitest';
 import { formatScenarioList, formatScenarioResult, listScenarios } from '../src/index.js';
 

@@ -1,4 +1,5 @@
-import { ErrorCodes, LatencyHistogram, type SourceMessage, type Tick } from '@kalab/core';
+import { ErrorCodes, LatencyHistogram } from '@kalab/core';
+import type { SourceMessage, Tick } from '@kalab/protocol';
 import { describe, expect, it } from 'vitest';
 import { canUnshareNet, missing } from '../../../test/support/needs.js';
 import { namespaceSupport, runScenario } from '../src/index.js';

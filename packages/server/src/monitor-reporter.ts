@@ -1,12 +1,5 @@
-import {
-  type ConnectionEvent,
-  CounterRate,
-  MonitorLink,
-  PROTOCOL_VERSION,
-  type SampleTcpOptions,
-  sampleTcp,
-  type TcpSample,
-} from '@kalab/core';
+import { CounterRate, type SampleTcpOptions, sampleTcp, type TcpSample } from '@kalab/core';
+import { type ConnectionEvent, MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
 import { MONITOR_DEFAULTS } from './defaults.js';

@@ -7,7 +7,7 @@ import {
   HelloSchema,
   type SourceMessage,
   SourceMessageSchema,
-} from '@kalab/core';
+} from '@kalab/protocol';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { ConnectionLedger, MonitorReporter } from '../src/index.js';

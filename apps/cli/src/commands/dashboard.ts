@@ -1,4 +1,4 @@
-import { BadOptionError } from '@kalab/core/options';
+import { BadOptionError } from '@kalab/core/errors';
 import type { Command } from 'commander';
 import { lazyAction } from './lazy-action.js';
 

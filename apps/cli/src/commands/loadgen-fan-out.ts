@@ -1,4 +1,4 @@
-import { type AgentInfo, BadOptionError, ExitCodes, parseInteger, parseUrl } from '@kalab/core';
+import { BadOptionError, ExitCodes, parseInteger, parseUrl } from '@kalab/core';
 import {
   type FanOutOptions,
   fanOutOutcome,
@@ -10,6 +10,7 @@ import {
   optionsFromFlags,
   runFanOut,
 } from '@kalab/loadgen';
+import type { AgentInfo } from '@kalab/protocol';
 
 /** The flags of `kalab loadgen URL --via ws://MONITOR/ws --agents N|all` and `--list-agents`. */
 export interface FanOutFlags {

@@ -1,4 +1,5 @@
-import { BadOptionError, parsePort } from '@kalab/core/options';
+import { BadOptionError } from '@kalab/core/errors';
+import { parsePort } from '@kalab/core/options';
 import { MONITOR_DEFAULTS } from '@kalab/monitor/defaults';
 import { type Command, Option } from 'commander';
 import { lazyAction } from './lazy-action.js';

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadOptionError, isKalabError, parseDuration, parseInteger, parsePort } from '@kalab/core/options';
+import { BadOptionError, isKalabError } from '@kalab/core/errors';
+import { parseDuration, parseInteger, parsePort } from '@kalab/core/options';
 import {
   formatNetstatTable,
   hasProcNet,

@@ -1,4 +1,4 @@
-import type { Snapshot } from '@kalab/core';
+import type { Snapshot } from '@kalab/protocol';
 
 /**
  * Everything a view may draw from: the latest snapshot the monitor sent, plus what the

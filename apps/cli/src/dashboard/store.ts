@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Snapshot } from '@kalab/core';
+import type { Snapshot } from '@kalab/protocol';
 import type { DashboardModel, DashboardStatus } from './model.js';
 
 /**

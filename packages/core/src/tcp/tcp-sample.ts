@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { BadOptionError } from '../errors.js';
-import type { TcpSample } from '../protocol.js';
 import { readEphemeralRange, readSnmp, TCP_SNMP_NAMES } from './kernel-counters.js';
 import { hasProcNet, netDir, type ProcTarget, readProcFile } from './proc-files.js';
 import { countProcNetTcp, formatEndpoint, type PortSide, parseProcNetTcp, scanProcNetTcp } from './proc-net-tcp.js';
@@ -17,11 +16,30 @@ export interface SampleTcpOptions extends ProcTarget {
   maxSockets?: number;
 }
 
-// The protocol version as a type-checked literal: importing protocol.ts's value would load zod,
-// and `@kalab/core/tcp` is meant to stay light (it changes with TcpSample['v'] or fails to build).
+/**
+ * A sample of one host's TCP table, as the lab's processes send it to the hub
+ * (`@kalab/protocol`'s TcpSampleSchema checks this shape and fails to build if they part).
+ */
+// A type, not an interface: like the schema's inferred type it is assignable to a record.
+export type TcpSample = {
+  v: 1;
+  type: 'tcp-sample';
+  host: string;
+  at: number;
+  /** Counts by state over the sockets the sender cares about (its port, or all). */
+  states: Record<string, number>;
+  ephemeral?: { range: [number, number]; inUse: number; timeWait: number };
+  /** /proc/net/snmp Tcp counters (ActiveOpens, PassiveOpens, AttemptFails, EstabResets, CurrEstab, RetransSegs). */
+  counters?: Record<string, number>;
+  /** A bounded sample of rows, for the connections table. */
+  sockets?: { local: string; remote: string; state: string }[];
+};
+
 const V: TcpSample['v'] = 1;
 
-const SOCKETS_CAP = 500;
+/** Rows a sample lists at most (the protocol's cap). */
+export const TCP_SAMPLE_MAX_SOCKETS = 500;
+const SOCKETS_CAP = TCP_SAMPLE_MAX_SOCKETS;
 
 // The range changes rarely and reading another namespace's one spawns nsenter: keep it a few seconds.
 const rangeCache = new Map<string, { range: [number, number] | undefined; at: number }>();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { PROTOCOL_VERSION, type RunOptions } from '@kalab/core';
+import { PROTOCOL_VERSION, type RunOptions } from '@kalab/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 /** A bare hub on a real loopback socket: says welcome, records what the agent sends, sends run commands. */

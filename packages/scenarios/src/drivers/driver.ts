@@ -1,7 +1,9 @@
 import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import type { LatencyHistogram, ScenarioObserved, ScenarioPhase, SourceMessage } from '@kalab/core';
+import type { LatencyHistogram } from '@kalab/core';
 import type { WorkerStats } from '@kalab/loadgen';
+import type { SourceMessage } from '@kalab/protocol';
+import type { ScenarioObserved, ScenarioPhase } from '../catalog/index.js';
 
 export interface DriverContext {
   phase: ScenarioPhase;

@@ -1,5 +1,6 @@
-import { LatencyHistogram, PROTOCOL_VERSION, type Report, type Tick } from '@kalab/core';
+import { LatencyHistogram } from '@kalab/core';
 import { runLoad } from '@kalab/loadgen';
+import { PROTOCOL_VERSION, type Report, type Tick } from '@kalab/protocol';
 import { RateMarks } from '../rate-marks.js';
 import type { DriverContext, DriverExtras } from './driver.js';
 

@@ -1,4 +1,4 @@
-import { envelope, MonitorLink } from '@kalab/core';
+import { envelope, MonitorLink } from '@kalab/protocol';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
 import type { DashboardStore } from '../store.js';
 

@@ -1,4 +1,4 @@
-import { MonitorLink, PROTOCOL_VERSION } from '@kalab/core';
+import { MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
 import type { LocalRun } from '../model.js';
 import type { ScenarioItem } from '../overlays.js';
 import type { DashboardStore } from '../store.js';

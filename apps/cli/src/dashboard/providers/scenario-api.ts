@@ -1,5 +1,5 @@
-import { PROTOCOL_VERSION } from '@kalab/core';
 import { runFanOut, runLoad, runStartedMessage } from '@kalab/loadgen';
+import { PROTOCOL_VERSION } from '@kalab/protocol';
 import { listScenarios, runScenario } from '@kalab/scenarios';
 import { DASHBOARD_DEFAULTS } from '../defaults.js';
 import type { LoadApi, ScenarioApi } from './run-controller.js';

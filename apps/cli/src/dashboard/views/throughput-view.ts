@@ -1,4 +1,4 @@
-import type { SourceSnapshot } from '@kalab/core';
+import type { SourceSnapshot } from '@kalab/protocol';
 import { blockChart, fmtCount, fmtRate, pick, spread } from '../format.js';
 import type { View } from './view.js';
 

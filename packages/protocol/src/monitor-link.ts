@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import { AuthError, ErrorCodes, type KalabError, LAB_VERSION, UnreachableError, UnsupportedError } from '@kalab/core';
 import WebSocket from 'ws';
-import { AuthError, ErrorCodes, type KalabError, UnreachableError, UnsupportedError } from './errors.js';
 import {
   decodeMessage,
   type Hello,
@@ -12,7 +12,6 @@ import {
   type Role,
   type Welcome,
 } from './protocol.js';
-import { LAB_VERSION } from './version.js';
 
 export interface MonitorLinkOptions {
   /** ws://host:port/ws of the monitor. */

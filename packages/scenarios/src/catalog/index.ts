@@ -1,4 +1,4 @@
-import { BadOptionError } from '../errors.js';
+import { BadOptionError } from '@kalab/core';
 import { SCENARIOS } from './catalog.js';
 import type { ScenarioDefinition } from './scenario.js';
 
@@ -6,11 +6,6 @@ export { GO_DEFAULT_MAX_IDLE_PER_HOST, SCENARIOS } from './catalog.js';
 export * from './scenario.js';
 export { describePhase, describeSandbox, phaseGapMs, SETTING_NAMES, type SettingKey } from './settings.js';
 export { expectedOf, judgeScenario, metricValue, OP_SYMBOL, sumObserved } from './verdict.js';
-
-/** Every scenario, the article's first, in the order `kalab scenario --list` prints them. */
-export function listScenarios(): ScenarioDefinition[] {
-  return [...SCENARIOS];
-}
 
 /** A scenario by name; an unknown name is bad input (exit 2) and the message lists the known ones. */
 export function getScenario(name: string): ScenarioDefinition {

@@ -1,17 +1,17 @@
+import { BadOptionError } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
 import {
-  BadOptionError,
   describePhase,
   describeSandbox,
   expectedOf,
   getScenario,
   judgeScenario,
-  listScenarios,
   metricValue,
   phaseGapMs,
+  SCENARIOS,
   type ScenarioObserved,
   sumObserved,
-} from '../src/index.js';
+} from '../src/catalog/index.js';
 
 const observed = (over: Partial<ScenarioObserved> = {}): ScenarioObserved => ({
   connectionsOpened: 10,
@@ -27,7 +27,7 @@ const observed = (over: Partial<ScenarioObserved> = {}): ScenarioObserved => ({
 
 describe('scenario catalog', () => {
   it('holds the article experiments and the lab ones, in order', () => {
-    expect(listScenarios().map((s) => s.name)).toEqual([
+    expect(SCENARIOS.map((s) => s.name)).toEqual([
       'seq-unread-body',
       'seq-read-body',
       'concurrent-default-pool',
@@ -41,11 +41,11 @@ describe('scenario catalog', () => {
       'tls-handshake-per-request',
       'tls-session-resumption',
     ]);
-    expect(listScenarios().filter((s) => s.origin === 'article')).toHaveLength(6);
+    expect(SCENARIOS.filter((s) => s.origin === 'article')).toHaveLength(6);
   });
 
   it('names every setting in Go and in Node', () => {
-    for (const def of listScenarios()) {
+    for (const def of SCENARIOS) {
       for (const phase of def.phases) {
         const settings = describePhase(phase);
         expect(settings.length).toBeGreaterThan(3);
@@ -88,7 +88,7 @@ describe('scenario catalog', () => {
   });
 
   it('bounds every phase in time and in requests', () => {
-    for (const def of listScenarios()) {
+    for (const def of SCENARIOS) {
       for (const p of def.phases) {
         expect(p.timeoutMs).toBeLessThanOrEqual(30_000);
         expect(p.client.requests * p.client.concurrency).toBeLessThanOrEqual(1000);

@@ -1,5 +1,4 @@
-import { BadOptionError } from './errors.js';
-import { isLoopbackHost, parseInteger } from './options.js';
+import { BadOptionError, isLoopbackHost, parseInteger } from '@kalab/core';
 
 /** One `--allow-target` entry: a host, and a port or any port (null). */
 export interface TargetSpec {

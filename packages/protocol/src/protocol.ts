@@ -1,5 +1,5 @@
+import { ProtocolError, TCP_SAMPLE_MAX_SOCKETS, type TcpSample } from '@kalab/core';
 import { z } from 'zod';
-import { ProtocolError } from './errors.js';
 import { ErrorCountsSchema, FindingSchema, LatencyMsSchema, ReportSchema } from './report.js';
 
 /**
@@ -142,7 +142,7 @@ export const TcpSampleSchema = z.object({
   /** /proc/net/snmp Tcp counters (ActiveOpens, PassiveOpens, AttemptFails, EstabResets, CurrEstab, RetransSegs). */
   counters: z.record(z.string().max(32), count).optional(),
   /** A bounded sample of rows, for the connections table. */
-  sockets: z.array(SocketRowSchema).max(500).optional(),
+  sockets: z.array(SocketRowSchema).max(TCP_SAMPLE_MAX_SOCKETS).optional(),
 });
 
 /** What a monitor may ask an agent to run. The agent checks it against its own caps. */
@@ -459,7 +459,11 @@ export type Hello = z.infer<typeof HelloSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Tick = z.infer<typeof TickSchema>;
 export type ConnectionEvents = z.infer<typeof ConnectionEventsSchema>;
-export type TcpSample = z.infer<typeof TcpSampleSchema>;
+// core's TcpSample (what sampleTcp builds) and this schema describe one shape: either way round
+// a difference fails to build.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const tcpSampleAgrees: Same<TcpSample, z.infer<typeof TcpSampleSchema>> = true;
+void tcpSampleAgrees;
 export type RunStart = z.infer<typeof RunStartSchema>;
 export type RunStop = z.infer<typeof RunStopSchema>;
 export type RunStarted = z.infer<typeof RunStartedSchema>;

@@ -1,9 +1,10 @@
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { BadOptionError, sampleTcp } from '@kalab/core';
 import { describe, expect, it } from 'vitest';
-import { BadOptionError, decodeMessage, sampleTcp, TcpSampleSchema } from '../src/index.js';
+import { decodeMessage, TcpSampleSchema } from '../src/index.js';
 
-const procRoot = fileURLToPath(new URL('./fixtures/proc', import.meta.url));
+const procRoot = fileURLToPath(new URL('../../core/test/fixtures/proc', import.meta.url));
 
 describe('sampleTcp', () => {
   it('builds a tcp-sample the protocol accepts: states, ephemeral usage, snmp counters, rows', async () => {
