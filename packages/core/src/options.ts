@@ -88,6 +88,12 @@ export function parseUrl(option: string, value: string, protocols: readonly stri
   return url;
 }
 
+/** A URL's port, or its scheme's default when it names none (443 for https:, 80 otherwise). */
+export function urlPort(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
 /** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost` (DESIGN.md invariant: loopback unless typed). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();

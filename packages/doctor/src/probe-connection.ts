@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { Http1ResponseParser, LAB_VERSION, UnreachableError } from '@kalab/core';
+import { Http1ResponseParser, LAB_VERSION, UnreachableError, urlPort } from '@kalab/core';
 
 /** One HTTP/1.x response as the doctor sees it on the wire. */
 export interface WireResponse {
@@ -47,7 +47,7 @@ export function targetFromUrl(url: URL, rejectUnauthorized = true): ProbeTarget 
   return {
     url,
     host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : isTls ? 443 : 80,
+    port: urlPort(url),
     tls: isTls,
     path: `${url.pathname || '/'}${url.search}`,
     authority: url.host,

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { MAX_TIMER_MS } from '@kalab/core';
+import type { EngineName, RunEngineName } from '@kalab/protocol';
 
 /** Every default of the load generator, in one place (docs/loadgen.md lists them). */
 export const DEFAULTS = {
@@ -50,47 +50,14 @@ export function defaultWorkers(connections: number, _engine: string): number {
   return Math.max(1, Math.min(availableParallelism(), connections));
 }
 
-/**
- * The range of every bounded option (inclusive; durations in ms). optionsFromFlags and
- * resolveOptions both check against this table, so the CLI and the API agree.
- */
-export const LIMITS = {
-  connections: { min: 1, max: 100_000 },
-  requests: { min: 1, max: Number.MAX_SAFE_INTEGER },
-  /** `-d`: up to the longest timer Node keeps (a longer one would fire at once). */
-  durationMs: { min: 1, max: MAX_TIMER_MS },
-  /** `-R`, requests per second (above 0). */
-  rate: { min: 0, max: 10_000_000 },
-  workers: { min: 1, max: 256 },
-  maxIdle: { min: 0, max: 1_000_000 },
-  pipelining: { min: 1, max: 1024 },
-  /** `--streams` (h2): concurrent streams per session. */
-  streams: { min: 1, max: 10_000 },
-  /** `--timeout`: a request that may wait longer than an hour is a request that hangs. */
-  timeoutMs: { min: 1, max: 3_600_000 },
-  tickMs: { min: 10, max: 60_000 },
-  localAddresses: { min: 1, max: 64 },
-  /** `-b` / `--body-file`: a request body is read once and kept in memory by every worker. */
-  bodyBytes: { min: 0, max: 8 * 1024 * 1024 },
-  /** `-H`: headers per request, and bytes per header line (name, ': ', value). */
-  headers: { min: 0, max: 64 },
-  headerBytes: { min: 1, max: 8 * 1024 },
-  /** `--ca FILE`. */
-  caBytes: { min: 1, max: 1024 * 1024 },
-} as const;
-
-/** What `--engine` accepts (`h2c` is the first round's name of `h2`, kept as an alias). */
-export const ENGINES = ['undici', 'http', 'h2', 'h2c', 'net'] as const;
-export type EngineName = (typeof ENGINES)[number];
+// The option limits and the engine names are the protocol's (an agent checks a monitor's run
+// options against the same table): one definition, re-exported for the loadgen's own modules.
+export { ENGINES, ENGINES_RUN, type EngineName, LIMITS, type RunEngineName } from '@kalab/protocol';
 
 /**
- * The engine that carries a run's requests, as reports name it: what `--engine` asked for,
- * except that undici and net without keep-alive hand over to the lean churn engine, and
- * h2c is h2 (prior knowledge on http://, ALPN on https://).
+ * The engine that carries a run's requests: what `--engine` asked for, except that undici and
+ * net without keep-alive hand over to the lean churn engine, and h2c is h2.
  */
-export const ENGINES_RUN = ['undici', 'http', 'h2', 'net', 'churn'] as const;
-export type RunEngineName = (typeof ENGINES_RUN)[number];
-
 export function engineThatRuns(o: { engine: EngineName; keepAlive: boolean }): RunEngineName {
   if (o.engine === 'h2c') return 'h2';
   if (o.engine === 'http' || o.engine === 'h2') return o.engine;

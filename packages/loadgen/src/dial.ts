@@ -1,5 +1,6 @@
 import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { type ConnectionOptions, createSecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { urlPort } from '@kalab/core';
 import type { ResolvedTls } from './options.js';
 import type { WorkerStats } from './worker-stats.js';
 
@@ -23,7 +24,7 @@ export type Dialer = (o?: DialOptions) => Socket;
 
 export function createDialer(url: URL, tls: ResolvedTls | null, stats: WorkerStats): Dialer {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const port = urlPort(url);
   if (tls === null) {
     return (o = {}) =>
       netConnect({

@@ -1,3 +1,4 @@
+import { urlPort } from '@kalab/core';
 import type { Dialer } from './dial.js';
 import type { ResolvedOptions } from './options.js';
 import type { RequestShape } from './request-shape.js';
@@ -54,6 +55,6 @@ export function localAddressRing(addresses: readonly string[], start: number): (
 /** Host, port and path of an http:// or https:// URL, ready for net.connect and request lines. */
 export function targetParts(url: URL): { host: string; port: number; path: string; hostHeader: string } {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const port = urlPort(url);
   return { host, port, path: `${url.pathname}${url.search}`, hostHeader: url.host };
 }

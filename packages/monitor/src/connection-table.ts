@@ -1,3 +1,4 @@
+import { urlPort } from '@kalab/core';
 import type { ConnectionEvent, Snapshot } from '@kalab/protocol';
 import type { HostState } from './host-state.js';
 
@@ -53,8 +54,7 @@ export class ConnectionTable {
 export function portOf(target: string | undefined): string | undefined {
   if (!target) return undefined;
   try {
-    const u = new URL(target);
-    return u.port || (u.protocol === 'https:' ? '443' : '80');
+    return String(urlPort(new URL(target)));
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { BadOptionError, isLoopbackHost, parseInteger } from '@kalab/core';
+import { BadOptionError, isLoopbackHost, parseInteger, urlPort } from '@kalab/core';
 
 /** One `--allow-target` entry: a host, and a port or any port (null). */
 export interface TargetSpec {
@@ -63,7 +63,7 @@ export function capViolation(
     return `target "${run.target}" is not a URL`;
   }
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  const port = urlPort(url);
   if (caps.allowTargets === null) {
     if (!isLoopbackHost(host)) return `target ${host} is not loopback and this agent has no --allow-target`;
   } else if (!caps.allowTargets.some((t) => t.host === host && (t.port === null || t.port === port))) {

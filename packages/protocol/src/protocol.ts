@@ -1,6 +1,14 @@
 import { ProtocolError, TCP_SAMPLE_MAX_SOCKETS, type TcpSample } from '@kalab/core';
 import { z } from 'zod';
-import { ErrorCountsSchema, FindingSchema, LatencyMsSchema, ReportSchema } from './report.js';
+import {
+  ENGINES,
+  FAN_OUT_MAX_AGENTS,
+  FAN_OUT_RUN_ID_MAX,
+  LIMITS,
+  MAX_EVENTS_PER_MESSAGE,
+  RUN_ID_MAX,
+} from './limits.js';
+import { ErrorCountsSchema, FanOutOutcomeSchema, FindingSchema, LatencyMsSchema, ReportSchema } from './report.js';
 
 /**
  * The ws protocol between sources (servers, loadgen agents), the monitor hub and viewers.
@@ -21,6 +29,10 @@ export type Role = z.infer<typeof RoleSchema>;
 const v = z.literal(PROTOCOL_VERSION);
 const name = z.string().min(1).max(128);
 const count = z.number().int().nonnegative();
+/** An integer option bounded as LIMITS bounds it. */
+const bounded = (limit: { min: number; max: number }) => z.number().int().min(limit.min).max(limit.max);
+const runId = z.string().min(1).max(RUN_ID_MAX);
+const fanOutRunId = z.string().max(FAN_OUT_RUN_ID_MAX);
 const rate = z.number().nonnegative();
 const StateCountsSchema = z.record(z.string().max(32), count);
 
@@ -30,15 +42,10 @@ const StateCountsSchema = z.record(z.string().max(32), count);
  * absent from the hello of an agent that does not say, which a monitor then does not check).
  */
 export const AgentCapsSchema = z.object({
-  maxConnections: z.number().int().min(1).max(100_000),
-  maxDurationMs: z.number().int().min(1),
+  maxConnections: bounded(LIMITS.connections),
+  maxDurationMs: z.number().int().min(LIMITS.durationMs.min),
   allowTargets: z.array(z.string().max(300)).max(256).nullable(),
-  maxBodyBytes: z
-    .number()
-    .int()
-    .min(0)
-    .max(8 * 1024 * 1024)
-    .optional(),
+  maxBodyBytes: bounded(LIMITS.bodyBytes).optional(),
 });
 export type AgentCapsWire = z.infer<typeof AgentCapsSchema>;
 
@@ -74,27 +81,30 @@ export const ErrorMessageSchema = z.object({
   message: z.string().max(1000),
 });
 
+/** A tick's totals since the run (or the server) started; a lost agent's last ones too. */
+const TickTotalsSchema = z.object({
+  requests: count,
+  ok: count.optional(),
+  non2xx: count.optional(),
+  failed: count.optional(),
+  connectionsOpened: count,
+  connectionsClosed: count.optional(),
+  reusedRequests: count.optional(),
+  /** https:// runs: TLS handshakes completed, and how many resumed a session. */
+  tlsHandshakes: count.optional(),
+  tlsResumed: count.optional(),
+});
+
 /** Source → hub, about once a second: what happened during the last interval and in total. */
 export const TickSchema = z.object({
   v,
   type: z.literal('tick'),
-  runId: z.string().max(64).optional(),
+  runId: z.string().max(RUN_ID_MAX).optional(),
   seq: count,
   at: count,
   elapsedMs: rate,
   /** Totals since the run (or the server) started. */
-  totals: z.object({
-    requests: count,
-    ok: count.optional(),
-    non2xx: count.optional(),
-    failed: count.optional(),
-    connectionsOpened: count,
-    connectionsClosed: count.optional(),
-    reusedRequests: count.optional(),
-    /** https:// runs: TLS handshakes completed, and how many resumed a session. */
-    tlsHandshakes: count.optional(),
-    tlsResumed: count.optional(),
-  }),
+  totals: TickTotalsSchema,
   /** Rates over the last interval, per second. */
   rates: z.object({ rps: rate, newConnPerSec: rate, handshakesPerSec: rate.optional() }),
   openConnections: count,
@@ -121,7 +131,7 @@ export type ConnectionEvent = z.infer<typeof ConnectionEventSchema>;
 export const ConnectionEventsSchema = z.object({
   v,
   type: z.literal('conn-events'),
-  events: z.array(ConnectionEventSchema).max(1000),
+  events: z.array(ConnectionEventSchema).max(MAX_EVENTS_PER_MESSAGE),
 });
 
 export const SocketRowSchema = z.object({
@@ -148,32 +158,34 @@ export const TcpSampleSchema = z.object({
 /** What a monitor may ask an agent to run. The agent checks it against its own caps. */
 export const RunOptionsSchema = z.object({
   target: z.string().max(2048),
-  engine: z.enum(['undici', 'http', 'h2', 'h2c', 'net']).optional(),
-  connections: z.number().int().min(1).max(100_000).optional(),
-  requests: z.number().int().min(1).optional(),
-  durationMs: z.number().int().min(1).optional(),
+  engine: z.enum(ENGINES).optional(),
+  connections: bounded(LIMITS.connections).optional(),
+  // requests, durationMs and maxIdle: only the lower bound on the wire; above it the agent
+  // answers run-refused (resolveOptions checks LIMITS) rather than dropping the message.
+  requests: z.number().int().min(LIMITS.requests.min).optional(),
+  durationMs: z.number().int().min(LIMITS.durationMs.min).optional(),
   rate: z.number().positive().optional(),
-  workers: z.number().int().min(1).max(256).optional(),
+  workers: bounded(LIMITS.workers).optional(),
   keepAlive: z.boolean().optional(),
-  maxIdle: z.number().int().min(0).optional(),
+  maxIdle: z.number().int().min(LIMITS.maxIdle.min).optional(),
   consumeBody: z.boolean().optional(),
-  pipelining: z.number().int().min(1).max(1024).optional(),
-  localAddresses: z.array(z.string().max(64)).max(64).optional(),
+  pipelining: bounded(LIMITS.pipelining).optional(),
+  localAddresses: z.array(z.string().max(64)).max(LIMITS.localAddresses.max).optional(),
   /** Per-request timeout (`kalab loadgen --timeout`); the agent's default applies when absent. */
-  timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  timeoutMs: bounded(LIMITS.timeoutMs).optional(),
   scenario: z.string().max(64).optional(),
   /** The request (`-m`, `-H`, `-b`/`--body-file`); the loadgen checks tokens and CR/LF, an agent caps the body (--max-body-bytes). */
   method: z.string().min(1).max(32).optional(),
   headers: z
     .array(z.tuple([z.string().min(1).max(256), z.string().max(8192)]))
-    .max(64)
+    .max(LIMITS.headers.max)
     .optional(),
   /** utf8 text, or base64 when bodyEncoding says so (8 MiB of bytes at most, LIMITS.bodyBytes). */
   body: z.string().max(11_200_000).optional(),
   bodyEncoding: z.enum(['utf8', 'base64']).optional(),
   /** https:// (`-k`, `--ca` as PEM text, `--servername`, `--tls-resume`). */
   insecure: z.boolean().optional(),
-  ca: z.string().max(1_048_576).optional(),
+  ca: z.string().max(LIMITS.caBytes.max).optional(),
   servername: z.string().max(253).optional(),
   tlsResume: z.boolean().optional(),
 });
@@ -183,22 +195,22 @@ export type RunOptions = z.infer<typeof RunOptionsSchema>;
 export const RunStartSchema = z.object({
   v,
   type: z.literal('run-start'),
-  runId: z.string().min(1).max(64),
+  runId,
   options: RunOptionsSchema,
   /** Fan-out: get the workers ready, say run-ready, and go only on run-go (at the agreed instant). */
   hold: z.boolean().optional(),
 });
 /** Agent → hub: a held run's workers are ready. */
-export const RunReadySchema = z.object({ v, type: z.literal('run-ready'), runId: z.string().min(1).max(64) });
+export const RunReadySchema = z.object({ v, type: z.literal('run-ready'), runId });
 /** Hub → agent: start a held run at `startAt`, the agreed instant on the agent's own clock (epoch ms). */
-export const RunGoSchema = z.object({ v, type: z.literal('run-go'), runId: z.string().min(1).max(64), startAt: count });
+export const RunGoSchema = z.object({ v, type: z.literal('run-go'), runId, startAt: count });
 /** Monitor → agent: stop a run early (the report still follows). */
-export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId: z.string().min(1).max(64) });
+export const RunStopSchema = z.object({ v, type: z.literal('run-stop'), runId });
 /** Agent → hub: a run began (also sent by a standalone `kalab loadgen URL --monitor`). */
 export const RunStartedSchema = z.object({
   v,
   type: z.literal('run-started'),
-  runId: z.string().min(1).max(64),
+  runId,
   target: z.string().max(2048),
   engine: z.string().max(16),
   config: z.record(z.string(), z.unknown()),
@@ -208,14 +220,14 @@ export const RunStartedSchema = z.object({
 export const RunReportSchema = z.object({
   v,
   type: z.literal('run-report'),
-  runId: z.string().min(1).max(64),
+  runId,
   report: ReportSchema,
 });
 /** Agent → hub: a run was refused (caps, bad target). */
 export const RunRefusedSchema = z.object({
   v,
   type: z.literal('run-refused'),
-  runId: z.string().min(1).max(64),
+  runId,
   code: z.string().max(64),
   message: z.string().max(1000),
 });
@@ -235,8 +247,8 @@ export const ClockPongSchema = z.object({
 export const FanOutStartSchema = z.object({
   v,
   type: z.literal('fanout-start'),
-  runId: z.string().min(1).max(40),
-  agents: z.union([z.number().int().min(1).max(1024), z.literal('all')]),
+  runId: fanOutRunId.min(1),
+  agents: z.union([z.number().int().min(1).max(FAN_OUT_MAX_AGENTS), z.literal('all')]),
   options: RunOptionsSchema,
 });
 /** Viewer → hub: which agents are connected, their caps and state. Answered with `agents`. */
@@ -250,7 +262,7 @@ export const AgentInfoSchema = z.object({
   cores: z.number().int().nullable(),
   caps: AgentCapsSchema.nullable(),
   state: AgentStateSchema,
-  runId: z.string().max(64).optional(),
+  runId: z.string().max(RUN_ID_MAX).optional(),
 });
 export type AgentInfo = z.infer<typeof AgentInfoSchema>;
 /** Hub → viewer: the answer to `agents-list`. */
@@ -261,7 +273,7 @@ const FanOutTotalsSchema = z.object({ requests: count, connectionsOpened: count,
 export const FanOutStartedSchema = z.object({
   v,
   type: z.literal('fanout-started'),
-  runId: z.string().max(40),
+  runId: fanOutRunId,
   /** The agreed instant on the monitor's clock. */
   startAt: count,
   agents: z
@@ -269,42 +281,29 @@ export const FanOutStartedSchema = z.object({
       z.object({
         name,
         host: name,
-        runId: z.string().max(64),
+        runId: z.string().max(RUN_ID_MAX),
         options: RunOptionsSchema,
         offsetMs: z.number(),
         rttMs: z.number().nonnegative(),
       }),
     )
-    .max(1024),
+    .max(FAN_OUT_MAX_AGENTS),
 });
 /** Hub → viewer, about once a second: the merged tick (totals summed over agents) and one row per agent. */
 export const FanOutProgressSchema = z.object({
   v,
   type: z.literal('fanout-progress'),
-  runId: z.string().max(40),
+  runId: fanOutRunId,
   tick: TickSchema,
   agents: z
     .array(z.object({ name, state: z.enum(['starting', 'running', 'done', 'lost']), totals: FanOutTotalsSchema }))
-    .max(1024),
+    .max(FAN_OUT_MAX_AGENTS),
 });
 
-/** How one agent's share of a fan-out ended: its report, or lost / refused with the last totals it ticked. */
-export const FanOutOutcomeSchema = z.enum(['complete', 'lost', 'refused']);
 /** What an agent's last tick said, for an agent that sent no report. */
 export const LastTickSchema = z.object({
   elapsedMs: rate,
-  totals: z.object({
-    requests: count,
-    ok: count.optional(),
-    non2xx: count.optional(),
-    failed: count.optional(),
-    connectionsOpened: count,
-    connectionsClosed: count.optional(),
-    reusedRequests: count.optional(),
-    /** https:// runs: TLS handshakes and resumed sessions its last tick counted. */
-    tlsHandshakes: count.optional(),
-    tlsResumed: count.optional(),
-  }),
+  totals: TickTotalsSchema,
   errors: ErrorCountsSchema,
   /** Every latency its ticks carried, merged (HdrHistogram compressed base64). */
   latencyHistogram: z.string().max(1_000_000).optional(),
@@ -314,7 +313,7 @@ export type LastTick = z.infer<typeof LastTickSchema>;
 export const FanOutPartSchema = z.object({
   name,
   host: name,
-  runId: z.string().max(64),
+  runId: z.string().max(RUN_ID_MAX),
   outcome: FanOutOutcomeSchema,
   report: ReportSchema.optional(),
   last: LastTickSchema.optional(),
@@ -325,8 +324,8 @@ export type FanOutPart = z.infer<typeof FanOutPartSchema>;
 export const FanOutReportSchema = z.object({
   v,
   type: z.literal('fanout-report'),
-  runId: z.string().max(40),
-  parts: z.array(FanOutPartSchema).max(1024),
+  runId: fanOutRunId,
+  parts: z.array(FanOutPartSchema).max(FAN_OUT_MAX_AGENTS),
 });
 export type FanOutStart = z.infer<typeof FanOutStartSchema>;
 export type FanOutStarted = z.infer<typeof FanOutStartedSchema>;
@@ -353,7 +352,7 @@ export const SourceSnapshotSchema = z.object({
   /** Marked lost when no heartbeat arrived for two intervals; its data is kept. */
   lost: z.boolean(),
   lastSeen: count,
-  runId: z.string().max(64).optional(),
+  runId: z.string().max(RUN_ID_MAX).optional(),
   totals: z.object({ requests: count, connectionsOpened: count, errors: count }),
   rates: z.object({ rps: rate, newConnPerSec: rate }),
   openConnections: count,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPORT_ENGINES } from './limits.js';
 
 /** `kalab.report/v1`: the final report of a load run (DESIGN.md, "Report"). */
 export const REPORT_SCHEMA_ID = 'kalab.report/v1';
@@ -64,12 +65,15 @@ export const H2ReportSchema = z.object({
 });
 export type H2Report = z.infer<typeof H2ReportSchema>;
 
+/** How one agent's share of a fan-out ended: its report, or lost / refused with the last totals it ticked. */
+export const FanOutOutcomeSchema = z.enum(['complete', 'lost', 'refused']);
+
 /** A fan-out run's share of one agent: the same sections as the report, `host` with the agent's host name. */
 export const AgentShareSchema = z.object({
   name: z.string().max(128),
   host: HostSchema.extend({ name: z.string().max(128) }),
   /** complete: its report arrived; lost: its connection died mid-run (its last tick's totals); refused. */
-  outcome: z.enum(['complete', 'lost', 'refused']),
+  outcome: FanOutOutcomeSchema,
   requests: RequestsSchema,
   connections: ConnectionsSchema,
   errors: ErrorCountsSchema,
@@ -84,7 +88,7 @@ export const ReportSchema = z.object({
    * The engine that carried the requests: what `--engine` asked for, except `churn` (the lean
    * no-keep-alive engine undici and net hand over to with `--no-keepalive`).
    */
-  engine: z.enum(['undici', 'http', 'h2', 'h2c', 'net', 'churn']),
+  engine: z.enum(REPORT_ENGINES),
   config: z.record(z.string(), z.unknown()),
   durationMs: ms,
   requests: RequestsSchema,

@@ -53,13 +53,11 @@ export const SERVER_LIMITS = {
   shutdownGraceMs: { min: 0, max: 600_000 },
 } as const;
 
-/** Monitor reporting cadence: events flushed ~4 times a second, a tick and a TCP sample each second. */
-export const MONITOR_DEFAULTS = {
+/** The monitor reporter's cadence: events flushed ~4 times a second, a tick and a TCP sample each second. */
+export const REPORTER_DEFAULTS = {
   flushIntervalMs: 250,
   tickIntervalMs: 1_000,
   sampleIntervalMs: 1_000,
-  /** The protocol's cap on events per conn-events message. */
-  maxEventsPerMessage: 1_000,
   /** Events kept between flushes; beyond it the oldest are dropped and counted. */
   maxPendingEvents: 20_000,
   maxSampleSockets: 200,

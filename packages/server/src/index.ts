@@ -9,7 +9,7 @@ export {
   type LedgerStats,
   type TlsInfo,
 } from './connection-ledger.js';
-export { HELLO_BODY, MONITOR_DEFAULTS, SERVER_DEFAULTS, SERVER_LIMITS, STATS_PATH } from './defaults.js';
+export { HELLO_BODY, SERVER_DEFAULTS, SERVER_LIMITS, STATS_PATH } from './defaults.js';
 export { createLabServer, type LabServer, type LabServerAddress } from './lab-server.js';
 export { MonitorReporter, type MonitorReporterOptions } from './monitor-reporter.js';
 export {

@@ -1,8 +1,8 @@
 import { CounterRate, type SampleTcpOptions, sampleTcp, type TcpSample } from '@kalab/core';
-import { type ConnectionEvent, MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
+import { type ConnectionEvent, MAX_EVENTS_PER_MESSAGE, MonitorLink, PROTOCOL_VERSION } from '@kalab/protocol';
 import { channels } from './channels.js';
 import type { ConnectionLedger, ConnectionRecord } from './connection-ledger.js';
-import { MONITOR_DEFAULTS } from './defaults.js';
+import { REPORTER_DEFAULTS } from './defaults.js';
 
 export interface MonitorReporterOptions {
   ledger: ConnectionLedger;
@@ -81,7 +81,7 @@ export class MonitorReporter {
   };
 
   private push(event: ConnectionEvent): void {
-    if (this.pending.length >= MONITOR_DEFAULTS.maxPendingEvents) {
+    if (this.pending.length >= REPORTER_DEFAULTS.maxPendingEvents) {
       this.pending.shift();
       this.droppedEvents++;
     }
@@ -98,10 +98,10 @@ export class MonitorReporter {
       t.unref();
       this.timers.push(t);
     };
-    every(this.options.flushIntervalMs ?? MONITOR_DEFAULTS.flushIntervalMs, () => this.flush());
-    every(this.options.tickIntervalMs ?? MONITOR_DEFAULTS.tickIntervalMs, () => this.tick());
+    every(this.options.flushIntervalMs ?? REPORTER_DEFAULTS.flushIntervalMs, () => this.flush());
+    every(this.options.tickIntervalMs ?? REPORTER_DEFAULTS.tickIntervalMs, () => this.tick());
     if (this.sampleTcp)
-      every(this.options.sampleIntervalMs ?? MONITOR_DEFAULTS.sampleIntervalMs, () => void this.sample());
+      every(this.options.sampleIntervalMs ?? REPORTER_DEFAULTS.sampleIntervalMs, () => void this.sample());
     this.link.start();
     return this;
   }
@@ -109,7 +109,7 @@ export class MonitorReporter {
   /** Sends pending connection events, at most 1000 per message. */
   flush(): void {
     while (this.pending.length > 0) {
-      const events = this.pending.splice(0, MONITOR_DEFAULTS.maxEventsPerMessage);
+      const events = this.pending.splice(0, MAX_EVENTS_PER_MESSAGE);
       this.link.send({ v: PROTOCOL_VERSION, type: 'conn-events', events });
     }
   }
@@ -152,7 +152,7 @@ export class MonitorReporter {
         host: this.link.options.host,
         port: this.options.port,
         side: 'either',
-        maxSockets: MONITOR_DEFAULTS.maxSampleSockets,
+        maxSockets: REPORTER_DEFAULTS.maxSampleSockets,
       });
       this.link.send(sample);
     } catch {
