@@ -35,6 +35,11 @@ export interface ObserveCommandOptions {
   twReuse?: 0 | 1 | 2 | null;
   /** Start the lab server on 127.0.0.1:PORT inside the namespace first. */
   serve?: number | null;
+  /**
+   * With serve: the URL of a module exporting createLabServer (LabServerModule), e.g.
+   * `import.meta.resolve('@kalab/server')`.
+   */
+  labServer?: string;
   /** Write a packet capture of the namespace's loopback here. */
   capture?: string | null;
   /** Called once a second while the program runs. */
@@ -65,6 +70,8 @@ function validate(opts: ObserveCommandOptions): SandboxConfig {
     throw new BadOptionError('tw-reuse', `tw-reuse must be 0, 1 or 2, got ${String(twReuse)}`);
   const serve = opts.serve ?? null;
   if (serve !== null) parseInteger('serve', serve, 1, 65_535);
+  if (serve !== null && !opts.labServer)
+    throw new BadOptionError('serve', 'serve needs labServer: the module that starts the lab server');
   return {
     command: [...opts.command],
     intervalMs,
@@ -73,6 +80,7 @@ function validate(opts: ObserveCommandOptions): SandboxConfig {
     portRange: range ? [range[0], range[1]] : null,
     twReuse,
     serve,
+    labServer: opts.labServer ?? null,
     capture: opts.capture ?? null,
     ticks: opts.onTick !== undefined,
   };

@@ -19,10 +19,9 @@ import {
   readTcpTableSync,
   UnsupportedError,
 } from '@kalab/core';
-import { createLabServer, type LabServer } from '@kalab/server';
 import { buildObserveReport, type CounterPair, type ServedConnection } from './build-report.js';
 import { startCapture, stopCapture } from './capture.js';
-import type { ChildLine, SandboxConfig } from './child-protocol.js';
+import type { ChildLine, LabServerModule, SandboxConfig } from './child-protocol.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import { readCapture } from './pcap.js';
@@ -70,8 +69,9 @@ async function main(cfg: SandboxConfig): Promise<number> {
       return null;
     }
   })();
-  let server: LabServer | null = null;
-  if (cfg.serve !== null) {
+  let server: ReturnType<LabServerModule['createLabServer']> | null = null;
+  if (cfg.serve !== null && cfg.labServer !== null) {
+    const { createLabServer } = (await import(cfg.labServer)) as LabServerModule;
     server = createLabServer({ host: '127.0.0.1', port: cfg.serve, ledgerHistory: OBSERVE_DEFAULTS.maxLives });
     await server.listen();
   }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canUnshareNet, hasCommand, isRoot, missing } from '../../../test/support/needs.js';
 
+/** The lab server `serve` starts inside the namespace (the CLI passes `@kalab/server`'s built entry too). */
+export const LAB_SERVER = new URL('../../server/dist/index.js', import.meta.url).href;
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 /** SYNs (without ACK) in a capture, counted by tcpdump itself: a count independent of the lab's pcap reader. */

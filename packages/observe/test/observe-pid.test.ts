@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ObserveReport, ObserveReportSchema, observeCommand, observePid } from '../src/index.js';
-import { buildGo, cannotCapture, quiet, tcpdumpSyns } from './helpers.js';
+import { buildGo, cannotCapture, LAB_SERVER, quiet, tcpdumpSyns } from './helpers.js';
 
 /** The pid of the one process whose command line starts with `path` (the test's own binary in a temp dir). */
 function pidOf(path: string): number | undefined {
@@ -30,7 +30,12 @@ async function attach(
   const bin = join(dir, name);
   const { copyFileSync } = await import('node:fs');
   copyFileSync(join(dir, 'bin', 'pid-client'), bin); // a path of its own, to find its pid by
-  const outerRun = observeCommand({ command: quiet([bin, ...args]), serve: 8080, capture: join(dir, `${name}.pcap`) });
+  const outerRun = observeCommand({
+    command: quiet([bin, ...args]),
+    serve: 8080,
+    labServer: LAB_SERVER,
+    capture: join(dir, `${name}.pcap`),
+  });
   const pid = await vi.waitFor(
     () => {
       const p = pidOf(bin);

@@ -5,14 +5,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missing } from '../../../test/support/needs.js';
 import { type ObserveReport, observeCommand } from '../src/index.js';
-import { cannotCapture, FIXTURES, quiet, tcpdumpSyns } from './helpers.js';
+import { cannotCapture, FIXTURES, LAB_SERVER, quiet, tcpdumpSyns } from './helpers.js';
 
 const hasRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
 const skipCapture = cannotCapture();
 
 /** Each client sends 10 GETs to the lab server that --serve starts in the namespace; captured too. */
 async function observe(dir: string, name: string, argv: string[]): Promise<ObserveReport> {
-  return observeCommand({ command: quiet(argv), serve: 8080, capture: join(dir, `${name}.pcap`) });
+  return observeCommand({
+    command: quiet(argv),
+    serve: 8080,
+    labServer: LAB_SERVER,
+    capture: join(dir, `${name}.pcap`),
+  });
 }
 
 describe.skipIf(skipCapture || missing('python3 requests (python3-requests)', hasRequests))(

@@ -118,6 +118,7 @@ export async function run(command: string[], flags: ObserveFlags): Promise<numbe
       portRange: flags.portRange === undefined ? null : parsePortRange(flags.portRange),
       twReuse: flags.twReuse === undefined ? null : parseTwReuse(flags.twReuse),
       serve: flags.serve === undefined ? null : parsePort('--serve', flags.serve, false),
+      labServer: import.meta.resolve('@kalab/server'),
       capture: flags.capture ?? null,
       signal: stop.signal,
       ...ticks,
