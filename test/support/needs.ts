@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
  *
  *   describe.skipIf(missing('tcpdump', hasCommand('tcpdump')))('...', () => { ... })
  */
-export const strict = process.env['KALAB_TEST_STRICT'] === '1';
+const strict = process.env['KALAB_TEST_STRICT'] === '1';
 
 const told = new Set<string>();
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 
 /** Dials, never sends a byte, and hangs up: a marker connection no request uses. */
-export function dialAndLeave(port: number, host = '127.0.0.1'): Promise<void> {
+function dialAndLeave(port: number, host = '127.0.0.1'): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, host, () => s.end());
     s.on('error', reject);

@@ -2,7 +2,7 @@ import { DOCTOR_DEFAULTS } from './defaults.js';
 import type { ProbeContext } from './probe-context.js';
 
 /** Why the sequential run on one connection stopped. */
-export type MaxRequestsEnd =
+type MaxRequestsEnd =
   | 'connection-close'
   | 'fin'
   | 'reset'

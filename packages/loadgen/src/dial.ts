@@ -4,7 +4,7 @@ import { urlPort } from '@kalab/core';
 import type { ResolvedTls } from './options.js';
 import type { WorkerStats } from './worker-stats.js';
 
-export interface DialOptions {
+interface DialOptions {
   localAddress?: string | undefined;
   /** Reads handed to a callback in one shared buffer (net.Socket's `onread`; tls.connect takes it too). */
   onread?: OnReadOpts;

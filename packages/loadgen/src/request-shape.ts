@@ -117,17 +117,6 @@ export function rawRequest(shape: RequestShape, extraHeaders: ReadonlyArray<[str
   return shape.body === null || shape.body.length === 0 ? h : Buffer.concat([h, shape.body]);
 }
 
-/** The same request as HTTP/2 headers: pseudo-headers first, names in lower case, Host as :authority. */
-export function h2Headers(shape: RequestShape): Record<string, string> {
-  const out: Record<string, string> = {
-    ':method': shape.method,
-    ':path': shape.path,
-    ':authority': shape.authority,
-  };
-  for (const [n, v] of shape.headers) out[n.toLowerCase()] = v;
-  return out;
-}
-
 /** The same request as node:http raw headers (an array keeps the order and keeps node from adding its own Host). */
 export function http1HeaderArray(shape: RequestShape): string[] {
   const out = ['Host', shape.authority];

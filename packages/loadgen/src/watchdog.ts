@@ -22,7 +22,7 @@ export class Watchdog {
   }
 }
 
-export function watchdogIntervalMs(timeoutMs: number): number {
+function watchdogIntervalMs(timeoutMs: number): number {
   return Math.max(10, Math.min(250, Math.floor(timeoutMs / 4)));
 }
 

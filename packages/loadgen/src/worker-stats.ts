@@ -16,7 +16,7 @@ export interface StatsEnvelope {
   tls?: TlsEnvelope;
 }
 
-export interface TlsEnvelope {
+interface TlsEnvelope {
   handshake: string | null;
   protocols: Record<string, number>;
   alpn: Record<string, number>;

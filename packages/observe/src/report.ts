@@ -8,7 +8,7 @@ const count = z.number().int().nonnegative();
 const nullableCount = count.nullable();
 
 /** SYN, FIN and RST segments and HTTP/1.x requests of one connection, from a capture. */
-export const PacketViewSchema = z.object({
+const PacketViewSchema = z.object({
   syn: count,
   synAck: count,
   fin: count,
@@ -18,7 +18,7 @@ export const PacketViewSchema = z.object({
 export type PacketView = z.infer<typeof PacketViewSchema>;
 
 /** Which side closed first: the one whose socket went to FIN_WAIT/TIME_WAIT (both: a simultaneous close). */
-export const CloserSchema = z.enum(['client', 'server', 'both']).nullable();
+const CloserSchema = z.enum(['client', 'server', 'both']).nullable();
 
 /** One connection's life as the samples saw it. Times are ms since the observation started. */
 export const ConnectionLifeSchema = z.object({
@@ -41,7 +41,7 @@ export const ConnectionLifeSchema = z.object({
 });
 export type ConnectionLife = z.infer<typeof ConnectionLifeSchema>;
 
-export const RemoteSummarySchema = z.object({
+const RemoteSummarySchema = z.object({
   remote: z.string(),
   opened: count,
   peakOpen: count,
@@ -55,7 +55,7 @@ export const RemoteSummarySchema = z.object({
 });
 export type RemoteSummary = z.infer<typeof RemoteSummarySchema>;
 
-export const TimelineEntrySchema = z.object({
+const TimelineEntrySchema = z.object({
   second: count,
   newConnections: count,
   open: count,

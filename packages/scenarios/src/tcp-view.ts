@@ -19,7 +19,7 @@ export function statesBySide(sockets: readonly TcpSocket[], ports: readonly numb
 }
 
 /** Rows shown in the netstat view; the counts cover every socket. */
-export const NETSTAT_ROWS = 12;
+const NETSTAT_ROWS = 12;
 
 /** The first rows on the ports, client side first (as `netstat -n | grep 8080` lists them, listener left out). */
 export function socketRows(

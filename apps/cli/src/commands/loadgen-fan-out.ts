@@ -25,7 +25,7 @@ export function wantsFanOut(f: FanOutFlags): boolean {
 }
 
 /** `--agents N|all` → a count (1..1024) or 'all'; the message quotes what was typed. */
-export function parseAgents(value: string): number | 'all' {
+function parseAgents(value: string): number | 'all' {
   return value.trim() === 'all' ? 'all' : parseInteger('--agents', value, 1, 1024);
 }
 

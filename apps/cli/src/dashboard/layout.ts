@@ -9,11 +9,11 @@ export interface Rect {
 }
 
 /** Every panel but `agents`, which only wide terminals have (narrower ones keep the other panels' widths). */
-export type Panels = Record<Exclude<PanelId, 'agents'>, Rect> & { agents?: Rect };
+type Panels = Record<Exclude<PanelId, 'agents'>, Rect> & { agents?: Rect };
 export type Layout = { tooSmall: false; panels: Panels } | { tooSmall: true; panels: null };
 
 /** From this width on, the bottom band has room for the agents panel (one row per agent). */
-export const AGENTS_MIN_COLS = 120;
+const AGENTS_MIN_COLS = 120;
 
 /** Below this the panels cannot show their numbers; the dashboard says so instead. */
 export const MIN_COLS = DASHBOARD_DEFAULTS.minCols;

@@ -12,7 +12,7 @@ export interface DashboardModel {
   now: number;
 }
 
-export type LinkState = 'connecting' | 'connected' | 'disconnected';
+type LinkState = 'connecting' | 'connected' | 'disconnected';
 
 export interface DashboardStatus {
   /** `embedded`: `kalab start` runs monitor and server itself; `remote`: `kalab dashboard URL`. */

@@ -178,7 +178,7 @@ export function formatEndpoint(e: TcpEndpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
-export function portMatches(lport: number, rport: number, port: number, side: PortSide): boolean {
+function portMatches(lport: number, rport: number, port: number, side: PortSide): boolean {
   if (side === 'local') return lport === port;
   if (side === 'remote') return rport === port;
   return lport === port || rport === port;

@@ -55,7 +55,7 @@ export const ErrorCode = {
 const ERROR_NAMES = Object.fromEntries(Object.entries(ErrorCode).map(([k, v]) => [v, k])) as Record<number, string>;
 
 /** RFC 9113 §7's name of an error code (unknown codes as hex: they must be treated as INTERNAL_ERROR, but the report says which). */
-export function errorName(code: number): string {
+function errorName(code: number): string {
   return ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
 }
 

@@ -10,7 +10,7 @@ import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from './hpack-tables.js'
  */
 
 /** A header block that breaks RFC 7541: a COMPRESSION_ERROR, which ends the session (RFC 9113 §4.3). */
-export function compressionError(message: string): HttpParseError {
+function compressionError(message: string): HttpParseError {
   return new HttpParseError('H2_COMPRESSION_ERROR', `HPACK: ${message}`);
 }
 

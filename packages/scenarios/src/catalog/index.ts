@@ -2,9 +2,9 @@ import { BadOptionError } from '@kalab/core';
 import { SCENARIOS } from './catalog.js';
 import type { ScenarioDefinition } from './scenario.js';
 
-export { GO_DEFAULT_MAX_IDLE_PER_HOST, SCENARIOS } from './catalog.js';
+export { SCENARIOS } from './catalog.js';
 export * from './scenario.js';
-export { describePhase, describeSandbox, phaseGapMs, SETTING_NAMES, type SettingKey } from './settings.js';
+export { describePhase, describeSandbox, phaseGapMs } from './settings.js';
 export { expectedOf, judgeScenario, metricValue, OP_SYMBOL, sumObserved } from './verdict.js';
 
 /** A scenario by name; an unknown name is bad input (exit 2) and the message lists the known ones. */

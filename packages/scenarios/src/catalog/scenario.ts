@@ -5,7 +5,7 @@
  */
 
 /** Which client the runner drives for a phase; each one is a few lines of node:http, undici or http2. */
-export type ScenarioDriver =
+type ScenarioDriver =
   /** node:http Agent workers: sequential or concurrent requests, pool limits, who closes. */
   | 'http-pool'
   /** High-concurrency client that closes every connection itself after one response. */
@@ -48,7 +48,7 @@ export interface ClientSettings {
 }
 
 /** How the lab server behaves (createLabServer options). */
-export interface ServerSettings {
+interface ServerSettings {
   /** Idle time after which the server closes a kept-alive connection. */
   keepAliveTimeoutMs?: number;
   /** The server closes a connection after this many requests. */

@@ -4,7 +4,7 @@ import type { ScenarioDefinition, ScenarioPhase, ScenarioSetting } from './scena
  * Each knob of a scenario with its name in Go's net/http and in Node, so a reader who knows
  * one ecosystem can find the setting in the other.
  */
-export const SETTING_NAMES = {
+const SETTING_NAMES = {
   driver: { label: 'client', go: 'http.Client / http.Transport', node: 'see value' },
   requests: {
     label: 'requests per worker',
@@ -92,7 +92,7 @@ export const SETTING_NAMES = {
   },
 } as const;
 
-export type SettingKey = keyof typeof SETTING_NAMES;
+type SettingKey = keyof typeof SETTING_NAMES;
 
 function show(key: SettingKey, value: unknown): string {
   if (value === null) return key === 'idleTimeoutMs' ? 'none (until the server closes)' : 'unlimited';

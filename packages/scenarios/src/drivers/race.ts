@@ -173,7 +173,7 @@ const BUSY_TRIES = 3;
 const BUSY_TIMEOUT_MS = 2000;
 
 /** The busy client: a worker file of this package (dist/drivers/busy-client.js beside this one). */
-export const BUSY_CLIENT_URL = new URL('./busy-client.js', import.meta.url);
+const BUSY_CLIENT_URL = new URL('./busy-client.js', import.meta.url);
 
 /**
  * The race as it happens in production, deterministically: a client whose event loop is busy
