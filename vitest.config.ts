@@ -10,5 +10,7 @@ export default defineConfig({
     // Tests compare kernel counters and socket states: keep files from racing each other.
     fileParallelism: false,
     reporters: ['default'],
+    // Refuse to test a stale dist/ (worker, child and CLI tests run the built code).
+    globalSetup: ['test/support/fresh-dist.ts'],
   },
 });
