@@ -5,7 +5,7 @@
 //
 //   node bench/h2-bench.mjs [--rounds 5] [--duration 5] [--streams 100] [--cpu 1] [--nginx-cpu 0] [--kalab PATH]
 //
-// Issue 15's pair: kalab --engine h2 -c 1 --streams 100 -w 1 / h2load -c 1 -m 100 -t 1, target >= 0.5,
+// The pair: kalab --engine h2 -c 1 --streams 100 -w 1 / h2load -c 1 -m 100 -t 1, target >= 0.5,
 // over h2c and over TLS. nginx runs one worker on --nginx-cpu, every client on --cpu (taskset),
 // the tools alternate within each round (the machine may be shared) and the table shows the
 // median of the per-round ratios. Beside req/s it prints each client's CPU time per request
@@ -80,7 +80,7 @@ const kalabRun = (url, bound) => {
   return { r, cpuS };
 };
 
-/** kalab's fixed cost (start-up, worker, teardown): a run of one request, this round. */
+/** kalab's fixed cost (start-up, worker, teardown): a run of one request. */
 let startupS = 0;
 const startups = [];
 const kalab = (url) => {

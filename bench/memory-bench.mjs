@@ -9,7 +9,7 @@
 // --node-options=--max-semi-space-size=1; --heap-snapshot-at S writes a heap snapshot of every
 // loadgen isolate S seconds in, into the current directory.)
 //
-// Target (issue 15): "a 60 s run at 10,000 connections against the lab server in a namespace
+// Target: "a 60 s run at 10,000 connections against the lab server in a namespace
 // (limits raised there) stays under 150 MiB RSS per worker and its report is exact".
 //
 // Each case (engine x -w) runs in a fresh private network namespace (`unshare -rn`, lo up,

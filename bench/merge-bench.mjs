@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What merging a fan-out costs: 64 agents' reports, each with a full latency HDR histogram
 // (values spread over 1 µs..10 s, so most buckets are filled) and its connect times, merged by
-// @kalab/loadgen's mergeFanOut (the lab's one Aggregate and report builder). Issue 14 asks
+// @kalab/loadgen's mergeFanOut (the lab's one Aggregate and report builder). The fan-out asks
 // for < 50 ms; the bench prints the median and worst of its runs and never fails.
 //
 //   node bench/merge-bench.mjs [--agents 64] [--samples 200000] [--runs 15]

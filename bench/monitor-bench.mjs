@@ -5,7 +5,7 @@
 //                  [--seconds 30] [--warmup 10] [--snapshot-ms 250] [--json]
 //                  [--heap-snapshot] [--monitor-node-options=FLAGS]
 //
-// Target (issue 15): "a monitor with 64 sources stays under 100 MiB and keeps its snapshot rate".
+// Target: "a monitor with 64 sources stays under 100 MiB and keeps its snapshot rate".
 //
 // Three processes, all on loopback:
 // - `kalab monitor --listen 127.0.0.1:PORT` (the CLI, as users run it): its RSS is read from

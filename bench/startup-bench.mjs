@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Start-up of `kalab` as a process: `kalab --help`, `kalab netstat --json` and `kalab doctor --help`
 // against `ss -tan` (the peer: a whole process that prints the TCP table) and `node -e 0` (the floor
-// any Node command pays). Target (issue 15): each kalab command under 150 ms.
+// any Node command pays). Target: each kalab command under 150 ms.
 //
 //   pnpm build && node bench/startup-bench.mjs [--runs 15] [--cpu 1] [--json]
 //

@@ -5,7 +5,7 @@
 //   pnpm build && node bench/undici-overhead.mjs [--rounds 5] [--duration 5] [--connections 50]
 //                  [--pipelining 1] [--cpu 1] [--nginx-cpu 0] [--json]
 //
-// Target (issue 15): "`--engine undici` >= 1.0x a bare undici loop with the same options
+// Target: "`--engine undici` >= 1.0x a bare undici loop with the same options
 // (instrumentation costs nothing measurable)".
 //
 // The bare loop is the same undici (the copy @kalab/loadgen resolves) used the way the engine

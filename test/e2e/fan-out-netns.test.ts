@@ -15,7 +15,7 @@ interface Ledger {
 }
 
 /**
- * Issue 14's "done when": four agents, each its own machine (network namespace on a bridge:
+ * Four agents, each its own machine (network namespace on a bridge:
  * its own address, TCP table and ports), one run split over all of them, checked three ways:
  * the merged report, the sum over its agents, and the server's own ledger.
  */

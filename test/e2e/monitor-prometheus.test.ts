@@ -30,7 +30,7 @@ function total(text: string, name: string, labels: Record<string, string> = {}):
 }
 
 /**
- * Issue 16.8: `/metrics` passes `promtool check metrics` (the Prometheus project's own lint:
+ * `/metrics` passes `promtool check metrics` (the Prometheus project's own lint:
  * base units, `_total` counters, HELP on every family) once the monitor has seen everything
  * it exposes: a server, an agent, a run that succeeded and a run whose every request failed.
  */

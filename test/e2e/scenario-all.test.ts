@@ -225,7 +225,7 @@ describe('kalab scenario (usage)', () => {
     expect(run.stderr).toMatch(/scenario name is required/);
   });
 
-  it.skipIf(noNamespace)('prints one scenario as DESIGN.md JSON', async () => {
+  it.skipIf(noNamespace)('prints one scenario as the docs/scenarios.md JSON', async () => {
     const run = await kalab(['scenario', 'seq-unread-body', '--json'], 60_000);
     expect(run.code).toBe(0);
     const r = JSON.parse(run.stdout);

@@ -11,7 +11,7 @@ import { hasCommand, isRoot, missing } from '../support/needs.js';
 import { startSynCapture } from '../support/syn-capture.js';
 
 /**
- * Done-when of issue 12, on loopback: what kalab reports about TLS equals what an independent
+ * On loopback: what kalab reports about TLS equals what an independent
  * TLS server (nginx) logs about its own connections and resumed sessions, what the lab
  * server's ledger says, and the SYNs on the wire.
  */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * DESIGN.md: a package "works when installed from its packed tarball into an unrelated
+ * A package "works when installed from its packed tarball into an unrelated
  * project". These helpers pack workspace packages with pnpm (workspace:* becomes their
  * version) and npm-install the tarballs into a plain project outside the workspace, its
  * third-party dependencies from the registry. They need each package's dist/ (CI builds first).

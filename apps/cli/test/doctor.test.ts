@@ -81,7 +81,7 @@ async function nodeServer(keepAliveTimeout: number): Promise<string> {
 }
 
 describe('kalab doctor', () => {
-  it('measures `kalab server --keep-alive-timeout 2000` at 2 s ±10% and prints the DESIGN.md JSON', async () => {
+  it('measures `kalab server --keep-alive-timeout 2000` at 2 s ±10% and prints the docs/doctor.md JSON', async () => {
     const { url } = await labServer(['--keep-alive-timeout', '2000']);
     const [json, table] = await Promise.all([
       kalab(['doctor', url, '--json', '--budget', '20s']),

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Issue 16's property test: every command gets random and hostile flag values (a fixed seed,
+ * A property test: every command gets random and hostile flag values (a fixed seed,
  * so a failure reproduces; KALAB_FUZZ_SEED picks another) and must answer with an exit code
  * in {0, 1, 2, 3}, no stack trace and no Node warning on stderr, and exactly one `kalab: ...`
  * line on stderr for exit 2. Every target is loopback (a server of this test, or a port

@@ -9,7 +9,7 @@ const KALAB = fileURLToPath(new URL('../bin/kalab.js', import.meta.url));
 /** Inside the namespace only: an odd port no other test on the host uses. */
 const NS_PORT = 47913;
 
-// Port exhaustion only ever happens inside a private network namespace (DESIGN.md invariant).
+// Port exhaustion only ever happens inside a private network namespace (the lab never exhausts the host).
 // Skipped where the platform cannot do it (no user namespaces, read-only /proc/sys), never faked.
 const NS_SETUP =
   'ip link set lo up && echo "20000 20999" > /proc/sys/net/ipv4/ip_local_port_range && echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse';

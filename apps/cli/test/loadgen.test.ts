@@ -102,7 +102,7 @@ describe('kalab loadgen', () => {
       const started = Date.now();
       const r = await kalab([url, '-n', '5', '--timeout', '500ms', '--json']);
       expect(Date.now() - started).toBeLessThan(20_000);
-      // Not one request succeeded although connections were made: exit 1 (issue 16.4).
+      // Not one request succeeded although connections were made: exit 1.
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^kalab: no request to .* succeeded: 5 failed over \d+ connections? \(ETIMEDOUT 5\)$/m);
       const report = ReportSchema.parse(lastJson(r.stdout));
@@ -217,7 +217,7 @@ async function rawServer(onSocket: (s: Socket) => void): Promise<{ url: string; 
   };
 }
 
-describe('kalab loadgen: issue 16 regressions', () => {
+describe('kalab loadgen: regressions', () => {
   it('--engine http --no-keepalive -c 2 -n 100 opens 100 connections, each request saying Connection: close', async () => {
     const headers = new Map<string, number>();
     server = createServer((req, res) => {

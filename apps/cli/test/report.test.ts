@@ -34,7 +34,7 @@ const GOOD_HEADER = JSON.stringify({
   monitor: { host: 'm', version: '0.1.0' },
 });
 
-describe('kalab report on a malformed recording (issue 16.1)', () => {
+describe('kalab report on a malformed recording', () => {
   // Each of these crashed with a TypeError, a stack trace and exit 1.
   it.each([
     ['a bare header', `${HEADER}\n`, 1, /bad "run" line: at: /],

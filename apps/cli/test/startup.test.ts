@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// Start-up stays lazy (issue 15: `kalab --help`, `kalab netstat --json` and `kalab doctor --help`
+// Start-up stays lazy (`kalab --help`, `kalab netstat --json` and `kalab doctor --help`
 // in < 150 ms): registering the commands loads commander and a few constants, and a command loads
 // its packages when it runs. Checked by what the process imports, not by timing it: a module hook
 // records every module the ESM loader loads and, at exit, every CommonJS file in require's cache.

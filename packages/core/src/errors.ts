@@ -36,7 +36,7 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** Exit codes of every command (DESIGN.md, docs/errors.md). */
+/** Exit codes of every command (docs/contracts.md, docs/errors.md). */
 export const ExitCodes = {
   OK: 0,
   CHECK_FAILED: 1,

@@ -24,7 +24,7 @@ export function formatDurationMs(ms: number): string {
 /**
  * Parses `500ms`, `10s`, `2m`, `1h` or a plain number into milliseconds, within `range`
  * (default 0 to 2^31-1 ms, the longest timer Node keeps: every duration flag gets the bound).
- * A plain number is in `plainUnit` (DESIGN.md: seconds for `-d`, milliseconds for `--*-timeout`).
+ * A plain number is in `plainUnit` (seconds for `-d`, milliseconds for `--*-timeout`).
  * Messages name the option, the allowed range, and quote what was typed.
  */
 export function parseDuration(
@@ -94,7 +94,7 @@ export function urlPort(url: URL): number {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
-/** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost` (DESIGN.md invariant: loopback unless typed). */
+/** True for 127.0.0.0/8, ::1, ::ffff:127.x and `localhost` (loopback unless another address is typed). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// DESIGN.md: core "works when installed from its packed tarball into an unrelated project".
+// core "works when installed from its packed tarball into an unrelated project".
 // Packs the built package, unpacks it into a fresh folder outside the workspace as
 // node_modules/@kalab/core (its dependencies linked from the workspace so no registry is
 // needed), and imports the TCP-table API from there. Needs dist/ (CI builds before testing).

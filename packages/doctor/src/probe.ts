@@ -9,7 +9,7 @@ import { ProbeContext } from './probe-context.js';
 import { recommend } from './recommendations.js';
 import { checkTls, type TlsObservation } from './tls-support.js';
 
-/** `kalab doctor --json`, exactly as DESIGN.md: null where unknown or unlimited. */
+/** `kalab doctor --json`, exactly as docs/doctor.md: null where unknown or unlimited. */
 export interface DoctorResult {
   target: string;
   keepAlive: boolean;
@@ -251,7 +251,7 @@ function closeReasonOf(res: WireResponse): CloseReason | null {
   return res.httpVersion === '1.0' && !tokens.some((t) => t.trim() === 'keep-alive') ? 'http10' : 'until-close';
 }
 
-/** The DESIGN.md JSON of a probe, without the observations. */
+/** The JSON of a probe (docs/doctor.md), without the observations. */
 export function doctorJson(probe: DoctorResult): DoctorResult {
   return {
     target: probe.target,

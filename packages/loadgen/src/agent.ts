@@ -110,7 +110,7 @@ export function agentCapsFromFlags(f: {
   if (f.maxConnections !== undefined)
     caps.maxConnections = parseInteger('--max-connections', f.maxConnections, 1, 100_000);
   if (f.maxDuration !== undefined) {
-    // The range in parseDuration, so the message quotes what was typed (issue 16.9).
+    // The range in parseDuration, so the message quotes what was typed (a typed value comes back as typed).
     caps.maxDurationMs = Math.round(parseDuration('--max-duration', f.maxDuration, 's', { min: 1, max: 86_400_000 }));
   }
   if (f.allowTarget !== undefined) {

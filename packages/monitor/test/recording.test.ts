@@ -40,7 +40,7 @@ describe('recorded runs', () => {
     expect(out).toContain("requests     10 (from the monitor's ticks; no report arrived)");
   });
 
-  // Issue 16.1: each of these crashed `kalab report` with a TypeError and a stack trace.
+  // Each of these crashed `kalab report` with a TypeError and a stack trace.
   const H = '{"kind":"run","schema":"kalab.recording/v1"}';
   const good = JSON.stringify(header);
   const summary = {

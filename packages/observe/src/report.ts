@@ -1,7 +1,7 @@
 import { FindingSchema } from '@kalab/protocol';
 import { z } from 'zod';
 
-/** `kalab.observe/v1`: what a program did with its connections (DESIGN.md, "Other JSON outputs"). */
+/** `kalab.observe/v1`: what a program did with its connections (docs/observe.md). */
 export const OBSERVE_SCHEMA_ID = 'kalab.observe/v1';
 
 const count = z.number().int().nonnegative();

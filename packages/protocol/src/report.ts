@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { REPORT_ENGINES } from './limits.js';
 
-/** `kalab.report/v1`: the final report of a load run (DESIGN.md, "Report"). */
+/** `kalab.report/v1`: the final report of a load run (docs/contracts.md). */
 export const REPORT_SCHEMA_ID = 'kalab.report/v1';
 
 export const SeveritySchema = z.enum(['info', 'warn', 'error']);
@@ -98,7 +98,7 @@ export const ReportSchema = z.object({
   connectMs: ConnectMsSchema,
   throughput: z.object({ rps: z.number().nonnegative() }),
   host: HostSchema,
-  /** null for http://; optional so reports of the first round still read back. */
+  /** null for http://; optional so reports written before TLS support still read back. */
   tls: TlsReportSchema.nullable().optional(),
   /** null for the HTTP/1 engines; optional so earlier reports still read back. */
   h2: H2ReportSchema.nullable().optional(),

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canUnshareNet, missing } from '../../../test/support/needs.js';
 
-// DESIGN.md: a package "works when installed from its packed tarball into an unrelated project".
+// A package "works when installed from its packed tarball into an unrelated project".
 // pnpm packs @kalab/scenarios and its workspace dependencies (workspace:* becomes their version),
 // npm installs the five tarballs into a plain project outside the workspace (third-party
 // dependencies from the registry), and the README's example runs there. Needs dist/ (CI builds first).

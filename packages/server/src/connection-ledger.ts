@@ -67,7 +67,7 @@ export class ConnectionRecord {
   }
 }
 
-/** The JSON of `GET /_kalab/stats` (DESIGN.md "Server ledger"), exactly. */
+/** The JSON of `GET /_kalab/stats` (docs/server.md), exactly. */
 export interface LedgerStats {
   connections: { opened: number; open: number; closed: number; closedBy: Record<CloseReason, number> };
   requests: { total: number };

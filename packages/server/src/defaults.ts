@@ -31,7 +31,7 @@ export const SERVER_DEFAULTS = {
 
 export const HELLO_BODY = 'Hello world';
 
-/** The ledger's own endpoint on the server's port (DESIGN.md "Server ledger"). */
+/** The ledger's own endpoint on the server's port (docs/server.md). */
 export const STATS_PATH = '/_kalab/stats';
 
 /**

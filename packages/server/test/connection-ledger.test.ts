@@ -10,7 +10,7 @@ const socket = (port: number) => ({
 });
 
 describe('ConnectionLedger', () => {
-  it('counts opens, requests and closes into the DESIGN.md stats', () => {
+  it('counts opens, requests and closes into the stats of docs/server.md', () => {
     const ledger = new ConnectionLedger();
     const a = ledger.open('http1', socket(50001));
     const b = ledger.open('http1', socket(50002));

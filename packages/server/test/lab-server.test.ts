@@ -120,7 +120,7 @@ describe('createLabServer: the ledger equals what happened on the wire', () => {
     expect(lab.stats().connections).toMatchObject({ opened: 1, open: 1, closed: 0 });
   });
 
-  it('GET /_kalab/stats answers the DESIGN.md JSON and counts itself like any request', async () => {
+  it('GET /_kalab/stats answers the docs/server.md JSON and counts itself like any request', async () => {
     const lab = await startLab();
     const agent = new http.Agent({ keepAlive: true });
     onCleanup(() => agent.destroy());

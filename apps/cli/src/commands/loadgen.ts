@@ -51,7 +51,7 @@ export function registerLoadgen(program: Command): void {
       'per-request timeout: no complete response within it fails as ETIMEDOUT and closes its connection; 500ms, 10s or seconds (default 10s)',
     )
     .option('--local-address <list>', 'source addresses, comma-separated, used in turn per connection')
-    // Request shaping and TLS (issue 12): every engine sends the same request.
+    // Request shaping and TLS: every engine sends the same request.
     .option('-m, --method <method>', 'request method (default GET)')
     .option(
       '-H, --header <header>',
@@ -73,7 +73,7 @@ export function registerLoadgen(program: Command): void {
     .option('--max-duration <d>', 'with --agent: refuse longer runs, stop any run at this bound (default 60s)')
     .option('--allow-target <list>', 'with --agent: HOST[:PORT],... a monitor may aim at (default: loopback only)')
     .option('--max-body-bytes <n>', 'with --agent: refuse runs whose request body is larger (default 65536)')
-    // Fan-out (issue 14): one run split over a monitor's agents; the mode lives in loadgen-fan-out.ts.
+    // Fan-out: one run split over a monitor's agents; the mode lives in loadgen-fan-out.ts.
     .option('--via <url>', 'run on the agents of the monitor at ws://HOST:PORT/ws (with --agents or --list-agents)')
     .option('--agents <n>', 'with --via: how many idle agents share the run (a number, or all)')
     .option('--list-agents', "with --via: print the monitor's agents, their caps and state")

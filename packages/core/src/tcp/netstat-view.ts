@@ -2,7 +2,7 @@ import { formatEndpoint, type TcpSocket } from './proc-net-tcp.js';
 import { type StateCounts, TCP_STATES } from './tcp-states.js';
 import { countStates } from './tcp-table.js';
 
-/** `kalab netstat --json` (DESIGN.md): the listed sockets and their states, counted over that list. */
+/** `kalab netstat --json` (docs/contracts.md): the listed sockets and their states, counted over that list. */
 export interface NetstatJson {
   sockets: { local: string; remote: string; state: string }[];
   states: StateCounts;
@@ -29,7 +29,7 @@ export function formatStateSummary(states: StateCounts): string {
 /**
  * An endpoint as `ss -tan` prints it: an IPv4 peer of an IPv6 socket (a dual-stack listener's
  * connection) is `[::ffff:127.0.0.1]:8080`, so the table can be compared with ss line by line.
- * (The reader decodes it as 127.0.0.1, which `--json` keeps: DESIGN.md's contract.)
+ * (The reader decodes it as 127.0.0.1, which `--json` keeps: docs/contracts.md.)
  */
 function tableEndpoint(family: 4 | 6, e: TcpSocket['local']): string {
   return family === 6 && !e.address.includes(':') ? `[::ffff:${e.address}]:${e.port}` : formatEndpoint(e);

@@ -173,7 +173,7 @@ export function formatIPv6Bytes(bytes: ArrayLike<number>): string {
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }
 
-/** `127.0.0.1:8080`, `[::1]:8080` (DESIGN.md's netstat JSON). */
+/** `127.0.0.1:8080`, `[::1]:8080` (the netstat JSON of docs/contracts.md). */
 export function formatEndpoint(e: TcpEndpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
