@@ -1,5 +1,5 @@
 import { DOCTOR_DEFAULTS } from './defaults.js';
-import type { ProbeContext } from './probe-context.js';
+import { onlyConnectionErrors, type ProbeContext } from './probe-context.js';
 
 export interface Http2Observation {
   /** Prior-knowledge HTTP/2 over cleartext (http:// only; null on https). */
@@ -17,7 +17,8 @@ export async function checkHttp2(ctx: ProbeContext): Promise<Http2Observation> {
       conn.destroy();
       await conn.whenClosed;
       return { h2c: null, alpn };
-    } catch {
+    } catch (err) {
+      onlyConnectionErrors(err);
       return { h2c: null, alpn: null };
     }
   }

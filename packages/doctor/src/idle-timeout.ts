@@ -1,6 +1,6 @@
 import { DOCTOR_DEFAULTS } from './defaults.js';
 import type { CloseKind, ProbeConnection } from './probe-connection.js';
-import type { ProbeContext } from './probe-context.js';
+import { onlyConnectionErrors, type ProbeContext } from './probe-context.js';
 
 /** Shortest wait for the answer on a connection reused after its gap. */
 const REUSE_WAIT_MIN_MS = 1_000;
@@ -41,7 +41,8 @@ export async function measureIdleTimeout(ctx: ProbeContext, watcher: ProbeConnec
     let conn: ProbeConnection;
     try {
       conn = await ctx.connect();
-    } catch {
+    } catch (err) {
+      onlyConnectionErrors(err);
       return; // the search is best effort; the watcher carries the measurement
     }
     const sentAt = performance.now();

@@ -1,5 +1,5 @@
 import { DOCTOR_DEFAULTS } from './defaults.js';
-import type { ProbeContext } from './probe-context.js';
+import { onlyConnectionErrors, type ProbeContext } from './probe-context.js';
 
 /** Why the sequential run on one connection stopped. */
 type MaxRequestsEnd =
@@ -33,7 +33,8 @@ export async function measureMaxRequests(
   let conn: Awaited<ReturnType<ProbeContext['connect']>>;
   try {
     conn = await ctx.connect();
-  } catch {
+  } catch (err) {
+    onlyConnectionErrors(err);
     return { served: 0, endedBy: 'no-connection' };
   }
   try {

@@ -1,5 +1,5 @@
 import { DOCTOR_DEFAULTS } from './defaults.js';
-import type { ProbeContext } from './probe-context.js';
+import { onlyConnectionErrors, type ProbeContext } from './probe-context.js';
 
 export interface PipeliningObservation {
   sent: number;
@@ -20,7 +20,8 @@ export async function checkPipelining(
   let conn: Awaited<ReturnType<ProbeContext['connect']>>;
   try {
     conn = await ctx.connect();
-  } catch {
+  } catch (err) {
+    onlyConnectionErrors(err);
     return { sent: 0, answered: 0, supported: null };
   }
   conn.send(depth);

@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import { UnreachableError } from '@kalab/core';
 import { DOCTOR_DEFAULTS } from './defaults.js';
 import { ProbeConnection, type ProbeTarget } from './probe-connection.js';
 
@@ -89,4 +90,13 @@ export class ProbeContext {
   private release(c: { destroy(): void }): void {
     if (this.live.delete(c)) this.open--;
   }
+}
+
+/**
+ * For a probe's `catch`: a connection that could not be made (UnreachableError: refused, reset,
+ * timed out, TLS refused) is an answer about the server; anything else (the probe's own
+ * connection budget, a bug) is rethrown so that it surfaces instead of reading as "no".
+ */
+export function onlyConnectionErrors(err: unknown): void {
+  if (!(err instanceof UnreachableError)) throw err;
 }

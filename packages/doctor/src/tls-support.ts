@@ -1,4 +1,4 @@
-import type { ProbeContext } from './probe-context.js';
+import { onlyConnectionErrors, type ProbeContext } from './probe-context.js';
 
 /** What the doctor saw of an https server's TLS (null for http://). */
 export interface TlsObservation {
@@ -35,7 +35,8 @@ export async function checkTls(ctx: ProbeContext): Promise<TlsObservation | null
     if (!t) return { version, resumption: null };
     const by = !t.resumed ? null : t.protocol === 'TLSv1.3' || t.ticket ? 'ticket' : 'session-id';
     return { version, resumption: { resumed: t.resumed, by } };
-  } catch {
+  } catch (err) {
+    onlyConnectionErrors(err);
     return { version, resumption: null };
   }
 }
