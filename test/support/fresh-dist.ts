@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export default function setup(): void {
   const build = ['run', 'build'];
-  const options = { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] as const, timeout: 600_000 };
+  const options: SpawnSyncOptions = { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 };
   const onPath = spawnSync('pnpm', ['--version'], { stdio: 'ignore' }).status === 0;
   const pinned = (JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { packageManager: string })
     .packageManager;

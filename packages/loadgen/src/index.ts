@@ -39,7 +39,6 @@ export {
   optionsFromFlags,
   type ResolvedOptions,
   type ResolvedTls,
-  readLimited,
   resolveOptions,
 } from './options.js';
 export { isCertificateError, type RunOutcome, runOutcome } from './outcome.js';

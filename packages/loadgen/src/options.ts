@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import {
   BadOptionError,
   checkSourceAddresses,
@@ -6,6 +5,7 @@ import {
   parseDuration,
   parseInteger,
   parseUrl,
+  readLimited,
 } from '@kalab/core';
 import { DEFAULTS, defaultTlsResume, defaultWorkers, ENGINES, type EngineName, LIMITS } from './defaults.js';
 import { checkHeader, checkMethod, parseHeaderLine } from './request-shape.js';
@@ -392,25 +392,5 @@ function tlsFromFlags(o: LoadOptions, f: LoadgenFlags): void {
     if (f.tlsResume !== 'on' && f.tlsResume !== 'off')
       throw new BadOptionError(FLAGS.tlsResume, `${FLAGS.tlsResume} must be on or off, got "${f.tlsResume}"`);
     o.tlsResume = f.tlsResume === 'on';
-  }
-}
-
-/** Reads a file the user named, refusing a missing, unreadable or too large one (exit 2, naming the flag). */
-export function readLimited(flag: string, file: string, maxBytes: number): Buffer {
-  let size: number;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new BadOptionError(flag, `${flag} "${file}" is not a regular file`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof BadOptionError) throw err;
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (size > maxBytes)
-    throw new BadOptionError(flag, `${flag} "${file}" is ${size} bytes, more than the ${maxBytes}-byte limit`);
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { BadOptionError, parseDuration, parseInteger, parseUrl } from '@kalab/core';
+import { BadOptionError, parseDuration, parseInteger, parseUrl, readLimited } from '@kalab/core';
 import {
   createLabServer,
   formatLedgerSummary,
@@ -31,14 +30,13 @@ const FLAG_OF = {
 
 type Limited = keyof typeof FLAG_OF & keyof typeof SERVER_LIMITS;
 
-/** A PEM file named by --cert or --key: a missing or unreadable one is exit 2 naming the flag. */
+/** A certificate or key file is small: 1 MiB is far above any real one. */
+const PEM_MAX_BYTES = 1024 * 1024;
+
+/** A PEM file named by --cert or --key: a missing, unreadable or too large one is exit 2 naming the flag. */
 function pemFile(flag: '--cert' | '--key', file: string | undefined): string | undefined {
   if (file === undefined) return undefined;
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new BadOptionError(flag, `${flag} cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  return readLimited(flag, file, PEM_MAX_BYTES).toString('utf8');
 }
 
 /** A time flag (500ms, 5s; plain number = ms) within the server's own limit, quoting what was typed. */
