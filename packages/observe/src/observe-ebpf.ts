@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type Finding, observedFindings, STATE_BY_CODE } from '@kalab/core';
 import { buildObserveReport } from './build-report.js';
 import { ConnectionTracker } from './connection-tracker.js';
+import { redactArgv } from './redact-argv.js';
 import type { ObserveReport } from './report.js';
 import { type EbpfTarget, type EbpfTrace, type TracedSocket, traceConnections } from './tracer-ebpf.js';
 
@@ -209,7 +210,7 @@ export async function observeTraced(opts: ObserveTracedOptions): Promise<Observe
   let command = '';
   if ('pid' in target) {
     const path = `/proc/${target.pid}/cmdline`;
-    if (existsSync(path)) command = readFileSync(path, 'latin1').split('\0').filter(Boolean).join(' ');
+    if (existsSync(path)) command = redactArgv(readFileSync(path, 'latin1').split('\0').filter(Boolean)).join(' ');
   } else command = `cgroup ${target.cgroup}`;
   const trace = await traceConnections(opts);
   return buildTracedReport({
