@@ -241,7 +241,7 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.connect(("127.0.0.1", int(sys.argv[1])))
 key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+s.sendall(("GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1:" + sys.argv[1] + "\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
   "Sec-WebSocket-Key: " + key + "\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n").encode())
 buf = b""
 while b"\\r\\n\\r\\n" not in buf: buf += s.recv(1)
